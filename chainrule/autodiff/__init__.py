@@ -1,0 +1,1 @@
+"""Reverse-mode automatic differentiation: the primitive table, dispatch and the tape."""

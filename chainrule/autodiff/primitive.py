@@ -1,0 +1,81 @@
+"""What a primitive is, and the one call path every primitive goes through.
+
+A :class:`Primitive` pairs a NumPy forward function with its vector-Jacobian product
+(VJP). :func:`bind` runs the forward on the inputs' arrays, wraps the result, and hands
+the call to every active recorder (gradient tapes, graph tracers) so they can keep it.
+When nothing records, an op costs one NumPy call and one small object.
+
+VJP signature, the same for every primitive::
+
+    def name_vjp(g, out, *inputs, **params) -> tuple of gradients, one per input
+
+``g`` is the gradient flowing into the output, ``out`` the forward result, ``inputs`` the
+input tensors and ``params`` the op's static parameters (axis, shape, ...). A VJP that
+declares a keyword ``needs`` receives a tuple of booleans telling which inputs want a
+gradient, so it can skip the rest (a matmul then skips the gradient of a model's input).
+``None`` in the returned tuple means "no gradient" (zero, or not differentiable there).
+Rules are written with chainrule's own ops, so a tape that is active while a gradient is
+computed records the backward pass too: that is how second derivatives work.
+"""
+
+import inspect
+
+from ..tensor import Tensor
+
+# Objects with a `_record(prim, inputs, params, out)` method, notified of every op.
+# Gradient tapes add themselves while recording; graph tracers do the same.
+_recorders = []
+
+_NO_PARAMS = {}
+
+
+class OpError(ValueError):
+    """An op received inputs it cannot combine (shapes, dtypes); the message names the op."""
+
+
+class Primitive:
+    """A named NumPy forward function and its VJP (``None`` when not differentiable)."""
+
+    __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why")
+
+    def __init__(self, name, forward, vjp=None, describe_error=None, why=None):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.vjp_wants_needs = vjp is not None and "needs" in inspect.signature(vjp).parameters
+        self.describe_error = describe_error
+        # For a non-differentiable primitive: why, in words (used by explanations).
+        self.why = why
+
+    @property
+    def differentiable(self):
+        return self.vjp is not None
+
+    def __call__(self, *inputs, **params):
+        return bind(self, inputs, params)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def bind(prim, inputs, params=_NO_PARAMS, result_type=Tensor):
+    """Runs ``prim`` on ``inputs`` (Tensors) and lets the active recorders see the call."""
+    try:
+        out = prim.forward(*[x._value for x in inputs], **params)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _op_error(prim, inputs, params, e) from e
+    result = object.__new__(result_type)
+    result._value = out
+    if _recorders:
+        for recorder in _recorders:
+            recorder._record(prim, inputs, params, result)
+    return result
+
+
+def _op_error(prim, inputs, params, error):
+    shapes = ", ".join(str(x.shape) for x in inputs)
+    detail = prim.describe_error(*inputs, **params) if prim.describe_error else None
+    if detail is None:
+        detail = f"inputs of shapes {shapes} and dtypes {', '.join(x.dtype.name for x in inputs)}: {error}"
+    kind = type(error) if isinstance(error, (IndexError, TypeError)) else OpError
+    return kind(f"{prim.name}: {detail}")

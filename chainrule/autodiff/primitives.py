@@ -1,0 +1,414 @@
+"""THE TABLE: every primitive op, its NumPy forward and its VJP side by side.
+
+Everything else in chainrule is a composition of these. Forward functions take and return
+arrays; VJPs take and return Tensors and are written with chainrule's own ops, so they can
+be differentiated again (see :mod:`chainrule.autodiff.primitive` for the signature).
+
+Broadcasting is not handled here: a VJP may return a gradient of the broadcast output's
+shape, and the tape sums it back to the input's shape in one place.
+
+Why each fused op exists (the rest are the textbook set): ``relu``, ``sigmoid``,
+``softmax``, ``log_softmax`` and ``sparse_softmax_cross_entropy`` each replace a chain of
+several recorded ops in the training step with one, and have exact, stable forms.
+"""
+
+from ..backend import xp
+from .. import ops
+from .primitive import Primitive
+
+PRIMITIVES = {}
+
+
+def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None):
+    """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so)."""
+    if vjp is None and why is None:
+        raise ValueError(f"primitive {name}: a non-differentiable primitive must say why")
+    prim = Primitive(name, forward, vjp, describe_error, why)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+def _broadcast_error(a, b, **_):
+    try:
+        xp.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return (f"shapes {a.shape} and {b.shape} cannot be broadcast together (trailing "
+                f"dimensions must be equal or 1); reshape or expand_dims one of them")
+    return None
+
+
+# -- element-wise arithmetic ---------------------------------------------------------------
+
+def add_vjp(g, out, a, b):
+    return g, g
+
+
+def subtract_vjp(g, out, a, b):
+    return g, -g
+
+
+def multiply_vjp(g, out, a, b, needs):
+    return (g * b if needs[0] else None), (g * a if needs[1] else None)
+
+
+def divide_vjp(g, out, a, b, needs):
+    ga = g / b
+    return ga, (-ga * out if needs[1] else None)
+
+
+def power_vjp(g, out, a, b, needs):
+    ga = g * b * a ** (b - 1) if needs[0] else None
+    gb = g * out * ops.log(a) if needs[1] else None
+    return ga, gb
+
+
+def maximum_vjp(g, out, a, b):
+    # At ties the first argument takes the gradient (TensorFlow's convention).
+    first = a >= b
+    return ops.where(first, g, 0), ops.where(first, 0, g)
+
+
+def minimum_vjp(g, out, a, b):
+    first = a <= b
+    return ops.where(first, g, 0), ops.where(first, 0, g)
+
+
+add = defprimitive("add", xp.add, add_vjp, describe_error=_broadcast_error)
+subtract = defprimitive("subtract", xp.subtract, subtract_vjp, describe_error=_broadcast_error)
+multiply = defprimitive("multiply", xp.multiply, multiply_vjp, describe_error=_broadcast_error)
+divide = defprimitive("divide", xp.true_divide, divide_vjp, describe_error=_broadcast_error)
+power = defprimitive("power", xp.power, power_vjp, describe_error=_broadcast_error)
+maximum = defprimitive("maximum", xp.maximum, maximum_vjp, describe_error=_broadcast_error)
+minimum = defprimitive("minimum", xp.minimum, minimum_vjp, describe_error=_broadcast_error)
+
+# -- element-wise functions ----------------------------------------------------------------
+
+
+def negative_vjp(g, out, x):
+    return (-g,)
+
+
+def exp_vjp(g, out, x):
+    return (g * out,)
+
+
+def log_vjp(g, out, x):
+    return (g / x,)
+
+
+def sqrt_vjp(g, out, x):
+    return (g / (2 * out),)
+
+
+def abs_vjp(g, out, x):
+    return (g * ops.sign(x),)
+
+
+def tanh_vjp(g, out, x):
+    return (g * (1 - out * out),)
+
+
+def sigmoid_forward(x):
+    # The tanh form never overflows, unlike 1 / (1 + exp(-x)) for large negative x.
+    return 0.5 * (xp.tanh(0.5 * x) + 1)
+
+
+def sigmoid_vjp(g, out, x):
+    return (g * out * (1 - out),)
+
+
+def relu_forward(x):
+    return xp.maximum(x, 0)
+
+
+def relu_vjp(g, out, x):
+    # The derivative at 0 is taken as 0, as TensorFlow and PyTorch do.
+    return (ops.where(out > 0, g, 0),)
+
+
+negative = defprimitive("negative", xp.negative, negative_vjp)
+exp = defprimitive("exp", xp.exp, exp_vjp)
+log = defprimitive("log", xp.log, log_vjp)
+sqrt = defprimitive("sqrt", xp.sqrt, sqrt_vjp)
+abs = defprimitive("abs", xp.abs, abs_vjp)  # noqa: A001
+tanh = defprimitive("tanh", xp.tanh, tanh_vjp)
+sigmoid = defprimitive("sigmoid", sigmoid_forward, sigmoid_vjp)
+relu = defprimitive("relu", relu_forward, relu_vjp)
+
+# -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
+
+
+def _keepdims_shape(shape, axis):
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else d for i, d in enumerate(shape))
+
+
+def reduce_sum_forward(x, axis, keepdims):
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_sum_vjp(g, out, x, axis, keepdims):
+    if not keepdims:
+        g = ops.reshape(g, _keepdims_shape(x.shape, axis))
+    return (ops.broadcast_to(g, x.shape),)
+
+
+def reduce_max_forward(x, axis, keepdims):
+    return xp.max(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_min_forward(x, axis, keepdims):
+    return xp.min(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_extreme_vjp(g, out, x, axis, keepdims):
+    # The gradient is shared equally among the entries that reach the extreme value.
+    kept = _keepdims_shape(x.shape, axis)
+    if not keepdims:
+        g, out = ops.reshape(g, kept), ops.reshape(out, kept)
+    hit = ops.cast(ops.equal(x, out), x.dtype)
+    count = ops.reduce_sum(hit, axis, keepdims=True)
+    return (g * hit / count,)
+
+
+reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, reduce_sum_vjp)
+reduce_max = defprimitive("reduce_max", reduce_max_forward, reduce_extreme_vjp)
+reduce_min = defprimitive("reduce_min", reduce_min_forward, reduce_extreme_vjp)
+
+# -- shapes and indexing ---------------------------------------------------------------------
+
+
+def reshape_forward(x, shape):
+    return xp.reshape(x, shape)
+
+
+def reshape_vjp(g, out, x, shape):
+    return (ops.reshape(g, x.shape),)
+
+
+def _reshape_error(x, shape):
+    return f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) into shape {shape}"
+
+
+def transpose_forward(x, perm):
+    return xp.transpose(x, perm)
+
+
+def transpose_vjp(g, out, x, perm):
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return (ops.transpose(g, tuple(inverse)),)
+
+
+def broadcast_to_forward(x, shape):
+    return xp.broadcast_to(x, shape)
+
+
+def broadcast_to_vjp(g, out, x, shape):
+    return (g,)  # the tape sums g back to x's shape
+
+
+def getitem_forward(x, index):
+    return x[index]
+
+
+def getitem_vjp(g, out, x, index):
+    return (scatter_add(g, index=index, shape=x.shape),)
+
+
+def _is_basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+def scatter_add_forward(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic_index(index):
+        out[index] = g  # basic indexing never repeats an element
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+def scatter_add_vjp(g, out, x, index, shape):
+    return (ops.getitem(g, index),)
+
+
+def concat_forward(*xs, axis):
+    return xp.concatenate(xs, axis=axis)
+
+
+def concat_vjp(g, out, *xs, axis):
+    grads, start = [], 0
+    for x in xs:
+        stop = start + x.shape[axis]
+        grads.append(ops.getitem(g, (slice(None),) * axis + (slice(start, stop),)))
+        start = stop
+    return tuple(grads)
+
+
+def _concat_error(*xs, axis):
+    return (f"tensors of shapes {[x.shape for x in xs]} cannot be joined along axis {axis}: "
+            f"all other dimensions must match")
+
+
+reshape = defprimitive("reshape", reshape_forward, reshape_vjp, describe_error=_reshape_error)
+transpose = defprimitive("transpose", transpose_forward, transpose_vjp)
+broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, broadcast_to_vjp)
+getitem = defprimitive("getitem", getitem_forward, getitem_vjp)
+scatter_add = defprimitive("scatter_add", scatter_add_forward, scatter_add_vjp)
+concat = defprimitive("concat", concat_forward, concat_vjp, describe_error=_concat_error)
+
+# -- linear algebra --------------------------------------------------------------------------
+
+
+def matmul_vjp(g, out, a, b, needs):
+    ga = ops.matmul(g, ops.matrix_transpose(b)) if needs[0] else None
+    gb = ops.matmul(ops.matrix_transpose(a), g) if needs[1] else None
+    return ga, gb
+
+
+def _matmul_error(a, b):
+    if a.ndim < 2 or b.ndim < 2:
+        return None
+    if a.shape[-1] != b.shape[-2]:
+        return (f"{a.shape} @ {b.shape}: inner dimensions {a.shape[-1]} and {b.shape[-2]} "
+                f"differ (the last axis of the left operand must equal the second-to-last "
+                f"of the right)")
+    return f"{a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+
+
+matmul = defprimitive("matmul", xp.matmul, matmul_vjp, describe_error=_matmul_error)
+
+# -- selection, dtype, gradient control ------------------------------------------------------
+
+
+def where_vjp(g, out, condition, x, y, needs):
+    gx = ops.where(condition, g, 0) if needs[1] else None
+    gy = ops.where(condition, 0, g) if needs[2] else None
+    return None, gx, gy
+
+
+def cast_forward(x, dtype):
+    return x.astype(dtype, copy=False)
+
+
+def cast_vjp(g, out, x, dtype):
+    # Only a float-to-float cast carries a gradient; through an integer it is cut.
+    if x.dtype.kind == "f" and out.dtype.kind == "f":
+        return (ops.cast(g, x.dtype),)
+    return (None,)
+
+
+def identity_forward(x):
+    return x
+
+
+def stop_gradient_vjp(g, out, x):
+    return (None,)
+
+
+where = defprimitive("where", xp.where, where_vjp, describe_error=_broadcast_error)
+cast = defprimitive("cast", cast_forward, cast_vjp)
+# stop_gradient has a VJP (returning None) so that the tape records where paths are cut.
+stop_gradient = defprimitive("stop_gradient", identity_forward, stop_gradient_vjp)
+
+# -- fused neural-network ops ----------------------------------------------------------------
+
+
+def softmax_forward(x, axis):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e /= xp.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def softmax_vjp(g, out, x, axis):
+    return (out * (g - ops.reduce_sum(g * out, axis, keepdims=True)),)
+
+
+def log_softmax_forward(x, axis):
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def log_softmax_vjp(g, out, x, axis):
+    return (g - ops.exp(out) * ops.reduce_sum(g, axis, keepdims=True),)
+
+
+def sparse_softmax_cross_entropy_forward(labels, logits):
+    """Per-example ``-log softmax(logits)[label]`` over the last axis, computed stably."""
+    shifted = logits - xp.max(logits, axis=-1, keepdims=True)
+    log_norm = xp.log(xp.sum(xp.exp(shifted), axis=-1))
+    picked = xp.take_along_axis(shifted, labels[..., None].astype(xp.intp), axis=-1)[..., 0]
+    return log_norm - picked
+
+
+def sparse_softmax_cross_entropy_vjp(g, out, labels, logits):
+    # d loss / d logits = softmax(logits) - one_hot(label): exact, no clipping needed.
+    probs = ops.softmax(logits, -1)
+    target = ops.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    return None, ops.expand_dims(g, -1) * (probs - target)
+
+
+def _sparse_xent_error(labels, logits):
+    if labels.shape != logits.shape[:-1]:
+        return (f"labels of shape {labels.shape} must have the shape of logits {logits.shape} "
+                f"without its last (class) axis, i.e. {logits.shape[:-1]}")
+    return None
+
+
+softmax = defprimitive("softmax", softmax_forward, softmax_vjp)
+log_softmax = defprimitive("log_softmax", log_softmax_forward, log_softmax_vjp)
+sparse_softmax_cross_entropy = defprimitive(
+    "sparse_softmax_cross_entropy", sparse_softmax_cross_entropy_forward,
+    sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error)
+
+# -- not differentiable: integer, boolean or piecewise-constant results -----------------------
+
+_COMPARISON = "its result is boolean: a comparison is piecewise constant"
+equal = defprimitive("equal", xp.equal, why=_COMPARISON, describe_error=_broadcast_error)
+not_equal = defprimitive("not_equal", xp.not_equal, why=_COMPARISON, describe_error=_broadcast_error)
+less = defprimitive("less", xp.less, why=_COMPARISON, describe_error=_broadcast_error)
+less_equal = defprimitive("less_equal", xp.less_equal, why=_COMPARISON, describe_error=_broadcast_error)
+greater = defprimitive("greater", xp.greater, why=_COMPARISON, describe_error=_broadcast_error)
+greater_equal = defprimitive("greater_equal", xp.greater_equal, why=_COMPARISON,
+                             describe_error=_broadcast_error)
+logical_and = defprimitive("logical_and", xp.logical_and, why="its inputs and result are boolean")
+logical_or = defprimitive("logical_or", xp.logical_or, why="its inputs and result are boolean")
+logical_not = defprimitive("logical_not", xp.logical_not, why="its inputs and result are boolean")
+
+
+def argmax_forward(x, axis):
+    return xp.argmax(x, axis=axis).astype(xp.int64, copy=False)
+
+
+def argmin_forward(x, axis):
+    return xp.argmin(x, axis=axis).astype(xp.int64, copy=False)
+
+
+def one_hot_forward(indices, depth, dtype):
+    out = xp.zeros(indices.shape + (depth,), dtype=dtype)
+    xp.put_along_axis(out, indices[..., None].astype(xp.intp), 1, axis=-1)
+    return out
+
+
+_INDEX = "its result is an integer index, which has no derivative"
+argmax = defprimitive("argmax", argmax_forward, why=_INDEX)
+argmin = defprimitive("argmin", argmin_forward, why=_INDEX)
+one_hot = defprimitive("one_hot", one_hot_forward, why="its input is an integer index")
+sign = defprimitive("sign", xp.sign, why="it is piecewise constant (derivative 0 almost everywhere)")
+floor = defprimitive("floor", xp.floor, why="it is piecewise constant (derivative 0 almost everywhere)")
+round = defprimitive("round", xp.round, why="it is piecewise constant (derivative 0 almost everywhere)")  # noqa: A001
+floordiv = defprimitive("floordiv", xp.floor_divide, why="it is piecewise constant",
+                        describe_error=_broadcast_error)
+
+
+def mod_vjp(g, out, a, b, needs):
+    # a mod b = a - floor(a / b) * b, and floor is locally constant.
+    return g, (-g * ops.floor(a / b) if needs[1] else None)
+
+
+mod = defprimitive("mod", xp.mod, mod_vjp, describe_error=_broadcast_error)

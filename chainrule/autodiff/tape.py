@@ -1,0 +1,327 @@
+"""GradientTape: records the ops run on watched tensors and differentiates them in reverse.
+
+The record is a flat list, in execution order, of ``(primitive, inputs, params, output,
+needs)`` tuples, where ``needs[i]`` says whether input ``i`` depends on a watched source.
+Execution order is already a topological order, so :meth:`GradientTape.gradient` sweeps
+the list backwards once, with no recursion, adding up the gradients of tensors that were
+used more than once (the chain rule's "sum over paths").
+"""
+
+import contextlib
+import warnings
+
+from .. import ops
+from ..tensor import Tensor, Variable
+from .primitive import _recorders
+
+__all__ = ["GradientTape", "UnconnectedGradients"]
+
+
+class UnconnectedGradients:
+    """What ``gradient`` returns for a source the target does not depend on."""
+
+    NONE = "none"  # None, as TensorFlow does
+    ZERO = "zero"  # zeros of the source's shape
+    RAISE = "raise"  # an error that says why the source is unconnected
+
+
+class GradientTape:
+    """Records operations for automatic differentiation.
+
+    Operations run inside ``with GradientTape() as tape:`` on *watched* tensors are
+    recorded; ``tape.gradient(target, sources)`` then returns d target / d source for each
+    source, in the structure ``sources`` was given in (a tensor, list, tuple or dict).
+    Trainable Variables are watched as soon as an op reads them (unless
+    ``watch_accessed_variables=False``); other tensors must be ``watch``-ed.
+
+    A tape can be used for one ``gradient`` (or ``jacobian``) call unless
+    ``persistent=True``. Tapes nest: a gradient computed inside an outer tape's block is
+    itself recorded by the outer tape, which gives higher derivatives.
+
+    >>> import chainrule as cr
+    >>> x = cr.Variable(3.0)
+    >>> with cr.GradientTape() as tape:
+    ...     y = x * x
+    >>> float(tape.gradient(y, x))
+    6.0
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._persistent = persistent
+        self._auto_watch = watch_accessed_variables
+        self._records = []
+        self._connected = {}  # id -> tensor, for every tensor that depends on a watched one
+        self._watched = {}  # id -> tensor, the sources (watched explicitly or auto-watched)
+        self._recording = False
+        self._used = False
+
+    # -- recording -----------------------------------------------------------------------
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("this GradientTape is already recording; nest a new tape instead")
+        self._start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop()
+        return False
+
+    def _start(self):
+        self._recording = True
+        _recorders.append(self)
+
+    def _stop(self):
+        if self._recording:
+            self._recording = False
+            _recorders.remove(self)
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Ops run inside this block are not recorded."""
+        if not self._recording:
+            raise RuntimeError("stop_recording() needs a tape that is recording (inside its block)")
+        self._stop()
+        try:
+            yield
+        finally:
+            self._start()
+
+    def reset(self):
+        """Forgets everything recorded and watched so far; recording continues."""
+        self._records = []
+        self._connected = {}
+        self._watched = {}
+        self._used = False
+
+    def watch(self, tensor):
+        """Watches a tensor or Variable (or a nested list/tuple/dict of them)."""
+        for t in _flatten(tensor):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"watch() takes tensors or Variables, not {type(t).__name__}")
+            if t.dtype.kind not in "fc":
+                warnings.warn(f"watch(): the watched tensor has dtype {t.dtype}, but only "
+                              f"floating tensors have gradients; it is ignored", stacklevel=2)
+                continue
+            self._watched[id(t)] = t
+            self._connected[id(t)] = t
+
+    def watched_variables(self):
+        """The Variables this tape watches, in the order it first saw them."""
+        return tuple(t for t in self._watched.values() if isinstance(t, Variable))
+
+    def _record(self, prim, inputs, params, out):
+        connected = self._connected
+        needs = [id(x) in connected for x in inputs]
+        if self._auto_watch:
+            for i, x in enumerate(inputs):
+                if not needs[i] and isinstance(x, Variable) and x.trainable and x.dtype.kind == "f":
+                    self._watched[id(x)] = x
+                    connected[id(x)] = x
+                    needs[i] = True
+        if True in needs and prim.vjp is not None:
+            connected[id(out)] = out
+            self._records.append((prim, inputs, params, out, tuple(needs)))
+
+    # -- differentiation -----------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """The gradient of ``target`` with respect to each of ``sources``.
+
+        Args:
+            target: a tensor, or a list of tensors whose gradients are summed. A non-scalar
+                target is differentiated as the sum of its entries (each seeded with 1).
+            sources: a tensor/Variable, or a list, tuple or dict of them (nested allowed);
+                the result has the same structure.
+            output_gradients: the seed (the gradient flowing into ``target``), same
+                structure as ``target``; defaults to ones.
+            unconnected_gradients: ``"none"`` (default), ``"zero"`` or ``"raise"``.
+        """
+        self._check_usable("gradient")
+        targets = _flatten(target)
+        seeds = _seeds(targets, output_gradients)
+        flat_sources = _flatten(sources)
+        grads = self._backward(targets, seeds, flat_sources)
+        grads = [self._unconnected(g, s, target, unconnected_gradients)
+                 for g, s in zip(grads, flat_sources)]
+        self._release()
+        return _unflatten(sources, iter(grads))
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """Full Jacobian: for each source, a tensor of shape ``target.shape + source.shape``."""
+        self._check_usable("jacobian")
+        target = _as_single(target, "jacobian")
+        flat_sources = _flatten(sources)
+        rows = [[] for _ in flat_sources]
+        for seed in _unit_seeds(target.shape, target.dtype):
+            for row, g, s in zip(rows, self._backward([target], [seed], flat_sources), flat_sources):
+                row.append(g if g is not None else None)
+        result = []
+        for row, s in zip(rows, flat_sources):
+            if all(g is None for g in row):
+                result.append(self._unconnected(None, s, target, unconnected_gradients))
+                continue
+            row = [ops.zeros_like(s) if g is None else g for g in row]
+            result.append(ops.reshape(ops.stack(row), target.shape + s.shape))
+        self._release()
+        return _unflatten(sources, iter(result))
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobian: target ``[b, y...]`` and source ``[b, x...]`` give
+        ``[b, y..., x...]``; row ``i`` of the target is assumed to depend only on row ``i``
+        of the source."""
+        self._check_usable("batch_jacobian")
+        target = _as_single(target, "batch_jacobian")
+        if target.ndim < 1 or source.ndim < 1 or target.shape[0] != source.shape[0]:
+            raise ValueError(f"batch_jacobian: target {target.shape} and source {source.shape} "
+                             f"need the same first (batch) dimension")
+        batch, inner = target.shape[0], target.shape[1:]
+        columns = []
+        for unit in _unit_seeds(inner, target.dtype):
+            seed = ops.broadcast_to(ops.expand_dims(unit, 0), target.shape)
+            (g,) = self._backward([target], [seed], [source])
+            columns.append(g)
+        self._release()
+        if all(g is None for g in columns):
+            return self._unconnected(None, source, target, unconnected_gradients)
+        columns = [ops.zeros_like(source) if g is None else g for g in columns]
+        stacked = ops.stack(columns, axis=1) if columns else ops.zeros((batch, 0) + source.shape[1:])
+        return ops.reshape(stacked, (batch,) + inner + source.shape[1:])
+
+    def _check_usable(self, what):
+        if self._used:
+            raise RuntimeError(
+                f"GradientTape.{what}() can only be called once on a non-persistent tape: it "
+                f"releases what it recorded after the first call. Use "
+                f"GradientTape(persistent=True) to differentiate several times.")
+        if not self._persistent:
+            self._stop()  # the backward pass of a one-shot tape is not recorded by itself
+
+    def _release(self):
+        if not self._persistent:
+            self._used = True
+            self._records = self._connected = self._watched = None
+
+    def _backward(self, targets, seeds, sources):
+        """One reverse sweep: the gradients of sum(seed * target) for each source."""
+        grads = {}
+        for t, seed in zip(targets, seeds):
+            _accumulate(grads, t, seed)
+        keep = {id(s) for s in sources}
+        # While recording (a persistent tape inside its block), the sweep's own ops are
+        # appended to the record: walk a snapshot.
+        records = list(self._records) if self._recording else self._records
+        for prim, inputs, params, out, needs in reversed(records):
+            key = id(out)
+            g = grads.get(key) if key in keep else grads.pop(key, None)
+            if g is None:
+                continue
+            if prim.vjp_wants_needs:
+                input_grads = prim.vjp(g, out, *inputs, needs=needs, **params)
+            else:
+                input_grads = prim.vjp(g, out, *inputs, **params)
+            for x, gx, need in zip(inputs, input_grads, needs):
+                if need and gx is not None:
+                    _accumulate(grads, x, gx)
+        return [grads.get(id(s)) for s in sources]
+
+    def _unconnected(self, grad, source, target, mode):
+        if grad is not None:
+            return grad
+        mode = getattr(mode, "value", mode)
+        if mode == UnconnectedGradients.NONE:
+            return None
+        if mode == UnconnectedGradients.ZERO:
+            return ops.zeros_like(source)
+        if mode == UnconnectedGradients.RAISE:
+            raise ValueError(f"the target does not depend on source {_describe(source)} "
+                             f"through any recorded differentiable op")
+        raise ValueError(f"unconnected_gradients must be 'none', 'zero' or 'raise', not {mode!r}")
+
+
+def _accumulate(grads, x, g):
+    """Adds gradient ``g`` for tensor ``x``, first summing away any broadcasting."""
+    if g.shape != x.shape:
+        g = unbroadcast(g, x.shape)
+    key = id(x)
+    previous = grads.get(key)
+    grads[key] = g if previous is None else previous + g
+
+
+def unbroadcast(g, shape):
+    """Sums ``g`` over the axes that broadcasting added to or stretched in ``shape``.
+
+    This is the only place broadcasting is undone: every VJP may return gradients of the
+    broadcast result's shape.
+    """
+    if g.ndim < len(shape):
+        return ops.broadcast_to(g, shape)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = ops.reduce_sum(g, axes, keepdims=True)
+    if g.shape != shape:
+        g = ops.reshape(g, shape)
+    return g
+
+
+def _seeds(targets, output_gradients):
+    if output_gradients is None:
+        return [ops.ones_like(t) for t in targets]
+    given = _flatten(output_gradients)
+    if len(given) != len(targets):
+        raise ValueError(f"output_gradients has {len(given)} entries for {len(targets)} targets")
+    seeds = []
+    for t, g in zip(targets, given):
+        g = ops.ones_like(t) if g is None else ops.convert_to_tensor(g, dtype=t.dtype)
+        if g.shape != t.shape:
+            raise ValueError(f"output_gradients entry of shape {g.shape} does not match its "
+                             f"target's shape {t.shape}")
+        seeds.append(g)
+    return seeds
+
+
+def _unit_seeds(shape, dtype):
+    """One-hot tensors of ``shape``, one per element, in row-major order."""
+    size = 1
+    for d in shape:
+        size *= d
+    eye = ops.eye(size, dtype=dtype)
+    for i in range(size):
+        yield ops.reshape(eye[i], shape)
+
+
+def _as_single(target, what):
+    flat = _flatten(target)
+    if len(flat) != 1:
+        raise ValueError(f"{what}() takes one target tensor, not {len(flat)}")
+    return flat[0]
+
+
+def _describe(t):
+    name = f" '{t.name}'" if isinstance(t, Variable) else ""
+    return f"{type(t).__name__}{name} of shape {t.shape}"
+
+
+def _flatten(structure):
+    if isinstance(structure, Tensor):
+        return [structure]
+    if isinstance(structure, dict):
+        return [t for key in structure for t in _flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in _flatten(item)]
+    if structure is None:
+        return [None]
+    return [ops.convert_to_tensor(structure)]
+
+
+def _unflatten(structure, flat):
+    if isinstance(structure, dict):
+        return {key: _unflatten(value, flat) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        items = [_unflatten(item, flat) for item in structure]
+        return items if isinstance(structure, list) else type(structure)(items) \
+            if not hasattr(structure, "_fields") else type(structure)(*items)
+    return next(flat)

@@ -1,0 +1,93 @@
+"""Turning op arguments into Tensors, with TensorFlow's dtype rules.
+
+Tensors and NumPy arrays are *strongly* typed: an arithmetic op on two of different dtypes
+is an error with a hint, instead of NumPy's silent promotion (float32 + float64 would
+quietly double the cost of everything after it). Python scalars, NumPy scalars and lists
+are *weak*: they take the dtype of the tensor they meet.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import dtypes
+from ..backend import xp
+from ..tensor import Tensor, _to_array
+
+_WEAK = (numbers.Number, np.generic, list, tuple)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None):
+    """``value`` as a Tensor; a Tensor of the right dtype is returned as it is."""
+    if isinstance(value, Tensor):
+        if dtype is None or value._value.dtype == dtype:
+            return value
+        raise TypeError(f"convert_to_tensor: a tensor of dtype {value.dtype} was given where "
+                        f"{dtypes.as_dtype(dtype)} is needed; use chainrule.cast to convert")
+    if dtype is None and dtype_hint is not None and isinstance(value, _WEAK):
+        dtype = dtype_hint
+    return Tensor._wrap(_to_array(value, dtype))
+
+
+def tensor_arg(x):
+    """The fast path of conversion for single-input ops."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(_to_array(x))
+
+
+def _adopt(value, dtype, op):
+    """A weak value (scalar/list) as a tensor of ``dtype``; an array keeps its own dtype."""
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value)
+    if isinstance(value, _WEAK):
+        if dtype.kind in "iub" and _has_fraction(value):
+            raise TypeError(f"{op}: cannot combine the non-integer value {value!r} with a "
+                            f"tensor of dtype {dtype}; cast the tensor first, e.g. "
+                            f"chainrule.cast(x, 'float32')")
+        return Tensor._wrap(xp.asarray(value, dtype=dtype))
+    return Tensor._wrap(_to_array(value))
+
+
+def _has_fraction(value):
+    a = np.asarray(value)
+    return a.dtype.kind == "f" and bool(np.any(a != np.floor(a)))
+
+
+def binary_args(op, a, b, strict=True):
+    """Both operands as Tensors of one dtype (weak operands adopt the other's dtype)."""
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = _adopt(b, a._value.dtype, op)
+    elif isinstance(b, Tensor):
+        a = _adopt(a, b._value.dtype, op)
+    else:
+        a = Tensor._wrap(_to_array(a))
+        b = _adopt(b, a._value.dtype, op)
+    if strict and a._value.dtype != b._value.dtype:
+        raise TypeError(
+            f"{op}: operands have different dtypes, {a.dtype} and {b.dtype}. chainrule does "
+            f"not promote silently (float64 doubles the cost of every later op); cast one "
+            f"operand, e.g. chainrule.cast(x, '{a.dtype}').")
+    return a, b
+
+
+def normalize_axes(axis, ndim, op):
+    """``axis`` (None, an int or a sequence) as None or a sorted tuple of non-negative ints."""
+    if axis is None:
+        return None
+    items = (axis,) if isinstance(axis, (numbers.Integral, Tensor, np.ndarray)) and \
+        np.ndim(axis) == 0 else tuple(axis)
+    out = []
+    for a in items:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def normalize_axis(axis, ndim, op):
+    """One axis as a non-negative int."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+    return a % ndim

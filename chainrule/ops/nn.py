@@ -1,0 +1,48 @@
+"""Neural-network functions: activations, softmax and cross-entropy."""
+
+from ..autodiff import primitives as P
+from ..autodiff.primitive import bind
+from ..backend import xp
+from ._convert import normalize_axis, tensor_arg
+from .math import multiply, reduce_sum, relu, sigmoid, tanh  # noqa: F401  (re-exported)
+
+
+def softmax(logits, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
+    x = tensor_arg(logits)
+    return bind(P.softmax, (x,), {"axis": normalize_axis(-1 if axis is None else axis, x.ndim, "softmax")})
+
+
+def log_softmax(logits, axis=-1):
+    """``log(softmax(x))`` along ``axis``, exactly (no log of a rounded zero)."""
+    x = tensor_arg(logits)
+    return bind(P.log_softmax, (x,), {"axis": normalize_axis(-1 if axis is None else axis, x.ndim, "log_softmax")})
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits):
+    """Per-example cross-entropy between integer ``labels`` and unnormalised ``logits``.
+
+    ``labels`` has the shape of ``logits`` without its last (class) axis; the result has
+    that shape too. The gradient with respect to ``logits`` is ``softmax - one_hot``.
+    """
+    logits = tensor_arg(logits)
+    labels = tensor_arg(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integers, "
+                        f"not {labels.dtype}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: logits must be floating, "
+                        f"not {logits.dtype}")
+    classes = logits.shape[-1] if logits.ndim else 0
+    if labels.size:
+        lo, hi = int(xp.min(labels._value)), int(xp.max(labels._value))
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label {bad} is out of "
+                             f"range for {classes} classes (valid labels are 0..{classes - 1})")
+    return bind(P.sparse_softmax_cross_entropy, (labels, logits))
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """Per-example cross-entropy between probability ``labels`` and ``logits``."""
+    return -reduce_sum(multiply(labels, log_softmax(logits, axis)), axis)

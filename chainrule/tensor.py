@@ -1,0 +1,406 @@
+"""Tensor (an immutable value) and Variable (mutable state), and conversion to tensors.
+
+A :class:`Tensor` wraps one NumPy array and never changes it. Its operators call the
+functions in :mod:`chainrule.ops`, which is where recording for gradients happens; this
+module knows nothing about tapes.
+
+A :class:`Variable` is the only thing updated in place (``assign``, ``assign_add``,
+``assign_sub``). Layers and optimizers hold Variables; gradient tapes watch trainable ones
+automatically.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .backend import xp
+
+
+class Tensor:
+    """An immutable n-dimensional array of one dtype.
+
+    Make one with :func:`chainrule.constant` (or any op). It behaves like a NumPy array for
+    reading: ``shape``, ``ndim``, ``dtype``, indexing, arithmetic with broadcasting, ``@``,
+    comparisons, ``len()``, ``float()`` on scalars, f-string formats, and ``np.asarray(t)``.
+
+    >>> import chainrule as cr
+    >>> x = cr.constant([[1.0, 2.0], [3.0, 4.0]])
+    >>> (2 * x + 1).numpy().tolist()
+    [[3.0, 5.0], [7.0, 9.0]]
+    >>> x.shape, x.dtype
+    ((2, 2), dtype('float32'))
+    """
+
+    __slots__ = ("_value",)
+    # Makes `ndarray <op> Tensor` defer to Tensor's reflected operator, so the result is a
+    # Tensor that a tape can record (NumPy would otherwise loop over the tensor as an object).
+    __array_priority__ = 100
+
+    def __init__(self, value, dtype=None):
+        self._value = _to_array(value, dtype)
+
+    @classmethod
+    def _wrap(cls, array):
+        """Wraps an array the caller gives up (no copy, no checks): the ops' fast path."""
+        t = object.__new__(cls)
+        t._value = array
+        return t
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def size(self):
+        return self._value.size
+
+    def numpy(self):
+        """The value as a NumPy array (shared with the tensor: treat it as read-only)."""
+        v = self._value
+        return v if isinstance(v, np.ndarray) else np.asarray(v)
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self._value)
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("len() of a scalar tensor (shape ()); it has no first dimension")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("iteration over a scalar tensor (shape ())")
+        for i in range(self._value.shape[0]):
+            yield self[i]
+
+    def _scalar(self, what):
+        if self._value.size != 1:
+            raise TypeError(
+                f"{what}() needs a tensor with exactly one element; this one has shape "
+                f"{self.shape}. Reduce it first (e.g. chainrule.reduce_sum) or index it.")
+        return self._value.reshape(()).item()
+
+    def __bool__(self):
+        return bool(self._scalar("bool"))
+
+    def __float__(self):
+        return float(self._scalar("float"))
+
+    def __int__(self):
+        return int(self._scalar("int"))
+
+    def __index__(self):
+        if not dtypes.is_integer(self.dtype):
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(self._scalar("index"))
+
+    def __format__(self, spec):
+        if not spec:
+            return str(self)
+        if self._value.size == 1 and self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+    def __repr__(self):
+        return (f"<chainrule.{type(self).__name__}: shape={self.shape}, "
+                f"dtype={self.dtype.name}, numpy={_array_repr(self._value)}>")
+
+    def __str__(self):
+        return (f"chainrule.Tensor({_array_text(self._value)}, shape={self.shape}, "
+                f"dtype={self.dtype.name})")
+
+    # Tensors hash by identity (as in PyTorch), so Variables can key dicts and sets;
+    # `==` stays element-wise and returns a boolean tensor.
+    __hash__ = object.__hash__
+
+    # -- operators: each is one function of chainrule.ops --------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.divide(other, self)
+
+    def __floordiv__(self, other):
+        return ops.floordiv(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floordiv(other, self)
+
+    def __mod__(self, other):
+        return ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return ops.mod(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __invert__(self):
+        return ops.logical_not(self)
+
+    def __and__(self, other):
+        return ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return ops.logical_or(self, other)
+
+    def __eq__(self, other):
+        return ops.equal(self, other)
+
+    def __ne__(self, other):
+        return ops.not_equal(self, other)
+
+    def __lt__(self, other):
+        return ops.less(self, other)
+
+    def __le__(self, other):
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return ops.greater(self, other)
+
+    def __ge__(self, other):
+        return ops.greater_equal(self, other)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    @property
+    def T(self):
+        return ops.transpose(self)
+
+    # -- a few NumPy-style methods, for convenience --------------------------------------
+    def reshape(self, *shape):
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def astype(self, dtype):
+        return ops.cast(self, dtype)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.reduce_sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.reduce_mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.reduce_max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return ops.reduce_min(self, axis, keepdims)
+
+    def argmax(self, axis=None):
+        return ops.argmax(self, axis)
+
+
+class Variable(Tensor):
+    """Mutable, named state: the weights of a model.
+
+    ``assign``, ``assign_add`` and ``assign_sub`` change the value in place (the Variable
+    keeps its identity, dtype and shape) and return the Variable. Reading a Variable in an
+    op inside a :class:`~chainrule.GradientTape` makes the tape watch it when it is
+    ``trainable``.
+
+    >>> import chainrule as cr
+    >>> v = cr.Variable([[1.0, 2.0], [3.0, 4.0]])
+    >>> _ = v.assign_sub(0.5 * cr.ones((2, 2)))
+    >>> v[0, 0].assign(9.0).numpy().tolist()
+    [[9.0, 1.5], [2.5, 3.5]]
+    """
+
+    __slots__ = ("name", "trainable")
+    _counts = {}
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, shape=None):
+        if callable(initial_value):
+            initial_value = initial_value()
+        value = _to_array(initial_value, dtype)
+        if shape is not None and tuple(shape) != value.shape:
+            raise ValueError(f"Variable: initial value has shape {value.shape}, "
+                             f"but shape={tuple(shape)} was given")
+        # A Variable owns its buffer: copy, so assigning never changes the caller's array.
+        self._value = xp.array(value, copy=True)
+        self.trainable = True if trainable is None else builtins_bool(trainable)
+        self.name = name if name is not None else _unique_name("Variable")
+
+    def numpy(self):
+        """A copy of the current value (later assignments do not change it)."""
+        return self._value.copy()
+
+    def __repr__(self):
+        return (f"<chainrule.Variable '{self.name}' shape={self.shape} "
+                f"dtype={self.dtype.name}, numpy={_array_repr(self._value)}>")
+
+    def __getitem__(self, index):
+        return _VariableSlice.of(self, index)
+
+    def assign(self, value, read_value=True):
+        """Sets the value in place; ``value`` must have this Variable's shape (or broadcast
+        to it) and a dtype that casts safely to the Variable's."""
+        xp.copyto(self._value, self._checked(value, "assign"))
+        return self if read_value else None
+
+    def assign_add(self, delta, read_value=True):
+        xp.add(self._value, self._checked(delta, "assign_add"), out=self._value)
+        return self if read_value else None
+
+    def assign_sub(self, delta, read_value=True):
+        xp.subtract(self._value, self._checked(delta, "assign_sub"), out=self._value)
+        return self if read_value else None
+
+    def _checked(self, value, verb, target_shape=None):
+        target_shape = self.shape if target_shape is None else target_shape
+        if isinstance(value, Tensor):
+            value = value._value
+        elif isinstance(value, numbers.Number):
+            return value  # a Python scalar adopts the Variable's dtype
+        value = xp.asarray(value)
+        if value.shape != target_shape:
+            try:
+                if xp.broadcast_shapes(value.shape, target_shape) != target_shape:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"Variable '{self.name}'.{verb}: value of shape {value.shape} does not fit "
+                    f"the variable's shape {target_shape}. A Variable's shape is fixed; "
+                    f"create a new Variable for a new shape.") from None
+        if value.dtype != self.dtype and not xp.can_cast(value.dtype, self.dtype, "same_kind"):
+            raise TypeError(
+                f"Variable '{self.name}'.{verb}: value of dtype {value.dtype} cannot be stored "
+                f"in a {self.dtype} variable; cast it first, e.g. chainrule.cast(value, "
+                f"'{self.dtype}').")
+        return value
+
+    @staticmethod
+    def _reset_names():
+        Variable._counts.clear()
+
+
+class _VariableSlice(Tensor):
+    """``v[index]``: a tensor holding the selected values that can also assign into ``v``."""
+
+    __slots__ = ("_variable", "_index")
+
+    @classmethod
+    def of(cls, variable, index):
+        # The read is an ordinary recorded getitem whose result is of this class, so
+        # gradients flow through a slice as through any indexing.
+        s = ops.getitem(variable, index, _result_type=cls)
+        s._variable = variable
+        s._index = index
+        return s
+
+    def assign(self, value, read_value=True):
+        var = self._variable
+        var._value[self._index] = var._checked(value, "assign", self._value.shape)
+        return var if read_value else None
+
+    def assign_add(self, delta, read_value=True):
+        var = self._variable
+        var._value[self._index] += var._checked(delta, "assign_add", self._value.shape)
+        return var if read_value else None
+
+    def assign_sub(self, delta, read_value=True):
+        var = self._variable
+        var._value[self._index] -= var._checked(delta, "assign_sub", self._value.shape)
+        return var if read_value else None
+
+
+builtins_bool = type(True)
+
+
+def _unique_name(base):
+    n = Variable._counts.get(base, 0)
+    Variable._counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _array_text(a):
+    return np.array2string(np.asarray(a), separator=", ", threshold=100)
+
+
+def _array_repr(a):
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return repr(a.item())
+    text = repr(a)
+    return "\n" + text if "\n" in text else text
+
+
+def _to_array(value, dtype=None):
+    """NumPy array from a Python/NumPy/Tensor value under the dtype rules of
+    :mod:`chainrule.dtypes`."""
+    if isinstance(value, Tensor):
+        value = value._value
+        return value if dtype is None else xp.asarray(value, dtype=dtypes.as_dtype(dtype))
+    if dtype is None:
+        dtype = dtypes.default_dtype_of(value)
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+            value = [np.asarray(v) for v in value]
+    else:
+        dtype = dtypes.as_dtype(dtype)
+    try:
+        return xp.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"cannot convert {type(value).__name__} to a tensor"
+                      f"{'' if dtype is None else f' of dtype {dtype}'}: {e}") from None
+
+
+def as_tensor(value, dtype=None):
+    """``value`` as a Tensor (returned unchanged when it already is one of that dtype)."""
+    if isinstance(value, Tensor):
+        if dtype is None or value.dtype == dtype:
+            return value
+        return ops.cast(value, dtype)
+    return Tensor._wrap(_to_array(value, dtype))
+
+
+from . import ops  # noqa: E402  (ops builds on Tensor; operators above resolve it at call time)
