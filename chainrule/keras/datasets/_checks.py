@@ -25,8 +25,8 @@ class Expected:
     test: int
     image_shape: tuple = (28, 28)
     classes: int = 10
-    train_counts: tuple = None
-    test_counts: tuple = None
+    train_counts: tuple | None = None
+    test_counts: tuple | None = None
 
 
 def check_split(x, y, count, counts, expected, x_where, y_where):

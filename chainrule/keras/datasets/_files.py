@@ -9,7 +9,8 @@ in this order, and the first one that has every file wins:
    ``~/.chainrule/datasets`` (a folder under the temp dir if that one cannot
    be written);
 4. Keras's cache, ``$KERAS_HOME/datasets`` or else ``~/.keras/datasets``;
-5. a download into chainrule's cache, checked against the published SHA-256.
+5. a download into chainrule's cache, checked against the published SHA-256
+   (from ``$CHAINRULE_DATASETS_URL`` if set, else Keras's download folder).
 
 Files found locally are trusted only after their *content* is checked by the
 loader (local copies are often re-saved or recompressed, so their bytes need
@@ -179,8 +180,6 @@ def _download_missing(title, names, sha256, subdir):
             url = base_url() + name
             try:
                 download(url, local, sha256[name])
-            except DatasetCorruptError:
-                raise
             except OSError as exc:  # offline, HTTP error, unwritable cache
                 raise DatasetNotFoundError(
                     not_found_message(title, names, subdir, f"{url}: {exc}")

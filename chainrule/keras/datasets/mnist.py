@@ -70,9 +70,8 @@ def _read_npz(path, expected):
     with archive:
         missing = [key for key in _KEYS if key not in archive.files]
         if missing:
-            raise DatasetCorruptError(
-                f"{path}: lacks {', '.join(missing)} (it holds {', '.join(archive.files) or 'nothing'})"
-            )
+            held = ", ".join(archive.files) or "nothing"
+            raise DatasetCorruptError(f"{path}: lacks {', '.join(missing)} (it holds {held})")
         arrays = {}
         for key in _KEYS:
             try:
