@@ -36,6 +36,9 @@ def tensor_arg(x):
 
 def _adopt(value, dtype, op):
     """A weak value (scalar/list) as a tensor of ``dtype``; an array keeps its own dtype."""
+    kind = type(value)
+    if (kind is float or kind is int) and dtype.kind == "f":  # the common case, fast
+        return Tensor._wrap(dtype.type(value))
     if isinstance(value, np.ndarray):
         return Tensor._wrap(value)
     if isinstance(value, _WEAK):
