@@ -164,7 +164,7 @@ class GradientTape:
         grads = self._backward(targets, seeds, flat_sources, self._cuts)
         grads = [self._unconnected(g, s, targets, unconnected_gradients)
                  for g, s in zip(grads, flat_sources)]
-        if None in grads and not self._persistent:
+        if not self._persistent and any(g is None for g in grads):
             # Keep the shape of the record (ids only) so explain() still works afterwards.
             self._trace = PathTrace.of(self, self._cuts)
         self._release()
