@@ -201,9 +201,9 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     >>> print(f.graph)  # doctest: +NORMALIZE_WHITESPACE
     graph f(x):
       %0 = input 'x'  # (2,) float32
+      %3 = constant 2  # () float32
       %1 = multiply(%0, %0)  # (2,) float32
       %2 = reduce_sum(%1, keepdims=False)  # () float32
-      %3 = constant 2  # () float32
       %4 = multiply(%2, %3)  # () float32
       return %4
     """

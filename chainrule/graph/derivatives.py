@@ -117,7 +117,7 @@ def gradient_graph(graph, target=None, sources=None):
     examples = [v.variable if v.variable is not None and v.kind == INPUT else
                 Tensor._wrap(np.asarray(v.example)) for v in graph.inputs]
     traced = trace(gradient_of_graph, *examples, name=f"grad_{graph.name}")
-    derivative = traced.graph
+    derivative = traced.graph.pruned()  # forward values the gradient never reads go
     for mine, theirs in zip(derivative.inputs, graph.inputs):
         mine.name = theirs.name
     return derivative

@@ -20,10 +20,10 @@ draw it (``to_dot``, ``draw``), run it again (``run``), differentiate it
 >>> g = tape.graph(names={"x": x, "y": y})
 >>> print(g)  # doctest: +NORMALIZE_WHITESPACE
 graph tape(w):
-  %0 = variable 'w'  # () float32
-  %1 = constant 'x' 2  # () float32
-  %2 = multiply(%1, %0)  # () float32
+  %0 = constant 'x' 2  # () float32
+  %1 = variable 'w'  # () float32
   %3 = constant 1  # () float32
+  %2 = multiply(%0, %1)  # () float32
   %4 = add(%2, %3)  # () float32  y
   return %4
 >>> [node.prim.name for node in g]
@@ -169,23 +169,11 @@ class Graph:
         return self.listing()
 
     def listing(self):
-        """The graph as text: captured values, one line per node, then ``return``."""
-        header = ", ".join(v.label for v in self.inputs + [v for v in self.values if v.kind == VARIABLE])
+        """The graph as text: the captured and input values, one line per node, ``return``."""
+        header = ", ".join(v.label for v in self.values if v.kind in (INPUT, VARIABLE))
         lines = [f"graph {self.name}({header}):"]
-        shown = set()
-        for v in self.values:
-            if v.kind != RESULT and v.producer is None and v.kind != CONSTANT:
-                lines.append(f"  {_describe_leaf(v)}")
-                shown.add(v.index)
-        for node in self.nodes:
-            for v in node.inputs:  # constants are listed where they are first used
-                if v.kind == CONSTANT and v.index not in shown:
-                    lines.append(f"  {_describe_leaf(v)}")
-                    shown.add(v.index)
-            lines.append(f"  {node}")
-        for v in self.outputs:
-            if v.kind == CONSTANT and v.index not in shown:
-                lines.append(f"  {_describe_leaf(v)}")
+        lines += [f"  {_describe_leaf(v)}" for v in self.values if v.kind != RESULT]
+        lines += [f"  {node}" for node in self.nodes]
         lines.append("  return " + ", ".join(v.ref for v in self.outputs))
         return "\n".join(lines)
 
