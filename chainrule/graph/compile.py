@@ -44,8 +44,10 @@ UFUNCS = {
     "power": np.power, "maximum": np.maximum, "minimum": np.minimum, "negative": np.negative,
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "tanh": np.tanh,
 }
-# Element-wise primitives: their result may overwrite an input of the same shape.
-ELEMENTWISE = set(UFUNCS) | {"relu", "sigmoid", "where"}
+# Element-wise primitives whose kernel reads each input element before writing that
+# element of the result, so the result may overwrite an input of the same shape. (`where`
+# is element-wise too, but its kernel writes `y` before reading `x`: it gets its own buffer.)
+IN_PLACE = set(UFUNCS) | {"relu", "sigmoid"}
 
 
 class CompiledGraph:
@@ -107,8 +109,8 @@ def _is_planned(node):
     name = node.prim.name
     if node.is_update or node.output.dtype.kind not in "fciub":
         return False
-    return name in ELEMENTWISE or name in ("matmul", "reduce_sum", "reduce_max", "reduce_min",
-                                           "softmax")
+    return name in IN_PLACE or name in ("where", "matmul", "reduce_sum", "reduce_max",
+                                         "reduce_min", "softmax")
 
 
 def plan_buffers(graph):
@@ -150,7 +152,7 @@ def plan_buffers(graph):
             out = node.output
             key = (out.shape, out.dtype)
             buffer = None
-            if node.prim.name in ELEMENTWISE:  # write over an input that dies here
+            if node.prim.name in IN_PLACE:  # write over an input that dies here
                 for v in node.inputs:
                     if v.index in live and end[v.index] == node.index and \
                             (v.shape, v.dtype) == key:

@@ -38,6 +38,8 @@ CASES = {
     "concat_stack": (lambda a, b: cr.concat([a, b], 0) + cr.reshape(cr.stack([a, b]), (6, 4)), (A, B)),
     "matmul_dense": (lambda a, m: cr.nn.relu(cr.matmul(a, m) + 0.1), (A, M)),
     "where_compare": (lambda a, b: cr.where(a > b, a, b * 2.0), (A, B)),
+    # x and y die at the where: a compiled kernel must not overwrite one with the other
+    "where_temporaries": (lambda a, b: cr.where(a > b, a * 2.0, b * 3.0), (A, B)),
     "logical": (lambda a, b: cr.cast(cr.logical_or(cr.logical_and(a > 0, b < 0),
                                                    cr.logical_not(a <= b)), cr.float32)
                 + cr.cast(cr.equal(a, a), cr.float32) - cr.cast(cr.not_equal(a, b), cr.float32)

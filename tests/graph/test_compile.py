@@ -47,16 +47,18 @@ def test_views_keep_their_buffers_alive():
 
 
 def test_jit_compiled_training_step_matches_eager():
-    def make():
+    def make():  # a small version of the book's model: Dense relu -> Dense, RMSprop slots
         rng = np.random.default_rng(1)
-        w = cr.Variable(rng.normal(size=(6, 4)).astype(np.float32) * 0.3)
-        b = cr.Variable(np.zeros(4, np.float32))
-        slots = [cr.Variable(np.zeros(v.shape, np.float32)) for v in (w, b)]
-        return [w, b], slots
+        params = [cr.Variable(rng.normal(size=(6, 5)).astype(np.float32) * 0.5),
+                  cr.Variable(np.zeros(5, np.float32)),
+                  cr.Variable(rng.normal(size=(5, 4)).astype(np.float32) * 0.5),
+                  cr.Variable(np.zeros(4, np.float32))]
+        return params, [cr.Variable(np.zeros(v.shape, np.float32)) for v in params]
 
     def train_step(params, slots, x, y):
+        w1, b1, w2, b2 = params
         with cr.GradientTape() as tape:
-            logits = cr.matmul(x, params[0]) + params[1]
+            logits = cr.matmul(cr.nn.relu(cr.matmul(x, w1) + b1), w2) + b2
             loss = cr.reduce_mean(cr.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         grads = tape.gradient(loss, params)
         for p, g, s in zip(params, grads, slots):  # RMSprop, epsilon inside the root
@@ -66,7 +68,7 @@ def test_jit_compiled_training_step_matches_eager():
 
     rng = np.random.default_rng(2)
     batches = [(rng.normal(size=(8, 6)).astype(np.float32), rng.integers(0, 4, 8).astype(np.uint8))
-               for _ in range(5)]
+               for _ in range(6)]
     eager_params, eager_slots = make()
     jit_params, jit_slots = make()
     step = cr.function(lambda x, y: train_step(jit_params, jit_slots, x, y), jit_compile=True)
