@@ -139,8 +139,14 @@ class Graph:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.name = name
+        last_reader = _last_readers(self)
+        # Per node: the primitive, input registers, params, output register, and the
+        # results it reads for the last time (so `run` frees them as eager code would).
         self._program = [(n.prim, tuple(v.index for v in n.inputs), n.params,
-                          None if n.output is None else n.output.index) for n in self.nodes]
+                          None if n.output is None else n.output.index,
+                          tuple({v.index for v in n.inputs
+                                 if v.kind == RESULT and last_reader[v.index] == n.index}))
+                         for n in self.nodes]
         self._constants = [(v.index, Tensor._wrap(np.asarray(v.example)) if not _is_python_scalar(
             v.example) else v.example) for v in self.values if v.kind == CONSTANT]
 
@@ -195,11 +201,13 @@ class Graph:
                 env[v.index] = v.variable
         for index, tensor in self._constants:
             env[index] = tensor
-        for prim, input_indices, params, out in self._program:
+        for prim, input_indices, params, out, dead in self._program:
             if out is None:
                 prim.apply(env[input_indices[0]], env[input_indices[1]], **params)
             else:
                 env[out] = bind(prim, tuple(env[i] for i in input_indices), params)
+            for i in dead:  # as in eager code, an intermediate is freed after its last use
+                env[i] = None
         return [env[v.index] for v in self.outputs]
 
     __call__ = run
@@ -348,6 +356,17 @@ class GraphBuilder:
     def finish(self, outputs, name="graph"):
         outs = [self.value_of(t) for t in outputs]
         return Graph(self.values, self.nodes, self.inputs, outs, name)
+
+
+def _last_readers(graph):
+    """``{value index: index of the last node that reads it}``; outputs are read "after"."""
+    last = {}
+    for node in graph.nodes:
+        for v in node.inputs:
+            last[v.index] = node.index
+    for v in graph.outputs:
+        last[v.index] = len(graph.nodes)
+    return last
 
 
 def _renumbered(graph, nodes, needed):
