@@ -1,6 +1,6 @@
 """Derivatives of a graph: the backward pass as numbers, and as a graph of its own.
 
-:func:`adjoints` sweeps a graph backwards at its captured example values and keeps what a
+:func:`adjoints` sweeps a graph backwards at its example values and keeps what a
 picture of backpropagation needs: each value's gradient and each edge's local derivative.
 
 :func:`gradient_graph` builds the derivative as a new graph. Every VJP is written in
@@ -38,12 +38,8 @@ def adjoints(graph, target=None):
     differentiated as the sum of its entries, as ``GradientTape.gradient`` does)."""
     target = _single_output(graph, target)
     result = Adjoints(target)
-    missing = [v for v in graph.values if v.example is None]
-    if missing:
-        raise ValueError(f"graph '{graph.name}' has no captured value for {missing[0].label}; "
-                         f"the backward picture needs the values of one run")
-    env = {v.index: v.variable if v.kind == VARIABLE else Tensor._wrap(np.asarray(v.example))
-           for v in graph.values}
+    values = graph.example_values()
+    env = {v.index: Tensor._wrap(np.asarray(a)) for v, a in values.items()}
     grads = {target.index: ones_like(env[target.index])}
     with paused_recorders():  # only numbers for a picture: nothing here is differentiated
         for node in reversed(graph.nodes):
@@ -64,8 +60,7 @@ def adjoints(graph, target=None):
                 gi = unbroadcast(gi, v.shape) if gi.shape != v.shape else gi
                 previous = grads.get(v.index)
                 grads[v.index] = gi if previous is None else previous + gi
-                if unit is not None and unit[i] is not None and v.example is not None \
-                        and np.size(v.example) == 1:
+                if unit is not None and unit[i] is not None and np.size(values[v]) == 1:
                     result.local[(node, i)] = np.asarray(unbroadcast(unit[i], v.shape))
                     result.scalar_edges.add((node, i))
                 else:

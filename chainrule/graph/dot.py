@@ -50,6 +50,7 @@ def to_dot(graph, backward=False, target=None, max_items=4):
     ...
     """
     adj = None
+    values = graph.example_values()
     if backward:
         from .derivatives import adjoints
         adj = adjoints(graph, target)
@@ -69,12 +70,12 @@ def to_dot(graph, backward=False, target=None, max_items=4):
             if backward and v.kind == CONSTANT:  # not a source: no gradient is wanted there
                 lines.append(f'  v{v.index} -> n{node.index} [style=dotted, color=gray];')
                 continue
-            label = _edge_label(node, i, v, adj, max_items)
+            label = _edge_label(values[v], node, i, v, adj, max_items)
             lines.append(_edge(_source_id(v), f"n{node.index}", label, backward))
     for k, v in enumerate(graph.outputs):
         label = v.label if adj is None else f"{v.label}\nseed 1"
         lines.append(f'  out{k} [label="{_escape(label)}", shape=plaintext];')
-        value = "" if v.example is None else format_value(v.example, max_items)
+        value = format_value(values[v], max_items)
         lines.append(_edge(_source_id(v), f"out{k}", "" if backward else value, backward))
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -118,9 +119,9 @@ def _node_label(node, adj):
     return label
 
 
-def _edge_label(node, i, v, adj, max_items):
+def _edge_label(value, node, i, v, adj, max_items):
     if adj is None:
-        return "" if v.example is None else format_value(v.example, max_items)
+        return format_value(value, max_items)
     local = adj.local.get((node, i))
     if local is None:
         return ""

@@ -43,9 +43,11 @@ class Value:
 
     Attributes: ``index`` (its ``%n``), ``kind`` (``"input"``, ``"variable"``,
     ``"constant"`` or ``"result"``), ``shape``, ``dtype``, ``name`` (or None), ``example``
-    (the array seen when the graph was captured; for a constant, its value), ``variable``
-    (the captured :class:`~chainrule.Variable`, for kind ``"variable"``) and ``producer``
-    (the :class:`Node` that computes it, for kind ``"result"``).
+    (for the leaves of the graph: an input's value when it was captured, a constant's
+    value, a variable's value when a tape recorded it, or its live array in a traced
+    function; None for results, which :meth:`Graph.example_values` recomputes),
+    ``variable`` (the captured :class:`~chainrule.Variable`, for kind ``"variable"``) and
+    ``producer`` (the :class:`Node` that computes it, for kind ``"result"``).
     """
 
     __slots__ = ("index", "kind", "shape", "dtype", "name", "example", "variable", "producer")
@@ -236,9 +238,22 @@ class Graph:
         from .dot import draw
         return draw(self, path, backward=backward, target=target, max_items=max_items)
 
+    def example_values(self):
+        """Every value of the graph at the captured leaf values: ``{Value: ndarray}``.
+
+        Computed afresh by the primitives' forward functions, with Variable updates skipped,
+        so reading them changes nothing (pictures and :meth:`gradients` use this)."""
+        arrays = {v.index: np.asarray(v.variable._value if v.example is None else v.example)
+                  for v in self.values if v.kind != RESULT}
+        for node in self.nodes:
+            if not node.is_update:
+                arrays[node.output.index] = node.prim.forward(
+                    *[arrays[v.index] for v in node.inputs], **node.params)
+        return {v: arrays[v.index] for v in self.values}
+
     def gradients(self, target=None):
         """The gradient of ``target`` (default: the only output) with respect to every value
-        of the graph, at the captured example values: ``{Value: ndarray}``."""
+        of the graph, at :meth:`example_values`: ``{Value: ndarray}``."""
         from .derivatives import adjoints
         return adjoints(self, target).grads
 
@@ -257,7 +272,7 @@ class Graph:
     @classmethod
     def from_tape(cls, tape, targets=None, names=None):
         """The graph of what ``tape`` recorded (see :meth:`GradientTape.graph`)."""
-        builder = GraphBuilder(names)
+        builder = GraphBuilder(names, snapshot_variables=True)
         for t in tape._watched.values():
             if not isinstance(t, Variable):
                 builder.add_input(t)
@@ -288,10 +303,13 @@ class GraphBuilder:
 
     Tensors are matched by identity; the builder keeps every tensor it has seen alive while
     it builds, so an id can never be reused by a new tensor and mistaken for an old one.
+    ``snapshot_variables`` keeps a copy of each captured Variable's value (a tape's graph
+    shows the values it recorded); otherwise a variable's example is its live array.
     """
 
-    def __init__(self, names=None):
+    def __init__(self, names=None, snapshot_variables=False):
         self.values, self.nodes, self.inputs = [], [], []
+        self._snapshot = snapshot_variables
         self._by_id = {}
         self._alive = []
         self._names = {}
@@ -325,7 +343,8 @@ class GraphBuilder:
         if isinstance(tensor, _VariableSlice):
             tensor = Tensor._wrap(tensor._value.copy())
         if isinstance(tensor, Variable):
-            return self._new(tensor, VARIABLE, example=tensor._value, variable=tensor)
+            example = tensor._value.copy() if self._snapshot else tensor._value
+            return self._new(tensor, VARIABLE, example=example, variable=tensor)
         if isinstance(tensor, Tensor):
             return self._new(tensor, CONSTANT, example=tensor._value)
         return self._constant_scalar(tensor)
@@ -340,7 +359,7 @@ class GraphBuilder:
 
     def add_node(self, prim, inputs, params, out):
         ins = tuple(self.value_of(x) for x in inputs)
-        result = self._new(out, RESULT, example=out._value)
+        result = self._new(out, RESULT)
         node = Node(len(self.nodes), prim, ins, dict(params), result)
         result.producer = node
         self.nodes.append(node)

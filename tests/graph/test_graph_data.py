@@ -28,7 +28,7 @@ def test_tape_graph_nodes_values_and_names():
     mult = g.nodes[0]
     assert [v.label for v in mult.inputs] == ["x", "w"] and mult.output.name == "x1"
     assert mult.output.shape == () and mult.output.dtype == np.float32
-    assert float(mult.output.example) == 6.0
+    assert float(g.example_values()[mult.output]) == 6.0 and mult.output.example is None
 
 
 def test_listing_reads_like_a_small_ir():
@@ -77,3 +77,20 @@ def test_run_checks_its_inputs():
         f.graph.run(cr.constant([1.0, 2.0, 3.0]))
     with pytest.raises(TypeError, match="takes 1 inputs"):
         f.graph.run()
+
+
+def test_a_tape_graph_keeps_the_values_it_recorded():
+    tape, names = worked_example()
+    g = tape.graph(names["loss"], names=names)
+    names["w"].assign(100.0)  # a later update does not change the picture of the past
+    assert 'label="6"' in g.to_dot()
+    assert float(g.example_values()[g.outputs[0]]) == 3.0
+
+
+def test_traced_graphs_hold_no_intermediate_arrays():
+    f = cr.function(lambda x: cr.tanh(x * 2.0) + 1.0)
+    f(cr.constant(np.ones((64, 64), np.float32)))
+    assert all(v.example is None for v in f.graph.values if v.kind == "result")
+    values = f.graph.example_values()  # recomputed on demand, for pictures
+    np.testing.assert_allclose(values[f.graph.outputs[0]], np.tanh(2.0) + 1.0, rtol=1e-6)
+    assert "(64, 64) [1.964, 1.964, 1.964, 1.964, ...]" in f.graph.to_dot()
