@@ -10,7 +10,7 @@
 
 from .capture import Function, Traced, function, trace
 from .dot import GraphvizNotFound, format_value
-from .graph import Graph, GraphBuilder, Node, Value, VariableUpdate
+from .graph import Graph, GraphBuilder, Node, TraceError, Value, VariableUpdate
 
-__all__ = ["Function", "Graph", "GraphBuilder", "GraphvizNotFound", "Node", "Traced", "Value",
+__all__ = ["Function", "Graph", "GraphBuilder", "GraphvizNotFound", "Node", "TraceError", "Traced", "Value",
            "VariableUpdate", "format_value", "function", "trace"]

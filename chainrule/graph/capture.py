@@ -84,7 +84,7 @@ def trace(fn, *args, name=None, **kwargs):
     """
     leaves = []
     skeleton = _flatten((args, kwargs), leaves, "")
-    builder = GraphBuilder()
+    builder = GraphBuilder(strict=True)
     tracer = Tracer(builder)
     traced_leaves = []
     for leaf, path in leaves:

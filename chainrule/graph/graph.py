@@ -298,6 +298,10 @@ class Graph:
         return _renumbered(self, keep, needed)
 
 
+class TraceError(ValueError):
+    """A function cannot be captured faithfully (the message says what to change)."""
+
+
 class GraphBuilder:
     """Turns a stream of primitive calls on Tensors into a :class:`Graph`.
 
@@ -305,11 +309,14 @@ class GraphBuilder:
     it builds, so an id can never be reused by a new tensor and mistaken for an old one.
     ``snapshot_variables`` keeps a copy of each captured Variable's value (a tape's graph
     shows the values it recorded); otherwise a variable's example is its live array.
+    ``strict`` (for tracing) refuses an op whose static parameters hold the array of a
+    traced value, such as ``x[i]`` with ``i`` an argument: replaying would freeze it.
     """
 
-    def __init__(self, names=None, snapshot_variables=False):
+    def __init__(self, names=None, snapshot_variables=False, strict=False):
         self.values, self.nodes, self.inputs = [], [], []
         self._snapshot = snapshot_variables
+        self._traced_arrays = {} if strict else None  # id(array) -> Value, inputs and results
         self._by_id = {}
         self._alive = []
         self._names = {}
@@ -330,6 +337,8 @@ class GraphBuilder:
 
     def add_input(self, tensor, name=None):
         v = self._new(tensor, INPUT, name, tensor._value)
+        if self._traced_arrays is not None:
+            self._traced_arrays[id(tensor._value)] = v
         if isinstance(tensor, Variable):
             v.variable = tensor
         self.inputs.append(v)
@@ -359,11 +368,28 @@ class GraphBuilder:
 
     def add_node(self, prim, inputs, params, out):
         ins = tuple(self.value_of(x) for x in inputs)
+        if self._traced_arrays is not None and params:
+            self._refuse_frozen_values(prim, params)
         result = self._new(out, RESULT)
+        if self._traced_arrays is not None:
+            self._traced_arrays[id(out._value)] = result
         node = Node(len(self.nodes), prim, ins, dict(params), result)
         result.producer = node
         self.nodes.append(node)
         return node
+
+    def _refuse_frozen_values(self, prim, params):
+        for p in params.values():
+            for item in p if isinstance(p, tuple) else (p,):
+                v = self._traced_arrays.get(id(item)) if isinstance(item, np.ndarray) else None
+                if v is not None:
+                    raise TraceError(
+                        f"{prim.name}: a static parameter of this op (an index) is the value of "
+                        f"the traced tensor {v.label}; a graph would freeze it at today's "
+                        f"values. If it is fixed, capture it from the enclosing scope as a "
+                        f"NumPy array instead of passing it in; if it changes, compute with "
+                        f"ops that take it as a tensor (one_hot, where, matmul), or run this "
+                        f"part eagerly.")
 
     def add_update(self, kind, variable, value, index=None):
         ins = (self.value_of(variable), self.value_of(value))

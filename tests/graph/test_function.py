@@ -133,3 +133,14 @@ def test_slice_assign_and_method_decorator():
     out = c.bump(cr.constant(3.0))
     np.testing.assert_array_equal(c.v.numpy(), [0.0, 5.0, 0.0])
     np.testing.assert_array_equal(out.numpy(), [0.0, 5.0, 0.0])
+
+
+def test_an_index_that_is_a_traced_value_is_refused_not_frozen():
+    from chainrule.graph import TraceError
+
+    f = cr.function(lambda x, i: x[i] * 2.0)
+    with pytest.raises(TraceError, match="getitem: .* traced tensor i"):
+        f(cr.constant([1.0, 2.0, 3.0]), np.array([2, 0]))
+    fixed = np.array([2, 0])  # captured from the enclosing scope: a true constant
+    g = cr.function(lambda x: x[fixed] * 2.0)
+    np.testing.assert_array_equal(g(cr.constant([1.0, 2.0, 3.0])).numpy(), [6.0, 2.0])
