@@ -36,7 +36,7 @@ uses it only when nothing records (see ``jit_compile=True``).
 import numpy as np
 
 from ..tensor import Tensor, Variable
-from .graph import CONSTANT, VARIABLE
+from .graph import CONSTANT, VARIABLE, _last_readers
 
 # Primitives that are one NumPy ufunc call: the forward is exactly `ufunc(*inputs)`.
 UFUNCS = {
@@ -70,6 +70,7 @@ class CompiledGraph:
             if v.kind == CONSTANT:
                 self._registers[v.index] = v.example
         self._inputs = [v.index for v in graph.inputs]
+        self._input_specs = [(v.shape, v.dtype) for v in graph.inputs]
         # The Variable objects that update nodes write to, by value index (those passed as
         # arguments are filled in at each call).
         self._variable_objects = {v.index: v.variable for v in graph.values if v.kind == VARIABLE}
@@ -89,8 +90,14 @@ class CompiledGraph:
             raise TypeError(f"compiled graph '{self.graph.name}' takes {len(self._inputs)} "
                             f"inputs, got {len(args)}")
         r = self._registers
-        for index, arg in zip(self._inputs, args):
-            r[index] = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
+        for index, arg, (shape, dtype) in zip(self._inputs, args, self._input_specs):
+            array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
+            if array.shape != shape or array.dtype != dtype:
+                # The buffers were planned for these shapes: anything else needs a new plan.
+                raise ValueError(f"compiled graph '{self.graph.name}' was planned for inputs of "
+                                 f"shape {shape} and dtype {dtype}; got {array.shape} "
+                                 f"{array.dtype}. Compile a graph traced for that signature.")
+            r[index] = array
             if isinstance(arg, Variable):
                 self._variable_objects[index] = arg
         for index, variable in self._variables:
@@ -121,13 +128,7 @@ def plan_buffers(graph):
     ops are treated as possible views of their inputs). Graph outputs keep their buffers.
     """
     nodes = graph.nodes
-    never = len(nodes)
-    last_use = {}
-    for node in nodes:
-        for v in node.inputs:
-            last_use[v.index] = node.index
-    for v in graph.outputs:
-        last_use[v.index] = never
+    last_use = _last_readers(graph)  # outputs count as read after the last node
     # Which planned buffers (named by the value that owns them) may each value look into?
     roots = {}
     end = {}

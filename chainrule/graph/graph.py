@@ -149,8 +149,9 @@ class Graph:
                           tuple({v.index for v in n.inputs
                                  if v.kind == RESULT and last_reader[v.index] == n.index}))
                          for n in self.nodes]
-        self._constants = [(v.index, Tensor._wrap(np.asarray(v.example)) if not _is_python_scalar(
-            v.example) else v.example) for v in self.values if v.kind == CONSTANT]
+        # What `run` puts in the registers of captured values before the first node.
+        self._captures = [(v.index, v.variable if v.kind == VARIABLE else _operand(v.example))
+                          for v in self.values if v.kind in (VARIABLE, CONSTANT)]
 
     # -- reading ---------------------------------------------------------------------------
     def __iter__(self):
@@ -198,11 +199,8 @@ class Graph:
         env = [None] * len(self.values)
         for v, arg in zip(self.inputs, args):
             env[v.index] = self._check_input(v, arg)
-        for v in self.values:
-            if v.kind == VARIABLE:
-                env[v.index] = v.variable
-        for index, tensor in self._constants:
-            env[index] = tensor
+        for index, operand in self._captures:
+            env[index] = operand
         for prim, input_indices, params, out, dead in self._program:
             if out is None:
                 prim.apply(env[input_indices[0]], env[input_indices[1]], **params)
@@ -468,8 +466,12 @@ def _dtype_name(dtype):
     return getattr(dtype, "name", str(dtype))
 
 
-def _is_python_scalar(x):
-    return isinstance(x, (int, float, complex)) and not isinstance(x, np.generic)
+def _operand(example):
+    """A captured constant as an op operand: a Tensor, or a Python number as it was given
+    (an update's step size keeps Python's weak-scalar typing on replay)."""
+    if isinstance(example, (int, float, complex)) and not isinstance(example, np.generic):
+        return example
+    return Tensor._wrap(np.asarray(example))
 
 
 def _as_list(x):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from op_suite import CASES, as_tensors
+from graph_op_suite import CASES, as_tensors
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -89,3 +89,9 @@ def test_jit_function_inside_a_tape_falls_back_to_recorded_replay():
     with cr.GradientTape() as tape:
         y = f(x)
     np.testing.assert_allclose(tape.gradient(y, w).numpy(), [6.0, 16.0])
+
+
+def test_compiled_graph_refuses_inputs_it_was_not_planned_for():
+    compiled = cr.function(lambda x: x * 2.0).get_graph(cr.constant([1.0, 2.0])).compile()
+    with pytest.raises(ValueError, match=r"planned for inputs of shape \(2,\)"):
+        compiled(np.ones(3, np.float32))
