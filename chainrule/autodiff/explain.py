@@ -83,9 +83,9 @@ def explain(trace, targets, source):
                 f"of what they compute leads to the target")
 
     reasons = _cuts_on_path(trace, on_path)
-    if not reasons:
-        return (f"{what} is connected to the target, but every path carries a gradient "
-                f"of None (no recorded op cut it; the target may have been released)")
+    if not reasons:  # every op on the way has a derivative for it: the gradient exists
+        return (f"the target depends on {what} through recorded differentiable ops, so its "
+                f"gradient is not None")
     return (f"the path from {what} to the target passes through "
             + "; and through ".join(reasons) + ", so no gradient flows back to the source")
 

@@ -99,6 +99,7 @@ def test_connected_gradients_are_unaffected_and_explain_needs_a_record():
     v = cr.Variable(2.0)
     with cr.GradientTape() as tape:
         y = v * v
+    assert "gradient is not None" in tape.explain(y, v)
     assert float(tape.gradient(y, v)) == 4.0
     with pytest.raises(RuntimeError, match="persistent=True"):
         tape.explain(y, v)
