@@ -82,10 +82,12 @@ def explain(trace, targets, source):
                 f"{_count_uses(trace.edges, id(source))} op(s) that use the source, but none "
                 f"of what they compute leads to the target")
 
-    reasons = _cuts_on_path(trace, on_path)
-    if not reasons:  # every op on the way has a derivative for it: the gradient exists
+    if _differentiable_reach(trace, id(source)) & target_ids:
         return (f"the target depends on {what} through recorded differentiable ops, so its "
                 f"gradient is not None")
+    reasons = _cuts_on_path(trace, on_path)
+    if not reasons:
+        return f"no gradient flows from the target back to {what} (no recorded op explains why)"
     return (f"the path from {what} to the target passes through "
             + "; and through ".join(reasons) + ", so no gradient flows back to the source")
 
@@ -123,6 +125,18 @@ def _cuts_on_path(trace, on_path):
         if r not in unique:
             unique.append(r)
     return unique
+
+
+def _differentiable_reach(trace, source_id):
+    """What the source reaches through edges that carry a gradient (no cut, no blocked op)."""
+    cut = {(i, out) for _prim, i, out in trace.cuts}
+    links = {}
+    for _prim, input_ids, out in trace.edges:
+        if out not in trace.blocked:
+            for i in input_ids:
+                if (i, out) not in cut:
+                    links.setdefault(i, []).append(out)
+    return _reach({source_id}, links)
 
 
 def _cut_reason(prim):
