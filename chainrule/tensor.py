@@ -17,6 +17,17 @@ from . import dtypes
 from .backend import xp
 
 
+# Objects told of every in-place Variable update just before it happens, as
+# `_record_update(variable, kind, value, index)`: graph tracers, which capture updates as
+# graph nodes. Gradient tapes do not listen: an update is not differentiable.
+_update_listeners = []
+
+
+def _announce_update(variable, kind, value, index=None):
+    for listener in _update_listeners:
+        listener._record_update(variable, kind, value, index)
+
+
 class Tensor:
     """An immutable n-dimensional array of one dtype.
 
@@ -285,14 +296,20 @@ class Variable(Tensor):
     def assign(self, value, read_value=True):
         """Sets the value in place; ``value`` must have this Variable's shape (or broadcast
         to it) and a dtype that casts safely to the Variable's."""
+        if _update_listeners:
+            _announce_update(self, "assign", value)
         xp.copyto(self._value, self._checked(value, "assign"))
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
+        if _update_listeners:
+            _announce_update(self, "assign_add", delta)
         xp.add(self._value, self._checked(delta, "assign_add"), out=self._value)
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
+        if _update_listeners:
+            _announce_update(self, "assign_sub", delta)
         xp.subtract(self._value, self._checked(delta, "assign_sub"), out=self._value)
         return self if read_value else None
 
@@ -340,16 +357,22 @@ class _VariableSlice(Tensor):
 
     def assign(self, value, read_value=True):
         var = self._variable
+        if _update_listeners:
+            _announce_update(var, "assign", value, self._index)
         var._value[self._index] = var._checked(value, "assign", self._value.shape)
         return var if read_value else None
 
     def assign_add(self, delta, read_value=True):
         var = self._variable
+        if _update_listeners:
+            _announce_update(var, "assign_add", delta, self._index)
         var._value[self._index] += var._checked(delta, "assign_add", self._value.shape)
         return var if read_value else None
 
     def assign_sub(self, delta, read_value=True):
         var = self._variable
+        if _update_listeners:
+            _announce_update(var, "assign_sub", delta, self._index)
         var._value[self._index] -= var._checked(delta, "assign_sub", self._value.shape)
         return var if read_value else None
 

@@ -12,6 +12,7 @@ import warnings
 
 from .. import ops
 from ..tensor import Tensor, Variable
+from .explain import PathTrace, explain as explain_path, paused_recorders
 from .primitive import _recorders
 
 __all__ = ["GradientTape", "UnconnectedGradients"]
@@ -52,6 +53,12 @@ class GradientTape:
         self._records = []
         self._connected = {}  # id -> tensor, for every tensor that depends on a watched one
         self._watched = {}  # id -> tensor, the sources (watched explicitly or auto-watched)
+        # id -> (primitive, inputs, output) for results that depend on a watched tensor only
+        # through a non-differentiable op: not needed for gradients, kept so that
+        # explain() can name the op that cut the path.
+        self._blocked = {}
+        self._cuts = []  # (primitive, input id, output id): edges where the last sweep stopped
+        self._trace = None  # what explain() keeps after a one-shot tape is released
         self._recording = False
         self._used = False
 
@@ -91,6 +98,9 @@ class GradientTape:
         self._records = []
         self._connected = {}
         self._watched = {}
+        self._blocked = {}
+        self._cuts = []
+        self._trace = None
         self._used = False
 
     def watch(self, tensor):
@@ -118,9 +128,19 @@ class GradientTape:
                     self._watched[id(x)] = x
                     connected[id(x)] = x
                     needs[i] = True
-        if True in needs and prim.vjp is not None:
-            connected[id(out)] = out
-            self._records.append((prim, inputs, params, out, tuple(needs)))
+        if True in needs:
+            if prim.vjp is not None:
+                connected[id(out)] = out
+                self._records.append((prim, inputs, params, out, tuple(needs)))
+            else:
+                self._blocked[id(out)] = (prim, inputs, out)
+        elif self._blocked:
+            # Downstream of a cut: remember it, so explain() can follow the path back.
+            blocked = self._blocked
+            for x in inputs:
+                if id(x) in blocked:
+                    blocked[id(out)] = (prim, inputs, out)
+                    break
 
     # -- differentiation -----------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -140,11 +160,60 @@ class GradientTape:
         targets = _flatten(target)
         seeds = _seeds(targets, output_gradients)
         flat_sources = _flatten(sources)
-        grads = self._backward(targets, seeds, flat_sources)
-        grads = [self._unconnected(g, s, target, unconnected_gradients)
+        self._cuts = []
+        grads = self._backward(targets, seeds, flat_sources, self._cuts)
+        grads = [self._unconnected(g, s, targets, unconnected_gradients)
                  for g, s in zip(grads, flat_sources)]
+        if not self._persistent and any(g is None for g in grads):
+            # Keep the shape of the record (ids only) so explain() still works afterwards.
+            self._trace = PathTrace.of(self, self._cuts)
         self._release()
         return _unflatten(sources, iter(grads))
+
+    def explain(self, target, source):
+        """Says in words why ``gradient(target, source)`` is (or is not) None.
+
+        Works on a persistent tape at any time, on a one-shot tape before ``gradient()``,
+        and after ``gradient()`` for a source whose gradient came out None (the tape then
+        keeps a small trace of ids, no arrays). See :mod:`chainrule.autodiff.explain`.
+
+        >>> import chainrule as cr
+        >>> x = cr.constant(3.0)
+        >>> with cr.GradientTape() as tape:
+        ...     y = x * x
+        >>> print(tape.gradient(y, x))
+        None
+        >>> print(tape.explain(y, x))  # doctest: +ELLIPSIS
+        the Tensor of shape () was not watched: it is a constant ... Call tape.watch(x) ...
+        """
+        targets = _flatten(target)
+        if self._records is not None:
+            return explain_path(self._path_trace(targets), targets, source)
+        if self._trace is None:
+            raise RuntimeError("explain(): this one-shot tape was released by gradient() and "
+                               "every gradient it returned was connected, so it kept nothing "
+                               "to explain; use GradientTape(persistent=True)")
+        return explain_path(self._trace, targets, source)
+
+    def _path_trace(self, targets):
+        cuts = []
+        with paused_recorders():  # the explanation's own sweep is not part of the record
+            self._backward(targets, [ops.ones_like(t) for t in targets], [], cuts)
+        return PathTrace.of(self, cuts)
+
+    def graph(self, targets=None, names=None):
+        """What this tape recorded, as a :class:`chainrule.Graph` (see ``chainrule.graph``).
+
+        Call it before ``gradient()`` on a one-shot tape (which then releases its record),
+        or on a ``persistent=True`` tape. ``targets`` limits the graph to what they depend
+        on; ``names`` maps names to tensors (``names=locals()`` works) for the listing and
+        the pictures.
+        """
+        if self._records is None:
+            raise RuntimeError("graph(): this one-shot tape was released by gradient(); call "
+                               "graph() before gradient(), or use GradientTape(persistent=True)")
+        from ..graph.graph import Graph  # graph builds on autodiff, not the other way round
+        return Graph.from_tape(self, targets, names)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
@@ -201,10 +270,13 @@ class GradientTape:
     def _release(self):
         if not self._persistent:
             self._used = True
-            self._records = self._connected = self._watched = None
+            self._records = self._connected = self._watched = self._blocked = None
 
-    def _backward(self, targets, seeds, sources):
-        """One reverse sweep: the gradients of sum(seed * target) for each source."""
+    def _backward(self, targets, seeds, sources, cuts=None):
+        """One reverse sweep: the gradients of sum(seed * target) for each source.
+
+        ``cuts``, when a list, receives ``(primitive, input id, output id)`` for each edge
+        where a gradient reached an op but its rule gave none for a dependent input."""
         grads = {}
         for t, seed in zip(targets, seeds):
             _accumulate(grads, t, seed)
@@ -224,6 +296,8 @@ class GradientTape:
             for x, gx, need in zip(inputs, input_grads, needs):
                 if need and gx is not None:
                     _accumulate(grads, x, gx)
+                elif need and cuts is not None:
+                    cuts.append((prim, id(x), key))
         return [grads.get(id(s)) for s in sources]
 
     def _unconnected(self, grad, source, target, mode):
@@ -235,8 +309,11 @@ class GradientTape:
         if mode == UnconnectedGradients.ZERO:
             return ops.zeros_like(source)
         if mode == UnconnectedGradients.RAISE:
-            raise ValueError(f"the target does not depend on source {_describe(source)} "
-                             f"through any recorded differentiable op")
+            if self._records is not None:
+                why = explain_path(PathTrace.of(self, self._cuts), _flatten(target), source)
+            else:
+                why = "the target does not depend on it through any recorded differentiable op"
+            raise ValueError(f"no gradient for {_describe(source)}: {why}")
         raise ValueError(f"unconnected_gradients must be 'none', 'zero' or 'raise', not {mode!r}")
 
 

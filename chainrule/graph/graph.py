@@ -1,0 +1,478 @@
+"""Graph: a computation as plain data.
+
+A :class:`Graph` is a list of :class:`Node` s in execution order (already a topological
+order) over :class:`Value` s. A value is one tensor: an *input* (an argument, or a source a
+tape watched), a captured *variable* (read live each time the graph runs, so updated
+weights are seen), a captured *constant*, or the *result* of a node. A node is one call of
+a primitive from :mod:`chainrule.autodiff.primitives` (or an in-place Variable update).
+
+Graphs come from what a :class:`~chainrule.GradientTape` recorded (``tape.graph()``) or
+from tracing a Python function (:func:`chainrule.function`); both are recorders over the
+same primitive calls. Once you have one you can read it (iterate nodes, print the listing),
+draw it (``to_dot``, ``draw``), run it again (``run``), differentiate it
+(``gradient_graph``) and compile it (``compile``).
+
+>>> import chainrule as cr
+>>> w = cr.Variable(3.0, name="w")
+>>> x = cr.constant(2.0)
+>>> with cr.GradientTape() as tape:
+...     y = x * w + 1.0
+>>> g = tape.graph(names={"x": x, "y": y})
+>>> print(g)  # doctest: +NORMALIZE_WHITESPACE
+graph tape(w):
+  %0 = constant 'x' 2  # () float32
+  %1 = variable 'w'  # () float32
+  %3 = constant 1  # () float32
+  %2 = multiply(%0, %1)  # () float32
+  %4 = add(%2, %3)  # () float32  y
+  return %4
+>>> [node.prim.name for node in g]
+['multiply', 'add']
+"""
+
+import numpy as np
+
+from ..autodiff.primitive import bind
+from ..tensor import Tensor, Variable, _VariableSlice
+
+INPUT, VARIABLE, CONSTANT, RESULT = "input", "variable", "constant", "result"
+
+
+class Value:
+    """One tensor of a graph.
+
+    Attributes: ``index`` (its ``%n``), ``kind`` (``"input"``, ``"variable"``,
+    ``"constant"`` or ``"result"``), ``shape``, ``dtype``, ``name`` (or None), ``example``
+    (for the leaves of the graph: an input's value when it was captured, a constant's
+    value, a variable's value when a tape recorded it, or its live array in a traced
+    function; None for results, which :meth:`Graph.example_values` recomputes),
+    ``variable`` (the captured :class:`~chainrule.Variable`, for kind ``"variable"``) and
+    ``producer`` (the :class:`Node` that computes it, for kind ``"result"``).
+    """
+
+    __slots__ = ("index", "kind", "shape", "dtype", "name", "example", "variable", "producer")
+
+    def __init__(self, index, kind, shape, dtype, name=None, example=None, variable=None):
+        self.index, self.kind, self.shape, self.dtype = index, kind, shape, dtype
+        self.name, self.example, self.variable, self.producer = name, example, variable, None
+
+    @property
+    def ref(self):
+        return f"%{self.index}"
+
+    @property
+    def label(self):
+        """The name if it has one, else ``%n``."""
+        return self.name or self.ref
+
+    def __repr__(self):
+        return f"<Value {self.ref} {self.kind} {self.label} {self.shape} {self.dtype}>"
+
+
+class Node:
+    """One primitive call: ``output = prim(*inputs, **params)``.
+
+    For an in-place Variable update (``prim`` a :class:`VariableUpdate`), ``inputs`` is
+    ``(variable, value)`` and ``output`` is None.
+    """
+
+    __slots__ = ("index", "prim", "inputs", "params", "output")
+
+    def __init__(self, index, prim, inputs, params, output):
+        self.index, self.prim, self.inputs, self.params, self.output = index, prim, inputs, params, output
+
+    @property
+    def is_update(self):
+        return self.output is None
+
+    def __str__(self):
+        args = ", ".join(v.ref for v in self.inputs)
+        params = "".join(f", {k}={_short(p)}" for k, p in self.params.items() if p is not None)
+        call = f"{self.prim.name}({args}{params})"
+        if self.output is None:
+            return call
+        out = self.output
+        name = f"  {out.name}" if out.name else ""
+        return f"{out.ref} = {call}  # {out.shape} {_dtype_name(out.dtype)}{name}"
+
+    def __repr__(self):
+        return f"<Node {self}>"
+
+
+class VariableUpdate:
+    """A pseudo-primitive for ``Variable.assign``, ``assign_add`` and ``assign_sub``.
+
+    Updates are effects, not values, so they are not in the primitive table; a graph keeps
+    them as nodes so that a captured training step can be replayed with its updates.
+    """
+
+    __slots__ = ("name",)
+    vjp = None
+    why = "it changes a Variable in place; an update is not differentiable"
+
+    def __init__(self, name):
+        self.name = name
+
+    def apply(self, variable, value, index=None):
+        if index is None:
+            return getattr(variable, self.name)(value)
+        # Same as `variable[index].assign...(value)`, without recording a read of the slice.
+        piece = object.__new__(_VariableSlice)
+        piece._value, piece._variable, piece._index = variable._value[index], variable, index
+        return getattr(piece, self.name)(value)
+
+    def __repr__(self):
+        return f"<update {self.name}>"
+
+
+UPDATES = {name: VariableUpdate(name) for name in ("assign", "assign_add", "assign_sub")}
+
+
+class Graph:
+    """A captured computation: nodes over values, with named inputs and outputs.
+
+    Iterating a graph gives its nodes in execution order; ``str(graph)`` is a text listing
+    (one line per value or node, like a small IR). See the module docstring for an example.
+    """
+
+    def __init__(self, values, nodes, inputs, outputs, name="graph"):
+        self.values = list(values)
+        self.nodes = list(nodes)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.name = name
+        last_reader = _last_readers(self)
+        # Per node: the primitive, input registers, params, output register, and the
+        # results it reads for the last time (so `run` frees them as eager code would).
+        self._program = [(n.prim, tuple(v.index for v in n.inputs), n.params,
+                          None if n.output is None else n.output.index,
+                          tuple({v.index for v in n.inputs
+                                 if v.kind == RESULT and last_reader[v.index] == n.index}))
+                         for n in self.nodes]
+        # What `run` puts in the registers of captured values before the first node.
+        self._captures = [(v.index, v.variable if v.kind == VARIABLE else _operand(v.example))
+                          for v in self.values if v.kind in (VARIABLE, CONSTANT)]
+
+    # -- reading ---------------------------------------------------------------------------
+    def __iter__(self):
+        return iter(self.nodes)
+
+    def __len__(self):
+        return len(self.nodes)
+
+    @property
+    def variables(self):
+        """The captured Variables, in the order the graph first reads them."""
+        return [v.variable for v in self.values if v.kind == VARIABLE]
+
+    @property
+    def constants(self):
+        return [v for v in self.values if v.kind == CONSTANT]
+
+    def __repr__(self):
+        return (f"<chainrule.Graph '{self.name}': {len(self.inputs)} inputs, "
+                f"{len(self.variables)} variables, {len(self.nodes)} ops, "
+                f"{len(self.outputs)} outputs>")
+
+    def __str__(self):
+        return self.listing()
+
+    def listing(self):
+        """The graph as text: the captured and input values, one line per node, ``return``."""
+        header = ", ".join(v.label for v in self.values if v.kind in (INPUT, VARIABLE))
+        lines = [f"graph {self.name}({header}):"]
+        lines += [f"  {_describe_leaf(v)}" for v in self.values if v.kind != RESULT]
+        lines += [f"  {node}" for node in self.nodes]
+        lines.append("  return " + ", ".join(v.ref for v in self.outputs))
+        return "\n".join(lines)
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, *args):
+        """Runs the graph again on new inputs and returns the list of outputs (Tensors).
+
+        Every op goes through the normal dispatch, so a GradientTape around the call
+        records it; captured Variables are read as they are now.
+        """
+        if len(args) != len(self.inputs):
+            raise TypeError(f"graph '{self.name}' takes {len(self.inputs)} inputs "
+                            f"({', '.join(v.label for v in self.inputs)}), got {len(args)}")
+        env = [None] * len(self.values)
+        for v, arg in zip(self.inputs, args):
+            env[v.index] = self._check_input(v, arg)
+        for index, operand in self._captures:
+            env[index] = operand
+        for prim, input_indices, params, out, dead in self._program:
+            if out is None:
+                prim.apply(env[input_indices[0]], env[input_indices[1]], **params)
+            else:
+                env[out] = bind(prim, tuple(env[i] for i in input_indices), params)
+            for i in dead:  # as in eager code, an intermediate is freed after its last use
+                env[i] = None
+        return [env[v.index] for v in self.outputs]
+
+    __call__ = run
+
+    def _check_input(self, value, arg):
+        tensor = arg
+        if not isinstance(arg, Tensor):
+            array = arg if isinstance(arg, np.ndarray) else np.asarray(arg, dtype=value.dtype)
+            tensor = Tensor._wrap(array)
+        if tensor.shape != value.shape or tensor.dtype != value.dtype:
+            raise ValueError(f"graph '{self.name}' input {value.ref} ({value.label}) expects "
+                             f"shape {value.shape} and dtype {_dtype_name(value.dtype)}; got "
+                             f"{tensor.shape} {_dtype_name(tensor.dtype)}. Trace it again for "
+                             f"new shapes (chainrule.function does so by itself).")
+        return tensor
+
+    # -- views and transformations (each in its own module) -------------------------------
+    def to_dot(self, backward=False, target=None, max_items=4):
+        """Graphviz DOT text: the forward graph with each edge's value, or (``backward=True``)
+        the reversed graph with local derivatives on edges and gradients on nodes."""
+        from .dot import to_dot
+        return to_dot(self, backward=backward, target=target, max_items=max_items)
+
+    def draw(self, path, backward=False, target=None, max_items=4):
+        """Renders :meth:`to_dot` to ``path`` (``.svg``, ``.png`` or ``.pdf``) with Graphviz."""
+        from .dot import draw
+        return draw(self, path, backward=backward, target=target, max_items=max_items)
+
+    def example_values(self):
+        """Every value of the graph at the captured leaf values: ``{Value: ndarray}``.
+
+        Computed afresh by the primitives' forward functions, with Variable updates skipped,
+        so reading them changes nothing (pictures and :meth:`gradients` use this)."""
+        arrays = {v.index: np.asarray(v.variable._value if v.example is None else v.example)
+                  for v in self.values if v.kind != RESULT}
+        for node in self.nodes:
+            if not node.is_update:
+                arrays[node.output.index] = node.prim.forward(
+                    *[arrays[v.index] for v in node.inputs], **node.params)
+        return {v: arrays[v.index] for v in self.values}
+
+    def gradients(self, target=None):
+        """The gradient of ``target`` (default: the only output) with respect to every value
+        of the graph, at :meth:`example_values`: ``{Value: ndarray}``."""
+        from .derivatives import adjoints
+        return adjoints(self, target).grads
+
+    def gradient_graph(self, target=None, sources=None):
+        """A new graph, with the same inputs, that computes d target / d sources."""
+        from .derivatives import gradient_graph
+        return gradient_graph(self, target, sources)
+
+    def compile(self):
+        """A :class:`~chainrule.graph.compile.CompiledGraph`: the same computation on plain
+        arrays with planned, reused buffers (no tape can see it)."""
+        from .compile import CompiledGraph
+        return CompiledGraph(self)
+
+    # -- building --------------------------------------------------------------------------
+    @classmethod
+    def from_tape(cls, tape, targets=None, names=None):
+        """The graph of what ``tape`` recorded (see :meth:`GradientTape.graph`)."""
+        builder = GraphBuilder(names, snapshot_variables=True)
+        for t in tape._watched.values():
+            if not isinstance(t, Variable):
+                builder.add_input(t)
+        for prim, inputs, params, out, _needs in tape._records:
+            builder.add_node(prim, inputs, params, out)
+        if targets is None:
+            used = {id(x) for _p, inputs, _q, _o, _n in tape._records for x in inputs}
+            outputs = [rec[3] for rec in tape._records if id(rec[3]) not in used]
+        else:
+            outputs = [t for t in _as_list(targets)]
+        graph = builder.finish(outputs, name="tape")
+        return graph.pruned() if targets is not None else graph
+
+    def pruned(self):
+        """The graph without the nodes the outputs do not need (updates are always kept)."""
+        needed = {v.index for v in self.outputs}
+        keep = []
+        for node in reversed(self.nodes):
+            if node.is_update or (node.output.index in needed):
+                keep.append(node)
+                needed.update(v.index for v in node.inputs)
+        keep.reverse()
+        return _renumbered(self, keep, needed)
+
+
+class TraceError(ValueError):
+    """A function cannot be captured faithfully (the message says what to change)."""
+
+
+class GraphBuilder:
+    """Turns a stream of primitive calls on Tensors into a :class:`Graph`.
+
+    Tensors are matched by identity; the builder keeps every tensor it has seen alive while
+    it builds, so an id can never be reused by a new tensor and mistaken for an old one.
+    ``snapshot_variables`` keeps a copy of each captured Variable's value (a tape's graph
+    shows the values it recorded); otherwise a variable's example is its live array.
+    ``strict`` (for tracing) refuses an op whose static parameters hold the array of a
+    traced value, such as ``x[i]`` with ``i`` an argument: replaying would freeze it.
+    """
+
+    def __init__(self, names=None, snapshot_variables=False, strict=False):
+        self.values, self.nodes, self.inputs = [], [], []
+        self._snapshot = snapshot_variables
+        self._traced_arrays = {} if strict else None  # id(array) -> Value, inputs and results
+        self._by_id = {}
+        self._alive = []
+        self._names = {}
+        for name, t in (names or {}).items():
+            if isinstance(t, Tensor) and not name.startswith("_"):
+                self._names.setdefault(id(t), name)
+
+    def _new(self, tensor, kind, name=None, example=None, variable=None):
+        if name is None:
+            name = self._names.get(id(tensor))
+            if name is None and isinstance(tensor, Variable):
+                name = tensor.name
+        v = Value(len(self.values), kind, tuple(tensor.shape), tensor.dtype, name, example, variable)
+        self.values.append(v)
+        self._by_id[id(tensor)] = v
+        self._alive.append(tensor)
+        return v
+
+    def add_input(self, tensor, name=None):
+        v = self._new(tensor, INPUT, name, tensor._value)
+        if self._traced_arrays is not None:
+            self._traced_arrays[id(tensor._value)] = v
+        if isinstance(tensor, Variable):
+            v.variable = tensor
+        self.inputs.append(v)
+        return v
+
+    def value_of(self, tensor):
+        """The value for ``tensor``; one seen for the first time is a capture."""
+        v = self._by_id.get(id(tensor))
+        if v is not None:
+            return v
+        if isinstance(tensor, _VariableSlice):
+            tensor = Tensor._wrap(tensor._value.copy())
+        if isinstance(tensor, Variable):
+            example = tensor._value.copy() if self._snapshot else tensor._value
+            return self._new(tensor, VARIABLE, example=example, variable=tensor)
+        if isinstance(tensor, Tensor):
+            return self._new(tensor, CONSTANT, example=tensor._value)
+        return self._constant_scalar(tensor)
+
+    def _constant_scalar(self, x):
+        # A Python number (an update's step size) stays a Python number, so that replaying
+        # it combines with tensors exactly as the original call did.
+        a = np.asarray(x)
+        v = Value(len(self.values), CONSTANT, a.shape, a.dtype, None, x)
+        self.values.append(v)
+        return v
+
+    def add_node(self, prim, inputs, params, out):
+        ins = tuple(self.value_of(x) for x in inputs)
+        if self._traced_arrays is not None and params:
+            self._refuse_frozen_values(prim, params)
+        result = self._new(out, RESULT)
+        if self._traced_arrays is not None:
+            self._traced_arrays[id(out._value)] = result
+        node = Node(len(self.nodes), prim, ins, dict(params), result)
+        result.producer = node
+        self.nodes.append(node)
+        return node
+
+    def _refuse_frozen_values(self, prim, params):
+        for p in params.values():
+            for item in p if isinstance(p, tuple) else (p,):
+                v = self._traced_arrays.get(id(item)) if isinstance(item, np.ndarray) else None
+                if v is not None:
+                    raise TraceError(
+                        f"{prim.name}: a static parameter of this op (an index) is the value of "
+                        f"the traced tensor {v.label}; a graph would freeze it at today's "
+                        f"values. If it is fixed, capture it from the enclosing scope as a "
+                        f"NumPy array instead of passing it in; if it changes, compute with "
+                        f"ops that take it as a tensor (one_hot, where, matmul), or run this "
+                        f"part eagerly.")
+
+    def add_update(self, kind, variable, value, index=None):
+        ins = (self.value_of(variable), self.value_of(value))
+        params = {} if index is None else {"index": index}
+        node = Node(len(self.nodes), UPDATES[kind], ins, params, None)
+        self.nodes.append(node)
+        return node
+
+    def finish(self, outputs, name="graph"):
+        outs = [self.value_of(t) for t in outputs]
+        return Graph(self.values, self.nodes, self.inputs, outs, name)
+
+
+def _last_readers(graph):
+    """``{value index: index of the last node that reads it}``; outputs are read "after"."""
+    last = {}
+    for node in graph.nodes:
+        for v in node.inputs:
+            last[v.index] = node.index
+    for v in graph.outputs:
+        last[v.index] = len(graph.nodes)
+    return last
+
+
+def _renumbered(graph, nodes, needed):
+    """A copy of ``graph`` with only ``nodes`` and the values they touch, numbered afresh."""
+    keep_values = [v for v in graph.values if v.index in needed
+                   or v.kind == INPUT or any(v in n.inputs for n in nodes if n.is_update)]
+    new = {}
+    for v in keep_values:
+        copy = Value(len(new), v.kind, v.shape, v.dtype, v.name, v.example, v.variable)
+        new[v.index] = copy
+    new_nodes = []
+    for n in nodes:
+        out = None if n.output is None else new[n.output.index]
+        node = Node(len(new_nodes), n.prim, tuple(new[v.index] for v in n.inputs), n.params, out)
+        if out is not None:
+            out.producer = node
+        new_nodes.append(node)
+    return Graph(list(new.values()), new_nodes, [new[v.index] for v in graph.inputs],
+                 [new[v.index] for v in graph.outputs], graph.name)
+
+
+def _describe_leaf(v):
+    name = f" '{v.name}'" if v.name else ""
+    if v.kind == CONSTANT:
+        return f"{v.ref} = constant{name} {_short(v.example)}  # {v.shape} {_dtype_name(v.dtype)}"
+    return f"{v.ref} = {v.kind}{name}  # {v.shape} {_dtype_name(v.dtype)}"
+
+
+def _short(x, max_items=4):
+    """A value as short text: numbers in full, arrays as their first few entries."""
+    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+        a = np.asarray(x)
+        if a.size == 1:
+            return format_number(a.reshape(()).item())
+        items = ", ".join(format_number(i) for i in a.ravel()[:max_items].tolist())
+        return f"[{items}{', ...' if a.size > max_items else ''}]"
+    if isinstance(x, float):
+        return format_number(x)
+    if isinstance(x, tuple) and any(isinstance(i, np.ndarray) for i in x):
+        return "(" + ", ".join(_short(i) for i in x) + ")"
+    if isinstance(x, np.dtype):
+        return x.name
+    return repr(x)
+
+
+def format_number(x):
+    """``6.0`` as ``6``, ``0.1234567`` as ``0.1235``: the way a person writes numbers."""
+    if isinstance(x, bool) or isinstance(x, int):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def _dtype_name(dtype):
+    return getattr(dtype, "name", str(dtype))
+
+
+def _operand(example):
+    """A captured constant as an op operand: a Tensor, or a Python number as it was given
+    (an update's step size keeps Python's weak-scalar typing on replay)."""
+    if isinstance(example, (int, float, complex)) and not isinstance(example, np.generic):
+        return example
+    return Tensor._wrap(np.asarray(example))
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
