@@ -22,7 +22,7 @@ def test_unconnected_source_is_none_or_zero():
         y = x * 2
     assert tape.gradient(y, z) is None
     np.testing.assert_array_equal(tape.gradient(y, z, unconnected_gradients="zero").numpy(), [0, 0])
-    with pytest.raises(ValueError, match="does not depend"):
+    with pytest.raises(ValueError, match="no gradient for Variable"):
         tape.gradient(y, z, unconnected_gradients="raise")
 
 

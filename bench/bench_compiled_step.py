@@ -6,7 +6,7 @@ Variable.assign*), so it needs only the core, not chainrule.keras. Each mode sta
 the same weights and sees the same batches; the script also checks that the compiled run
 ends at the same weights as the eager one.
 
-    python benchmarks/bench_compiled_step.py [--rounds 5] [--steps 40]
+    python bench/bench_compiled_step.py [--rounds 5] [--steps 40]
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Per-op cost of a 1000-op chain of small multiplies through bind (run: PYTHONPATH=. python benchmarks/bench_tape_overhead.py)."""
+"""Per-op cost of a 1000-op chain of small multiplies through bind (run: PYTHONPATH=. python bench/bench_dispatch_paths.py)."""
 import timeit
 import numpy as np
 import chainrule as cr
