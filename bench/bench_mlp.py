@@ -16,6 +16,9 @@ Usage (from the repository root):
 
 The median and minimum s/epoch leave out epoch 1 as warm-up (JIT compilation, first-touch
 page faults, thread-pool start) whenever more than one epoch runs; epoch 1 is reported apart.
+Each epoch also records how much CPU *other* processes used meanwhile (from /proc/stat);
+epochs above ``--max-other-load`` are left out of median/min when a clean one remains, because
+on a small shared machine one busy neighbour can stretch a BLAS-bound epoch many times over.
 """
 
 from __future__ import annotations
@@ -77,13 +80,14 @@ def _timed_epoch(runner) -> dict:
         other = max(0.0, (busy1 - busy0 - own) / (wall * (os.cpu_count() or 1)))
     return {"seconds": wall, "loss": loss, "other_load": other}
 
+
 def _worker(name: str, batch_size: int, seed: int) -> int:
     """Serve one implementation: build it, then obey 'epoch' / 'eval' / 'quit' lines on stdin.
 
     Replies are JSON lines on a private copy of the original stdout; fd 1 itself is pointed at
     stderr so that anything a library prints cannot corrupt the protocol.
     """
-    import resource  # noqa: PLC0415
+    import resource
 
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -93,7 +97,7 @@ def _worker(name: str, batch_size: int, seed: int) -> int:
 
     try:
         module = importlib.import_module(f"peers.{REGISTRY[name]}")
-        from peers.common import load_mnist  # noqa: PLC0415
+        from peers.common import load_mnist
 
         data = load_mnist(seed)
         data_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -299,13 +303,13 @@ def report(results: list[dict], epochs: int, max_other_load: float) -> str:
     else:
         notes.append("one epoch only: median/min include the warm-up (JIT compilation etc.).")
     notes += [
-        f"timed = epochs behind median/min: those during which other processes used at most "
-        f"{max_other_load:.0%} of the CPUs ('!' = none did, all were used; distrust the row).",
+        (f"timed = epochs behind median/min: those during which other processes used at most "
+         f"{max_other_load:.0%} of the CPUs ('!' = none did, all were used; distrust the row)."),
         "other = mean CPU share taken by other processes during those epochs.",
-        "x numpy = median / numpy's median. final loss = last epoch's mean training loss, as "
-        "Keras reports it.",
-        "peak RSS = the worker process's maximum resident set: interpreter, library and the "
-        "data set (~220 MB float32 plus the uint8 arrays it is made from).",
+        ("x numpy = median / numpy's median. final loss = last epoch's mean training loss, as "
+         "Keras reports it."),
+        ("peak RSS = the worker process's maximum resident set: interpreter, library and the "
+         "data set (~220 MB float32 plus the uint8 arrays it is made from)."),
     ]
     return "\n".join(lines + [""] + notes)
 

@@ -15,11 +15,11 @@ from .common import Unavailable
 def build(data, batch_size: int, seed: int):
     """Harness entry point (see peers.common)."""
     try:
-        from chainrule import keras  # noqa: PLC0415
+        from chainrule import keras
     except ImportError as exc:
         raise Unavailable(f"not available yet ({exc})") from None
     try:
-        import chainrule  # noqa: PLC0415
+        import chainrule
         version = getattr(chainrule, "__version__", "?")
     except ImportError:  # pragma: no cover - imported just above
         version = "?"

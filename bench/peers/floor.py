@@ -46,7 +46,7 @@ class _Runner:
             np.matmul(dz2, self.w2.T, out=dh)
             np.matmul(h.T, dz2, out=self.gw2)
             np.matmul(xb.T, dh, out=self.gw1)
-        return None
+        return None  # no loss: nothing is being learnt
 
     def evaluate(self):
         return None

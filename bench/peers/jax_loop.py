@@ -22,8 +22,8 @@ def _import_jax():
     # Only the CPU exists here; saying so up front skips a noisy probe for GPU/TPU plugins.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     try:
-        import jax  # noqa: PLC0415 -- lazy on purpose: jax is optional
-        import jax.numpy as jnp  # noqa: PLC0415
+        import jax  # lazy on purpose: jax is optional
+        import jax.numpy as jnp
     except ImportError as exc:
         raise Unavailable(f"not installed ({exc})") from None
     return jax, jnp

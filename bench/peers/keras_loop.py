@@ -30,7 +30,7 @@ def build(data, batch_size: int, seed: int):
     if os.environ.get("KERAS_BACKEND") == "jax":
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     try:
-        import keras  # noqa: PLC0415 -- lazy on purpose: keras is optional
+        import keras  # lazy on purpose: keras is optional
     except ImportError as exc:
         raise Unavailable(f"not installed or no backend ({exc})") from None
     info = f"keras {keras.__version__}, backend {keras.backend.backend()}"

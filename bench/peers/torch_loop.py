@@ -17,7 +17,7 @@ from .common import EPSILON, LEARNING_RATE, RHO, Unavailable, batch_bounds, init
 
 def _import_torch():
     try:
-        import torch  # noqa: PLC0415 -- lazy on purpose: torch is optional
+        import torch  # lazy on purpose: torch is optional
     except ImportError as exc:
         raise Unavailable(f"not installed ({exc})") from None
     return torch

@@ -7,6 +7,7 @@ but it does train for a few seconds).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -19,7 +20,6 @@ BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 
 from peers import REGISTRY, common, numpy_loop  # noqa: E402
-import importlib  # noqa: E402
 
 
 def _reference_step(params, x, y):
@@ -97,7 +97,7 @@ def test_harness_end_to_end_on_synthetic_data(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, "bench_mlp.py"), "--epochs", "2",
          "--only", "numpy,floor,chainrule-fit", "--json", str(out)],
-        capture_output=True, text=True, env=env, timeout=300)
+        capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "synthetic" in proc.stdout
     report = json.loads(out.read_text())
