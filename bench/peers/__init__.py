@@ -1,0 +1,18 @@
+"""Registry of the implementations the benchmark knows: report name -> module in this package.
+
+Every module has ``build(data, batch_size, seed)`` (see ``peers.common`` for the contract).
+Adding an implementation is one line here. The order is the report's order; "numpy" is the
+baseline that ratios are taken against.
+"""
+
+REGISTRY = {
+    "numpy": "numpy_loop",  # hand-written NumPy loop: the baseline
+    "floor": "floor",  # matmuls alone: the lower bound
+    "torch": "torch_loop",  # PyTorch eager + autograd
+    "jax": "jax_loop",  # JAX, jit-compiled step
+    "keras": "keras_loop",  # Keras 3 model.fit
+    "chainrule-fit": "chainrule_fit",  # chainrule.keras Sequential.fit
+    # "chainrule-jit": "chainrule_jit",  # add once chainrule has a compiled train step
+}
+
+BASELINE = "numpy"
