@@ -9,7 +9,8 @@ shape, and the tape sums it back to the input's shape in one place.
 
 Why each fused op exists (the rest are the textbook set): ``relu``, ``sigmoid``,
 ``softmax``, ``log_softmax`` and ``sparse_softmax_cross_entropy`` each replace a chain of
-several recorded ops in the training step with one, and have exact, stable forms.
+several recorded ops in the training step with one, and have exact, stable forms;
+``softplus`` gives binary cross-entropy from logits a stable value and an exact gradient.
 """
 
 from ..backend import xp
@@ -117,6 +118,17 @@ def sigmoid_vjp(g, out, x):
     return (g * out * (1 - out),)
 
 
+def softplus_forward(x):
+    # log(1 + exp(x)) without overflow for large x or underflow to 0 for very negative x.
+    return xp.logaddexp(0, x)
+
+
+def softplus_vjp(g, out, x):
+    # Exactly sigmoid(x) everywhere, including x == 0; the composite
+    # relu(x) + log(1 + exp(-|x|)) would give 0 there (the subgradients of relu and abs).
+    return (g * ops.sigmoid(x),)
+
+
 def relu_forward(x):
     return xp.maximum(x, 0)
 
@@ -134,6 +146,7 @@ abs = defprimitive("abs", xp.abs, abs_vjp)  # noqa: A001
 tanh = defprimitive("tanh", xp.tanh, tanh_vjp)
 sigmoid = defprimitive("sigmoid", sigmoid_forward, sigmoid_vjp)
 relu = defprimitive("relu", relu_forward, relu_vjp)
+softplus = defprimitive("softplus", softplus_forward, softplus_vjp)
 
 # -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
 

@@ -17,7 +17,7 @@ from .math import (
     floormod, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
     logical_or, maximum, minimum, mod, multiply, negative, not_equal, pow, power,
     reciprocal, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_sum, relu,
-    round, sigmoid, sign, sqrt, square, stop_gradient, subtract, tanh, truediv,
+    round, sigmoid, sign, softplus, sqrt, square, stop_gradient, subtract, tanh, truediv,
 )
 from .nn import (
     log_softmax, softmax, softmax_cross_entropy_with_logits,
