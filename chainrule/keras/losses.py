@@ -68,7 +68,8 @@ def _integer_labels(fn_name, y_true, y_pred):
         labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
     if labels.size:
-        lo, hi = labels.min(), labels.max()
+        hi = labels.max()
+        lo = 0 if labels.dtype.kind == "u" else labels.min()
         if lo < 0 or hi >= classes:
             raise ValueError(
                 f"{fn_name}: label {lo if lo < 0 else hi} is out of range for y_pred with "

@@ -63,9 +63,9 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
-        values = _array(values).astype(np.float64, copy=False)
+        values = _array(values)
         if sample_weight is None:
-            self.total += float(values.sum())
+            self.total += float(np.add.reduce(values, axis=None, dtype=np.float64))
             self.count += values.size
         elif np.ndim(sample_weight) == 0 and values.ndim == 0:
             # A batch mean weighted by its batch size: the running loss of fit.
@@ -73,6 +73,7 @@ class Mean(Metric):
             self.total += float(values) * w
             self.count += w
         else:
+            values = values.astype(np.float64)
             w = np.broadcast_to(_array(sample_weight), values.shape)
             self.total += float((values * w).sum())
             self.count += float(w.sum())

@@ -11,7 +11,7 @@ from .array import (
     identity, linspace, matrix_transpose, one_hot, ones, ones_like, range, rank, reshape,
     shape, size, squeeze, stack, transpose, unstack, where, zeros, zeros_like,
 )
-from .linalg import dot, matmul, tensordot
+from .linalg import dense, dot, matmul, tensordot
 from .math import (
     abs, add, argmax, argmin, cast, clip_by_value, divide, equal, exp, floor, floordiv,
     floormod, greater, greater_equal, less, less_equal, log, logical_and, logical_not,

@@ -67,8 +67,7 @@ class Dense(Layer):
         """``inputs @ kernel + bias``: the output before the activation."""
         if inputs.dtype != self.kernel.dtype:  # integer inputs, e.g. uint8 pixels
             inputs = ops.cast(inputs, self.kernel.dtype)
-        x = ops.matmul(inputs, self.kernel)
-        return x + self.bias if self.bias is not None else x
+        return ops.dense(inputs, self.kernel, self.bias)
 
     @property
     def ends_in_softmax(self):

@@ -53,10 +53,12 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._loss_fn = None
+        self._logits_loss = None
         self._metric_specs = []  # what compile was given, in order
         self._compiled_metrics = None  # the Metric objects, made on the first batch
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._in_fit = False
+        self._train_weights = None  # see _weights_to_train
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -98,6 +100,7 @@ class Model(Layer):
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         self._loss_fn = _as_loss(loss)
+        self._logits_loss = losses_module.logits_form(self._loss_fn)  # None: no shortcut
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
         self._metric_specs = list(metrics or [])
@@ -105,6 +108,7 @@ class Model(Layer):
             if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
                 metrics_module.get(spec)
         self._compiled_metrics = None
+        self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
         self.compiled = True
 
@@ -140,8 +144,9 @@ class Model(Layer):
         return self.get_metrics_result()
 
     def get_metrics_result(self):
-        return {name: float(value) for name, value in
-                sorted((m.name, m.result()) for m in self.metrics)}
+        """``{name: value}`` of every metric, sorted by name (as Keras's logs are)."""
+        results = {m.name: float(m.result()) for m in self.metrics}
+        return {name: results[name] for name in sorted(results)}
 
     # -- one step ------------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -168,9 +173,10 @@ class Model(Layer):
         return self.compute_loss(x, y, y_pred, training=training), y_pred
 
     def _softmax_shortcut(self):
-        if type(self).compute_loss is not Model.compute_loss or not self._ends_in_softmax():
+        if self._logits_loss is None or type(self).compute_loss is not Model.compute_loss \
+                or not self._ends_in_softmax():
             return None
-        return losses_module.logits_form(self._loss_fn)
+        return self._logits_loss
 
     def _ends_in_softmax(self):
         """Whether ``call_logits`` can give the input of a final softmax (Sequential can)."""
@@ -184,11 +190,19 @@ class Model(Layer):
         x, y = data
         with GradientTape() as tape:
             loss, y_pred = self.compute_loss_and_predictions(x, y, training=True)
-        weights = self.trainable_weights
+        weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
         self._loss_tracker.update_state(loss._value, sample_weight=len(x))
         return self.compute_metrics(x, y, y_pred)
+
+    def _weights_to_train(self):
+        """``trainable_weights``, looked up once per fit/train_on_batch call (after the
+        first batch has built the model) rather than by walking the layers every step.
+        As in Keras, changing ``trainable`` takes effect at the next fit/compile."""
+        if self._train_weights is None:
+            self._train_weights = self.trainable_weights
+        return self._train_weights
 
     def test_step(self, data):
         """Loss and metrics on a batch ``(x, y)``, without changing the weights."""
@@ -234,6 +248,7 @@ class Model(Layer):
                               {"verbose": verbose, "epochs": epochs, "steps": steps})
         rng = random.generator()
         self.stop_training = False
+        self._train_weights = None
         self._in_fit = True
         try:
             logs = {}
@@ -319,6 +334,7 @@ class Model(Layer):
         self._require_compiled("train_on_batch")
         x, y = batching.check_data(x, y, "train_on_batch")
         self.reset_metrics()
+        self._train_weights = None
         return self._results(self.train_step(_batch(x, y, slice(None))), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):

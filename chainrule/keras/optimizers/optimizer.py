@@ -92,7 +92,8 @@ class Optimizer:
         return [self.iterations, self._learning_rate] + self._slot_variables
 
     def _build_new(self, var_list):
-        new = [v for v in var_list if id(v) not in self._slots]
+        slots = self._slots
+        new = [v for v in var_list if id(v) not in slots]
         if new:
             for v in new:
                 self._slots[id(v)] = {}
@@ -107,29 +108,34 @@ class Optimizer:
         a ValueError says so. Variables seen for the first time get their slots built.
         Returns the step counter ``iterations`` (incremented by one).
         """
-        pairs = list(grads_and_vars)
-        for pair in pairs:
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        grads, variables, missing = [], [], []
+        for pair in grads_and_vars:
+            try:
+                g, v = pair
+            except (TypeError, ValueError):
                 raise TypeError(f"apply_gradients takes (gradient, variable) pairs, such as "
-                                f"zip(grads, model.trainable_weights); received {pair!r}")
-        kept = [(g, v) for g, v in pairs if g is not None]
-        if not kept:
-            raise ValueError(f"No gradients provided for any variable: all {len(pairs)} "
-                             f"gradients are None. Does the loss depend on the variables?")
-        if len(kept) < len(pairs):
-            missing = [v.name for g, v in pairs if g is None]
-            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing "
-                          f"the loss (they are left unchanged). Did the loss use them?",
-                          stacklevel=2)
-        for _, v in kept:
+                                f"zip(grads, model.trainable_weights); received {pair!r}") from None
             if not isinstance(v, Variable):
                 raise TypeError(f"apply_gradients can only update Variables; received a "
                                 f"{type(v).__name__} of shape {np.shape(v)}")
-        self._build_new([v for _, v in kept])
-        grads = [self._gradient_array(g, v) for g, v in kept]
-        grads = self._clip(grads)
+            if g is None:
+                missing.append(v)
+            else:
+                grads.append(self._gradient_array(g, v))
+                variables.append(v)
+        if not variables:
+            raise ValueError(f"No gradients provided for any variable: all {len(missing)} "
+                             f"gradients are None. Does the loss depend on the variables?")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} "
+                          f"when minimizing the loss (they are left unchanged). Did the loss "
+                          f"use them?", stacklevel=2)
+        self._build_new(variables)
+        if self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
+            grads = self._clip(grads)
         lr = float(self.learning_rate._value)
-        for g, (_, v) in zip(grads, kept):
+        for g, v in zip(grads, variables):
             if self.weight_decay:
                 v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
             self.update_step(g, v, lr)
