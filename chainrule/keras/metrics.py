@@ -12,7 +12,7 @@ from . import losses
 from ._registry import lookup
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "SparseCategoricalAccuracy",
+    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "ShapeResolvedAccuracy", "SparseCategoricalAccuracy",
     "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanAbsoluteError",
     "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "accuracy",
     "get", "resolve",
@@ -164,13 +164,34 @@ def _snake(name):
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+class ShapeResolvedAccuracy(Metric):
+    """``"accuracy"`` in ``compile``: becomes the accuracy :func:`resolve` picks from the
+    shapes of the first batch it sees, then delegates to it."""
+
+    def __init__(self, name="accuracy", dtype="float32"):
+        super().__init__(name, dtype)
+        self.resolved = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.resolved is None:
+            self.resolved = resolve(self.name, y_true, y_pred)
+        self.resolved.update_state(y_true, y_pred, sample_weight)
+
+    def result(self):
+        return 0.0 if self.resolved is None else self.resolved.result()
+
+    def reset_state(self):
+        if self.resolved is not None:
+            self.resolved.reset_state()
+
+
 _BY_NAME = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
     "binary_accuracy": BinaryAccuracy,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "accuracy": None, "acc": None,  # decided by shapes, see resolve()
+    "accuracy": ShapeResolvedAccuracy, "acc": ShapeResolvedAccuracy,  # see resolve()
 }
 _CLASSES = {cls.__name__: cls for cls in (
     SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, Accuracy,
@@ -179,17 +200,14 @@ _CLASSES = {cls.__name__: cls for cls in (
 
 def get(identifier):
     """A Metric from a name, a class name or a Metric; a plain function is wrapped in a
-    running mean. ``"accuracy"`` needs shapes: use :func:`resolve` for it."""
+    running mean. ``"accuracy"``/``"acc"`` give a metric that is resolved from the shapes
+    of its first batch (see :func:`resolve`)."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
-        cls = lookup("metric", identifier, _BY_NAME)
-        if cls is None:
-            raise ValueError(f"metric {identifier!r} is chosen from the shapes of y_true and "
-                             f"y_pred; call metrics.resolve({identifier!r}, y_true, y_pred)")
-        return cls(name=identifier)
+        return lookup("metric", identifier, _BY_NAME)(name=identifier)
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"metric must be a name, a Metric or a callable; received {identifier!r}")
@@ -210,6 +228,7 @@ def resolve(identifier, y_true, y_pred):
     """
     if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
         return get(identifier)
+    # This is the only place "accuracy" is given a meaning.
     true_shape, pred_shape = np.shape(_array(y_true)), np.shape(_array(y_pred))
     if pred_shape and pred_shape[-1] == 1:
         cls = BinaryAccuracy

@@ -54,8 +54,7 @@ class Model(Layer):
         self.history = None
         self._loss_fn = None
         self._logits_loss = None
-        self._metric_specs = []  # what compile was given, in order
-        self._compiled_metrics = None  # the Metric objects, made on the first batch
+        self._compiled_metrics = []  # the Metric objects compile made
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._in_fit = False
         self._train_weights = None  # see _weights_to_train
@@ -103,11 +102,8 @@ class Model(Layer):
         self._logits_loss = losses_module.logits_form(self._loss_fn)  # None: no shortcut
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
-        self._metric_specs = list(metrics or [])
-        for spec in self._metric_specs:  # unknown names fail here, not mid-fit
-            if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
-                metrics_module.get(spec)
-        self._compiled_metrics = None
+        # Unknown names fail here, not mid-fit; "accuracy" is settled on the first batch.
+        self._compiled_metrics = [metrics_module.get(spec) for spec in metrics or []]
         self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
         self.compiled = True
@@ -122,13 +118,12 @@ class Model(Layer):
     # -- metrics -------------------------------------------------------------------------------
     @property
     def metrics(self):
-        """The loss tracker, then the compiled metrics (once they exist)."""
-        return [self._loss_tracker] + list(self._compiled_metrics or [])
+        """The loss tracker, then the compiled metrics."""
+        return [self._loss_tracker] + self._compiled_metrics
 
     @property
     def metrics_names(self):
-        names = [_metric_name(spec) for spec in self._metric_specs]
-        return ["loss"] + names
+        return [m.name for m in self.metrics]
 
     def reset_metrics(self):
         for metric in self.metrics:
@@ -136,9 +131,6 @@ class Model(Layer):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics with one batch; returns every metric's result."""
-        if self._compiled_metrics is None:
-            self._compiled_metrics = [metrics_module.resolve(spec, y, y_pred)
-                                      for spec in self._metric_specs]
         for metric in self._compiled_metrics:
             metric.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
@@ -393,10 +385,3 @@ def _as_loss(loss):
     name = loss if isinstance(loss, str) else getattr(resolved, "__name__", "loss")
     return losses_module.LossFunctionWrapper(resolved, name=name)
 
-
-def _metric_name(spec):
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, metrics_module.Metric):
-        return spec.name
-    return getattr(spec, "__name__", str(spec))
