@@ -50,9 +50,9 @@ def _float_targets(y_true, y_pred):
     return Tensor._wrap(value.astype(y_pred.dtype, copy=False))
 
 
-def _integer_labels(fn_name, y_true, y_pred):
+def _integer_labels(fn_name, y_true, y_pred, check_range=True):
     """Class-index labels for the sparse losses: integers, shaped like ``y_pred`` without
-    its class axis, each in [0, classes)."""
+    its class axis, each in [0, classes) (checked unless ``check_range=False``)."""
     labels = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
@@ -67,7 +67,7 @@ def _integer_labels(fn_name, y_true, y_pred):
                              f"non-integer values such as {labels[labels != np.floor(labels)][0]}")
         labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
-    if labels.size:
+    if check_range and labels.size:
         hi = labels.max()
         lo = 0 if labels.dtype.kind == "u" else labels.min()
         if lo < 0 or hi >= classes:
@@ -111,9 +111,15 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     """
     _last_axis_only("sparse_categorical_crossentropy", axis)
     y_pred = _predictions(y_pred)
-    labels = _integer_labels("sparse_categorical_crossentropy", y_true, y_pred)
     if from_logits:
-        return ops.sparse_softmax_cross_entropy_with_logits(labels, y_pred)
+        # The op checks the label range itself; on failure, say it in this loss's words.
+        labels = _integer_labels("sparse_categorical_crossentropy", y_true, y_pred, False)
+        try:
+            return ops.sparse_softmax_cross_entropy_with_logits(labels, y_pred)
+        except ValueError:
+            _integer_labels("sparse_categorical_crossentropy", y_true, y_pred)
+            raise
+    labels = _integer_labels("sparse_categorical_crossentropy", y_true, y_pred)
     log_p = _clipped_log_probabilities(y_pred)
     picked = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
     return -ops.reduce_sum(picked * log_p, -1)
