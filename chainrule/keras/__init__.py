@@ -21,5 +21,10 @@ __all__ = ["Sequential", "Model", "Input", "activations", "callbacks", "initiali
 def __getattr__(name):
     # keras.datasets lives in its own subpackage; import it only when it is asked for.
     if name == "datasets":
-        return importlib.import_module(".datasets", __name__)
+        try:
+            return importlib.import_module(".datasets", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.datasets":
+                raise  # the subpackage exists but something it imports is missing
+            raise AttributeError("chainrule.keras.datasets is not part of this build") from e
     raise AttributeError(f"module 'chainrule.keras' has no attribute {name!r}")

@@ -11,8 +11,6 @@ import math
 import os
 import sys
 
-import numpy as np
-
 from .utils.progbar import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
@@ -274,7 +272,3 @@ class ModelCheckpoint(Callback):
                       f"{value:.5f}, saving model to {path}")
             self.best = value
         (self.model.save_weights if self.save_weights_only else self.model.save)(path)
-
-
-def _finite(x):
-    return bool(np.isfinite(x))

@@ -62,7 +62,7 @@ class Model(Layer):
     # -- structure ---------------------------------------------------------------------------
     @property
     def layers(self):
-        return [layer for layer in self._sublayers()]
+        return list(self._sublayers())
 
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
@@ -185,7 +185,7 @@ class Model(Layer):
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
-        self._loss_tracker.update_state(loss._value, sample_weight=len(x))
+        self._loss_tracker.update_state(loss, sample_weight=len(x))
         return self.compute_metrics(x, y, y_pred)
 
     def _weights_to_train(self):
@@ -200,7 +200,7 @@ class Model(Layer):
         """Loss and metrics on a batch ``(x, y)``, without changing the weights."""
         x, y = data
         loss, y_pred = self.compute_loss_and_predictions(x, y, training=False)
-        self._loss_tracker.update_state(loss._value, sample_weight=len(x))
+        self._loss_tracker.update_state(loss, sample_weight=len(x))
         return self.compute_metrics(x, y, y_pred)
 
     def predict_step(self, data):
@@ -251,7 +251,7 @@ class Model(Layer):
                 for step, index in enumerate(batching.batch_indices(len(x), batch_size,
                                                                     shuffle, rng)):
                     cbs.call("on_train_batch_begin", step, {})
-                    logs = self.train_step(_batch(x, y, index))
+                    logs = _as_floats(self.train_step(_batch(x, y, index)))
                     cbs.call("on_train_batch_end", step, logs)
                     if self.stop_training:
                         break
@@ -296,7 +296,7 @@ class Model(Layer):
         cbs.call("on_test_begin", logs)
         for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
             cbs.call("on_test_batch_begin", step, {})
-            logs = self.test_step(_batch(x, y, index))
+            logs = _as_floats(self.test_step(_batch(x, y, index)))
             cbs.call("on_test_batch_end", step, logs)
         cbs.call("on_test_end", logs)
         return logs
@@ -327,13 +327,13 @@ class Model(Layer):
         x, y = batching.check_data(x, y, "train_on_batch")
         self.reset_metrics()
         self._train_weights = None
-        return self._results(self.train_step(_batch(x, y, slice(None))), return_dict)
+        return self._results(_as_floats(self.train_step(_batch(x, y, slice(None)))), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y = batching.check_data(x, y, "test_on_batch")
         self.reset_metrics()
-        return self._results(self.test_step(_batch(x, y, slice(None))), return_dict)
+        return self._results(_as_floats(self.test_step(_batch(x, y, slice(None)))), return_dict)
 
     def predict_on_batch(self, x):
         x, _ = batching.check_data(x, None, "predict_on_batch")
@@ -359,6 +359,11 @@ class Model(Layer):
 def _batch(x, y, index):
     return (Tensor._wrap(batching.take_batch(x, index)),
             Tensor._wrap(batching.take_batch(y, index)))
+
+
+def _as_floats(logs):
+    """A step's logs as ``{name: float}`` (an overridden step may return tensors)."""
+    return {name: float(value) for name, value in logs.items()}
 
 
 def _verbosity(verbose):
