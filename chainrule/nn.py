@@ -2,5 +2,5 @@
 
 from .ops import (  # noqa: F401
     log_softmax, relu, sigmoid, softmax, softmax_cross_entropy_with_logits,
-    sparse_softmax_cross_entropy_with_logits, tanh,
+    softplus, sparse_softmax_cross_entropy_with_logits, tanh,
 )

@@ -11,13 +11,13 @@ from .array import (
     identity, linspace, matrix_transpose, one_hot, ones, ones_like, range, rank, reshape,
     shape, size, squeeze, stack, transpose, unstack, where, zeros, zeros_like,
 )
-from .linalg import dot, matmul, tensordot
+from .linalg import dense, dot, matmul, tensordot
 from .math import (
     abs, add, argmax, argmin, cast, clip_by_value, divide, equal, exp, floor, floordiv,
     floormod, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
     logical_or, maximum, minimum, mod, multiply, negative, not_equal, pow, power,
     reciprocal, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_sum, relu,
-    round, sigmoid, sign, sqrt, square, stop_gradient, subtract, tanh, truediv,
+    round, sigmoid, sign, softplus, sqrt, square, stop_gradient, subtract, tanh, truediv,
 )
 from .nn import (
     log_softmax, softmax, softmax_cross_entropy_with_logits,

@@ -34,6 +34,24 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     return reshape(out, out.shape[:-1])
 
 
+def dense(x, kernel, bias=None):
+    """``x @ kernel + bias`` as one op: what a Dense layer computes before its activation.
+
+    ``kernel`` has shape ``(in, out)``, ``bias`` shape ``(out,)`` (or None); ``x`` has
+    ``in`` as its last axis and any leading axes.
+    """
+    x, kernel = binary_args("dense", x, kernel)
+    if bias is None:
+        return matmul(x, kernel)
+    bias, _ = binary_args("dense", bias, kernel)
+    if kernel.ndim != 2 or x.ndim < 1 or bias.shape != kernel.shape[-1:]:
+        raise ValueError(f"dense: needs kernel of shape (in, out) and bias of shape (out,); "
+                         f"received x {x.shape}, kernel {kernel.shape}, bias {bias.shape}")
+    if x.ndim == 1:
+        return reshape(bind(P.dense, (reshape(x, (1, -1)), kernel, bias)), kernel.shape[-1:])
+    return bind(P.dense, (x, kernel, bias))
+
+
 def _check_inner(n, m, a, b):
     if n != m:
         raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {n} and {m} differ")

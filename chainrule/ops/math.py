@@ -64,6 +64,7 @@ abs = _unary(P.abs)  # noqa: A001
 tanh = _unary(P.tanh)
 sigmoid = _unary(P.sigmoid)
 relu = _unary(P.relu)
+softplus = _unary(P.softplus)
 sign = _unary(P.sign)
 floor = _unary(P.floor)
 round = _unary(P.round)  # noqa: A001

@@ -1,0 +1,227 @@
+"""Weight initializers with Keras's formulas, drawing from :mod:`chainrule.random`.
+
+An initializer is called as ``init(shape, dtype="float32")`` and returns a Tensor. Unseeded
+initializers draw from the global generator, so ``chainrule.random.set_seed`` (or
+``keras.utils.set_random_seed``) makes a model's initial weights repeatable.
+
+The limits, for a kernel of shape ``(fan_in, fan_out)``:
+
+============================  ===================================================
+``"glorot_uniform"``          U(-L, L), L = sqrt(6 / (fan_in + fan_out))  (Dense default)
+``"glorot_normal"``           truncated N(0, s), s = sqrt(2 / (fan_in + fan_out)) / .8796
+``"he_uniform"``              U(-L, L), L = sqrt(6 / fan_in)
+``"he_normal"``               truncated N(0, s), s = sqrt(2 / fan_in) / .8796
+``"lecun_uniform"``           U(-L, L), L = sqrt(3 / fan_in)
+``"lecun_normal"``            truncated N(0, s), s = sqrt(1 / fan_in) / .8796
+``"uniform"``                 U(-0.05, 0.05)
+``"normal"``                  N(0, 0.05)
+``"truncated_normal"``        N(0, 0.05) redrawn beyond two standard deviations
+``"zeros"`` / ``"ones"``      constants (bias default: zeros)
+============================  ===================================================
+
+(.8796 is the standard deviation of a unit normal truncated to [-2, 2]: dividing by it
+gives the truncated draw the intended variance.)
+"""
+
+import math
+
+from .. import dtypes, random
+from ..ops import fill
+from ._registry import lookup
+
+__all__ = [
+    "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
+    "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
+    "HeNormal", "LecunUniform", "LecunNormal", "get", "serialize",
+]
+
+_TRUNCATED_STDDEV = 0.87962566103423978
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype)`` returns a Tensor; ``get_config`` its arguments."""
+
+    def __call__(self, shape, dtype=None):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _float_dtype(dtype):
+    return dtypes.float32 if dtype is None else dtypes.as_dtype(dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return fill(shape, _float_dtype(dtype).type(self.value))
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, shape, dtype=None):
+        return random.uniform(shape, self.minval, self.maxval, _float_dtype(dtype), self.seed)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype=None):
+        return random.normal(shape, self.mean, self.stddev, _float_dtype(dtype), self.seed)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class TruncatedNormal(RandomNormal):
+    def __call__(self, shape, dtype=None):
+        return random.truncated_normal(shape, self.mean, self.stddev, _float_dtype(dtype),
+                                       self.seed)
+
+
+def compute_fans(shape):
+    """(fan_in, fan_out) of a weight shape; axes before the last two are a receptive field."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class VarianceScaling(Initializer):
+    """Draws with variance ``scale / n``, where n is fan_in, fan_out or their mean."""
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, received {scale}")
+        if mode not in self._MODES:
+            raise ValueError(f"VarianceScaling: mode must be one of {self._MODES}, received {mode!r}")
+        distribution = "truncated_normal" if distribution == "normal" else distribution
+        if distribution not in self._DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution must be one of "
+                             f"{self._DISTRIBUTIONS}, received {distribution!r}")
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype=None):
+        dtype = _float_dtype(dtype)
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return random.uniform(shape, -limit, limit, dtype, self.seed)
+        if self.distribution == "untruncated_normal":
+            return random.normal(shape, 0.0, math.sqrt(variance), dtype, self.seed)
+        stddev = math.sqrt(variance) / _TRUNCATED_STDDEV
+        return random.truncated_normal(shape, 0.0, stddev, dtype, self.seed)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+def _fixed_variance_scaling(name, scale, mode, distribution, doc):
+    """A VarianceScaling subclass whose only argument is ``seed``."""
+
+    def __init__(self, seed=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
+                                           "__doc__": doc, "__module__": __name__})
+
+
+GlorotUniform = _fixed_variance_scaling(
+    "GlorotUniform", 1.0, "fan_avg", "uniform",
+    "U(-L, L) with L = sqrt(6 / (fan_in + fan_out)): Dense's default kernel initializer.")
+GlorotNormal = _fixed_variance_scaling(
+    "GlorotNormal", 1.0, "fan_avg", "truncated_normal",
+    "Truncated normal with stddev sqrt(2 / (fan_in + fan_out)) / .8796.")
+HeUniform = _fixed_variance_scaling(
+    "HeUniform", 2.0, "fan_in", "uniform", "U(-L, L) with L = sqrt(6 / fan_in).")
+HeNormal = _fixed_variance_scaling(
+    "HeNormal", 2.0, "fan_in", "truncated_normal",
+    "Truncated normal with stddev sqrt(2 / fan_in) / .8796.")
+LecunUniform = _fixed_variance_scaling(
+    "LecunUniform", 1.0, "fan_in", "uniform", "U(-L, L) with L = sqrt(3 / fan_in).")
+LecunNormal = _fixed_variance_scaling(
+    "LecunNormal", 1.0, "fan_in", "truncated_normal",
+    "Truncated normal with stddev sqrt(1 / fan_in) / .8796.")
+
+_BY_NAME = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_uniform": RandomUniform, "uniform": RandomUniform,
+    "random_normal": RandomNormal, "normal": RandomNormal,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+}
+_BY_CLASS_NAME = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier):
+    """An initializer from a name (``"glorot_uniform"``), a class name, a config dict
+    ``{"class_name": ..., "config": {...}}``, an Initializer, or any callable
+    ``(shape, dtype) -> tensor``."""
+    if isinstance(identifier, str):
+        cls = _BY_CLASS_NAME.get(identifier) or lookup("initializer", identifier, _BY_NAME)
+        return cls()
+    if isinstance(identifier, dict):
+        cls = _BY_CLASS_NAME.get(identifier.get("class_name")) or \
+            lookup("initializer", str(identifier.get("class_name")), _BY_NAME)
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, Initializer) or callable(identifier):
+        return identifier
+    raise TypeError(f"initializer must be a name, a config dict or a callable; received "
+                    f"{identifier!r} of type {type(identifier).__name__}")
+
+
+def serialize(initializer):
+    """``{"class_name": ..., "config": ...}`` for a built-in initializer (for get_config)."""
+    if isinstance(initializer, Initializer):
+        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return initializer

@@ -1,0 +1,120 @@
+"""Small layers without weights: Activation, Flatten, Dropout, and the input placeholder."""
+
+import math
+
+import numpy as np
+
+from ... import dtypes, ops, random
+from ...tensor import Tensor
+from .. import activations
+from .layer import Layer
+
+__all__ = ["Activation", "Flatten", "Dropout", "InputLayer", "Input", "KerasInput"]
+
+
+class Activation(Layer):
+    """Applies an activation function: ``Activation("softmax")``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def call_logits(self, inputs):
+        """The input itself: what the softmax would be applied to."""
+        return inputs
+
+    @property
+    def ends_in_softmax(self):
+        return self.activation in activations.SOFTMAX_FUNCTIONS
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Flatten(Layer):
+    """Reshapes ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``."""
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else math.prod(rest)
+        return (input_shape[0], size)
+
+
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of the inputs during training and scales the rest by
+    ``1 / (1 - rate)``; outside training it is the identity."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1); received rate={rate}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
+        keep = random.generator(self.seed).random(shape, dtype=np.float32) >= self.rate
+        scale = (keep / np.float32(1 - self.rate)).astype(inputs.dtype)
+        return inputs * Tensor._wrap(scale)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
+                "seed": self.seed}
+
+
+class InputLayer(Layer):
+    """Declares the input shape of a model (without the batch axis): ``InputLayer(shape=(784,))``.
+
+    In a Sequential it makes the model build at once, so ``summary()`` works before any data.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
+                 **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("InputLayer: give shape (without the batch axis) or batch_shape")
+            batch_shape = (batch_size,) + tuple(shape)
+        self.batch_shape = tuple(batch_shape)
+        self._build_for(self.batch_shape)
+        self._output_shape = (None,) + self.batch_shape[1:]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "batch_shape": self.batch_shape}
+
+
+class KerasInput:
+    """What :func:`Input` returns: a symbolic input (shape with ``None`` batch axis, dtype)."""
+
+    def __init__(self, layer):
+        self._layer = layer
+        self.shape = layer.batch_shape
+        self.dtype = layer.dtype
+        self.name = layer.name
+
+    def __repr__(self):
+        return f"<KerasInput shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):  # noqa: N802
+    """A symbolic model input: ``keras.Sequential([keras.Input(shape=(784,)), ...])``."""
+    return KerasInput(InputLayer(shape=shape, batch_size=batch_size,
+                                 dtype=dtypes.as_dtype(dtype or "float32"),
+                                 batch_shape=batch_shape, name=name))

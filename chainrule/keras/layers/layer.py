@@ -1,0 +1,268 @@
+"""The Layer base class: configuration in ``__init__``, weights in ``build``, math in ``call``.
+
+``layer(x)`` converts ``x`` to a float32 Tensor, builds the layer from ``x.shape`` the first
+time, checks the input against what the layer was built for, and runs ``call``. Weights are
+:class:`chainrule.Variable` objects made by :meth:`Layer.add_weight`; a layer's ``weights``
+also include those of the layers held in its attributes (found by walking them, so there
+is nothing to register).
+"""
+
+import inspect
+import re
+
+import numpy as np
+
+from ... import dtypes
+from ...tensor import Tensor, Variable
+from .. import initializers
+
+__all__ = ["Layer"]
+
+# How many layers of each base name exist, so that names come out dense, dense_1, ...
+_name_counts = {}
+
+
+def unique_name(base):
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names():
+    """Restart layer numbering (``keras.utils.clear_session()``)."""
+    _name_counts.clear()
+
+
+def snake_case(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def to_input_tensor(x, dtype=dtypes.float32):
+    """``x`` as a Tensor; floating values are cast to ``dtype`` (Keras's autocast)."""
+    if isinstance(x, Tensor):
+        value = x._value
+        if value.dtype == dtype or value.dtype.kind != "f":
+            return x
+        return Tensor._wrap(value.astype(dtype))
+    value = np.asarray(x)
+    if value.dtype.kind == "f" and value.dtype != dtype:
+        value = value.astype(dtype)
+    return Tensor._wrap(value)
+
+
+class Layer:
+    """Base class of all layers.
+
+    Subclasses set their configuration in ``__init__``, create weights in
+    ``build(input_shape)`` with :meth:`add_weight`, and compute in ``call(inputs)`` (which may
+    also take ``training``). ``__call__`` builds once, on the first input.
+
+    >>> import chainrule as cr
+    >>> from chainrule.keras import layers
+    >>> class Scale(layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+    ...     def call(self, inputs):
+    ...         return inputs * self.w
+    >>> Scale()(cr.ones((2, 3))).shape
+    (2, 3)
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
+        self.dtype = dtypes.as_dtype(dtype or "float32")
+        self.built = False
+        self._trainable = bool(trainable)
+        self._own_weights = []
+        # Keras 2 style `Dense(512, input_shape=(784,))`: a Sequential builds from it.
+        self._declared_input_shape = None if input_shape is None else tuple(input_shape)
+        # {axis: size} the input must have once built, and the smallest input rank.
+        self._input_axes = {}
+        self._min_ndim = 0
+        self._build_shape = None
+        self._output_shape = None
+
+    # -- the three steps ------------------------------------------------------------------
+    def build(self, input_shape):
+        """Creates the weights for inputs of ``input_shape``; the base layer has none."""
+        self.built = True
+
+    def call(self, inputs):
+        """The layer's computation; the base layer is the identity."""
+        return inputs
+
+    def __call__(self, inputs, training=None, **kwargs):
+        x = self._prepare(inputs)
+        if self._call_takes_training():
+            kwargs["training"] = training
+        out = self.call(x, **kwargs)
+        if isinstance(out, Tensor):
+            self._output_shape = (None,) + out.shape[1:] if out.ndim else ()
+        return out
+
+    def _prepare(self, inputs):
+        """``inputs`` as a float32 Tensor, after building the layer or checking the shape."""
+        x = to_input_tensor(inputs, self.dtype)
+        if not self.built:
+            self._build_for(x.shape)
+        elif self._input_axes or self._min_ndim:
+            self._check_input(x.shape)
+        return x
+
+    def _build_for(self, shape):
+        self._build_shape = (None,) + tuple(shape[1:]) if len(shape) else ()
+        self._check_input(shape)
+        self.build(shape)
+        self.built = True
+
+    def _call_takes_training(self):
+        cls = type(self)
+        cached = cls.__dict__.get("_takes_training_cache")
+        if cached is None:
+            cached = "training" in inspect.signature(cls.call).parameters
+            cls._takes_training_cache = cached
+        return cached
+
+    def _check_input(self, shape):
+        """Raises a ValueError naming this layer when ``shape`` does not fit it."""
+        if len(shape) < self._min_ndim:
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible with "
+                f"the layer: expected min_ndim={self._min_ndim}, found ndim={len(shape)}. "
+                f"Full shape received: {tuple(shape)}")
+        for axis, size in self._input_axes.items():
+            if len(shape) >= -axis and shape[axis] != size:
+                built = f" (built for input shape {self._build_shape})" if self._build_shape else ""
+                raise ValueError(
+                    f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible "
+                    f"with the layer: expected axis {axis} of input shape to have value {size}"
+                    f"{built}, but received input with shape {tuple(shape)}")
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (``None`` for an unknown batch size).
+
+        The default runs the layer on zeros, so layers need only override it when that is
+        wasteful or impossible.
+        """
+        probe = tuple(1 if d is None else d for d in input_shape)
+        out = self(np.zeros(probe, self.dtype))
+        return (input_shape[0],) + tuple(out.shape[1:])
+
+    # -- weights -------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
+                   trainable=True, name=None):
+        """Creates a Variable, records it as this layer's weight, and returns it."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = dtypes.as_dtype(dtype or self.dtype)
+        init = initializers.get(initializer)
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(f"layer '{self.name}': initializer {init!r} returned shape "
+                             f"{value.shape} for a weight of shape {shape}")
+        name = name or f"weight_{len(self._own_weights)}"
+        variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
+        self._own_weights.append(variable)
+        return variable
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self._flatten_layers():
+            layer._trainable = bool(value)
+
+    @property
+    def weights(self):
+        """All weights, this layer's first, then its sublayers' in attribute order."""
+        seen, out = set(), []
+        for layer in self._flatten_layers():
+            for w in layer._own_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        out = []
+        for layer in self._flatten_layers():
+            if layer._trainable:
+                out.extend(w for w in layer._own_weights if w.trainable)
+        return _unique(out)
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def count_params(self):
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self):
+        """The weights' values as NumPy arrays (copies)."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, values):
+        weights = self.weights
+        if len(values) != len(weights):
+            raise ValueError(f"layer '{self.name}': set_weights got {len(values)} arrays for "
+                             f"{len(weights)} weights")
+        for w, v in zip(weights, values):
+            w.assign(np.asarray(v, dtype=w.dtype))
+
+    def _sublayers(self):
+        """Layers held directly in attributes (or in lists/tuples/dicts of them)."""
+        found = []
+        for value in vars(self).values():
+            if isinstance(value, Layer):
+                found.append(value)
+            elif isinstance(value, (list, tuple)):
+                found.extend(v for v in value if isinstance(v, Layer))
+            elif isinstance(value, dict):
+                found.extend(v for v in value.values() if isinstance(v, Layer))
+        return found
+
+    def _flatten_layers(self):
+        """This layer and every layer below it, depth first, each once."""
+        out, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._sublayers()))
+        return out
+
+    # -- configuration -------------------------------------------------------------------
+    def get_config(self):
+        """The constructor arguments that recreate this layer (without its weights)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self._declared_input_shape is not None:
+            config["input_shape"] = self._declared_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unique(items):
+    seen, out = set(), []
+    for w in items:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out

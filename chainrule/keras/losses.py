@@ -1,0 +1,332 @@
+"""Losses: a per-sample function and a reducing class for each, plus :func:`get`.
+
+The functions (``sparse_categorical_crossentropy(y_true, y_pred)``) return one loss per
+sample, as chapter 2 uses them before ``reduce_mean``. The classes
+(``SparseCategoricalCrossentropy()``) average those over the batch (the
+``"sum_over_batch_size"`` reduction), which is what ``compile`` uses.
+
+Cross-entropy on probabilities follows Keras exactly: the predictions are divided by their
+sum, then clipped to [1e-7, 1 - 1e-7] before the log. A sample's loss is therefore at most
+-ln(1e-7) = 16.118, and its gradient is zero where the clip is active. With
+``from_logits=True`` the log-softmax (or log-sigmoid) is computed from the logits directly:
+exact, with no clipping.
+"""
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor
+from ._registry import lookup
+
+__all__ = [
+    "EPSILON", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy",
+    "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError",
+    "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+    "mean_squared_error", "mean_absolute_error", "mse", "mae", "get", "logits_form",
+]
+
+EPSILON = 1e-7  # keras.config.epsilon(): the clip margin for probabilities
+
+
+# -- argument handling ----------------------------------------------------------------------
+
+def _predictions(y_pred):
+    y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor._wrap(np.asarray(y_pred))
+    if y_pred.dtype.kind != "f":
+        y_pred = ops.cast(y_pred, "float32")
+    return y_pred
+
+
+def _float_targets(y_true, y_pred):
+    """``y_true`` as a tensor of ``y_pred``'s dtype, with a trailing size-1 axis added or
+    dropped so both have the same rank (Keras does the same)."""
+    value = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if value.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        value = value[..., None]
+    elif value.ndim == y_pred.ndim + 1 and value.shape[-1] == 1:
+        value = value[..., 0]
+    if isinstance(y_true, Tensor) and y_true.dtype == y_pred.dtype and value is y_true._value:
+        return y_true
+    return Tensor._wrap(value.astype(y_pred.dtype, copy=False))
+
+
+def _integer_labels(fn_name, y_true, y_pred, check_range=True):
+    """Class-index labels for the sparse losses: integers, shaped like ``y_pred`` without
+    its class axis, each in [0, classes) (checked unless ``check_range=False``)."""
+    labels = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.shape != y_pred.shape[:-1]:
+        raise ValueError(
+            f"{fn_name}: y_true of shape {np.shape(y_true)} and y_pred of shape "
+            f"{y_pred.shape} are incompatible: y_true must hold one class index per sample, "
+            f"shape {y_pred.shape[:-1]}")
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and labels.size and np.any(labels != np.floor(labels)):
+            raise ValueError(f"{fn_name}: y_true must hold integer class indices; received "
+                             f"non-integer values such as {labels[labels != np.floor(labels)][0]}")
+        labels = labels.astype(np.int64)
+    classes = y_pred.shape[-1]
+    if check_range and labels.size:
+        hi = labels.max()
+        lo = 0 if labels.dtype.kind == "u" else labels.min()
+        if lo < 0 or hi >= classes:
+            raise ValueError(
+                f"{fn_name}: label {lo if lo < 0 else hi} is out of range for y_pred with "
+                f"{classes} classes (shape {y_pred.shape}); labels must be integers in "
+                f"[0, {classes - 1}]")
+    return Tensor._wrap(labels)
+
+
+def _same_shape(fn_name, y_true, y_pred):
+    if y_true.shape != y_pred.shape:
+        hint = ("; for integer class labels use sparse_categorical_crossentropy"
+                if y_true.ndim == y_pred.ndim - 1 or (y_true.ndim and y_true.shape[-1] == 1)
+                else "")
+        raise ValueError(f"{fn_name}: y_true of shape {y_true.shape} and y_pred of shape "
+                         f"{y_pred.shape} must have the same shape{hint}")
+
+
+def _clipped_log_probabilities(p, axis=-1):
+    """log of ``p / sum(p)`` clipped to [EPSILON, 1 - EPSILON] (Keras's rule)."""
+    p = p / ops.reduce_sum(p, axis, keepdims=True)
+    return ops.log(ops.clip_by_value(p, EPSILON, 1 - EPSILON))
+
+
+# -- the loss functions (one value per sample) -----------------------------------------------
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+    """``-log p[label]`` for integer labels ``y_true`` (shape ``(batch,)`` or ``(batch, 1)``)
+    and class probabilities (or logits) ``y_pred`` of shape ``(batch, classes)``.
+
+    Returns a ``(batch,)`` tensor. Probabilities are renormalised and clipped to
+    [1e-7, 1 - 1e-7] first (so each value is at most 16.118); logits go through an exact
+    fused log-softmax.
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import keras
+    >>> p = cr.constant([[0.1, 0.9], [0.5, 0.5]])
+    >>> np.round(keras.losses.sparse_categorical_crossentropy(np.array([1, 0], np.uint8), p).numpy(), 4)
+    array([0.1054, 0.6931], dtype=float32)
+    """
+    _last_axis_only("sparse_categorical_crossentropy", axis)
+    y_pred = _predictions(y_pred)
+    if from_logits:
+        # The op checks the label range itself; on failure, say it in this loss's words.
+        labels = _integer_labels("sparse_categorical_crossentropy", y_true, y_pred, False)
+        try:
+            return ops.sparse_softmax_cross_entropy_with_logits(labels, y_pred)
+        except ValueError:
+            _integer_labels("sparse_categorical_crossentropy", y_true, y_pred)
+            raise
+    labels = _integer_labels("sparse_categorical_crossentropy", y_true, y_pred)
+    log_p = _clipped_log_probabilities(y_pred)
+    picked = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
+    return -ops.reduce_sum(picked * log_p, -1)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """``-sum(y_true * log p)`` over the class axis, for one-hot (or soft) targets of the same
+    shape as ``y_pred``. Same clipping rule as the sparse form."""
+    _last_axis_only("categorical_crossentropy", axis)
+    y_pred = _predictions(y_pred)
+    y_true = _float_targets(y_true, y_pred)
+    _same_shape("categorical_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+    log_p = ops.log_softmax(y_pred, -1) if from_logits else _clipped_log_probabilities(y_pred)
+    return -ops.reduce_sum(y_true * log_p, -1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """``-(y log p + (1 - y) log(1 - p))``, averaged over the last axis.
+
+    Probabilities are clipped to [1e-7, 1 - 1e-7]. From logits x it is computed as
+    ``softplus(x) - x * y``, which is stable for any x and has the exact gradient
+    ``sigmoid(x) - y``.
+    """
+    _last_axis_only("binary_crossentropy", axis)
+    y_pred = _predictions(y_pred)
+    y_true = _float_targets(y_true, y_pred)
+    _same_shape("binary_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        per_entry = ops.softplus(y_pred) - y_pred * y_true
+    else:
+        p = ops.clip_by_value(y_pred, EPSILON, 1 - EPSILON)
+        per_entry = -(y_true * ops.log(p) + (1 - y_true) * ops.log(1 - p))
+    return ops.reduce_mean(per_entry, -1)
+
+
+def mean_squared_error(y_true, y_pred):
+    """``mean((y_pred - y_true) ** 2)`` over the last axis: one value per sample."""
+    y_pred = _predictions(y_pred)
+    y_true = _float_targets(y_true, y_pred)
+    return ops.reduce_mean(ops.square(y_pred - y_true), -1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(|y_pred - y_true|)`` over the last axis: one value per sample."""
+    y_pred = _predictions(y_pred)
+    y_true = _float_targets(y_true, y_pred)
+    return ops.reduce_mean(ops.abs(y_pred - y_true), -1)
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+
+
+def _last_axis_only(fn_name, axis):
+    if axis not in (-1, None):
+        raise NotImplementedError(f"{fn_name}: only axis=-1 (classes last) is supported")
+
+
+# -- the classes (reduce over the batch) -----------------------------------------------------
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+
+
+class Loss:
+    """Base class: ``loss(y_true, y_pred, sample_weight=None)`` reduces :meth:`call`'s
+    per-sample values; the default reduction, ``"sum_over_batch_size"``, is their mean."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{[r for r in _REDUCTIONS if r]} or None; received {reduction!r}")
+        self.name = name or _snake(type(self).__name__)
+        self.reduction = reduction
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return reduce_losses(self.call(y_true, y_pred), sample_weight, self.reduction)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def reduce_losses(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """Per-sample losses reduced to what ``reduction`` asks for."""
+    if sample_weight is not None:
+        values = values * _float_targets(sample_weight, values)
+    if reduction in ("none", None):
+        return values
+    total = ops.reduce_sum(values)
+    if reduction == "sum":
+        return total
+    return total * (1.0 / max(values.size, 1))
+
+
+class LossFunctionWrapper(Loss):
+    """A loss class around a per-sample function and its keyword arguments."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **fn_kwargs):
+        super().__init__(name or getattr(fn, "__name__", None), reduction)
+        self.fn = fn
+        self.fn_kwargs = fn_kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), **self.fn_kwargs}
+
+
+def _wrapper_class(class_name, fn, arguments, doc):
+    def __init__(self, *args, name=None, reduction="sum_over_batch_size", **kwargs):
+        values = dict(arguments)
+        unknown = set(kwargs) - set(values)
+        if unknown or len(args) > len(values):
+            raise TypeError(f"{class_name}: unexpected argument(s) "
+                            f"{', '.join(sorted(unknown)) or args[len(values):]}")
+        values.update(zip(values, args))
+        values.update(kwargs)
+        LossFunctionWrapper.__init__(self, fn, name or fn.__name__, reduction, **values)
+
+    return type(class_name, (LossFunctionWrapper,),
+                {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+
+
+SparseCategoricalCrossentropy = _wrapper_class(
+    "SparseCategoricalCrossentropy", sparse_categorical_crossentropy,
+    {"from_logits": False}, "Mean over the batch of :func:`sparse_categorical_crossentropy`.")
+CategoricalCrossentropy = _wrapper_class(
+    "CategoricalCrossentropy", categorical_crossentropy,
+    {"from_logits": False, "label_smoothing": 0.0},
+    "Mean over the batch of :func:`categorical_crossentropy`.")
+BinaryCrossentropy = _wrapper_class(
+    "BinaryCrossentropy", binary_crossentropy, {"from_logits": False, "label_smoothing": 0.0},
+    "Mean over the batch of :func:`binary_crossentropy`.")
+MeanSquaredError = _wrapper_class(
+    "MeanSquaredError", mean_squared_error, {}, "Mean over the batch of :func:`mean_squared_error`.")
+MeanAbsoluteError = _wrapper_class(
+    "MeanAbsoluteError", mean_absolute_error, {},
+    "Mean over the batch of :func:`mean_absolute_error`.")
+
+
+def _snake(name):
+    import re
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+_FUNCTIONS = {
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+    "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
+}
+_CLASSES = {cls.__name__: cls for cls in (
+    SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
+    MeanSquaredError, MeanAbsoluteError)}
+
+
+def get(identifier):
+    """A loss from a name: a function for snake_case names (``"mse"``,
+    ``"sparse_categorical_crossentropy"``), an instance for class names
+    (``"SparseCategoricalCrossentropy"``); Loss objects and callables pass through."""
+    if isinstance(identifier, str):
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        return lookup("loss", identifier, {**_FUNCTIONS, **_CLASSES})
+    if isinstance(identifier, dict):
+        cls = _CLASSES.get(identifier.get("class_name"))
+        if cls is None:
+            lookup("loss", str(identifier.get("class_name")), _CLASSES)
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"loss must be a name, a Loss or a callable; received {identifier!r}")
+
+
+def logits_form(loss):
+    """The logits version of ``loss``, or None: the one place the softmax shortcut is decided.
+
+    When a model ends in a softmax and is trained with (sparse) categorical cross-entropy
+    on probabilities, the loss can be computed from the softmax's input instead (the
+    TensorFlow backend of Keras does the same). Returns ``fn(y_true, logits)`` giving the
+    reduced loss, or None when ``loss`` is anything else. Values agree with the clipped
+    formula wherever the probability of the true class is at least 1e-7; the gradient is
+    exactly ``softmax - one_hot`` instead of being cut off by the clip.
+    """
+    if not isinstance(loss, LossFunctionWrapper) or loss.fn_kwargs.get("from_logits", False):
+        return None
+    if loss.fn is sparse_categorical_crossentropy:
+        fn = sparse_categorical_crossentropy
+    elif loss.fn is categorical_crossentropy:
+        fn = categorical_crossentropy
+    else:
+        return None
+    kwargs = {**loss.fn_kwargs, "from_logits": True}
+
+    def reduced_from_logits(y_true, logits, sample_weight=None):
+        return reduce_losses(fn(y_true, logits, **kwargs), sample_weight, loss.reduction)
+
+    return reduced_from_logits

@@ -1,0 +1,46 @@
+"""Adagrad: per-coordinate steps shrinking with the accumulated squared gradients."""
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Adagrad with Keras's rule (epsilon inside the square root).
+
+    With an accumulator a starting at ``initial_accumulator_value``:
+
+        a <- a + g²
+        w <- w - lr * g / sqrt(a + epsilon)
+
+    Args:
+        learning_rate: default 0.001.
+        initial_accumulator_value: default 0.1.
+        epsilon: default 1e-7.
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name="adagrad", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def build(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "accumulator", self.initial_accumulator_value)
+        super().build(var_list)
+
+    def update_step(self, grad, var, learning_rate):
+        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
+        acc = self.slot(var, "accumulator")
+        acc += np.square(grad, out=tmp)
+        np.add(acc, f(self.epsilon), out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(grad, tmp, out=tmp)
+        tmp *= f(learning_rate)
+        w -= tmp
+
+    def get_config(self):
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}

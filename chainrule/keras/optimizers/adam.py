@@ -1,0 +1,67 @@
+"""Adam: momentum on the gradient and on its square, with bias correction."""
+
+import math
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam in Keras's "epsilon hat" form.
+
+    With moments m, v starting at 0 and t the step number (1 for the first step):
+
+        m <- m + (1 - beta_1) * (g - m)
+        v <- v + (1 - beta_2) * (g² - v)
+        alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        w <- w - alpha * m / (sqrt(v) + epsilon)
+
+    (epsilon is added to the uncorrected sqrt(v), so it acts as a slightly different
+    constant than in the paper's form.) ``amsgrad=True`` divides by the running maximum
+    of v instead of v.
+
+    Args:
+        learning_rate: default 0.001.
+        beta_1: default 0.9.
+        beta_2: default 0.999.
+        epsilon: default 1e-7.
+        amsgrad: default False.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, name="adam", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon, self.amsgrad = float(epsilon), bool(amsgrad)
+
+    def build(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "momentum")
+            self.add_slot(var, "velocity")
+            if self.amsgrad:
+                self.add_slot(var, "velocity_hat")
+        super().build(var_list)
+
+    def update_step(self, grad, var, learning_rate):
+        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
+        t = int(self.iterations._value) + 1
+        alpha = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m, v = self.slot(var, "momentum"), self.slot(var, "velocity")
+        m += np.multiply(np.subtract(grad, m, out=tmp), f(1 - self.beta_1), out=tmp)
+        np.square(grad, out=tmp)
+        tmp -= v
+        v += np.multiply(tmp, f(1 - self.beta_2), out=tmp)
+        if self.amsgrad:
+            v_hat = self.slot(var, "velocity_hat")
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        np.sqrt(v, out=tmp)
+        tmp += f(self.epsilon)
+        np.divide(m, tmp, out=tmp)
+        tmp *= f(alpha)
+        w -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}

@@ -1,0 +1,190 @@
+"""The Optimizer base class: slots, ``apply_gradients``, the step counter and clipping.
+
+A subclass writes its algorithm for one variable in ``update_step(grad, var, lr)`` and
+creates its per-variable state in ``build(var_list)``. Updates act on the Variables'
+arrays in place with NumPy ``out=`` arguments: they are never differentiated, and
+in-place arithmetic allocates nothing per step.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+from ...tensor import Tensor, Variable
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    Args:
+        learning_rate: a float, or a callable taking the step count (``iterations``) and
+            returning the rate (a schedule).
+        weight_decay: if set, each step first shrinks each weight by
+            ``lr * weight_decay * w`` (decoupled weight decay).
+        clipnorm / clipvalue / global_clipnorm: clip each gradient's norm, each gradient
+            entry, or the norm of all gradients together, before the update.
+        name: a name for the optimizer (and a prefix for its slot variables).
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None):
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("give at most one of clipnorm, clipvalue and global_clipnorm")
+        self.name = name or type(self).__name__.lower()
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.iterations = Variable(np.int64(0), trainable=False, name=f"{self.name}/iterations")
+        self._schedule = learning_rate if callable(learning_rate) else None
+        self._learning_rate = Variable(
+            np.float32(0.0 if self._schedule else learning_rate), trainable=False,
+            name=f"{self.name}/learning_rate")
+        self._slots = {}  # id(variable) -> that variable's slot arrays, as build made them
+        self._slot_variables = []
+        self._scratch = {}  # id(variable) -> a buffer of its shape for in-place temporaries
+        self.built = False
+
+    # -- learning rate ---------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The current learning rate (a float32 Variable; assign to change it)."""
+        if self._schedule is not None:
+            self._learning_rate.assign(np.float32(self._schedule(int(self.iterations))))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):
+            self._schedule = value
+        else:
+            self._schedule = None
+            self._learning_rate.assign(np.float32(value))
+
+    # -- slots ---------------------------------------------------------------------------
+    def build(self, var_list):
+        """Creates the per-variable state; subclasses call :meth:`add_slot` here."""
+        self.built = True
+
+    def add_slot(self, var, name, initial_value=0.0):
+        """A state array shaped like ``var`` (momentum, velocity...), kept for ``var``."""
+        slot = Variable(np.full(var.shape, initial_value, dtype=var.dtype), trainable=False,
+                        name=f"{self.name}/{var.name}/{name}")
+        self._slots.setdefault(id(var), {})[name] = slot._value
+        self._slot_variables.append(slot)
+        return slot
+
+    def slot(self, var, name):
+        """The array of slot ``name`` for ``var`` (updated in place by update_step)."""
+        return self._slots[id(var)][name]
+
+    def scratch(self, var):
+        """A preallocated buffer of ``var``'s shape for temporaries of one update."""
+        buf = self._scratch.get(id(var))
+        if buf is None:
+            buf = self._scratch[id(var)] = np.empty(var.shape, dtype=var.dtype)
+        return buf
+
+    @property
+    def variables(self):
+        """The optimizer's own state: step counter, learning rate, then every slot."""
+        return [self.iterations, self._learning_rate] + self._slot_variables
+
+    def _build_new(self, var_list):
+        slots = self._slots
+        new = [v for v in var_list if id(v) not in slots]
+        if new:
+            for v in new:
+                self._slots[id(v)] = {}
+            self.build(new)
+            self.built = True
+
+    # -- the update --------------------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars):
+        """Applies ``(gradient, variable)`` pairs (a list or a one-shot ``zip``).
+
+        Pairs whose gradient is None are skipped with a warning; if every gradient is None
+        a ValueError says so. Variables seen for the first time get their slots built.
+        Returns the step counter ``iterations`` (incremented by one).
+        """
+        grads, variables, missing = [], [], []
+        for pair in grads_and_vars:
+            try:
+                g, v = pair
+            except (TypeError, ValueError):
+                raise TypeError(f"apply_gradients takes (gradient, variable) pairs, such as "
+                                f"zip(grads, model.trainable_weights); received {pair!r}") from None
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients can only update Variables; received a "
+                                f"{type(v).__name__} of shape {np.shape(v)}")
+            if g is None:
+                missing.append(v)
+            else:
+                grads.append(self._gradient_array(g, v))
+                variables.append(v)
+        if not variables:
+            raise ValueError(f"No gradients provided for any variable: all {len(missing)} "
+                             f"gradients are None. Does the loss depend on the variables?")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} "
+                          f"when minimizing the loss (they are left unchanged). Did the loss "
+                          f"use them?", stacklevel=2)
+        self._build_new(variables)
+        if self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
+            grads = self._clip(grads)
+        lr = float(self.learning_rate._value)
+        for g, v in zip(grads, variables):
+            if self.weight_decay:
+                v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
+            self.update_step(g, v, lr)
+        self.iterations._value += 1
+        return self.iterations
+
+    def update_step(self, grad, var, learning_rate):
+        """One step of the algorithm for one variable: ``grad`` is a NumPy array of
+        ``var``'s shape and dtype; update ``var._value`` in place."""
+        raise NotImplementedError
+
+    def minimize(self, loss, var_list, tape):
+        """``apply_gradients`` of the gradients of ``loss`` recorded on ``tape``."""
+        grads = tape.gradient(loss, var_list)
+        return self.apply_gradients(zip(grads, var_list))
+
+    @staticmethod
+    def _gradient_array(g, v):
+        g = g._value if isinstance(g, Tensor) else np.asarray(g)
+        if g.shape != v.shape:
+            raise ValueError(f"gradient of shape {g.shape} for variable '{v.name}' of shape "
+                             f"{v.shape}")
+        return g if g.dtype == v.dtype else g.astype(v.dtype)
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            return [g * min(1.0, self.clipnorm / max(_norm(g), 1e-12)) for g in grads]
+        if self.global_clipnorm is not None:
+            total = math.sqrt(sum(_norm(g) ** 2 for g in grads))
+            scale = min(1.0, self.global_clipnorm / max(total, 1e-12))
+            return [g * g.dtype.type(scale) for g in grads] if scale < 1 else grads
+        return grads
+
+    # -- configuration -----------------------------------------------------------------------
+    def get_config(self):
+        lr = self._schedule if self._schedule is not None else float(self._learning_rate._value)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} learning_rate={float(self._learning_rate._value):g}>"
+
+
+def _norm(g):
+    return float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))

@@ -1,0 +1,79 @@
+"""RMSprop: divide each step by a running root mean square of the gradients."""
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop with Keras's rule (epsilon *inside* the square root).
+
+    With v the running mean of g² (starting at 0):
+
+        v <- rho * v + (1 - rho) * g²
+        w <- w - lr * g / sqrt(v + epsilon)
+
+    ``centered=True`` also keeps the running mean ḡ of g and divides by
+    ``sqrt(v - ḡ² + epsilon)``. With ``momentum`` μ > 0 the step goes through a velocity:
+    ``m <- μ * m + lr * g / sqrt(...)``, ``w <- w - m``.
+
+    Args:
+        learning_rate: default 0.001.
+        rho: default 0.9.
+        momentum: default 0.0.
+        epsilon: default 1e-7.
+        centered: default False.
+
+    One step from w = 10 with g = 10 and lr = 0.1: v = 10, w = 10 - 1 / sqrt(10 + 1e-7):
+
+    >>> import chainrule as cr
+    >>> from chainrule.keras import optimizers
+    >>> w = cr.Variable(10.0)
+    >>> _ = optimizers.RMSprop(learning_rate=0.1).apply_gradients([(cr.constant(10.0), w)])
+    >>> round(float(w), 6)
+    9.683772
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name="rmsprop", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.centered = bool(centered)
+
+    def build(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "velocity")
+            if self.momentum:
+                self.add_slot(var, "momentum")
+            if self.centered:
+                self.add_slot(var, "average_gradient")
+        super().build(var_list)
+
+    def update_step(self, grad, var, learning_rate):
+        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
+        v = self.slot(var, "velocity")
+        v *= f(self.rho)
+        v += np.multiply(np.square(grad, out=tmp), f(1 - self.rho), out=tmp)
+        if self.centered:
+            avg = self.slot(var, "average_gradient")
+            avg *= f(self.rho)
+            avg += np.multiply(grad, f(1 - self.rho), out=tmp)
+            np.square(avg, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            tmp += f(self.epsilon)
+        else:
+            np.add(v, f(self.epsilon), out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(grad, tmp, out=tmp)
+        tmp *= f(learning_rate)  # tmp is now the increment lr * g / sqrt(...)
+        if self.momentum:
+            m = self.slot(var, "momentum")
+            m *= f(self.momentum)
+            m += tmp
+            w -= m
+        else:
+            w -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}

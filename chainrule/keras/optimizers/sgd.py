@@ -1,0 +1,58 @@
+"""Stochastic gradient descent, with optional (Nesterov) momentum."""
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Gradient descent: ``w <- w - lr * g``.
+
+    With ``momentum`` μ > 0 a velocity m (starting at 0) is kept:
+
+        m <- μ * m - lr * g
+        w <- w + m                      (nesterov=False)
+        w <- w + μ * m - lr * g         (nesterov=True, with the new m)
+
+    Args:
+        learning_rate: default 0.01.
+        momentum: μ, default 0.0 (in [0, 1]).
+        nesterov: default False.
+
+    >>> import chainrule as cr
+    >>> from chainrule.keras import optimizers
+    >>> w = cr.Variable([1.0])
+    >>> _ = optimizers.SGD(learning_rate=0.1).apply_gradients([(cr.constant([2.0]), w)])
+    >>> w.numpy()
+    array([0.8], dtype=float32)
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1]; received momentum={momentum}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def build(self, var_list):
+        if self.momentum:
+            for var in var_list:
+                self.add_slot(var, "momentum")
+        super().build(var_list)
+
+    def update_step(self, grad, var, learning_rate):
+        w, step = var._value, self.scratch(var)
+        np.multiply(grad, w.dtype.type(learning_rate), out=step)  # lr * g
+        if not self.momentum:
+            w -= step
+            return
+        m, mu = self.slot(var, "momentum"), w.dtype.type(self.momentum)
+        m *= mu
+        m -= step  # m = mu * m - lr * g
+        if self.nesterov:
+            w -= step  # w += mu * m - lr * g, in two in-place steps
+            w += np.multiply(m, mu, out=step)
+        else:
+            w += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
