@@ -132,6 +132,12 @@ def matmul_case(draw):
     return cr.matmul, [values(draw, batch_a + (n, k)), values(draw, batch_b + (k, m))]
 
 
+def dense_case(draw):
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    lead = draw(st.sampled_from([(), (2,)]))
+    return cr.ops.dense, [values(draw, lead + (n, k)), values(draw, (k, m)), values(draw, (m,))]
+
+
 def where_case(draw):
     x, y = pair(draw)
     cond = draw(hnp.arrays(np.bool_, np.broadcast_shapes(x.shape, y.shape)))
@@ -175,6 +181,7 @@ SPECS = {
     "abs": unary(cr.abs, lambda draw, s: values(draw, s, away_from=0.0)),
     "tanh": unary(cr.tanh),
     "sigmoid": unary(cr.sigmoid),
+    "softplus": unary(cr.nn.softplus),
     "relu": unary(cr.nn.relu, lambda draw, s: values(draw, s, away_from=0.0)),
     "reduce_sum": reduction(cr.reduce_sum),
     "reduce_max": reduction(cr.reduce_max),
@@ -186,6 +193,7 @@ SPECS = {
     "scatter_add": scatter_add_case,
     "concat": concat_case,
     "matmul": matmul_case,
+    "dense": dense_case,
     "where": where_case,
     "cast": cast_case,
     "softmax": softmax_case(cr.nn.softmax),
@@ -213,7 +221,7 @@ def test_first_order(name, data):
 
 
 SECOND_ORDER = ["multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
-                "reduce_sum", "reduce_max", "matmul", "softmax", "log_softmax",
+                "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
                 "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose"]
 
 

@@ -37,6 +37,8 @@ CASES = {
     "getitem_advanced": (lambda a: a[IDX] + 1.0, (A,)),
     "concat_stack": (lambda a, b: cr.concat([a, b], 0) + cr.reshape(cr.stack([a, b]), (6, 4)), (A, B)),
     "matmul_dense": (lambda a, m: cr.nn.relu(cr.matmul(a, m) + 0.1), (A, M)),
+    "dense_op": (lambda a, m: cr.ops.dense(a, m, cr.constant(np.arange(5, dtype=np.float32))), (A, M)),
+    "softplus": (lambda a: cr.nn.softplus(a * 3.0), (A,)),
     "where_compare": (lambda a, b: cr.where(a > b, a, b * 2.0), (A, B)),
     # x and y die at the where: a compiled kernel must not overwrite one with the other
     "where_temporaries": (lambda a, b: cr.where(a > b, a * 2.0, b * 3.0), (A, B)),

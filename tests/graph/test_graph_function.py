@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from graph_op_suite import CASES, as_tensors
+from .graph_op_suite import CASES, as_tensors
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

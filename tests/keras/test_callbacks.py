@@ -11,7 +11,7 @@ from chainrule import keras
 from chainrule.keras import callbacks, layers, optimizers
 from chainrule.keras.utils.progbar import Progbar, format_eta, format_step_time, format_value
 
-from _helpers import blobs
+from ._helpers import blobs
 
 
 def classifier(optimizer="rmsprop"):

@@ -6,7 +6,7 @@ import chainrule as tf
 from chainrule import keras
 from chainrule.keras import layers, optimizers
 
-from _helpers import mnist_subset
+from ._helpers import mnist_subset
 
 
 def test_imports_and_attribute_access():

@@ -6,7 +6,7 @@ import pytest
 from chainrule import keras
 from chainrule.keras import layers
 
-from _helpers import blobs
+from ._helpers import blobs
 
 
 @pytest.fixture(autouse=True)

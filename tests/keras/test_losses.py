@@ -7,7 +7,7 @@ import pytest
 import chainrule as cr
 from chainrule.keras import losses
 
-from _helpers import numeric_gradient, tape_gradient
+from ._helpers import numeric_gradient, tape_gradient
 
 EPS = 1e-7
 rng = np.random.default_rng(0)

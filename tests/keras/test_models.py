@@ -8,7 +8,7 @@ import chainrule as cr
 from chainrule import keras
 from chainrule.keras import layers, losses, metrics, optimizers
 
-from _helpers import blobs
+from ._helpers import blobs
 
 
 @pytest.fixture(autouse=True)
