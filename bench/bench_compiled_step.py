@@ -17,7 +17,9 @@ import numpy as np
 
 import chainrule as cr
 
-MNIST = os.environ.get("CHAINRULE_MNIST", "/work/shared/datasets/mnist.npz")
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNIST = os.path.join(os.environ.get("CHAINRULE_DATASETS")
+                     or os.path.join(_REPO, "..", "shared", "datasets"), "mnist.npz")
 
 
 class Model:

@@ -24,7 +24,8 @@ import numpy as np
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "SavedModelError"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
+           "restore_checkpoint", "SavedModelError"]
 
 
 class SavedModelError(ValueError):
@@ -35,27 +36,31 @@ class SavedModelError(ValueError):
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Writes ``model`` (architecture, weights, compile settings, optimizer state)."""
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": _model_config(model),
-        "compile": _compile_config(model),
-        "weights": _manifest(model.weights),
-    }
-    entries = {"config.json": json.dumps(config, indent=1).encode(),
-               "weights.npz": _arrays_bytes(model.weights)}
-    optimizer = getattr(model, "optimizer", None)
-    if include_optimizer and optimizer is not None and optimizer.variables:
-        entries["optimizer.npz"] = _arrays_bytes(optimizer.variables)
-    _atomic_write(filepath, entries, overwrite)
+    _write(model, filepath, overwrite, include_optimizer,
+           model=_model_config(model), compile=_compile_config(model))
 
 
 def save_weights(model, filepath, overwrite=True):
     """Writes only the weights (and their manifest), for a model built the same way."""
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "weights_only": True,
-              "weights": _manifest(model.weights)}
-    _atomic_write(filepath, {"config.json": json.dumps(config, indent=1).encode(),
-                             "weights.npz": _arrays_bytes(model.weights)}, overwrite)
+    _write(model, filepath, overwrite, include_optimizer=False, weights_only=True)
+
+
+def save_checkpoint(model, filepath, training_state):
+    """Writes what resuming a fit needs: weights, optimizer state and ``training_state``
+    (a JSON-able dict; ``BackupAndRestore`` keeps the epoch and shuffling seed there)."""
+    _write(model, filepath, True, include_optimizer=True, weights_only=True,
+           training_state=training_state)
+
+
+def _write(owner, filepath, overwrite, include_optimizer, **sections):
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **sections,
+              "weights": _manifest(owner.weights)}
+    entries = {"config.json": json.dumps(config, indent=1).encode(),
+               "weights.npz": _arrays_bytes(owner.weights)}
+    optimizer = getattr(owner, "optimizer", None)
+    if include_optimizer and optimizer is not None and optimizer.variables:
+        entries["optimizer.npz"] = _arrays_bytes(optimizer.variables)
+    _atomic_write(filepath, entries, overwrite)
 
 
 def _model_config(model):
@@ -70,30 +75,29 @@ def _model_config(model):
 
 
 def _compile_config(model):
-    """How the model was compiled, when that can be written as data (else None)."""
-    if not getattr(model, "compiled", False) and getattr(model, "optimizer", None) is None:
+    """How the model was compiled, as data; None when it was not, or when it used objects
+    that cannot be described by name (the model then loads uncompiled)."""
+    if not getattr(model, "compiled", False):
         return None
-    loss, metrics = getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None)
-    optimizer = getattr(model, "optimizer", None)
+    optimizer = model.optimizer
     try:
         return json.loads(json.dumps({
-            "optimizer": None if optimizer is None else
-            {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
-            "loss": _identifier(loss),
-            "metrics": None if metrics is None else [_identifier(m) for m in metrics],
+            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+            "loss": _loss_identifier(model.loss),
+            "metrics": [m.name for m in model._compiled_metrics],
         }))
     except (TypeError, ValueError):
-        return None  # custom objects: the model loads uncompiled
+        return None
 
 
-def _identifier(obj):
-    if obj is None or isinstance(obj, str):
-        return obj
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    name = getattr(obj, "__name__", None)
+def _loss_identifier(loss):
+    if loss is None or isinstance(loss, str):
+        return loss
+    if hasattr(loss, "get_config"):
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    name = getattr(loss, "__name__", None)
     if name is None:
-        raise TypeError(f"cannot describe {obj!r} as data")
+        raise TypeError(f"cannot describe the loss {loss!r} as data")
     return name
 
 
@@ -153,11 +157,26 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if compile and config.get("compile"):
         _recompile(model, config["compile"], custom_objects)
         if "optimizer.npz" in archive.namelist():
-            optimizer = model.optimizer
-            optimizer.build(model.trainable_weights)
-            arrays = _read_arrays(archive, "optimizer.npz", filepath)
-            _assign(optimizer.variables, arrays, None, filepath, "optimizer state")
+            _restore_optimizer(model, archive, filepath)
     return model
+
+
+def restore_checkpoint(model, filepath):
+    """Puts a checkpoint written by ``save_checkpoint`` back into ``model`` (weights and optimizer
+    state) and returns the backup's ``training_state``."""
+    config, archive = _open(filepath)
+    _assign(model.weights, _read_arrays(archive, "weights.npz", filepath), config["weights"],
+            filepath, "weights")
+    if "optimizer.npz" in archive.namelist():
+        _restore_optimizer(model, archive, filepath)
+    return config.get("training_state") or {}
+
+
+def _restore_optimizer(model, archive, filepath):
+    optimizer = model.optimizer
+    optimizer._build_new(model.trainable_weights)  # creates the slots the state fills
+    _assign(optimizer.variables, _read_arrays(archive, "optimizer.npz", filepath), None,
+            filepath, "optimizer state")
 
 
 def load_weights(model, filepath):
@@ -215,19 +234,10 @@ def _assign(variables, arrays, manifest, filepath, what):
 
 
 def _recompile(model, settings, custom_objects):
-    from . import losses, metrics, optimizers
-    opt = settings.get("optimizer")
-    optimizer = None if opt is None else optimizers.deserialize(opt, custom_objects)
-    loss = _from_identifier(settings.get("loss"), losses, custom_objects)
-    metric_list = settings.get("metrics")
-    if metric_list is not None:
-        metric_list = [_from_identifier(m, metrics, custom_objects) for m in metric_list]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metric_list)
-
-
-def _from_identifier(identifier, module, custom_objects):
-    if isinstance(identifier, dict):
-        return module.deserialize(identifier, custom_objects)
-    if isinstance(identifier, str) and custom_objects and identifier in custom_objects:
-        return custom_objects[identifier]
-    return identifier
+    from . import losses, optimizers
+    custom_objects = custom_objects or {}
+    loss = settings.get("loss")
+    loss = custom_objects.get(loss, loss) if isinstance(loss, str) else loss
+    model.compile(optimizer=optimizers.get(settings["optimizer"]),
+                  loss=None if loss is None else losses.get(loss),
+                  metrics=settings.get("metrics"))

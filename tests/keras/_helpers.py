@@ -35,7 +35,9 @@ def blobs(n=300, features=4, classes=3, seed=0):
     return x, labels
 
 
-MNIST = os.environ.get("CHAINRULE_MNIST", "/work/shared/datasets/mnist.npz")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATASETS = os.environ.get("CHAINRULE_DATASETS") or os.path.join(_REPO, "..", "shared", "datasets")
+MNIST = os.path.join(DATASETS, "mnist.npz")
 
 
 def mnist_subset(n_train=2000, n_test=500):

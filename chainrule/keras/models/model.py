@@ -16,7 +16,7 @@ from ...autodiff.tape import GradientTape
 from ...tensor import Tensor
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import optimizers
+from .. import optimizers, saving
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
 from ..utils import batching
@@ -238,16 +238,23 @@ class Model(Layer):
         history = History()
         cbs = self._callbacks(callbacks, history, verbose,
                               {"verbose": verbose, "epochs": epochs, "steps": steps})
-        rng = random.generator()
+        # Each epoch's order comes from (fit seed, epoch): repeatable after set_seed, and a
+        # fit resumed by BackupAndRestore (which restores the seed) replays the same batches.
+        self._fit_seed = int(random.generator().integers(2**63))
+        self._resume_epoch = None
         self.stop_training = False
         self._train_weights = None
         self._in_fit = True
         try:
+            if not self.built:
+                self.build((None,) + tuple(x.shape[1:]))
             logs = {}
             cbs.call("on_train_begin", logs)
-            for epoch in range(initial_epoch, epochs):
+            start = max(initial_epoch, self._resume_epoch or 0)
+            for epoch in range(start, epochs):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
+                rng = np.random.default_rng([self._fit_seed, epoch])
                 for step, index in enumerate(batching.batch_indices(len(x), batch_size,
                                                                     shuffle, rng)):
                     cbs.call("on_train_batch_begin", step, {})
@@ -270,6 +277,20 @@ class Model(Layer):
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         self.history = history
         return history
+
+    # -- saving (see chainrule.keras.saving for the file format) ----------------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Writes architecture, weights, compile settings and optimizer state to one file,
+        atomically; ``keras.models.load_model(filepath)`` reads it back."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Writes the weights alone, atomically."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Sets the weights from a file of ``save`` or ``save_weights``; the shapes must fit."""
+        saving.load_weights(self, filepath)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
                  return_dict=False):
