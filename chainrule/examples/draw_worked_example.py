@@ -5,7 +5,7 @@ The forward picture shows the values 6, 7 and 3 on the edges; the backward pictu
 each edge's local derivative (grad(x1, w) = 2, grad(x2, x1) = 1, ...) and each value's
 gradient (grad(loss, w) = 2, grad(loss, b) = 1).
 
-    python examples/draw_worked_example.py [output folder]
+    python -m chainrule.examples.draw_worked_example [output folder]
 
 Writes forward/backward .dot files, and .svg pictures when Graphviz's `dot` is installed.
 """

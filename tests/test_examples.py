@@ -1,0 +1,47 @@
+"""The runnable examples: the main job (including its offline fallback) and the tape demo."""
+
+import os
+
+import pytest
+
+from chainrule.examples import mnist, tape_basics
+from tests.keras._helpers import MNIST
+
+
+def offline(monkeypatch, tmp_path):
+    """No local MNIST anywhere and no network: the loaders must fall back cleanly."""
+    monkeypatch.delenv("CHAINRULE_DATASETS", raising=False)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv("CHAINRULE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CHAINRULE_DATASETS_URL", "http://127.0.0.1:9/")  # refuses at once
+
+
+def test_offline_main_job_says_where_to_put_mnist_and_trains_on_digits(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    offline(monkeypatch, tmp_path)
+    accuracy = mnist.main(["--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert "put mnist.npz" in err and "CHAINRULE_DATASETS" in err
+    assert "Traceback" not in out + err
+    assert "digits: 1437 training and 360 test images" in out
+    assert accuracy >= 0.95 and f"test_acc: {accuracy:.4f}" in out
+    assert sorted(os.listdir(tmp_path / "out")) == ["digits.chainrule", "digits_training.png"]
+
+
+@pytest.mark.skipif(not os.path.exists(MNIST), reason="no local MNIST copy (../shared/datasets)")
+def test_main_job_on_mnist_one_epoch(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CHAINRULE_DATASETS", os.path.dirname(MNIST))
+    accuracy = mnist.main(["--epochs", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "469/469" in out and "first test image: predicted" in out
+    assert accuracy > 0.95
+    assert os.path.exists(tmp_path / "mnist.chainrule")
+
+
+def test_tape_basics_prints_the_chapter_values(capsys):
+    tape_basics.main()
+    out = capsys.readouterr().out
+    assert "d(2x + 3)/dx at x = 0: 2.0" in out
+    assert "d loss/d w = 2.0, d loss/d b = 1.0" in out
+    assert "acceleration 9.8" in out
