@@ -65,7 +65,9 @@ def binary_args(op, a, b, strict=True):
     else:
         a = Tensor._wrap(_to_array(a))
         b = _adopt(b, a._value.dtype, op)
-    if strict and a._value.dtype != b._value.dtype:
+    if strict and a._value.dtype != b._value.dtype and "b" not in (a.dtype.kind, b.dtype.kind):
+        # (A boolean operand is allowed: NumPy computes in the other operand's dtype, so
+        # `g * mask` masks without widening anything.)
         raise TypeError(
             f"{op}: operands have different dtypes, {a.dtype} and {b.dtype}. chainrule does "
             f"not promote silently (float64 doubles the cost of every later op); cast one "
