@@ -12,50 +12,36 @@ Usage (from the repository root):
     python bench/accuracy_check.py                 # everything (a few minutes on 2 cores)
     python bench/accuracy_check.py --only mnist --seeds 0
 
-Data: $CHAINRULE_DATASETS (default ../shared/datasets) holding mnist.npz and
-fashion-mnist/*-ubyte.gz. Exits with status 1 when a target is missed.
+Data: through chainrule's loaders (../shared/datasets is used when it exists). Exits with status 1 when a target is missed.
 """
 
 import argparse
-import gzip
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-
-import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from chainrule import keras  # noqa: E402
 from chainrule.keras import layers  # noqa: E402
+from chainrule.keras.datasets import fashion_mnist, mnist  # noqa: E402
 
-DATASETS = os.environ.get("CHAINRULE_DATASETS", os.path.join(REPO_ROOT, "..", "shared", "datasets"))
+if os.path.isdir(os.path.join(REPO_ROOT, "..", "shared", "datasets")):
+    os.environ.setdefault("CHAINRULE_DATASETS", os.path.join(REPO_ROOT, "..", "shared", "datasets"))
 
 
 def load_mnist():
-    with np.load(os.path.join(DATASETS, "mnist.npz"), allow_pickle=False) as f:
-        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-
-
-def _idx(path, offset):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
+    return mnist.load_data()
 
 
 def load_fashion_mnist():
-    folder = os.path.join(DATASETS, "fashion-mnist")
-
-    def part(prefix):
-        images = _idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"), 16)
-        labels = _idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), 8)
-        return images.reshape(len(labels), 28, 28), labels
-
-    return part("train"), part("t10k")
+    return fashion_mnist.load_data()
 
 
 def chapter_example(data, seed, epochs=5, verbose=0):
@@ -102,13 +88,12 @@ def fashion_check(seeds):
 
 
 def peak_memory_mb():
-    """Peak RSS of one MNIST run of the example, in a fresh interpreter."""
-    code = ("import sys, resource; sys.path.insert(0, %r); sys.argv = ['x'];"
-            "import runpy; m = runpy.run_path(%r, run_name='probe');"
-            "m['chapter_example'](m['load_mnist'](), 0, epochs=1);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)") % (REPO_ROOT, __file__)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    """Peak RSS of the main job (``python -m chainrule.examples.mnist``, one epoch), run in a
+    fresh interpreter."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "chainrule.examples.mnist", "--epochs", "1",
+                        "--out", out], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def main():
