@@ -8,9 +8,10 @@ import runpy
 
 import pytest
 
+from ._helpers import DATASETS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 check = runpy.run_path(os.path.join(ROOT, "bench", "accuracy_check.py"), run_name="tests")
-DATASETS = check["DATASETS"]
 
 pytestmark = pytest.mark.slow
 
