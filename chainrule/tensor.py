@@ -9,6 +9,7 @@ A :class:`Variable` is the only thing updated in place (``assign``, ``assign_add
 automatically.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -26,6 +27,27 @@ _update_listeners = []
 def _announce_update(variable, kind, value, index=None):
     for listener in _update_listeners:
         listener._record_update(variable, kind, value, index)
+
+
+def _announce_effect(effect, inputs, params):
+    """Tells the listeners of an in-place update made by code outside the op table (an
+    optimizer's step), just before it happens, as ``_record_effect(effect, inputs, params)``.
+    ``effect`` has ``apply(*inputs, **params)`` (what it does) and ``changes(*inputs,
+    **params)`` (the Variables it changes); see :class:`chainrule.graph.VariableUpdate`."""
+    for listener in _update_listeners:
+        listener._record_effect(effect, inputs, params)
+
+
+@contextlib.contextmanager
+def _unannounced_updates():
+    """Updates made inside are not announced: an effect that was announced as one node
+    runs its own ``assign`` calls in here."""
+    saved = _update_listeners[:]
+    _update_listeners.clear()
+    try:
+        yield
+    finally:
+        _update_listeners[:] = saved
 
 
 class Tensor:

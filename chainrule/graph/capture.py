@@ -39,9 +39,17 @@ class Tracer:
         self.builder.add_node(prim, inputs, params, out)
 
     def _record_update(self, variable, kind, value, index):
+        self._save(variable)
+        self.builder.add_update(kind, variable, value, index)
+
+    def _record_effect(self, effect, inputs, params):
+        for variable in effect.changes(*inputs, **params):
+            self._save(variable)
+        self.builder.add_effect(effect, inputs, params)
+
+    def _save(self, variable):
         if id(variable) not in self.saved:
             self.saved[id(variable)] = (variable, variable._value.copy())
-        self.builder.add_update(kind, variable, value, index)
 
     def undo_updates(self):
         for variable, before in self.saved.values():

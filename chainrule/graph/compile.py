@@ -205,13 +205,21 @@ def _generic_step(forward, ins, params, out):
 
 
 def _update_step(node, ins, variables):
-    var_index, value_index = ins
-    update = node.prim
-    index = node.params.get("index")
+    """An effect (``assign*``, an optimizer step) through its own ``apply``: the same checks
+    and arithmetic as eager code. Variables are passed as themselves, other values as
+    arrays."""
+    effect, params = node.prim, node.params
+    is_variable = [v.variable is not None for v in node.inputs]
+    if is_variable == [True, False]:
+        var_index, value_index = ins  # the common case, assign*: no list to build
+
+        def step(r):
+            effect.apply(variables[var_index], r[value_index], **params)
+        return step
+    pairs = list(zip(ins, is_variable))
 
     def step(r):
-        # Through the Variable's own method: the same checks and arithmetic as eager code.
-        update.apply(variables[var_index], r[value_index], index)
+        effect.apply(*[variables[i] if var else r[i] for i, var in pairs], **params)
     return step
 
 
