@@ -192,11 +192,14 @@ class Function:
         key = (skeleton, tuple(_leaf_key(leaf) for leaf, _ in leaves))
         traced = self._traces.get(key)
         if traced is None:
-            traced = trace(self._fn, *args, **kwargs)
+            traced = self._trace(args, kwargs)
             self._traces[key] = traced
             self.tracing_count += 1
         tensors = [leaf for leaf, _ in leaves if isinstance(leaf, Variable) or _is_tensor_like(leaf)]
         return traced, tensors
+
+    def _trace(self, args, kwargs):
+        return trace(self._fn, *args, **kwargs)
 
     def __get__(self, instance, owner=None):
         # As a method decorator: bind `self` like a plain function would.

@@ -134,11 +134,9 @@ class Optimizer:
                           f"when minimizing the loss (they are left unchanged). Did the loss "
                           f"use them?", stacklevel=2)
         self._build_new(variables)
-        if _update_listeners:  # a graph is being traced: the whole update is one node
-            operands = [x for pair in zip(variables, tensors) for x in pair]
-            _announce_effect(APPLY_GRADIENTS, operands, {"optimizer": self})
-            with _unannounced_updates():  # (a schedule's assign is part of that node)
-                self._apply(grads, variables)
+        if _update_listeners:  # a graph is being traced: the update is recorded as one node
+            APPLY_GRADIENTS.apply(*[x for pair in zip(variables, tensors) for x in pair],
+                                  optimizer=self)
         else:
             self._apply(grads, variables)
         return self.iterations
@@ -214,8 +212,13 @@ class ApplyGradients:
 
     def apply(self, *operands, optimizer):
         variables, grads = operands[0::2], operands[1::2]
-        optimizer._apply([optimizer._gradient_array(g, v) for g, v in zip(grads, variables)],
-                         variables)
+        grads = [optimizer._gradient_array(g, v) for g, v in zip(grads, variables)]
+        if _update_listeners:  # traced, or replayed op by op inside another trace
+            _announce_effect(self, operands, {"optimizer": optimizer})
+            with _unannounced_updates():  # a schedule's assign is part of this node
+                optimizer._apply(grads, variables)
+        else:
+            optimizer._apply(grads, variables)
 
     def changes(self, *operands, optimizer):
         return list(operands[0::2]) + optimizer.variables
