@@ -20,7 +20,8 @@ array([[0., 1.]], dtype=float32)
 
 import numpy as np
 
-__all__ = ["backend", "use", "bias_relu", "relu_grad", "rmsprop"]
+__all__ = ["backend", "use", "bias_relu", "relu_grad", "rmsprop", "softmax_cross_entropy",
+           "cross_entropy_grad"]
 
 _state = {"choice": "auto", "numba": None}
 
@@ -109,6 +110,63 @@ def rmsprop(w, g, v, lr, rho, epsilon):
     f = np.float32
     fast.rmsprop(w, g, v, f(lr), f(rho), f(1 - rho), f(epsilon))
     return True
+
+
+def softmax_cross_entropy(logits, labels, losses, probs, sums, normalize=True):
+    """The per-row cross-entropy of integer ``labels`` against 2-D ``logits`` into
+    ``losses``, and the softmax into ``probs`` (when ``normalize``; else ``probs`` is
+    scratch); ``sums`` is a scratch row of ``len(logits)``.
+
+    The same numbers as ``sparse_softmax_cross_entropy``'s forward and ``softmax``'s:
+    ``shifted = logits - max``, ``loss = log(sum(exp(shifted))) - shifted[label]``,
+    ``p = exp(shifted) / sum``. Exponentials and logarithms are NumPy's in both backends
+    (numba's differ from them in the last bit); a label out of range raises ValueError."""
+    fast = _compiled()
+    classes = logits.shape[1]
+    if fast is not None and classes <= 128 and _contiguous(logits, probs, losses):
+        if not fast.softmax_shift(logits, labels, probs, losses):
+            _bad_label(labels, classes)
+        np.exp(probs, out=probs)
+        fast.softmax_normalize(probs, sums, normalize)
+    else:
+        if labels.max() >= classes or (labels.dtype.kind != "u" and labels.min() < 0):
+            _bad_label(labels, classes)
+        tmp = sums.reshape(-1, 1)
+        np.maximum.reduce(logits, axis=1, keepdims=True, out=tmp)
+        np.subtract(logits, tmp, out=probs)
+        np.negative(probs[np.arange(len(labels)), labels], out=losses)
+        np.exp(probs, out=probs)
+        np.add.reduce(probs, axis=1, keepdims=True, out=tmp)
+        if normalize:
+            np.divide(probs, tmp, out=probs)
+    np.log(sums, out=sums)
+    return np.add(sums, losses, out=losses)  # log(sum) - shifted[label]
+
+
+def _bad_label(labels, classes):
+    lo, hi = labels.min(), labels.max()
+    raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label "
+                     f"{lo if lo < 0 else hi} is out of range for {classes} classes "
+                     f"(valid labels are 0..{classes - 1})")
+
+
+def cross_entropy_grad(p, labels, a, out, column_sums):
+    """``out = a * (p - one_hot(labels))`` for ``a`` of shape ``(rows, 1)``, and
+    ``column_sums = out.sum(axis=0)``: the gradient of a mean cross-entropy with respect to
+    the logits, and the bias gradient. ``out`` may be ``p``. A label out of range has a row
+    of zeros as its one-hot, as ``one_hot`` gives."""
+    fast = _compiled()
+    if fast is not None and _contiguous(p, out, a) and _contiguous(column_sums, column_sums):
+        fast.xent_grad(p, labels, a, out, column_sums)
+        return out
+    if out is not p:
+        np.copyto(out, p)
+    rows, depth = p.shape
+    valid = (labels >= 0) & (labels < depth)
+    out[np.arange(rows)[valid], labels[valid]] -= 1  # p - 1 at the label, p - 0 elsewhere
+    np.multiply(a, out, out=out)
+    np.add.reduce(out, axis=0, out=column_sums)
+    return out
 
 
 def _contiguous(a, b, c=None):

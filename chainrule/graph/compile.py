@@ -298,6 +298,7 @@ def _softmax(ins, params, buf):
 
 _KERNELS = {
     "relu": _relu, "sigmoid": _sigmoid, "where": _where, "matmul": _matmul,
-    "reduce_sum": _reduction(np.sum), "reduce_max": _reduction(np.max),
-    "reduce_min": _reduction(np.min), "softmax": _softmax,
+    # ufunc.reduce is what np.sum/np.max call, without their argument handling
+    "reduce_sum": _reduction(np.add.reduce), "reduce_max": _reduction(np.maximum.reduce),
+    "reduce_min": _reduction(np.minimum.reduce), "softmax": _softmax,
 }

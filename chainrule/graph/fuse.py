@@ -23,6 +23,8 @@ every number the same:
   ``softmax_xent``    ``sparse_softmax_cross_entropy(labels, z)`` and
                       ``softmax(z)`` (the loss and the model's probabilities)
   ``sub_one_hot``     ``p - one_hot(labels)`` (the cross-entropy's gradient)
+  ``xent_grad``       ``a * (p - one_hot(labels))``, with its column sums when a
+                      ``reduce_sum`` over axis 0 reads it
   ``matmul_t``        ``matmul(transpose(a), b)``: the transposed view, no op
   ==================  ========================================================
 
@@ -98,7 +100,7 @@ def rewrite(graph):
     ops = _share_common(ops, alias)
     outputs = [alias.get(v.index, v) for v in graph.outputs]
     keep = {v.index for v in outputs}
-    for rule in (_softmax_xent, _dense_relu, _relu_grad, _sub_one_hot, _dense,
+    for rule in (_softmax_xent, _dense_relu, _relu_grad, _sub_one_hot, _xent_grad, _dense,
                  _transposed_matmul):
         ops = rule(ops, keep)
     return Program(ops, constants, outputs)
@@ -123,7 +125,7 @@ def _fold_constants(ops, alias):
             # Examples as captured: a Python number stays one, so it combines as it did.
             value = op.prim.forward(*[v.example for v in op.inputs], **op.params)
             folded = Value(out.index, CONSTANT, out.shape, out.dtype, out.name,
-                           np.asarray(value))
+                           np.ascontiguousarray(value))  # (kernels read contiguous arrays)
             alias[out.index] = folded
             constants.append(folded)
         else:
@@ -220,12 +222,7 @@ def _relu_grad(ops, keep):
                 y.shape != op.output.shape or g.shape != op.output.shape or \
                 not _float32_2d(y, g):
             continue
-        outputs = (op.output,)
-        sums = [r for r in readers.get(op.output.index, ()) if r.prim.name == "reduce_sum"
-                and r.params.get("axis") == (0,) and not r.params.get("keepdims")]
-        if sums:  # the bias gradient, in the same pass
-            outputs += (sums[0].output,)
-            drop.add(id(sums[0]))
+        outputs = (op.output,) + _column_sums(op.output, readers, drop)  # the bias gradient
         fused[id(op)] = Op(RELU_GRAD, (g, y), {}, outputs)
         drop.update((id(cast), id(gt)))
     return [fused.get(id(op), op) for op in ops if id(op) not in drop]
@@ -274,6 +271,39 @@ def _softmax_xent(ops, keep):
             fused[id(op)] = Op(SOFTMAX_XENT, op.inputs, {}, op.outputs + sm.outputs)
             drop.add(id(sm))
     return [fused.get(id(op), op) for op in ops if id(op) not in drop]
+
+
+def _xent_grad(ops, keep):
+    """``a * (p - one_hot(labels))`` (with its column sums when a ``reduce_sum`` over axis 0
+    reads it): the cross-entropy's gradient at the logits, and the bias gradient."""
+    readers, producers = _readers(ops), _producers(ops)
+    fused, drop = {}, set()
+    for op in ops:
+        if op.prim.name != "multiply" or not _float32_2d(op.output):
+            continue
+        for a, d in (op.inputs, op.inputs[::-1]):
+            sub = producers.get(d.index)
+            if sub is not None and sub.prim is SUB_ONE_HOT and \
+                    _only_reader(d, op, readers, keep) and \
+                    a.shape == (op.output.shape[0], 1) and a.dtype == np.float32:
+                break
+        else:
+            continue
+        outputs = (op.output,) + _column_sums(op.output, readers, drop)
+        fused[id(op)] = Op(XENT_GRAD, sub.inputs + (a,), {}, outputs)
+        drop.add(id(sub))
+    return [fused.get(id(op), op) for op in ops if id(op) not in drop]
+
+
+def _column_sums(value, readers, drop):
+    """The output of a ``reduce_sum`` over axis 0 of a 2-D ``value`` (a bias gradient), as
+    a 1-tuple, and that op put in ``drop``; or ``()``."""
+    for r in readers.get(value.index, ()):
+        if r.prim.name == "reduce_sum" and r.params.get("axis") == (0,) and \
+                not r.params.get("keepdims") and id(r) not in drop:
+            drop.add(id(r))
+            return (r.output,)
+    return ()
 
 
 def _sub_one_hot(ops, keep):
@@ -335,39 +365,20 @@ def _relu_grad_step(op, ins, outs):
 
 
 def _softmax_xent_step(op, ins, outs):
-    labels_at, logits_at = ins
-    losses, probs = outs if len(outs) == 2 else (outs[0], None)
+    labels, logits = ins
     n, classes = op.inputs[1].shape
-    rows = np.arange(n)
-    z = probs if probs is not None else np.empty((n, classes), np.float32)
-    tmp = np.empty((n, 1), np.float32)  # the row maxima, then the row sums
-    log_norm = tmp[:, 0]
-    unsigned = op.inputs[0].dtype.kind == "u"
-
-    def step(r):
-        labels, logits = r[labels_at], r[logits_at]
-        if labels.max() >= classes or (not unsigned and labels.min() < 0):
-            _bad_label(labels, classes)
-        # The numbers of sparse_softmax_cross_entropy's forward and of softmax's:
-        # shifted = z - max; loss = log(sum(exp(shifted))) - shifted[label]; p = exp / sum.
-        # (ufunc.reduce directly: np.max/np.sum's argument handling costs more than the work)
-        np.maximum.reduce(logits, axis=1, keepdims=True, out=tmp)
-        np.subtract(logits, tmp, out=z)
-        np.negative(z[rows, labels], out=losses)
-        np.exp(z, out=z)
-        np.add.reduce(z, axis=1, keepdims=True, out=tmp)
-        if probs is not None:
-            np.divide(probs, tmp, out=probs)
-        np.log(log_norm, out=log_norm)
-        np.add(log_norm, losses, out=losses)  # log_norm - picked, as log_norm + (-picked)
-    return step
+    losses, probs = outs if len(outs) == 2 else (outs[0], np.empty((n, classes), np.float32))
+    normalize = len(outs) == 2
+    sums = np.empty(n, np.float32)
+    return lambda r: kernels.softmax_cross_entropy(r[logits], r[labels], losses, probs, sums,
+                                                   normalize)
 
 
-def _bad_label(labels, classes):
-    lo, hi = labels.min(), labels.max()
-    raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label "
-                     f"{lo if lo < 0 else hi} is out of range for {classes} classes "
-                     f"(valid labels are 0..{classes - 1})")
+def _xent_grad_step(op, ins, outs):
+    p, labels, a = ins
+    buf = outs[0]
+    sums = outs[1] if len(outs) == 2 else np.empty(buf.shape[1], buf.dtype)
+    return lambda r: kernels.cross_entropy_grad(r[p], r[labels], r[a], buf, sums)
 
 
 def _sub_one_hot_step(op, ins, outs):
@@ -395,3 +406,4 @@ DENSE_RELU = Fused("dense_relu", _dense_relu_step)
 RELU_GRAD = Fused("relu_grad", _relu_grad_step, in_place=True)
 SOFTMAX_XENT = Fused("softmax_xent", _softmax_xent_step)
 SUB_ONE_HOT = Fused("sub_one_hot", _sub_one_hot_step, in_place=True)
+XENT_GRAD = Fused("xent_grad", _xent_grad_step, in_place=True)
