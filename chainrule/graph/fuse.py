@@ -42,6 +42,9 @@ __all__ = ["Op", "Program", "rewrite", "Fused"]
 
 # Primitives that must run at every call: they draw random numbers.
 _STATEFUL = {"random_uniform"}
+# A folded constant up to this many elements is stored contiguous (a larger broadcast view
+# stays a view: it costs no memory).
+_SMALL = 1 << 20
 
 
 class Op:
@@ -123,9 +126,10 @@ def _fold_constants(ops, alias):
         if _pure(op) and op.inputs and all(v.kind == CONSTANT for v in op.inputs):
             out = op.output
             # Examples as captured: a Python number stays one, so it combines as it did.
-            value = op.prim.forward(*[v.example for v in op.inputs], **op.params)
-            folded = Value(out.index, CONSTANT, out.shape, out.dtype, out.name,
-                           np.ascontiguousarray(value))  # (kernels read contiguous arrays)
+            value = np.asarray(op.prim.forward(*[v.example for v in op.inputs], **op.params))
+            if value.size <= _SMALL:  # the kernels read contiguous arrays; a broadcast is not
+                value = np.ascontiguousarray(value)
+            folded = Value(out.index, CONSTANT, out.shape, out.dtype, out.name, value)
             alias[out.index] = folded
             constants.append(folded)
         else:
@@ -220,7 +224,7 @@ def _relu_grad(ops, keep):
         y, zero = gt.inputs
         if zero.kind != CONSTANT or np.any(np.asarray(zero.example) != 0) or \
                 y.shape != op.output.shape or g.shape != op.output.shape or \
-                not _float32_2d(y, g):
+                not _float32_2d(y, g, c):
             continue
         outputs = (op.output,) + _column_sums(op.output, readers, drop)  # the bias gradient
         fused[id(op)] = Op(RELU_GRAD, (g, y), {}, outputs)
@@ -252,24 +256,22 @@ def _transposed_matmul(ops, keep):
 
 
 def _softmax_xent(ops, keep):
-    """The cross-entropy and the softmax of the same logits, in one pass."""
-    softmaxes = {}
-    for op in ops:
-        if op.prim.name == "softmax" and _float32_2d(op.output) and op.params["axis"] == 1:
-            softmaxes.setdefault(op.inputs[0].index, op)
+    """The cross-entropy and the softmax of the same logits, in one pass at the place of the
+    cross-entropy (so only a softmax taken after it can join it)."""
     fused, drop = {}, set()
-    for op in ops:
+    for i, op in enumerate(ops):
         if op.prim.name != "sparse_softmax_cross_entropy":
             continue
         labels, logits = op.inputs
         if not _float32_2d(logits) or len(labels.shape) != 1 or labels.dtype.kind not in "iu":
             continue
-        sm = softmaxes.get(logits.index)
-        if sm is None:
-            fused[id(op)] = Op(SOFTMAX_XENT, op.inputs, {}, op.outputs)
-        else:
-            fused[id(op)] = Op(SOFTMAX_XENT, op.inputs, {}, op.outputs + sm.outputs)
-            drop.add(id(sm))
+        later = [sm for sm in ops[i + 1:] if sm.prim.name == "softmax" and id(sm) not in drop
+                 and sm.inputs[0].index == logits.index and sm.params["axis"] == 1]
+        outputs = op.outputs
+        if later:
+            outputs += later[0].outputs
+            drop.add(id(later[0]))
+        fused[id(op)] = Op(SOFTMAX_XENT, op.inputs, {}, outputs)
     return [fused.get(id(op), op) for op in ops if id(op) not in drop]
 
 

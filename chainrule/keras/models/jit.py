@@ -32,6 +32,7 @@ import numpy as np
 from ...autodiff.primitive import _recorders
 from ...graph.capture import Function
 from ...graph.graph import TraceError
+from ...tensor import Tensor
 
 __all__ = ["CompiledSteps"]
 
@@ -46,6 +47,7 @@ class CompiledSteps:
     def __init__(self, model):
         self.model = model
         self._functions = {}  # method name -> _CheckedFunction (its traces by signature)
+        self._by_shapes = {}  # (method, shapes and dtypes of plain tensor args) -> Traced
         self.eager = {}  # method name -> why it runs eagerly
         self._weights_key = None
 
@@ -56,10 +58,17 @@ class CompiledSteps:
         key = (tuple(map(id, model.weights)), tuple(map(id, model._weights_to_train())))
         if key != self._weights_key:
             self._functions.clear()
+            self._by_shapes.clear()
             self._weights_key = key
 
     def run(self, method, *args):
         """``getattr(model, method)(*args)``, through its compiled graph."""
+        # The loops call with a few plain tensors: find their trace by shapes alone (this
+        # runs once per batch, so the general signature below is worth skipping).
+        shapes = _shapes(args)
+        traced = self._by_shapes.get((method, shapes)) if shapes is not None else None
+        if traced is not None and not _recorders:
+            return traced.run(args, compiled=True)
         if method in self.eager:
             return getattr(self.model, method)(*args)
         fn = self._functions.get(method)
@@ -73,6 +82,8 @@ class CompiledSteps:
             warnings.warn(f"jit_compile: {type(self.model).__name__}.{method.lstrip('_')} "
                           f"runs eagerly: {e}", stacklevel=3)
             return getattr(self.model, method)(*args)
+        if shapes is not None:
+            self._by_shapes[(method, shapes)] = traced
         # Inside another trace (a step that calls super().train_step()) the graph is
         # replayed op by op, so that trace records it.
         return traced.run(tensors, compiled=not _recorders)
@@ -98,6 +109,14 @@ class _CheckedFunction(Function):
                 metric.__dict__.update(state)
             raise CannotCompile(problem)
         return traced
+
+
+def _shapes(args):
+    """The shapes and dtypes of ``args`` when all are plain Tensors (not Variables), else
+    None."""
+    if all(type(a) is Tensor for a in args):
+        return tuple((a._value.shape, a._value.dtype) for a in args)
+    return None
 
 
 def _unfaithful(traced):
