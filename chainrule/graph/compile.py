@@ -6,6 +6,10 @@ dispatch through ``bind``, a new Tensor, and a freshly allocated result array. A
 
 * **no dispatch, no wrapping**: the graph becomes a flat list of small step functions on
   NumPy arrays; registers hold the arrays, indexed by value.
+* **rewritten first** (:mod:`chainrule.graph.fuse`): constants folded, repeated
+  subexpressions computed once, and the chains a dense network's training step is made of
+  (bias + relu, relu's gradient with the bias gradient, softmax with cross-entropy and its
+  gradient) fused into single-pass kernels (:mod:`chainrule.kernels`).
 * **buffers planned and reused**: element-wise ops, matrix products, reductions, softmax and
   ``where`` write into preallocated buffers (``out=``). A liveness pass gives each buffer
   back to a pool when the last value that reads it (or a view of it) is done, so the next op
@@ -15,10 +19,12 @@ dispatch through ``bind``, a new Tensor, and a freshly allocated result array. A
   its result over that input, so a chain such as ``rho * v + (1 - rho) * g * g`` runs in
   one buffer with no temporaries.
 * **Variables read live, updated in place**: captured Variables are read from their own
-  arrays on every call; ``assign*`` nodes update them in place, in graph order.
+  arrays on every call; ``assign*`` nodes and other effects (an optimizer's
+  ``apply_gradients``) update them in place, in graph order, through their own code.
 
-Results equal eager execution: every step calls the same NumPy function the primitive's
-forward calls, only with ``out=``. Ops without a planned kernel (shape ops, indexing,
+Results equal eager execution, bit for bit: every step calls the same NumPy function the
+primitive's forward calls, only with ``out=``, or a fused kernel doing the same float32
+operations in the same order. Ops without a planned kernel (shape ops, indexing,
 fused losses) call the primitive's forward, whose result may be a view of its inputs; the
 liveness pass counts such views as uses of the buffers they look into.
 
