@@ -9,7 +9,10 @@ so a whole training step (forward, loss, ``tape.gradient``, optimizer update) is
 
 What a trace cannot see, as with ``tf.function``: Python control flow that reads tensor
 values (``if float(x) > 0:``) is frozen at the branch taken while tracing, and Python side
-effects (printing, appending to a list) happen only while tracing.
+effects (printing, appending to a list) happen only while tracing. The trace notes each
+read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
+graph (compiled Keras steps do). Random draws made while tracing are given back: the
+generator is put back where it was, so the first replay draws what eager code would.
 """
 
 import functools
