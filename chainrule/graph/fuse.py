@@ -53,7 +53,8 @@ class Op:
     __slots__ = ("prim", "inputs", "params", "outputs")
 
     def __init__(self, prim, inputs, params, outputs):
-        self.prim, self.inputs, self.params, self.outputs = prim, tuple(inputs), params, tuple(outputs)
+        self.prim, self.inputs, self.params = prim, tuple(inputs), params
+        self.outputs = tuple(outputs)
 
     @property
     def is_update(self):
