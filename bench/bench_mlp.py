@@ -203,7 +203,7 @@ def _summarise(r: dict, max_other_load: float) -> None:
 
 
 def run(names: list[str], epochs: int, batch_size: int, seed: int,
-        max_other_load: float) -> list[Worker]:
+        max_other_load: float, settle: float = 0.0) -> list[Worker]:
     workers = []
     for name in names:  # one at a time, so setup times are not inflated by each other
         w = Worker(name, batch_size, seed)
@@ -225,6 +225,9 @@ def run(names: list[str], epochs: int, batch_size: int, seed: int,
         for w in live[k:] + live[:k]:
             if not w.alive():
                 continue
+            # The previous worker's BLAS threads keep spinning for a while after its last
+            # call (OpenBLAS: ~0.1 s); let them go quiet so they do not slow this epoch.
+            time.sleep(settle)
             msg = w.ask("epoch")
             if "error" in msg:
                 w.fail(msg["error"])
@@ -325,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-other-load", type=float, default=0.10, metavar="FRACTION",
                     help="leave out of median/min the epochs during which other processes used "
                          "more than this share of the CPUs, if any clean epoch remains (0.10)")
+    ap.add_argument("--settle", type=float, default=0.3, metavar="SECONDS",
+                    help="pause before each timed epoch, so the previous worker's thread "
+                         "pools stop spinning (0.3)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -344,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{machine['cpus']} CPUs ({machine['cpu']})", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     results = [w.result for w in run(names, args.epochs, args.batch_size, args.seed,
-                                        args.max_other_load)]
+                                        args.max_other_load, args.settle)]
     wall = time.perf_counter() - t0
 
     source = next((r["data_source"] for r in results if "data_source" in r), None)
@@ -358,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "epochs": args.epochs, "batch_size": args.batch_size,
-                       "seed": args.seed, "data": source, "wall_s": wall,
+                       "seed": args.seed, "settle_s": args.settle, "data": source, "wall_s": wall,
                        "baseline": BASELINE, "results": results}, f, indent=2)
     return 1 if any(r["status"] == "error" for r in results) else 0
 

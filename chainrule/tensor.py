@@ -9,6 +9,7 @@ A :class:`Variable` is the only thing updated in place (``assign``, ``assign_add
 automatically.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -18,14 +19,42 @@ from .backend import xp
 
 
 # Objects told of every in-place Variable update just before it happens, as
-# `_record_update(variable, kind, value, index)`: graph tracers, which capture updates as
-# graph nodes. Gradient tapes do not listen: an update is not differentiable.
+# `_record_update(variable, kind, value, index)`, and of every read of a tensor's value
+# into Python (`float(t)`, `t.numpy()`), as `_record_read(tensor, what)`: graph tracers,
+# which capture updates as graph nodes and note reads (a graph would freeze them).
+# Gradient tapes do not listen: an update is not differentiable.
 _update_listeners = []
 
 
 def _announce_update(variable, kind, value, index=None):
     for listener in _update_listeners:
         listener._record_update(variable, kind, value, index)
+
+
+def _announce_effect(effect, inputs, params):
+    """Tells the listeners of an in-place update made by code outside the op table (an
+    optimizer's step), just before it happens, as ``_record_effect(effect, inputs, params)``.
+    ``effect`` has ``apply(*inputs, **params)`` (what it does) and ``changes(*inputs,
+    **params)`` (the Variables it changes); see :class:`chainrule.graph.VariableUpdate`."""
+    for listener in _update_listeners:
+        listener._record_effect(effect, inputs, params)
+
+
+def _announce_read(tensor, what):
+    for listener in _update_listeners:
+        listener._record_read(tensor, what)
+
+
+@contextlib.contextmanager
+def _unannounced_updates():
+    """Updates made inside are not announced: an effect that was announced as one node
+    runs its own ``assign`` calls in here."""
+    saved = _update_listeners[:]
+    _update_listeners.clear()
+    try:
+        yield
+    finally:
+        _update_listeners[:] = saved
 
 
 class Tensor:
@@ -77,10 +106,14 @@ class Tensor:
 
     def numpy(self):
         """The value as a NumPy array (shared with the tensor: treat it as read-only)."""
+        if _update_listeners:
+            _announce_read(self, "numpy")
         v = self._value
         return v if isinstance(v, np.ndarray) else np.asarray(v)
 
     def __array__(self, dtype=None, copy=None):
+        if _update_listeners:
+            _announce_read(self, "np.asarray")
         a = np.asarray(self._value)
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
@@ -98,6 +131,8 @@ class Tensor:
             yield self[i]
 
     def _scalar(self, what):
+        if _update_listeners:
+            _announce_read(self, what)
         if self._value.size != 1:
             raise TypeError(
                 f"{what}() needs a tensor with exactly one element; this one has shape "

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape"]
+DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape", "chainrule.kernels"]
 
 
 @pytest.mark.parametrize("module", DOCUMENTED)

@@ -11,8 +11,8 @@ REGISTRY = {
     "torch": "torch_loop",  # PyTorch eager + autograd
     "jax": "jax_loop",  # JAX, jit-compiled step
     "keras": "keras_loop",  # Keras 3 model.fit
-    "chainrule-fit": "chainrule_fit",  # chainrule.keras Sequential.fit
-    # "chainrule-jit": "chainrule_jit",  # add once chainrule has a compiled train step
+    "chainrule-fit": "chainrule_fit",  # chainrule.keras Sequential.fit, eager
+    "chainrule-jit": "chainrule_jit",  # the same, compile(jit_compile=True)
 }
 
 BASELINE = "numpy"

@@ -1,9 +1,10 @@
-"""chainrule's own entry: the book's Keras code run on ``chainrule.keras``.
+"""chainrule's eager entry: the book's Keras code run on ``chainrule.keras``, with
+``compile(..., jit_compile=False)`` so every op of every step is dispatched as it is called
+(``chainrule_jit`` is the same code compiled).
 
 Until the engine lands, ``from chainrule import keras`` or one of ``Sequential``,
 ``layers.Dense``, ``compile``, ``fit``, ``evaluate`` is missing and the harness reports
-"not available yet" (skipped). Once they exist with Keras semantics this becomes a real
-measurement with no change here: the calls are the same ones the Keras peer makes.
+"not available yet" (skipped).
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ from . import keras_api
 from .common import Unavailable
 
 
-def build(data, batch_size: int, seed: int):
-    """Harness entry point (see peers.common)."""
+def make(data, batch_size: int, seed: int, jit_compile: bool, mode: str):
+    """A runner for the book's model on chainrule.keras, compiled or not."""
     try:
         from chainrule import keras
     except ImportError as exc:
         raise Unavailable(f"not available yet ({exc})") from None
-    try:
-        import chainrule
-        version = getattr(chainrule, "__version__", "?")
-    except ImportError:  # pragma: no cover - imported just above
-        version = "?"
+    import chainrule
+    version = getattr(chainrule, "__version__", "?")
     try:
         return keras_api.make_runner(keras, data, batch_size, seed, "chainrule.keras",
-                                     f"chainrule {version}")
+                                     f"chainrule {version} {mode}",
+                                     {"jit_compile": jit_compile})
     except NotImplementedError as exc:  # a stub that exists but is not written yet
         raise Unavailable(f"not available yet (NotImplementedError: {exc})") from None
+
+
+def build(data, batch_size: int, seed: int):
+    """Harness entry point (see peers.common)."""
+    return make(data, batch_size, seed, jit_compile=False, mode="eager")

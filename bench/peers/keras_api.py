@@ -23,7 +23,8 @@ def _require(obj, dotted: str, owner: str):
 
 
 class KerasRunner:
-    def __init__(self, keras, data, batch_size: int, seed: int, owner: str, info: str):
+    def __init__(self, keras, data, batch_size: int, seed: int, owner: str, info: str,
+                 compile_options: dict | None = None):
         Sequential = _require(keras, "Sequential", owner)
         Dense = _require(keras, "layers.Dense", owner)
         set_seed = getattr(getattr(keras, "utils", None), "set_random_seed", None)
@@ -33,7 +34,7 @@ class KerasRunner:
         for method in ("compile", "fit", "evaluate"):
             _require(model, method, f"{owner}.Sequential")
         model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+                      metrics=["accuracy"], **(compile_options or {}))
         self.model, self.data, self.batch_size, self.info = model, data, batch_size, info
 
     def train_epoch(self) -> float:
@@ -51,5 +52,7 @@ class KerasRunner:
         return float(result[-1])
 
 
-def make_runner(keras, data, batch_size: int, seed: int, owner: str, info: str) -> KerasRunner:
-    return KerasRunner(keras, data, batch_size, seed, owner, info)
+def make_runner(keras, data, batch_size: int, seed: int, owner: str, info: str,
+                compile_options: dict | None = None) -> KerasRunner:
+    """The runner; ``compile_options`` are extra ``compile`` arguments (``jit_compile``)."""
+    return KerasRunner(keras, data, batch_size, seed, owner, info, compile_options)

@@ -96,7 +96,7 @@ def test_harness_end_to_end_on_synthetic_data(tmp_path):
     env = dict(os.environ, CHAINRULE_DATASETS=str(tmp_path))  # no mnist.npz there
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, "bench_mlp.py"), "--epochs", "2",
-         "--only", "numpy,floor,chainrule-fit", "--json", str(out)],
+         "--only", "numpy,floor,chainrule-fit", "--settle", "0", "--json", str(out)],
         capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "synthetic" in proc.stdout

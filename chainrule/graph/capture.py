@@ -9,7 +9,10 @@ so a whole training step (forward, loss, ``tape.gradient``, optimizer update) is
 
 What a trace cannot see, as with ``tf.function``: Python control flow that reads tensor
 values (``if float(x) > 0:``) is frozen at the branch taken while tracing, and Python side
-effects (printing, appending to a list) happen only while tracing.
+effects (printing, appending to a list) happen only while tracing. The trace notes each
+read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
+graph (compiled Keras steps do). Random draws made while tracing are given back: the
+generator is put back where it was, so the first replay draws what eager code would.
 """
 
 import functools
@@ -19,6 +22,7 @@ import types
 
 import numpy as np
 
+from .. import random
 from ..autodiff.primitive import _recorders
 from ..tensor import Tensor, Variable, _update_listeners
 from .graph import GraphBuilder
@@ -34,14 +38,28 @@ class Tracer:
     def __init__(self, builder):
         self.builder = builder
         self.saved = {}  # id(variable) -> (variable, its array before the trace changed it)
+        self.value_reads = []  # what read a traced value into Python, in words
 
     def _record(self, prim, inputs, params, out):
         self.builder.add_node(prim, inputs, params, out)
 
     def _record_update(self, variable, kind, value, index):
+        self._save(variable)
+        self.builder.add_update(kind, variable, value, index)
+
+    def _record_effect(self, effect, inputs, params):
+        for variable in effect.changes(*inputs, **params):
+            self._save(variable)
+        self.builder.add_effect(effect, inputs, params)
+
+    def _record_read(self, tensor, what):
+        v = self.builder._traced_arrays.get(id(tensor._value))
+        if v is not None:
+            self.value_reads.append(f"{what}() of {v.label} {v.shape}")
+
+    def _save(self, variable):
         if id(variable) not in self.saved:
             self.saved[id(variable)] = (variable, variable._value.copy())
-        self.builder.add_update(kind, variable, value, index)
 
     def undo_updates(self):
         for variable, before in self.saved.values():
@@ -50,13 +68,24 @@ class Tracer:
 
 class Traced:
     """The result of :func:`trace`: a graph and how to map its outputs back to the
-    structure the function returned."""
+    structure the function returned.
 
-    __slots__ = ("graph", "_out_skeleton", "_out_plan", "_compiled")
+    ``value_reads`` lists, in words, each time the function read the value of a traced
+    tensor into Python (``float(x)``, ``bool(x > 0)``, ``x.numpy()``): a replay repeats
+    what the function did with the values seen while tracing. ``literals`` are the parts
+    of the result that are not tensors (a replay returns them unchanged).
+    """
 
-    def __init__(self, graph, out_skeleton, out_plan):
+    __slots__ = ("graph", "_out_skeleton", "_out_plan", "_compiled", "value_reads")
+
+    def __init__(self, graph, out_skeleton, out_plan, value_reads=()):
         self.graph, self._out_skeleton, self._out_plan = graph, out_skeleton, out_plan
         self._compiled = None
+        self.value_reads = list(value_reads)
+
+    @property
+    def literals(self):
+        return [x for kind, x in self._out_plan if kind == "literal"]
 
     def run(self, tensor_args, compiled=False):
         if compiled:
@@ -100,6 +129,10 @@ def trace(fn, *args, name=None, **kwargs):
     call_args, call_kwargs = _unflatten(skeleton, iter(traced_leaves))
 
     saved_recorders, saved_listeners = _recorders[:], _update_listeners[:]
+    # Random ops draw while tracing too: put the generator back, so the first replay
+    # draws what an eager call would have drawn.
+    rng = random.generator()
+    rng_state = rng.bit_generator.state
     _recorders[:] = [tracer]
     _update_listeners[:] = [tracer]
     try:
@@ -108,6 +141,7 @@ def trace(fn, *args, name=None, **kwargs):
         _recorders[:] = saved_recorders
         _update_listeners[:] = saved_listeners
         tracer.undo_updates()
+        rng.bit_generator.state = rng_state
 
     out_leaves = []
     out_skeleton = _flatten(result, out_leaves, "")
@@ -119,7 +153,7 @@ def trace(fn, *args, name=None, **kwargs):
         else:
             plan.append(("literal", leaf))
     graph = builder.finish(outputs, name=name or getattr(fn, "__name__", "graph"))
-    return Traced(graph, out_skeleton, plan)
+    return Traced(graph, out_skeleton, plan, tracer.value_reads)
 
 
 class Function:
@@ -161,11 +195,14 @@ class Function:
         key = (skeleton, tuple(_leaf_key(leaf) for leaf, _ in leaves))
         traced = self._traces.get(key)
         if traced is None:
-            traced = trace(self._fn, *args, **kwargs)
+            traced = self._trace(args, kwargs)
             self._traces[key] = traced
             self.tracing_count += 1
         tensors = [leaf for leaf, _ in leaves if isinstance(leaf, Variable) or _is_tensor_like(leaf)]
         return traced, tensors
+
+    def _trace(self, args, kwargs):
+        return trace(self._fn, *args, **kwargs)
 
     def __get__(self, instance, owner=None):
         # As a method decorator: bind `self` like a plain function would.

@@ -6,6 +6,10 @@ dispatch through ``bind``, a new Tensor, and a freshly allocated result array. A
 
 * **no dispatch, no wrapping**: the graph becomes a flat list of small step functions on
   NumPy arrays; registers hold the arrays, indexed by value.
+* **rewritten first** (:mod:`chainrule.graph.fuse`): constants folded, repeated
+  subexpressions computed once, and the chains a dense network's training step is made of
+  (bias + relu, relu's gradient with the bias gradient, softmax with cross-entropy and its
+  gradient) fused into single-pass kernels (:mod:`chainrule.kernels`).
 * **buffers planned and reused**: element-wise ops, matrix products, reductions, softmax and
   ``where`` write into preallocated buffers (``out=``). A liveness pass gives each buffer
   back to a pool when the last value that reads it (or a view of it) is done, so the next op
@@ -15,10 +19,12 @@ dispatch through ``bind``, a new Tensor, and a freshly allocated result array. A
   its result over that input, so a chain such as ``rho * v + (1 - rho) * g * g`` runs in
   one buffer with no temporaries.
 * **Variables read live, updated in place**: captured Variables are read from their own
-  arrays on every call; ``assign*`` nodes update them in place, in graph order.
+  arrays on every call; ``assign*`` nodes and other effects (an optimizer's
+  ``apply_gradients``) update them in place, in graph order, through their own code.
 
-Results equal eager execution: every step calls the same NumPy function the primitive's
-forward calls, only with ``out=``. Ops without a planned kernel (shape ops, indexing,
+Results equal eager execution, bit for bit: every step calls the same NumPy function the
+primitive's forward calls, only with ``out=``, or a fused kernel doing the same float32
+operations in the same order. Ops without a planned kernel (shape ops, indexing,
 fused losses) call the primitive's forward, whose result may be a view of its inputs; the
 liveness pass counts such views as uses of the buffers they look into.
 
@@ -36,7 +42,8 @@ uses it only when nothing records (see ``jit_compile=True``).
 import numpy as np
 
 from ..tensor import Tensor, Variable
-from .graph import CONSTANT, VARIABLE, _last_readers
+from .fuse import Fused, rewrite
+from .graph import CONSTANT, VARIABLE
 
 # Primitives that are one NumPy ufunc call: the forward is exactly `ufunc(*inputs)`.
 UFUNCS = {
@@ -58,6 +65,8 @@ class CompiledGraph:
 
     Attributes:
         graph: the :class:`~chainrule.graph.Graph` it runs.
+        program: the :class:`~chainrule.graph.fuse.Program` it runs: the graph's nodes after
+            constant folding, sharing of common subexpressions and fusion.
         buffer_count / buffer_bytes: how many preallocated buffers the plan uses, and their
             size; ``planned_count`` how many values live in them (more values than buffers
             means buffers are reused).
@@ -65,8 +74,9 @@ class CompiledGraph:
 
     def __init__(self, graph):
         self.graph = graph
+        self.program = program = rewrite(graph)
         self._registers = [None] * len(graph.values)
-        for v in graph.values:
+        for v in list(graph.values) + program.constants:
             if v.kind == CONSTANT:
                 self._registers[v.index] = v.example
         self._inputs = [v.index for v in graph.inputs]
@@ -75,15 +85,15 @@ class CompiledGraph:
         # arguments are filled in at each call).
         self._variable_objects = {v.index: v.variable for v in graph.values if v.kind == VARIABLE}
         self._variables = [(v.index, v.variable) for v in graph.values if v.kind == VARIABLE]
-        self._outputs = [v.index for v in graph.outputs]
-        buffers = plan_buffers(graph)
+        self._outputs = [v.index for v in program.outputs]
+        buffers = plan_buffers(program)
         for index, buffer in buffers.items():
             self._registers[index] = buffer
         distinct = {id(b): b for b in buffers.values()}
         self.planned_count = len(buffers)
         self.buffer_count = len(distinct)
         self.buffer_bytes = sum(b.nbytes for b in distinct.values())
-        self._steps = [_step(node, buffers, self._variable_objects) for node in graph.nodes]
+        self._steps = [_step(op, buffers, self._variable_objects) for op in program.ops]
 
     def __call__(self, *args):
         if len(args) != len(self._inputs):
@@ -112,35 +122,48 @@ class CompiledGraph:
                 f"({self.buffer_bytes / 2**20:.1f} MiB)>")
 
 
-def _is_planned(node):
-    name = node.prim.name
-    if node.is_update or node.output.dtype.kind not in "fciub":
+def _is_planned(op):
+    if op.is_update:
+        return False
+    if isinstance(op.prim, Fused):
+        return True
+    name = op.prim.name
+    if op.output.dtype.kind not in "fciub":
         return False
     return name in IN_PLACE or name in ("where", "matmul", "reduce_sum", "reduce_max",
                                          "reduce_min", "softmax")
 
 
-def plan_buffers(graph):
-    """Gives every planned node's output a buffer, reusing buffers whose values are dead.
+def _in_place(op):
+    return op.prim.in_place if isinstance(op.prim, Fused) else op.prim.name in IN_PLACE
+
+
+def plan_buffers(program):
+    """Gives every planned op's outputs buffers, reusing buffers whose values are dead.
 
     Returns ``{value index: ndarray}``; several values may share one array. A buffer is free
-    after the last node that reads its value *or any view of it* (the outputs of unplanned
-    ops are treated as possible views of their inputs). Graph outputs keep their buffers.
+    after the last op that reads its value *or any view of it* (the outputs of unplanned
+    ops are treated as possible views of their inputs). Program outputs keep their buffers.
     """
-    nodes = graph.nodes
-    last_use = _last_readers(graph)  # outputs count as read after the last node
+    ops = program.ops
+    last_use = {}
+    for position, op in enumerate(ops):
+        for v in op.inputs:
+            last_use[v.index] = position
+    for v in program.outputs:  # read "after" the last op
+        last_use[v.index] = len(ops)
     # Which planned buffers (named by the value that owns them) may each value look into?
-    roots = {}
-    end = {}
-    for node in nodes:
-        if node.is_update:
+    roots, end = {}, {}
+    for position, op in enumerate(ops):
+        if op.is_update:
             continue
-        out = node.output.index
-        if _is_planned(node):
-            roots[out] = (out,)
-            end[out] = node.index
+        if _is_planned(op):
+            for out in op.outputs:
+                roots[out.index] = (out.index,)
+                end[out.index] = position
         else:
-            roots[out] = tuple({r for v in node.inputs for r in roots.get(v.index, ())})
+            out = op.output.index
+            roots[out] = tuple({r for v in op.inputs for r in roots.get(v.index, ())})
     for index, owners in roots.items():
         for owner in owners:
             end[owner] = max(end[owner], last_use.get(index, -1))
@@ -148,23 +171,24 @@ def plan_buffers(graph):
     buffers, live, pool, free_at = {}, {}, {}, {}
     for owner, stop in end.items():
         free_at.setdefault(stop, []).append(owner)
-    for node in nodes:
-        if not node.is_update and _is_planned(node):
-            out = node.output
-            key = (out.shape, out.dtype)
-            buffer = None
-            if node.prim.name in IN_PLACE:  # write over an input that dies here
-                for v in node.inputs:
-                    if v.index in live and end[v.index] == node.index and \
-                            (v.shape, v.dtype) == key:
-                        buffer = live.pop(v.index)
-                        break
-            if buffer is None:
-                spare = pool.get(key)
-                buffer = spare.pop() if spare else np.empty(out.shape, out.dtype)
-            live[out.index] = buffer
-            buffers[out.index] = buffer
-        for owner in free_at.get(node.index, ()):
+    for position, op in enumerate(ops):
+        if _is_planned(op):
+            for k, out in enumerate(op.outputs):
+                key = (out.shape, out.dtype)
+                buffer = None
+                if k == 0 and _in_place(op):  # write over an input that dies here
+                    # (a fused kernel only over its first: its loops are written for that)
+                    for v in op.inputs[:1] if isinstance(op.prim, Fused) else op.inputs:
+                        if v.index in live and end[v.index] == position and \
+                                (v.shape, v.dtype) == key:
+                            buffer = live.pop(v.index)
+                            break
+                if buffer is None:
+                    spare = pool.get(key)
+                    buffer = spare.pop() if spare else np.empty(out.shape, out.dtype)
+                live[out.index] = buffer
+                buffers[out.index] = buffer
+        for owner in free_at.get(position, ()):
             buffer = live.pop(owner, None)
             if buffer is not None:
                 pool.setdefault((buffer.shape, buffer.dtype), []).append(buffer)
@@ -172,10 +196,12 @@ def plan_buffers(graph):
 
 
 def _step(node, buffers, variables):
-    """One node as a function of the register list."""
+    """One op of the program as a function of the register list."""
     ins = tuple(v.index for v in node.inputs)
     if node.is_update:
         return _update_step(node, ins, variables)
+    if isinstance(node.prim, Fused):
+        return node.prim.step(node, ins, [buffers[v.index] for v in node.outputs])
     out = node.output.index
     name = node.prim.name
     buf = buffers.get(out)
@@ -205,13 +231,21 @@ def _generic_step(forward, ins, params, out):
 
 
 def _update_step(node, ins, variables):
-    var_index, value_index = ins
-    update = node.prim
-    index = node.params.get("index")
+    """An effect (``assign*``, an optimizer step) through its own ``apply``: the same checks
+    and arithmetic as eager code. Variables are passed as themselves, other values as
+    arrays."""
+    effect, params = node.prim, node.params
+    is_variable = [v.variable is not None for v in node.inputs]
+    if is_variable == [True, False]:
+        var_index, value_index = ins  # the common case, assign*: no list to build
+
+        def step(r):
+            effect.apply(variables[var_index], r[value_index], **params)
+        return step
+    pairs = list(zip(ins, is_variable))
 
     def step(r):
-        # Through the Variable's own method: the same checks and arithmetic as eager code.
-        update.apply(variables[var_index], r[value_index], index)
+        effect.apply(*[variables[i] if var else r[i] for i, var in pairs], **params)
     return step
 
 
@@ -260,15 +294,17 @@ def _softmax(ins, params, buf):
     axis = params["axis"]
 
     def step(r):
+        # Array methods: on small arrays np.max's argument handling costs as much as the work.
         x = r[a]
-        np.subtract(x, np.max(x, axis=axis, keepdims=True), out=buf)
+        np.subtract(x, x.max(axis=axis, keepdims=True), out=buf)
         np.exp(buf, out=buf)
-        np.divide(buf, np.sum(buf, axis=axis, keepdims=True), out=buf)
+        np.divide(buf, buf.sum(axis=axis, keepdims=True), out=buf)
     return step
 
 
 _KERNELS = {
     "relu": _relu, "sigmoid": _sigmoid, "where": _where, "matmul": _matmul,
-    "reduce_sum": _reduction(np.sum), "reduce_max": _reduction(np.max),
-    "reduce_min": _reduction(np.min), "softmax": _softmax,
+    # ufunc.reduce is what np.sum/np.max call, without their argument handling
+    "reduce_sum": _reduction(np.add.reduce), "reduce_max": _reduction(np.maximum.reduce),
+    "reduce_min": _reduction(np.minimum.reduce), "softmax": _softmax,
 }

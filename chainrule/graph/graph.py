@@ -103,7 +103,11 @@ class VariableUpdate:
     """A pseudo-primitive for ``Variable.assign``, ``assign_add`` and ``assign_sub``.
 
     Updates are effects, not values, so they are not in the primitive table; a graph keeps
-    them as nodes so that a captured training step can be replayed with its updates.
+    them as nodes so that a captured training step can be replayed with its updates. Any
+    object with the same three members is an effect a graph can hold (an optimizer's
+    ``apply_gradients`` is one): ``name``, ``apply(*inputs, **params)``, which does it on
+    Tensors, Variables or arrays, and ``changes(*inputs, **params)``, the Variables it
+    changes (a trace puts them back afterwards).
     """
 
     __slots__ = ("name",)
@@ -120,6 +124,9 @@ class VariableUpdate:
         piece = object.__new__(_VariableSlice)
         piece._value, piece._variable, piece._index = variable._value[index], variable, index
         return getattr(piece, self.name)(value)
+
+    def changes(self, variable, value, index=None):
+        return [variable]
 
     def __repr__(self):
         return f"<update {self.name}>"
@@ -203,7 +210,7 @@ class Graph:
             env[index] = operand
         for prim, input_indices, params, out, dead in self._program:
             if out is None:
-                prim.apply(env[input_indices[0]], env[input_indices[1]], **params)
+                prim.apply(*[env[i] for i in input_indices], **params)
             else:
                 env[out] = bind(prim, tuple(env[i] for i in input_indices), params)
             for i in dead:  # as in eager code, an intermediate is freed after its last use
@@ -353,8 +360,23 @@ class GraphBuilder:
             example = tensor._value.copy() if self._snapshot else tensor._value
             return self._new(tensor, VARIABLE, example=example, variable=tensor)
         if isinstance(tensor, Tensor):
+            if self._traced_arrays is not None:
+                self._refuse_view_of_traced(tensor._value)
             return self._new(tensor, CONSTANT, example=tensor._value)
         return self._constant_scalar(tensor)
+
+    def _refuse_view_of_traced(self, array):
+        # A tensor made by wrapping a view of a traced value's array (not by an op) would
+        # be frozen as a constant: replaying would reuse the traced call's data.
+        base = array.base if isinstance(array, np.ndarray) else None
+        while base is not None:
+            v = self._traced_arrays.get(id(base))
+            if v is not None:
+                raise TraceError(
+                    f"a tensor read from the array of the traced value {v.label} outside the "
+                    f"ops (Tensor(array) of a view of it) would be frozen into the graph; "
+                    f"compute it with ops (reshape, cast, getitem) so the graph sees it")
+            base = base.base if isinstance(base, np.ndarray) else None
 
     def _constant_scalar(self, x):
         # A Python number (an update's step size) stays a Python number, so that replaying
@@ -390,9 +412,13 @@ class GraphBuilder:
                         f"part eagerly.")
 
     def add_update(self, kind, variable, value, index=None):
-        ins = (self.value_of(variable), self.value_of(value))
         params = {} if index is None else {"index": index}
-        node = Node(len(self.nodes), UPDATES[kind], ins, params, None)
+        return self.add_effect(UPDATES[kind], (variable, value), params)
+
+    def add_effect(self, effect, inputs, params):
+        """A node for an in-place update (see :class:`VariableUpdate`); it has no output."""
+        ins = tuple(self.value_of(x) for x in inputs)
+        node = Node(len(self.nodes), effect, ins, dict(params), None)
         self.nodes.append(node)
         return node
 

@@ -39,43 +39,50 @@ def _predictions(y_pred):
 
 def _float_targets(y_true, y_pred):
     """``y_true`` as a tensor of ``y_pred``'s dtype, with a trailing size-1 axis added or
-    dropped so both have the same rank (Keras does the same)."""
-    value = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
-    if value.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        value = value[..., None]
-    elif value.ndim == y_pred.ndim + 1 and value.shape[-1] == 1:
-        value = value[..., 0]
-    if isinstance(y_true, Tensor) and y_true.dtype == y_pred.dtype and value is y_true._value:
-        return y_true
-    return Tensor._wrap(value.astype(y_pred.dtype, copy=False))
+    dropped so both have the same rank (Keras does the same). Written with ops, so that a
+    traced step sees the targets as its input, not as a constant."""
+    targets = _as_tensor(y_true)
+    if targets.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        targets = ops.expand_dims(targets, -1)
+    elif targets.ndim == y_pred.ndim + 1 and targets.shape[-1] == 1:
+        targets = ops.reshape(targets, targets.shape[:-1])
+    if targets.dtype != y_pred.dtype:
+        targets = ops.cast(targets, y_pred.dtype)
+    return targets
 
 
 def _integer_labels(fn_name, y_true, y_pred, check_range=True):
     """Class-index labels for the sparse losses: integers, shaped like ``y_pred`` without
     its class axis, each in [0, classes) (checked unless ``check_range=False``)."""
-    labels = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
+    labels = _as_tensor(y_true)
     if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
-        labels = labels[..., 0]
+        labels = ops.reshape(labels, labels.shape[:-1])
     if labels.shape != y_pred.shape[:-1]:
         raise ValueError(
             f"{fn_name}: y_true of shape {np.shape(y_true)} and y_pred of shape "
             f"{y_pred.shape} are incompatible: y_true must hold one class index per sample, "
             f"shape {y_pred.shape[:-1]}")
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and labels.size and np.any(labels != np.floor(labels)):
+    values = labels._value
+    if values.dtype.kind not in "iu":
+        if values.dtype.kind == "f" and values.size and np.any(values != np.floor(values)):
             raise ValueError(f"{fn_name}: y_true must hold integer class indices; received "
-                             f"non-integer values such as {labels[labels != np.floor(labels)][0]}")
-        labels = labels.astype(np.int64)
+                             f"non-integer values such as {values[values != np.floor(values)][0]}")
+        labels = ops.cast(labels, "int64")
+        values = labels._value
     classes = y_pred.shape[-1]
-    if check_range and labels.size:
-        hi = labels.max()
-        lo = 0 if labels.dtype.kind == "u" else labels.min()
+    if check_range and values.size:
+        hi = values.max()
+        lo = 0 if values.dtype.kind == "u" else values.min()
         if lo < 0 or hi >= classes:
             raise ValueError(
                 f"{fn_name}: label {lo if lo < 0 else hi} is out of range for y_pred with "
                 f"{classes} classes (shape {y_pred.shape}); labels must be integers in "
                 f"[0, {classes - 1}]")
-    return Tensor._wrap(labels)
+    return labels
+
+
+def _as_tensor(y):
+    return y if isinstance(y, Tensor) else Tensor._wrap(np.asarray(y))
 
 
 def _same_shape(fn_name, y_true, y_pred):

@@ -20,7 +20,8 @@ __all__ = [
 
 
 def _array(x):
-    return x._value if isinstance(x, Tensor) else np.asarray(x)
+    # numpy() rather than ._value: a trace of a step that updates metrics notes the read.
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
 class Metric:

@@ -20,7 +20,7 @@ from .math import (
     round, sigmoid, sign, softplus, sqrt, square, stop_gradient, subtract, tanh, truediv,
 )
 from .nn import (
-    log_softmax, softmax, softmax_cross_entropy_with_logits,
+    dropout, log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 )
 

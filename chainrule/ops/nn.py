@@ -4,7 +4,9 @@ from ..autodiff import primitives as P
 from ..autodiff.primitive import bind
 from ..backend import xp
 from ._convert import normalize_axis, tensor_arg
-from .math import multiply, reduce_sum, relu, sigmoid, tanh  # noqa: F401  (re-exported)
+from .math import (  # noqa: F401  (re-exported)
+    cast, divide, greater_equal, multiply, reduce_sum, relu, sigmoid, tanh,
+)
 
 
 def softmax(logits, axis=-1):
@@ -41,6 +43,18 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
             raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label {bad} is out of "
                              f"range for {classes} classes (valid labels are 0..{classes - 1})")
     return bind(P.sparse_softmax_cross_entropy, (labels, logits))
+
+
+def dropout(x, rate, noise_shape=None, seed=None):
+    """``x`` with a random fraction ``rate`` of its entries zeroed and the rest scaled by
+    ``1 / (1 - rate)``; ``noise_shape`` (broadcast against ``x``) shares one draw along
+    axes of size 1. ``seed`` as in :func:`chainrule.random.generator`."""
+    x = tensor_arg(x)
+    shape = x.shape if noise_shape is None else tuple(noise_shape)
+    noise = bind(P.random_uniform, (), {"shape": shape, "dtype": xp.dtype("float32"),
+                                        "seed": seed})
+    keep = cast(greater_equal(noise, rate), x.dtype)
+    return multiply(x, divide(keep, xp.float32(1 - rate)))
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1):

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["chainrule.graph.graph", "chainrule.graph.capture", "chainrule.graph.dot",
-           "chainrule.graph.derivatives", "chainrule.graph.compile", "chainrule.autodiff.tape"]
+           "chainrule.graph.derivatives", "chainrule.graph.compile", "chainrule.graph.fuse",
+           "chainrule.autodiff.tape"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -287,9 +287,3 @@ def test_get_set_weights_and_config():
 def test_functional_api_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="functional API"):
         keras.Model(inputs=keras.Input(shape=(3,)), outputs=None)
-
-
-def test_jit_compile_true_warns_and_trains_eagerly():
-    model = keras.Sequential([layers.Dense(1)])
-    with pytest.warns(UserWarning, match="eagerly"):
-        model.compile(optimizer="sgd", loss="mse", jit_compile=True)

@@ -2,10 +2,7 @@
 
 import math
 
-import numpy as np
-
-from ... import dtypes, ops, random
-from ...tensor import Tensor
+from ... import dtypes, ops
 from .. import activations
 from .layer import Layer
 
@@ -62,11 +59,9 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        shape = inputs.shape if self.noise_shape is None else tuple(
+        shape = None if self.noise_shape is None else tuple(
             d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
-        keep = random.generator(self.seed).random(shape, dtype=np.float32) >= self.rate
-        scale = (keep / np.float32(1 - self.rate)).astype(inputs.dtype)
-        return inputs * Tensor._wrap(scale)
+        return ops.dropout(inputs, self.rate, shape, self.seed)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from ... import dtypes
+from ... import dtypes, ops
 from ...tensor import Tensor, Variable
 from .. import initializers
 
@@ -43,7 +43,7 @@ def to_input_tensor(x, dtype=dtypes.float32):
         value = x._value
         if value.dtype == dtype or value.dtype.kind != "f":
             return x
-        return Tensor._wrap(value.astype(dtype))
+        return ops.cast(x, dtype)  # an op, so that a traced step sees it
     value = np.asarray(x)
     if value.dtype.kind == "f" and value.dtype != dtype:
         value = value.astype(dtype)

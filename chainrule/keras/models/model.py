@@ -7,8 +7,6 @@ Subclass it the Keras way: create layers in ``__init__``, use them in ``call``; 
 weights are found by walking the attributes.
 """
 
-import warnings
-
 import numpy as np
 
 from ... import ops, random
@@ -17,6 +15,7 @@ from ...tensor import Tensor
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers, saving
+from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
 from ..utils import batching
@@ -58,6 +57,7 @@ class Model(Layer):
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._in_fit = False
         self._train_weights = None  # see _weights_to_train
+        self._jit = None  # CompiledSteps when compiled with jit_compile
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -88,14 +88,18 @@ class Model(Layer):
         list of names (``"accuracy"`` is resolved from the data's shapes on the first
         batch, see :func:`chainrule.keras.metrics.resolve`) or Metric objects.
 
-        Training always runs eagerly; ``jit_compile=True`` is accepted and warns.
+        ``jit_compile`` (True, or "auto", the default) runs the steps of ``fit``,
+        ``evaluate`` and ``predict`` as compiled graphs (see
+        :mod:`chainrule.keras.models.jit`), with the numbers eager code gives; a step that
+        cannot be compiled faithfully runs eagerly, with one warning. ``jit_compile=False``
+        or ``run_eagerly=True`` runs them eagerly.
         """
         if loss_weights is not None or weighted_metrics is not None:
             raise NotImplementedError("compile: loss_weights and weighted_metrics are not "
                                       "supported (models have one output)")
-        if jit_compile is True:
-            warnings.warn("compile(jit_compile=True): chainrule has no compiled training step "
-                          "yet; training runs eagerly", stacklevel=2)
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto'; received "
+                             f"{jit_compile!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         self._loss_fn = _as_loss(loss)
@@ -106,6 +110,7 @@ class Model(Layer):
         self._compiled_metrics = [metrics_module.get(spec) for spec in metrics or []]
         self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
+        self._jit = None if run_eagerly or jit_compile is False else CompiledSteps(self)
         self.compiled = True
 
     def _require_compiled(self, caller, need_loss=True):
@@ -178,15 +183,39 @@ class Model(Layer):
         raise NotImplementedError(f"{type(self).__name__} cannot give its logits")
 
     def train_step(self, data):
-        """One gradient step on a batch ``(x, y)``; returns the metrics' running values."""
+        """One gradient step on a batch ``(x, y)``; returns the metrics' running values.
+
+        The gradient step itself is :meth:`_gradient_step` (compiled under ``jit_compile``);
+        the metrics are updated from its loss and predictions."""
         x, y = data
+        loss, y_pred = self._run("_gradient_step", x, y)
+        self._loss_tracker.update_state(loss, sample_weight=len(x))
+        return self.compute_metrics(x, y, y_pred)
+
+    def _gradient_step(self, x, y):
+        """Chapter 2's ``one_training_step``: the loss under a tape, its gradient, the
+        update. Returns ``(loss, y_pred)``."""
         with GradientTape() as tape:
             loss, y_pred = self.compute_loss_and_predictions(x, y, training=True)
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
-        self._loss_tracker.update_state(loss, sample_weight=len(x))
-        return self.compute_metrics(x, y, y_pred)
+        return loss, y_pred
+
+    def _run(self, method, *args):
+        """``getattr(self, method)(*args)``: through its compiled graph under jit_compile."""
+        if self._jit is None:
+            return getattr(self, method)(*args)
+        return self._jit.run(method, *args)
+
+    def _step_function(self, name):
+        """What a loop calls per batch: the step ``name``. Model's own steps compile their
+        inner part (``_gradient_step`` ...) themselves; a step a subclass overrides is traced
+        whole only with ``jit_compile=True`` ("auto" runs the override's Python as written)."""
+        if self._jit is None or self.jit_compile is not True or \
+                getattr(type(self), name) is getattr(Model, name):
+            return getattr(self, name)
+        return lambda data: self._jit.run(name, data)
 
     def _weights_to_train(self):
         """``trainable_weights``, looked up once per fit/train_on_batch call (after the
@@ -199,12 +228,18 @@ class Model(Layer):
     def test_step(self, data):
         """Loss and metrics on a batch ``(x, y)``, without changing the weights."""
         x, y = data
-        loss, y_pred = self.compute_loss_and_predictions(x, y, training=False)
+        loss, y_pred = self._run("_test_forward", x, y)
         self._loss_tracker.update_state(loss, sample_weight=len(x))
         return self.compute_metrics(x, y, y_pred)
 
+    def _test_forward(self, x, y):
+        return self.compute_loss_and_predictions(x, y, training=False)
+
     def predict_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
+        return self._run("_predict_forward", x)
+
+    def _predict_forward(self, x):
         return self(x, training=False)
 
     # -- loops ---------------------------------------------------------------------------------
@@ -246,8 +281,8 @@ class Model(Layer):
         self._train_weights = None
         self._in_fit = True
         try:
-            if not self.built:
-                self.build((None,) + tuple(x.shape[1:]))
+            self._prepare_loop(x)
+            train_step = self._step_function("train_step")
             logs = {}
             cbs.call("on_train_begin", logs)
             start = max(initial_epoch, self._resume_epoch or 0)
@@ -258,7 +293,7 @@ class Model(Layer):
                 for step, index in enumerate(batching.batch_indices(len(x), batch_size,
                                                                     shuffle, rng)):
                     cbs.call("on_train_batch_begin", step, {})
-                    logs = _as_floats(self.train_step(_batch(x, y, index)))
+                    logs = _as_floats(train_step(_batch(x, y, index)))
                     cbs.call("on_train_batch_end", step, logs)
                     if self.stop_training:
                         break
@@ -313,11 +348,13 @@ class Model(Layer):
 
     def _run_test(self, x, y, batch_size, cbs):
         self.reset_metrics()
+        self._prepare_loop(x)
+        test_step = self._step_function("test_step")
         logs = {}
         cbs.call("on_test_begin", logs)
         for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
             cbs.call("on_test_batch_begin", step, {})
-            logs = _as_floats(self.test_step(_batch(x, y, index)))
+            logs = _as_floats(test_step(_batch(x, y, index)))
             cbs.call("on_test_batch_end", step, logs)
         cbs.call("on_test_end", logs)
         return logs
@@ -331,10 +368,12 @@ class Model(Layer):
         cbs = self._callbacks(callbacks, None, verbose,
                               {"verbose": verbose, "epochs": 1, "steps": steps})
         out = None
+        self._prepare_loop(x)
+        predict_step = self._step_function("predict_step")
         cbs.call("on_predict_begin", {})
         for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
             cbs.call("on_predict_batch_begin", step, {})
-            batch_out = np.asarray(self.predict_step(Tensor._wrap(x[index])))
+            batch_out = np.asarray(predict_step(Tensor._wrap(x[index])))
             if out is None:
                 out = np.empty((len(x),) + batch_out.shape[1:], batch_out.dtype)
             out[index] = batch_out
@@ -348,17 +387,30 @@ class Model(Layer):
         x, y = batching.check_data(x, y, "train_on_batch")
         self.reset_metrics()
         self._train_weights = None
-        return self._results(_as_floats(self.train_step(_batch(x, y, slice(None)))), return_dict)
+        self._prepare_loop(x)
+        step = self._step_function("train_step")
+        return self._results(_as_floats(step(_batch(x, y, slice(None)))), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y = batching.check_data(x, y, "test_on_batch")
         self.reset_metrics()
-        return self._results(_as_floats(self.test_step(_batch(x, y, slice(None)))), return_dict)
+        self._prepare_loop(x)
+        step = self._step_function("test_step")
+        return self._results(_as_floats(step(_batch(x, y, slice(None)))), return_dict)
 
     def predict_on_batch(self, x):
         x, _ = batching.check_data(x, None, "predict_on_batch")
-        return np.asarray(self.predict_step(Tensor._wrap(x)))
+        self._prepare_loop(x)
+        return np.asarray(self._step_function("predict_step")(Tensor._wrap(x)))
+
+    def _prepare_loop(self, x):
+        """Builds the model for ``x`` (a trace must not be the place weights are made) and
+        lets the compiled steps see any change of weights."""
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        if self._jit is not None:
+            self._jit.refresh()
 
     def _results(self, logs, return_dict):
         if return_dict:

@@ -11,7 +11,8 @@ import warnings
 
 import numpy as np
 
-from ...tensor import Tensor, Variable
+from ...tensor import (Tensor, Variable, _announce_effect, _unannounced_updates,
+                       _update_listeners)
 
 __all__ = ["Optimizer"]
 
@@ -109,6 +110,7 @@ class Optimizer:
         Returns the step counter ``iterations`` (incremented by one).
         """
         grads, variables, missing = [], [], []
+        tensors = []  # the gradients as given, for a trace to identify them
         for pair in grads_and_vars:
             try:
                 g, v = pair
@@ -122,6 +124,7 @@ class Optimizer:
                 missing.append(v)
             else:
                 grads.append(self._gradient_array(g, v))
+                tensors.append(g)
                 variables.append(v)
         if not variables:
             raise ValueError(f"No gradients provided for any variable: all {len(missing)} "
@@ -131,6 +134,17 @@ class Optimizer:
                           f"when minimizing the loss (they are left unchanged). Did the loss "
                           f"use them?", stacklevel=2)
         self._build_new(variables)
+        if _update_listeners:  # a graph is being traced: the update is recorded as one node
+            APPLY_GRADIENTS.apply(*[x for pair in zip(variables, tensors) for x in pair],
+                                  optimizer=self)
+        else:
+            self._apply(grads, variables)
+        return self.iterations
+
+    def _apply(self, grads, variables):
+        """The update itself, on gradient arrays: clipping, weight decay, ``update_step``
+        for each variable, then ``iterations += 1``. The learning rate (and a schedule) is
+        read here, so a replayed graph sees its current value."""
         if self.clipvalue is not None or self.clipnorm is not None or \
                 self.global_clipnorm is not None:
             grads = self._clip(grads)
@@ -140,7 +154,6 @@ class Optimizer:
                 v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
             self.update_step(g, v, lr)
         self.iterations._value += 1
-        return self.iterations
 
     def update_step(self, grad, var, learning_rate):
         """One step of the algorithm for one variable: ``grad`` is a NumPy array of
@@ -184,6 +197,37 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={float(self._learning_rate._value):g}>"
+
+
+class ApplyGradients:
+    """``optimizer.apply_gradients`` as a graph effect (see
+    :class:`chainrule.graph.VariableUpdate`): a traced training step keeps the whole update
+    as one node, ``apply_gradients(w1, g1, w2, g2, ..., optimizer=...)``, that replays the
+    optimizer's own code, so the step counter, the learning rate and its schedule are
+    read when the graph runs, not frozen when it was traced."""
+
+    name = "apply_gradients"
+    vjp = None
+    why = "it changes the Variables in place; an update is not differentiable"
+
+    def apply(self, *operands, optimizer):
+        variables, grads = operands[0::2], operands[1::2]
+        grads = [optimizer._gradient_array(g, v) for g, v in zip(grads, variables)]
+        if _update_listeners:  # traced, or replayed op by op inside another trace
+            _announce_effect(self, operands, {"optimizer": optimizer})
+            with _unannounced_updates():  # a schedule's assign is part of this node
+                optimizer._apply(grads, variables)
+        else:
+            optimizer._apply(grads, variables)
+
+    def changes(self, *operands, optimizer):
+        return list(operands[0::2]) + optimizer.variables
+
+    def __repr__(self):
+        return "<effect apply_gradients>"
+
+
+APPLY_GRADIENTS = ApplyGradients()
 
 
 def _norm(g):

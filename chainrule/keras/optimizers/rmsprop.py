@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ... import kernels
 from .optimizer import Optimizer
 
 
@@ -50,8 +51,11 @@ class RMSprop(Optimizer):
         super().build(var_list)
 
     def update_step(self, grad, var, learning_rate):
-        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
-        v = self.slot(var, "velocity")
+        w, v = var._value, self.slot(var, "velocity")
+        if not (self.centered or self.momentum) and \
+                kernels.rmsprop(w, grad, v, learning_rate, self.rho, self.epsilon):
+            return  # one fused pass with the numbers of the steps below
+        tmp, f = self.scratch(var), w.dtype.type
         v *= f(self.rho)
         v += np.multiply(np.square(grad, out=tmp), f(1 - self.rho), out=tmp)
         if self.centered:

@@ -1,0 +1,152 @@
+"""The numba versions of :mod:`chainrule.kernels` (imported only when numba is installed).
+
+Every loop does, per element, exactly the float32 operations of the NumPy fallback, in the
+same order: ``fastmath=False`` keeps LLVM from contracting ``a * b + c`` into a fused
+multiply-add or reordering sums, and ``error_model="numpy"`` (no Python exception on a
+division by zero) lets it vectorise the loop. Arguments are float32 arrays and float32
+scalars (a Python float would turn the arithmetic into float64).
+"""
+
+import numba
+import numpy as np
+
+_OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
+
+
+# Each loop comes in two forms: into a separate output, and in place (the output is the
+# first input). One loop cannot serve both at full speed: LLVM vectorises a loop only after
+# a run-time check that the output does not overlap an input, and in place it does.
+
+@numba.njit(**_OPTIONS)
+def bias_relu(x, bias, out):
+    rows, cols = x.shape
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + bias[j]
+            # np.maximum(v, 0): v when v > 0 or v is NaN, else +0.0 (also for v = -0.0)
+            out[i, j] = v if (v > 0 or v != v) else np.float32(0)
+
+
+@numba.njit(**_OPTIONS)
+def bias_relu_inplace(x, bias):
+    rows, cols = x.shape
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + bias[j]
+            x[i, j] = v if (v > 0 or v != v) else np.float32(0)
+
+
+@numba.njit(**_OPTIONS)
+def relu_grad(g, y, out, sums):
+    rows, cols = g.shape
+    one, zero = np.float32(1), np.float32(0)
+    for j in range(cols):
+        sums[j] = zero
+    for i in range(rows):  # row after row, as NumPy adds up an axis-0 sum
+        for j in range(cols):
+            v = g[i, j] * (one if y[i, j] > 0 else zero)
+            out[i, j] = v
+            sums[j] += v
+
+
+@numba.njit(**_OPTIONS)
+def relu_grad_inplace(g, y, sums):
+    rows, cols = g.shape
+    one, zero = np.float32(1), np.float32(0)
+    for j in range(cols):
+        sums[j] = zero
+    for i in range(rows):
+        for j in range(cols):
+            v = g[i, j] * (one if y[i, j] > 0 else zero)
+            g[i, j] = v
+            sums[j] += v
+
+
+@numba.njit(**_OPTIONS)
+def rmsprop(w, g, v, lr, rho, one_minus_rho, epsilon):
+    # The optimizer's NumPy steps, per element: v *= rho; t = g * g; t *= 1 - rho; v += t;
+    # t = v + eps; t = sqrt(t); t = g / t; t *= lr; w -= t. One thread: splitting the pass
+    # across cores lost more to BLAS's spinning worker threads than it gained (measured).
+    w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
+    for i in range(w.size):
+        gi = g[i]
+        vi = v[i] * rho + (gi * gi) * one_minus_rho
+        v[i] = vi
+        w[i] = w[i] - (gi / np.sqrt(vi + epsilon)) * lr
+
+
+@numba.njit(**_OPTIONS)
+def softmax_shift(logits, labels, z, neg_picked):
+    """z = logits - row max; neg_picked = -z[label]; False at a label out of range."""
+    rows, classes = logits.shape
+    for i in range(rows):
+        label = labels[i]
+        if label < 0 or label >= classes:
+            return False
+        m = logits[i, 0]
+        for j in range(1, classes):  # np.maximum: the later value on ties, NaN spreads
+            v = logits[i, j]
+            m = m if (m > v or m != m) else v
+        for j in range(classes):
+            z[i, j] = logits[i, j] - m
+        neg_picked[i] = -z[i, label]
+    return True
+
+
+@numba.njit(**_OPTIONS)
+def _row_sum(z, i, n):
+    # NumPy's float32 add.reduce of one contiguous row of n <= 128 values: a zero start
+    # plus its pairwise sum, which for such n is eight running sums combined as a tree,
+    # then the last n % 8 values one by one.
+    zero = np.float32(0)
+    if n < 8:
+        res = zero
+        for j in range(n):
+            res += z[i, j]
+        return zero + res
+    r0, r1, r2, r3 = z[i, 0], z[i, 1], z[i, 2], z[i, 3]
+    r4, r5, r6, r7 = z[i, 4], z[i, 5], z[i, 6], z[i, 7]
+    j = 8
+    while j < n - n % 8:
+        r0 += z[i, j]
+        r1 += z[i, j + 1]
+        r2 += z[i, j + 2]
+        r3 += z[i, j + 3]
+        r4 += z[i, j + 4]
+        r5 += z[i, j + 5]
+        r6 += z[i, j + 6]
+        r7 += z[i, j + 7]
+        j += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while j < n:
+        res += z[i, j]
+        j += 1
+    return zero + res
+
+
+@numba.njit(**_OPTIONS)
+def softmax_normalize(e, sums, normalize):
+    """sums = e.sum(axis=1); e /= sums (when normalize)."""
+    rows, classes = e.shape
+    for i in range(rows):
+        s = _row_sum(e, i, classes)
+        sums[i] = s
+        if normalize:
+            for j in range(classes):
+                e[i, j] = e[i, j] / s
+
+
+@numba.njit(**_OPTIONS)
+def xent_grad(p, labels, a, out, sums):
+    """out = a * (p - one_hot(labels)); sums = out.sum(axis=0), row after row."""
+    rows, classes = p.shape
+    one, zero = np.float32(1), np.float32(0)
+    for j in range(classes):
+        sums[j] = zero
+    for i in range(rows):
+        label = labels[i]
+        ai = a[i, 0]
+        for j in range(classes):
+            v = ai * (p[i, j] - (one if j == label else zero))
+            out[i, j] = v
+            sums[j] += v

@@ -1,0 +1,131 @@
+"""Compiled steps: what ``Model.compile(jit_compile=True)`` runs.
+
+A model step is traced once per input signature (the batch's shapes and dtypes: a full
+batch and the short last one of an epoch get one graph each) and then replayed on
+:mod:`chainrule.graph.compile`'s executor: buffers planned once, element-wise chains and
+the optimizer update fused, no per-op dispatch. The trace is a recording of the same
+primitive calls eager code makes, so a replay gives eager numbers.
+
+What is traced:
+
+* training: ``Model._gradient_step`` (forward, loss, ``tape.gradient``,
+  ``optimizer.apply_gradients``, one graph node that replays the optimizer's own update, so
+  the step counter and learning rate are read live). The loss tracker and metrics are then
+  updated from its outputs in Python, as in eager mode.
+* evaluation and prediction: ``Model._test_forward`` and ``Model._predict_forward``.
+* a ``train_step``, ``test_step`` or ``predict_step`` that a subclass overrides is traced
+  whole.
+
+A step that a replay could not repeat faithfully runs eagerly instead, with one warning:
+when tracing raises :class:`~chainrule.graph.TraceError`, when the step reads the value of
+a traced tensor into Python (``if float(loss) > 1:``, a metric updated from it), or when it
+returns Python numbers computed while tracing. Metric states are put back as they were
+before such a trace, so the batch is counted once.
+"""
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+
+from ...autodiff.primitive import _recorders
+from ...graph.capture import Function
+from ...graph.graph import TraceError
+from ...tensor import Tensor
+
+__all__ = ["CompiledSteps"]
+
+
+class CannotCompile(Exception):
+    """A step cannot be replayed faithfully; the message says why."""
+
+
+class CompiledSteps:
+    """The compiled steps of one compiled model; ``compile`` makes a new one."""
+
+    def __init__(self, model):
+        self.model = model
+        self._functions = {}  # method name -> _CheckedFunction (its traces by signature)
+        self._by_shapes = {}  # (method, shapes and dtypes of plain tensor args) -> Traced
+        self.eager = {}  # method name -> why it runs eagerly
+        self._weights_key = None
+
+    def refresh(self):
+        """Forgets the traces when the model's weights (or which are trainable) changed:
+        a trace holds the Variables it read. Called once per fit/evaluate/predict."""
+        model = self.model
+        key = (tuple(map(id, model.weights)), tuple(map(id, model._weights_to_train())))
+        if key != self._weights_key:
+            self._functions.clear()
+            self._by_shapes.clear()
+            self._weights_key = key
+
+    def run(self, method, *args):
+        """``getattr(model, method)(*args)``, through its compiled graph."""
+        # The loops call with a few plain tensors: find their trace by shapes alone (this
+        # runs once per batch, so the general signature below is worth skipping).
+        shapes = _shapes(args)
+        traced = self._by_shapes.get((method, shapes)) if shapes is not None else None
+        if traced is not None and not _recorders:
+            return traced.run(args, compiled=True)
+        if method in self.eager:
+            return getattr(self.model, method)(*args)
+        fn = self._functions.get(method)
+        if fn is None:
+            fn = self._functions[method] = _CheckedFunction(getattr(self.model, method),
+                                                            self.model)
+        try:
+            traced, tensors = fn._traced_for(args, {})
+        except CannotCompile as e:
+            self.eager[method] = str(e)
+            warnings.warn(f"jit_compile: {type(self.model).__name__}.{method.lstrip('_')} "
+                          f"runs eagerly: {e}", stacklevel=3)
+            return getattr(self.model, method)(*args)
+        if shapes is not None:
+            self._by_shapes[(method, shapes)] = traced
+        # Inside another trace (a step that calls super().train_step()) the graph is
+        # replayed op by op, so that trace records it.
+        return traced.run(tensors, compiled=not _recorders)
+
+
+class _CheckedFunction(Function):
+    """A traced function that refuses traces a replay could not repeat faithfully."""
+
+    def __init__(self, fn, model):
+        super().__init__(fn, jit_compile=True)
+        self._model = model
+
+    def _trace(self, args, kwargs):
+        metrics = [(m, copy.deepcopy(m.__dict__)) for m in self._model.metrics]
+        try:
+            traced = super()._trace(args, kwargs)
+            problem = _unfaithful(traced)
+        except TraceError as e:
+            problem = str(e)
+        if problem:
+            for metric, state in metrics:  # the tracing run updated them: undo that
+                metric.__dict__.clear()
+                metric.__dict__.update(state)
+            raise CannotCompile(problem)
+        return traced
+
+
+def _shapes(args):
+    """The shapes and dtypes of ``args`` when all are plain Tensors (not Variables), else
+    None."""
+    if all(type(a) is Tensor for a in args):
+        return tuple((a._value.shape, a._value.dtype) for a in args)
+    return None
+
+
+def _unfaithful(traced):
+    """Why a replay of ``traced`` would not do what the function does, or None."""
+    if traced.value_reads:
+        return (f"it reads traced values into Python ({', '.join(traced.value_reads[:3])}), "
+                f"which a replay would freeze at the values seen while tracing")
+    numbers_out = [x for x in traced.literals if isinstance(x, (numbers.Number, np.generic))]
+    if numbers_out:
+        return (f"it returns Python numbers ({numbers_out[:3]}) rather than tensors; a replay "
+                f"would return the numbers computed while tracing")
+    return None

@@ -1,0 +1,292 @@
+"""compile(jit_compile=True): compiled steps give eager results (bit for bit here, so the
+comparisons are exact), trace once per batch signature, read the step counter and learning
+rate live, and fall back to eager, with one warning, when a step cannot be traced."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import kernels, keras
+from chainrule.keras import layers, optimizers
+
+from ._helpers import blobs, mnist_subset
+
+try:
+    import numba  # noqa: F401
+    BACKENDS = ["numpy", "numba"]
+except ImportError:
+    BACKENDS = ["numpy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    previous = kernels.use(request.param)
+    yield request.param
+    kernels.use(previous)
+
+
+def book_model(hidden=64):
+    return keras.Sequential([layers.Dense(hidden, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+
+
+def run(jit, make=book_model, data=None, epochs=2, batch_size=128, seed=0, **compile_args):
+    """Builds, compiles and fits a model from ``seed``; returns what the loops return."""
+    (x, y), (x_test, y_test) = data or mnist_subset(1000, 300)  # 1000 / 128: a last batch of 104
+    keras.utils.set_random_seed(seed)
+    model = make()
+    compile_args = {"optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy",
+                    "metrics": ["accuracy"], **compile_args}
+    model.compile(jit_compile=jit, **compile_args)
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    return {"model": model, "history": history.history,
+            "weights": [w.numpy() for w in model.weights],
+            "evaluate": model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0),
+            "predict": model.predict(x_test, batch_size=batch_size, verbose=0)}
+
+
+def assert_same_run(a, b):
+    assert a["history"] == b["history"]
+    assert a["evaluate"] == b["evaluate"]
+    np.testing.assert_array_equal(a["predict"], b["predict"])
+    for wa, wb in zip(a["weights"], b["weights"]):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def traces(model, step="_gradient_step"):
+    fn = model._jit._functions.get(step)
+    return 0 if fn is None else fn.tracing_count
+
+
+def test_book_model_compiled_equals_eager(backend):
+    eager, jit = run(False), run(True)
+    assert_same_run(eager, jit)
+    assert eager["model"]._jit is None
+    # One trace per batch signature: the full batches and the short last one.
+    assert traces(jit["model"]) == 2
+    jit["model"].fit(*mnist_subset(1000, 10)[0], epochs=1, batch_size=128, verbose=0)
+    assert traces(jit["model"]) == 2
+    assert traces(jit["model"], "_test_forward") == 2
+    assert traces(jit["model"], "_predict_forward") == 2
+
+
+def test_the_book_step_is_fused():
+    model = run(True, epochs=1)["model"]
+    traced = next(iter(model._jit._functions["_gradient_step"]._traces.values()))
+    ops = [op.prim.name for op in traced._compiled.program.ops]
+    assert ops == ["dense_relu", "dense", "softmax_xent", "reduce_sum", "multiply",
+                   "xent_grad", "matmul_t", "matmul_t", "relu_grad", "matmul_t",
+                   "apply_gradients"]
+
+
+def test_auto_compiles_the_default_steps():
+    model = run("auto", epochs=1)["model"]
+    assert traces(model) == 2
+
+
+def dropout_model():
+    return keras.Sequential([layers.Dense(32, activation="relu"), layers.Dropout(0.3),
+                             layers.Dense(10, activation="softmax")])
+
+
+def test_dropout_draws_afresh_in_each_compiled_step():
+    eager, jit = run(False, dropout_model), run(True, dropout_model)
+    assert_same_run(eager, jit)  # same masks: traces put the generator back
+
+
+@pytest.mark.parametrize("loss, last, targets", [
+    ("binary_crossentropy", layers.Dense(1, activation="sigmoid"), "binary"),
+    (keras.losses.BinaryCrossentropy(from_logits=True), layers.Dense(1), "binary"),
+    ("mse", layers.Dense(1), "regression"),
+])
+def test_other_losses_compiled_equal_eager(loss, last, targets):
+    x, labels = blobs(300, 6, 2, seed=3)
+    y = labels.astype(np.float32) * 2 + x[:, 0] if targets == "regression" else labels
+    data = ((x, y), (x[:100], y[:100]))
+    metrics = ["mae"] if targets == "regression" else ["accuracy"]
+
+    def make():
+        return keras.Sequential([layers.Dense(16, activation="relu"),
+                                 type(last).from_config(last.get_config())])
+
+    eager = run(False, make, data, batch_size=64, loss=loss, metrics=metrics)
+    jit = run(True, make, data, batch_size=64, loss=loss, metrics=metrics)
+    assert_same_run(eager, jit)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: optimizers.SGD(0.05),
+    lambda: optimizers.SGD(0.05, momentum=0.9),
+    lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    lambda: optimizers.RMSprop(),
+    lambda: optimizers.RMSprop(momentum=0.5),
+    lambda: optimizers.RMSprop(centered=True),
+    lambda: optimizers.RMSprop(momentum=0.5, centered=True),
+    lambda: optimizers.Adagrad(0.05),
+    lambda: optimizers.Adam(),
+    lambda: optimizers.Adam(amsgrad=True),
+    lambda: optimizers.Adam(learning_rate=lambda step: 1e-3 / (1 + step)),  # a schedule
+], ids=["sgd", "momentum", "nesterov", "rmsprop", "rmsprop-momentum", "rmsprop-centered",
+        "rmsprop-both", "adagrad", "adam", "amsgrad", "adam-schedule"])
+def test_every_optimizer_compiled_equals_eager(make_optimizer):
+    data = mnist_subset(300, 50)
+    eager = run(False, lambda: book_model(16), data, epochs=2, batch_size=64,
+                optimizer=make_optimizer())
+    jit = run(True, lambda: book_model(16), data, epochs=2, batch_size=64,
+              optimizer=make_optimizer())
+    assert_same_run(eager, jit)  # Adam's bias correction needs the live step counter
+    assert int(jit["model"].optimizer.iterations) == int(eager["model"].optimizer.iterations) == 10
+
+
+def test_a_learning_rate_changed_between_fits_takes_effect():
+    (x, y), _ = mnist_subset(256, 10)
+    results = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = book_model(16)
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", jit_compile=jit)
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        frozen = [w.numpy() for w in model.weights]
+        model.optimizer.learning_rate = 0.0
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        for before, w in zip(frozen, model.weights):
+            np.testing.assert_array_equal(before, w.numpy())  # lr 0: nothing moves
+        model.optimizer.learning_rate = 0.01
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        results.append([w.numpy() for w in model.weights])
+        if jit:
+            assert traces(model) == 1  # the rate is read live, not traced in
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_freezing_a_layer_between_fits_retraces():
+    (x, y), _ = mnist_subset(256, 10)
+    keras.utils.set_random_seed(0)
+    model = book_model(16)
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    model.layers[0].trainable = False
+    kernel = model.layers[0].kernel.numpy()
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    np.testing.assert_array_equal(kernel, model.layers[0].kernel.numpy())
+
+
+class ValueBranching(keras.Model):
+    """A custom train_step with Python control flow on a tensor's value."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(16, activation="relu")
+        self.out = layers.Dense(10, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with cr.GradientTape() as tape:
+            loss = self.compute_loss(y=y, y_pred=self(x, training=True))
+        if float(loss) > 0:  # reads the value: a trace cannot replay this
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self._loss_tracker.update_state(loss, sample_weight=len(x))
+        return {"loss": self._loss_tracker.result()}
+
+
+def test_an_untraceable_train_step_falls_back_to_eager_with_one_warning():
+    data = mnist_subset(256, 10)
+    eager = run(False, ValueBranching, data, batch_size=64, metrics=None)
+    with pytest.warns(UserWarning, match=r"train_step runs eagerly: it reads traced values"):
+        jit = run(True, ValueBranching, data, batch_size=64, metrics=None)
+    assert_same_run(eager, jit)  # the batch seen while tracing was counted once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jit["model"].fit(*data[0], epochs=1, batch_size=64, verbose=0)  # warned once
+
+
+def test_auto_runs_an_overridden_train_step_as_written():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = run("auto", ValueBranching, mnist_subset(128, 10), metrics=None)["model"]
+    assert "train_step" not in model._jit._functions
+
+
+class PlainCustomStep(keras.Model):
+    """A custom train_step with nothing a trace cannot replay."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(16, activation="relu")
+        self.out = layers.Dense(10, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with cr.GradientTape() as tape:
+            loss = self.compute_loss(y=y, y_pred=self(x, training=True))
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return {"loss": loss}
+
+
+def test_a_traceable_custom_train_step_is_compiled_whole():
+    data = mnist_subset(256, 10)
+    eager = run(False, PlainCustomStep, data, batch_size=64, metrics=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jit = run(True, PlainCustomStep, data, batch_size=64, metrics=None)
+    assert traces(jit["model"], "train_step") == 1
+    for a, b in zip(eager["weights"], jit["weights"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_custom_loop_with_chainrule_function():
+    """The chapter's loop written by hand, compiled with chainrule.function."""
+    (x, y), _ = mnist_subset(256, 10)
+    results = []
+    for mode in ("eager", "replayed", "compiled"):
+        keras.utils.set_random_seed(0)
+        model = book_model(16)
+        model.build((None, 784))
+        opt = optimizers.Adam()
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+        def step(xb, yb):
+            with cr.GradientTape() as tape:
+                loss = loss_fn(yb, model(xb, training=True))
+            grads = tape.gradient(loss, model.trainable_weights)
+            opt.apply_gradients(zip(grads, model.trainable_weights))
+            return loss
+
+        if mode != "eager":
+            step = cr.function(step, jit_compile=mode == "compiled")
+        losses = [float(step(cr.constant(x[i:i + 64]), cr.constant(y[i:i + 64])))
+                  for i in range(0, 256, 64)]
+        opt.learning_rate = 0.1  # live: a graph does not freeze it
+        losses.append(float(step(cr.constant(x[:64]), cr.constant(y[:64]))))
+        results.append((losses, [w.numpy() for w in model.weights]))
+    for losses, weights in results[1:]:
+        assert losses == results[0][0]
+        for a, b in zip(weights, results[0][1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_steps_check_labels():
+    (x, y), _ = mnist_subset(128, 10)
+    model = book_model(16)
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    bad = y.copy()
+    bad[70] = 10
+    with pytest.raises(ValueError, match="label 10 is out of range for 10 classes"):
+        model.fit(x, bad, epochs=1, batch_size=64, verbose=0, shuffle=False)
+
+
+def test_jit_compile_must_be_a_known_value():
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
+        book_model().compile(loss="mse", jit_compile="xla")
