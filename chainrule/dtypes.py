@@ -13,6 +13,7 @@ The conversion rules follow TensorFlow rather than NumPy where they differ:
   ``2 * x + 3`` stays float32.
 """
 
+import builtins
 import numbers
 
 import numpy as np
@@ -63,7 +64,7 @@ def default_dtype_of(value):
     """The dtype a Python value becomes when no dtype is asked for (TensorFlow's rule)."""
     if isinstance(value, (np.ndarray, np.generic)):
         return value.dtype
-    if isinstance(value, (builtins_bool, np.bool_)):
+    if isinstance(value, (builtins.bool, np.bool_)):
         return bool_
     if isinstance(value, numbers.Integral):
         return DEFAULT_INT
@@ -82,7 +83,6 @@ def default_dtype_of(value):
     return None  # let NumPy decide (nested arrays, exotic objects)
 
 
-builtins_bool = type(True)
 
 
 def _scalar_kinds(seq):
@@ -92,7 +92,7 @@ def _scalar_kinds(seq):
         item = stack.pop()
         if isinstance(item, (list, tuple)):
             stack.extend(item)
-        elif isinstance(item, (builtins_bool, np.bool_)):
+        elif isinstance(item, (builtins.bool, np.bool_)):
             kinds.add("b")
         elif isinstance(item, numbers.Integral):
             kinds.add("i")

@@ -314,7 +314,7 @@ class Variable(Tensor):
                              f"but shape={tuple(shape)} was given")
         # A Variable owns its buffer: copy, so assigning never changes the caller's array.
         self._value = xp.array(value, copy=True)
-        self.trainable = True if trainable is None else builtins_bool(trainable)
+        self.trainable = True if trainable is None else bool(trainable)
         self.name = name if name is not None else _unique_name("Variable")
 
     def numpy(self):
@@ -371,10 +371,6 @@ class Variable(Tensor):
                 f"'{self.dtype}').")
         return value
 
-    @staticmethod
-    def _reset_names():
-        Variable._counts.clear()
-
 
 class _VariableSlice(Tensor):
     """``v[index]``: a tensor holding the selected values that can also assign into ``v``."""
@@ -412,7 +408,6 @@ class _VariableSlice(Tensor):
         return var if read_value else None
 
 
-builtins_bool = type(True)
 
 
 def _unique_name(base):

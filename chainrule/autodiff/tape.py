@@ -224,7 +224,7 @@ class GradientTape:
         rows = [[] for _ in flat_sources]
         for seed in _unit_seeds(target.shape, target.dtype):
             for row, g, s in zip(rows, self._backward([target], [seed], flat_sources), flat_sources):
-                row.append(g if g is not None else None)
+                row.append(g)
         result = []
         for row, s in zip(rows, flat_sources):
             if all(g is None for g in row):

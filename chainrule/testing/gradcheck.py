@@ -12,7 +12,7 @@ import numpy as np
 from ..autodiff.tape import GradientTape
 from ..ops import convert_to_tensor, reduce_sum
 
-__all__ = ["check_grads", "numerical_jvp", "GradientCheckError"]
+__all__ = ["check_grads", "numerical_gradient", "numerical_jvp", "GradientCheckError"]
 
 
 class GradientCheckError(AssertionError):
@@ -26,6 +26,18 @@ def numerical_jvp(f, args, directions, eps=1e-6):
     hi = np.asarray(f(*[convert_to_tensor(x) for x in plus]), dtype=np.float64)
     lo = np.asarray(f(*[convert_to_tensor(x) for x in minus]), dtype=np.float64)
     return (hi - lo) / (2 * eps)
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """The gradient of a scalar function ``f`` of one float64 array, entry by entry, by
+    central differences (two evaluations per entry: for small arrays)."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = eps
+        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
 
 
 def check_grads(f, *args, order=1, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0, wrt=None):

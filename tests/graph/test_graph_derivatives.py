@@ -3,19 +3,11 @@
 import numpy as np
 
 import chainrule as cr
+from chainrule.testing import numerical_gradient as numeric_gradient
 
 
 def f(x):
     return cr.reduce_sum(cr.tanh(x) * x * x + cr.exp(0.5 * x) * cr.sigmoid(x))
-
-
-def numeric_gradient(fn, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for i in range(x.size):
-        step = np.zeros_like(x)
-        step.flat[i] = eps
-        grad.flat[i] = (fn(x + step) - fn(x - step)) / (2 * eps)
-    return grad
 
 
 def test_second_derivatives_through_a_captured_graph_match_finite_differences():

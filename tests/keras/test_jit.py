@@ -174,8 +174,8 @@ def test_freezing_a_layer_between_fits_retraces():
     np.testing.assert_array_equal(kernel, model.layers[0].kernel.numpy())
 
 
-class ValueBranching(keras.Model):
-    """A custom train_step with Python control flow on a tensor's value."""
+class TwoDense(keras.Model):
+    """A subclassed model whose tests differ only in their train_step."""
 
     def __init__(self):
         super().__init__()
@@ -184,6 +184,10 @@ class ValueBranching(keras.Model):
 
     def call(self, x):
         return self.out(self.hidden(x))
+
+
+class ValueBranching(TwoDense):
+    """A custom train_step with Python control flow on a tensor's value."""
 
     def train_step(self, data):
         x, y = data
@@ -214,16 +218,8 @@ def test_auto_runs_an_overridden_train_step_as_written():
     assert "train_step" not in model._jit._functions
 
 
-class PlainCustomStep(keras.Model):
+class PlainCustomStep(TwoDense):
     """A custom train_step with nothing a trace cannot replay."""
-
-    def __init__(self):
-        super().__init__()
-        self.hidden = layers.Dense(16, activation="relu")
-        self.out = layers.Dense(10, activation="softmax")
-
-    def call(self, x):
-        return self.out(self.hidden(x))
 
     def train_step(self, data):
         x, y = data
