@@ -76,6 +76,24 @@ def rmsprop(w, g, v, lr, rho, one_minus_rho, epsilon):
 
 
 @numba.njit(**_OPTIONS)
+def rmsprop_rows(w, rows, g, v, lr, rho, one_minus_rho, epsilon):
+    # rmsprop on the listed rows (g[p] is row rows[p]); on the others g is zero, where the
+    # same steps leave w as it is and give v * rho + 0 * (1 - rho) = v * rho.
+    p = 0
+    for i in range(w.shape[0]):
+        if p < rows.size and rows[p] == i:
+            for j in range(w.shape[1]):
+                gi = g[p, j]
+                vi = v[i, j] * rho + (gi * gi) * one_minus_rho
+                v[i, j] = vi
+                w[i, j] = w[i, j] - (gi / np.sqrt(vi + epsilon)) * lr
+            p += 1
+        else:
+            for j in range(w.shape[1]):
+                v[i, j] = v[i, j] * rho
+
+
+@numba.njit(**_OPTIONS)
 def softmax_shift(logits, labels, z, neg_picked):
     """z = logits - row max; neg_picked = -z[label]; False at a label out of range."""
     rows, classes = logits.shape
@@ -150,3 +168,74 @@ def xent_grad(p, labels, a, out, sums):
             v = ai * (p[i, j] - (one if j == label else zero))
             out[i, j] = v
             sums[j] += v
+
+
+# -- matrix products that skip zero lines (kernels.matmul) ----------------------------------
+
+@numba.njit(**_OPTIONS)
+def nonzero_columns(c, cols, most):
+    """cols[:n] = the columns of ``c`` holding anything but zero (NaN counts); returns n, or
+    -1 as soon as more than ``most`` are found (checked after the first row and at the end:
+    a dense matrix is given up on after one row)."""
+    rows, k = c.shape
+    seen = np.zeros(k, np.uint8)
+    for i in range(rows):
+        for j in range(k):
+            seen[j] |= np.uint8(c[i, j] != 0)
+        if i == 0 or i == rows - 1:
+            n = 0
+            for j in range(k):
+                n += seen[j]
+            if n > most:
+                return -1
+    n = 0
+    for j in range(k):
+        if seen[j]:
+            cols[n] = j
+            n += 1
+    return n
+
+
+@numba.njit(**_OPTIONS)
+def take_columns(c, cols, out):
+    for i in range(c.shape[0]):
+        for r in range(cols.size):
+            out[i, r] = c[i, cols[r]]
+
+
+@numba.njit(**_OPTIONS)
+def take_rows(b, rows, out):
+    for r in range(rows.size):
+        src = rows[r]
+        for j in range(b.shape[1]):
+            out[r, j] = b[src, j]
+
+
+@numba.njit(**_OPTIONS)
+def place_rows(src, rows, out):
+    """out[rows] = src, and zeros in every other row."""
+    p = 0
+    for i in range(out.shape[0]):
+        if p < rows.size and rows[p] == i:
+            for j in range(out.shape[1]):
+                out[i, j] = src[p, j]
+            p += 1
+        else:
+            for j in range(out.shape[1]):
+                out[i, j] = 0
+
+
+@numba.njit(**_OPTIONS)
+def finite_outside(b, rows):
+    """Whether every row of ``b`` *not* in the sorted ``rows`` is free of inf and NaN (with
+    ``rows`` empty: the whole of ``b``)."""
+    p = 0
+    ok = np.uint8(1)
+    for i in range(b.shape[0]):
+        if p < rows.size and rows[p] == i:
+            p += 1
+            continue
+        for j in range(b.shape[1]):
+            v = b[i, j]
+            ok &= np.uint8(v - v == 0)
+    return ok == 1

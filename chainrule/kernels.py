@@ -18,10 +18,12 @@ they replace; the tests check this on both backends.
 array([[0., 1.]], dtype=float32)
 """
 
+import threading
+
 import numpy as np
 
-__all__ = ["backend", "use", "bias_relu", "relu_grad", "rmsprop", "softmax_cross_entropy",
-           "cross_entropy_grad"]
+__all__ = ["backend", "use", "matmul", "SparseRows", "bias_relu", "relu_grad", "rmsprop",
+           "softmax_cross_entropy", "cross_entropy_grad"]
 
 _state = {"choice": "auto", "numba": None}
 
@@ -62,6 +64,151 @@ def _numba_kernels():
 
 
 # -- the kernels ---------------------------------------------------------------------------
+
+# A product is searched for zero lines when it has at least this many multiply-adds (the
+# search costs one pass over the left operand, about 1/N of the product's work) ...
+SKIP_MIN_WORK = 1 << 21
+# ... and computed without them when at most this share of the lines is left: below that,
+# the copies the smaller product needs cost less than the multiply-adds it saves.
+SKIP_MAX_ACTIVE = 0.8
+
+
+class SparseRows:
+    """A 2-D array kept as its rows that may be nonzero: row ``rows[i]`` is ``values[i]``,
+    every other row of ``shape`` is zero. What :func:`matmul` returns for ``sparse_rows=True``
+    (the kernel gradient of a layer whose inputs have all-zero columns); ``np.asarray``
+    gives the full array."""
+
+    __slots__ = ("values", "rows", "shape", "dtype")
+
+    def __init__(self, values, rows, shape):
+        self.values, self.rows, self.shape, self.dtype = values, rows, tuple(shape), values.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        full = np.zeros(self.shape, self.dtype)
+        full[self.rows] = self.values
+        return full if dtype is None else full.astype(dtype, copy=False)
+
+    def __repr__(self):
+        return f"<SparseRows {len(self.rows)} of {self.shape[0]} rows, shape {self.shape}>"
+
+
+def matmul(a, b, out=None, sparse_rows=False):
+    """``np.matmul(a, b, out=out)``, leaving out the all-zero lines of a large, sparse ``a``.
+
+    The book's first layer multiplies MNIST batches, in which a third of the 784 pixels are
+    zero in all 128 images, and its kernel gradient is the same product transposed. For a
+    2-D float product of at least :data:`SKIP_MIN_WORK` multiply-adds whose left operand is
+
+    * C-ordered (``x @ kernel``) with at most :data:`SKIP_MAX_ACTIVE` of its columns holding
+      a nonzero: the product of those columns with the matching rows of ``b``;
+    * F-ordered, i.e. a transpose (``x.T @ grad``), with at most that share of its rows
+      holding a nonzero: those rows' product, and exact zeros in the other rows (or, with
+      ``sparse_rows=True``, a :class:`SparseRows` holding just those rows, its values in
+      ``out``'s memory).
+
+    Zero terms add nothing, so this is the same sum over fewer terms: it can differ from
+    ``np.matmul`` in the last bits (the BLAS groups the terms differently), as any two BLAS
+    builds do, and is the same on both backends. ``0 * inf`` and ``0 * nan`` are not zero:
+    when the rows of ``b`` that would be skipped (for a transpose: any of ``b``) hold an
+    infinity or NaN, the full product runs, so NaN spreads as it would."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 \
+            and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
+            and a.shape[1] == b.shape[0] and a.size * b.shape[1] >= SKIP_MIN_WORK \
+            and (out is None or (out.shape == (a.shape[0], b.shape[1]) and out.dtype == a.dtype
+                                 and out.flags.c_contiguous)):
+        result = None
+        if a.flags.c_contiguous and a.shape[0] >= 32:
+            result = _without_zero_columns(a, b, out)
+        elif a.flags.f_contiguous and b.shape[1] >= 32:
+            result = _without_zero_rows(a, b, out, sparse_rows)
+        if result is not None:
+            return result
+    return np.matmul(a, b, out=out)
+
+
+def _without_zero_columns(a, b, out):
+    rows, depth = a.shape
+    cols = _nonzero_columns(a, int(SKIP_MAX_ACTIVE * depth))
+    if cols is None or not _finite_outside(b, cols):
+        return None
+    k = len(cols)
+    a_active = _scratch("left", rows * k, a.dtype).reshape(rows, k)
+    b_active = _scratch("right", k * b.shape[1], a.dtype).reshape(k, b.shape[1])
+    fast = _compiled()
+    if fast is not None:
+        fast.take_columns(a, cols, a_active)
+        fast.take_rows(b, cols, b_active)
+    else:
+        np.take(a, cols, axis=1, out=a_active)
+        np.take(b, cols, axis=0, out=b_active)
+    return np.matmul(a_active, b_active, out=out)
+
+
+def _without_zero_rows(a, b, out, sparse_rows):
+    at = a.T  # C-ordered: its columns are a's rows
+    depth, rows = at.shape
+    keep = _nonzero_columns(at, int(SKIP_MAX_ACTIVE * rows))
+    if keep is None or not _finite_outside(b, keep[:0]):
+        return None
+    k, cols = len(keep), b.shape[1]
+    a_active = _scratch("left", depth * k, a.dtype).reshape(depth, k)
+    if out is None:
+        out = np.empty((rows, cols), a.dtype)
+    fast = _compiled()
+    if fast is not None:
+        fast.take_columns(at, keep, a_active)
+    else:
+        np.take(at, keep, axis=1, out=a_active)
+    if sparse_rows:  # the values go to the front of out's memory
+        values = out.reshape(-1)[:k * cols].reshape(k, cols)
+        np.matmul(a_active.T, b, out=values)
+        return SparseRows(values, keep.copy(), out.shape)
+    partial = _scratch("product", k * cols, a.dtype).reshape(k, cols)
+    np.matmul(a_active.T, b, out=partial)
+    if fast is not None:
+        fast.place_rows(partial, keep, out)
+    else:
+        out[...] = 0
+        out[keep] = partial
+    return out
+
+
+def _nonzero_columns(c, most):
+    """The indices of the columns of ``c`` holding a nonzero (or NaN), or None when there
+    are more than ``most``."""
+    fast = _compiled()
+    if fast is not None:
+        cols = _scratch("columns", c.shape[1], np.intp)
+        n = fast.nonzero_columns(c, cols, most)
+        return cols[:n] if n >= 0 else None
+    cols = np.flatnonzero(np.any(c != 0, axis=0))
+    return cols if len(cols) <= most else None
+
+
+def _finite_outside(b, rows):
+    """Whether the rows of ``b`` not listed in (sorted) ``rows`` hold no inf or NaN."""
+    fast = _compiled()
+    if fast is not None:
+        return bool(fast.finite_outside(b, rows))
+    outside = np.ones(b.shape[0], bool)
+    outside[rows] = False
+    return bool(np.isfinite(b[outside]).all())
+
+
+_scratch_arrays = threading.local()  # per thread: the kernels release the GIL
+
+
+def _scratch(role, size, dtype):
+    """A flat array of ``size`` elements for a temporary, kept between calls: allocating a
+    few hundred kB afresh costs page faults on every call."""
+    store = _scratch_arrays.__dict__
+    key = (role, np.dtype(dtype))
+    array = store.get(key)
+    if array is None or array.size < size:
+        array = store[key] = np.empty(size, dtype)
+    return array[:size]
+
 
 def bias_relu(x, bias, out):
     """``out = relu(x + bias)``, ``bias`` broadcast along the last axis; ``out`` may be ``x``.
@@ -109,6 +256,19 @@ def rmsprop(w, g, v, lr, rho, epsilon):
         return False
     f = np.float32
     fast.rmsprop(w, g, v, f(lr), f(rho), f(1 - rho), f(epsilon))
+    return True
+
+
+def rmsprop_rows(w, g, v, lr, rho, epsilon):
+    """:func:`rmsprop` for a :class:`SparseRows` gradient ``g``: the full update on its rows;
+    on the others, where the gradient is zero, ``v *= rho`` and ``w`` stays as it is, which
+    are the numbers the full update gives there. False (nothing done) when no fused kernel
+    applies: the caller then takes ``np.asarray(g)``."""
+    fast = _compiled()
+    if fast is None or w.ndim != 2 or not _contiguous(w, g.values, v):
+        return False
+    f = np.float32
+    fast.rmsprop_rows(w, g.rows, g.values, v, f(lr), f(rho), f(1 - rho), f(epsilon))
     return True
 
 

@@ -132,3 +132,115 @@ def test_rmsprop_declines_what_it_was_not_written_for():
     assert kernels.rmsprop(w, w, w.copy(), 0.1, 0.9, 1e-7) is False
     w32 = np.ones((4, 4), F32)
     assert kernels.rmsprop(w32[:, ::2], w32[:, ::2], w32[:, ::2].copy(), 0.1, 0.9, 1e-7) is False
+
+
+# -- matmul: products that leave out zero lines ---------------------------------------------
+
+def sparse_batch(rng, rows=128, cols=300, zero_share=0.4):
+    """A batch whose columns are zero in every row for ``zero_share`` of them (like the
+    border pixels of an MNIST batch), with scattered zeros elsewhere."""
+    x = rng.random((rows, cols)).astype(F32)
+    x[rng.random((rows, cols)) < 0.5] = 0
+    dead = rng.choice(cols, int(zero_share * cols), replace=False)
+    x[:, dead] = 0
+    return x, np.setdiff1d(np.arange(cols), dead)
+
+
+def test_matmul_leaves_out_zero_columns(backend):
+    rng = np.random.default_rng(10)
+    x, live = sparse_batch(rng)
+    w = rng.standard_normal((300, 64)).astype(F32)
+    got = kernels.matmul(x, w)
+    # The product of the live columns alone (the same BLAS call on the same arrays) ...
+    same_bits(got, np.matmul(np.ascontiguousarray(x[:, live]), w[live]))
+    # ... which is x @ w up to float32 rounding.
+    np.testing.assert_allclose(got, x.astype(np.float64) @ w, rtol=1e-5, atol=1e-5)
+    out = np.empty((128, 64), F32)
+    assert kernels.matmul(x, w, out=out) is out
+    same_bits(out, got)
+
+
+def test_matmul_leaves_out_zero_rows_of_a_transpose(backend):
+    rng = np.random.default_rng(11)
+    x, live = sparse_batch(rng)
+    g = rng.standard_normal((128, 64)).astype(F32)
+    got = kernels.matmul(x.T, g)  # a kernel gradient: x.T is F-ordered
+    want = np.zeros((300, 64), F32)
+    want[live] = np.matmul(np.ascontiguousarray(x[:, live]).T, g)
+    same_bits(got, want)  # exact +0.0 in the rows of the zero columns
+    np.testing.assert_allclose(got, x.T.astype(np.float64) @ g, rtol=1e-5, atol=1e-5)
+    sparse = kernels.matmul(x.T, g, out=np.empty((300, 64), F32), sparse_rows=True)
+    assert isinstance(sparse, kernels.SparseRows) and sparse.shape == (300, 64)
+    np.testing.assert_array_equal(sparse.rows, live)
+    same_bits(np.asarray(sparse), want)
+
+
+def test_matmul_runs_in_full_when_skipping_does_not_pay(backend):
+    rng = np.random.default_rng(12)
+    dense = rng.standard_normal((128, 300)).astype(F32)
+    w = rng.standard_normal((300, 64)).astype(F32)
+    same_bits(kernels.matmul(dense, w), np.matmul(dense, w))
+    x, _ = sparse_batch(rng, zero_share=0.1)  # 90% of the columns live: not worth copying
+    same_bits(kernels.matmul(x, w), np.matmul(x, w))
+    small, _ = sparse_batch(rng, rows=8, cols=40)  # too little work to search
+    same_bits(kernels.matmul(small, w[:40]), np.matmul(small, w[:40]))
+    g = rng.standard_normal((128, 64)).astype(F32)
+    same_bits(kernels.matmul(dense.T, g, sparse_rows=True), np.matmul(dense.T, g))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # 0 * inf, as in NumPy
+def test_matmul_lets_inf_and_nan_in_skipped_lines_spread(backend):
+    rng = np.random.default_rng(13)
+    x, live = sparse_batch(rng)
+    dead = np.setdiff1d(np.arange(300), live)
+    w = rng.standard_normal((300, 64)).astype(F32)
+    for bad in (np.inf, np.nan):
+        w_bad = w.copy()
+        w_bad[dead[0], 5] = bad  # a row that x's zero columns would skip
+        got = kernels.matmul(x, w_bad)
+        same_bits(got, np.matmul(x, w_bad))
+        assert np.isnan(got[:, 5]).all()
+    g = rng.standard_normal((128, 64)).astype(F32)
+    g[3, 7] = np.inf
+    got = kernels.matmul(x.T, g)
+    same_bits(got, np.matmul(x.T, g))
+    assert np.isnan(got[dead, 7]).all()
+    x[5, dead[1]] = np.nan  # NaN is not zero: its column is live
+    assert np.isnan(kernels.matmul(x, w)[5]).all()
+
+
+def test_rmsprop_on_sparse_rows_is_the_update_on_the_full_gradient(backend):
+    from chainrule.keras import optimizers
+    rng = np.random.default_rng(14)
+    w0 = rng.standard_normal((64, 33)).astype(F32)
+    w0[0, 0], w0[1, 0] = -0.0, 0.0
+    full, sparse = cr.Variable(w0), cr.Variable(w0)
+    opt_full, opt_sparse = optimizers.RMSprop(0.01), optimizers.RMSprop(0.01)
+    for step in range(40):
+        rows = np.sort(rng.choice(64, 40, replace=False))
+        if step < 2:
+            rows = rows[rows > 9]  # rows 0..9 see no gradient after step 1: v goes subnormal
+        values = (rng.standard_normal((len(rows), 33)) * 1e-3).astype(F32)
+        g = kernels.SparseRows(values, rows, (64, 33))
+        opt_full.apply_gradients([(np.asarray(g), full)])
+        opt_sparse.apply_gradients([(g, sparse)])
+    same_bits(sparse.numpy(), full.numpy())
+    same_bits(opt_sparse.slot(sparse, "velocity"), opt_full.slot(full, "velocity"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: __import__("chainrule").keras.optimizers.Adam(0.01),
+    lambda: __import__("chainrule").keras.optimizers.RMSprop(0.01, momentum=0.5),
+    lambda: __import__("chainrule").keras.optimizers.RMSprop(0.01, clipnorm=0.001),
+], ids=["adam", "rmsprop-momentum", "rmsprop-clipnorm"])
+def test_other_optimizers_take_sparse_rows_as_full_arrays(make):
+    rng = np.random.default_rng(15)
+    w0 = rng.standard_normal((16, 8)).astype(F32)
+    full, sparse = cr.Variable(w0), cr.Variable(w0)
+    opt_full, opt_sparse = make(), make()
+    for _ in range(5):
+        rows = np.sort(rng.choice(16, 6, replace=False))
+        g = kernels.SparseRows(rng.standard_normal((6, 8)).astype(F32), rows, (16, 8))
+        opt_full.apply_gradients([(np.asarray(g), full)])
+        opt_sparse.apply_gradients([(g, sparse)])
+    same_bits(sparse.numpy(), full.numpy())

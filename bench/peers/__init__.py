@@ -13,6 +13,7 @@ REGISTRY = {
     "keras": "keras_loop",  # Keras 3 model.fit
     "chainrule-fit": "chainrule_fit",  # chainrule.keras Sequential.fit, eager
     "chainrule-jit": "chainrule_jit",  # the same, compile(jit_compile=True)
+    "chainrule-jit-dense": "chainrule_jit_dense",  # the same, without zero-skipping
 }
 
 BASELINE = "numpy"

@@ -15,7 +15,7 @@ several recorded ops in the training step with one, and have exact, stable forms
 """
 
 from ..backend import xp
-from .. import ops
+from .. import kernels, ops
 from .primitive import Primitive
 
 PRIMITIVES = {}
@@ -297,11 +297,11 @@ def _matmul_error(a, b):
     return f"{a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
 
 
-matmul = defprimitive("matmul", xp.matmul, matmul_vjp, describe_error=_matmul_error)
+matmul = defprimitive("matmul", kernels.matmul, matmul_vjp, describe_error=_matmul_error)
 
 
 def dense_forward(x, kernel, bias):
-    out = xp.matmul(x, kernel)
+    out = kernels.matmul(x, kernel)
     out += bias  # in place on the fresh product: one array instead of two
     return out
 

@@ -41,6 +41,7 @@ uses it only when nothing records (see ``jit_compile=True``).
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import Tensor, Variable
 from .fuse import Fused, rewrite
 from .graph import CONSTANT, VARIABLE
@@ -278,7 +279,7 @@ def _where(ins, params, buf):
 
 def _matmul(ins, params, buf):
     a, b = ins
-    return lambda r: np.matmul(r[a], r[b], out=buf)
+    return lambda r: kernels.matmul(r[a], r[b], out=buf)
 
 
 def _reduction(numpy_reduce):

@@ -25,7 +25,9 @@ every number the same:
   ``sub_one_hot``     ``p - one_hot(labels)`` (the cross-entropy's gradient)
   ``xent_grad``       ``a * (p - one_hot(labels))``, with its column sums when a
                       ``reduce_sum`` over axis 0 reads it
-  ``matmul_t``        ``matmul(transpose(a), b)``: the transposed view, no op
+  ``matmul_t``        ``matmul(transpose(a), b)``: the transposed view, no op;
+                      a kernel gradient ``x.T @ g`` that only the optimizer
+                      reads may come out as ``kernels.SparseRows``
   ==================  ========================================================
 
 An op of the program may have several outputs (``relu_grad`` with its column sums,
@@ -105,7 +107,7 @@ def rewrite(graph):
     outputs = [alias.get(v.index, v) for v in graph.outputs]
     keep = {v.index for v in outputs}
     for rule in (_softmax_xent, _dense_relu, _relu_grad, _sub_one_hot, _xent_grad, _dense,
-                 _transposed_matmul):
+                 _transposed_matmul, _sparse_kernel_gradient):
         ops = rule(ops, keep)
     return Program(ops, constants, outputs)
 
@@ -268,6 +270,22 @@ def _transposed_matmul(ops, keep):
     return [fused.get(id(op), op) for op in ops if id(op) not in drop]
 
 
+def _sparse_kernel_gradient(ops, keep):
+    """A kernel gradient ``x.T @ g`` that only an optimizer reads may stay a
+    :class:`~chainrule.kernels.SparseRows` (its rows for the inputs that were zero in the
+    whole batch are zero): the optimizer then skips those rows' arithmetic."""
+    readers = _readers(ops)
+    marked = {}
+    for op in ops:
+        if op.prim is MATMUL_T and op.params["transposed"] == (True, False) and \
+                op.output.index not in keep and readers.get(op.output.index) and \
+                all(r.is_update and r.prim.name == "apply_gradients"
+                    for r in readers[op.output.index]):
+            marked[id(op)] = Op(MATMUL_T, op.inputs, {**op.params, "sparse_rows": True},
+                                op.outputs)
+    return [marked.get(id(op), op) for op in ops]
+
+
 def _softmax_xent(ops, keep):
     """The cross-entropy and the softmax of the same logits, in one pass at the place of the
     cross-entropy (so only a softmax taken after it can join it)."""
@@ -344,7 +362,7 @@ def _dense_step(op, ins, outs):
     (buf,) = outs
 
     def step(r):
-        np.matmul(r[x], r[k], out=buf)
+        kernels.matmul(r[x], r[k], out=buf)
         np.add(buf, r[b], out=buf)  # dense's forward: the product, then += bias
     return step
 
@@ -352,11 +370,17 @@ def _dense_step(op, ins, outs):
 def _matmul_t_step(op, ins, outs):
     (a, b), (ta, tb) = ins, op.params["transposed"]
     (buf,) = outs
+    if op.params.get("sparse_rows"):
+        out = op.output.index
+
+        def step(r):
+            r[out] = kernels.matmul(r[a].T, r[b], out=buf, sparse_rows=True)
+        return step
     if ta and tb:
-        return lambda r: np.matmul(r[a].T, r[b].T, out=buf)
+        return lambda r: kernels.matmul(r[a].T, r[b].T, out=buf)
     if ta:
-        return lambda r: np.matmul(r[a].T, r[b], out=buf)
-    return lambda r: np.matmul(r[a], r[b].T, out=buf)
+        return lambda r: kernels.matmul(r[a].T, r[b], out=buf)
+    return lambda r: kernels.matmul(r[a], r[b].T, out=buf)
 
 
 def _dense_relu_step(op, ins, outs):
@@ -364,7 +388,7 @@ def _dense_relu_step(op, ins, outs):
     (buf,) = outs
 
     def step(r):
-        np.matmul(r[x], r[k], out=buf)
+        kernels.matmul(r[x], r[k], out=buf)
         kernels.bias_relu(buf, r[b], buf)
     return step
 

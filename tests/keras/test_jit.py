@@ -286,3 +286,33 @@ def test_compiled_steps_check_labels():
 def test_jit_compile_must_be_a_known_value():
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
         book_model().compile(loss="mse", jit_compile="xla")
+
+
+def sparse_images(n_train=1000, n_test=300, seed=3):
+    """Separable data shaped like MNIST whose border "pixels" are zero in every image, so
+    the first layer's products leave out those columns (see ``kernels.matmul``)."""
+    x, y = blobs(n_train + n_test, 28 * 28, 10, seed=seed)
+    x = np.maximum(x, 0)
+    border = np.ones((28, 28), bool)
+    border[6:22, 6:22] = False
+    x[:, border.reshape(-1)] = 0
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_skipping_zero_input_columns_compiled_equals_eager(backend, optimizer):
+    data = sparse_images()
+    eager = run(False, data=data, optimizer=optimizer)
+    jit = run(True, data=data, optimizer=optimizer)
+    assert_same_run(eager, jit)
+    traced = next(iter(jit["model"]._jit._functions["_gradient_step"]._traces.values()))
+    kernel_grad = traced._compiled.program.ops[-2]
+    assert kernel_grad.prim.name == "matmul_t" and kernel_grad.params["sparse_rows"]
+    # and the data did take the skipping path: the products differ from full ones
+    previous, kernels.SKIP_MAX_ACTIVE = kernels.SKIP_MAX_ACTIVE, 0.0
+    try:
+        full = run(True, data=data, optimizer=optimizer)
+    finally:
+        kernels.SKIP_MAX_ACTIVE = previous
+    assert any((a != b).any() for a, b in zip(full["weights"], jit["weights"]))
+    np.testing.assert_allclose(full["predict"], jit["predict"], atol=1e-4)

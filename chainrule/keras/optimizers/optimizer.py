@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from ... import kernels
 from ...tensor import (Tensor, Variable, _announce_effect, _unannounced_updates,
                        _update_listeners)
 
@@ -28,7 +29,14 @@ class Optimizer:
         clipnorm / clipvalue / global_clipnorm: clip each gradient's norm, each gradient
             entry, or the norm of all gradients together, before the update.
         name: a name for the optimizer (and a prefix for its slot variables).
+
+    A compiled training step may hand ``update_step`` a :class:`chainrule.kernels.SparseRows`
+    gradient (a layer's kernel gradient whose rows are zero for inputs that were zero in the
+    whole batch) when the class sets ``takes_sparse_rows``; other optimizers get it as a full
+    array.
     """
+
+    takes_sparse_rows = False
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None):
@@ -145,8 +153,11 @@ class Optimizer:
         """The update itself, on gradient arrays: clipping, weight decay, ``update_step``
         for each variable, then ``iterations += 1``. The learning rate (and a schedule) is
         read here, so a replayed graph sees its current value."""
-        if self.clipvalue is not None or self.clipnorm is not None or \
-                self.global_clipnorm is not None:
+        clipping = self.clipvalue is not None or self.clipnorm is not None or \
+            self.global_clipnorm is not None
+        if clipping or not self.takes_sparse_rows:
+            grads = [np.asarray(g) if type(g) is kernels.SparseRows else g for g in grads]
+        if clipping:
             grads = self._clip(grads)
         lr = float(self.learning_rate._value)
         for g, v in zip(grads, variables):
@@ -157,7 +168,8 @@ class Optimizer:
 
     def update_step(self, grad, var, learning_rate):
         """One step of the algorithm for one variable: ``grad`` is a NumPy array of
-        ``var``'s shape and dtype; update ``var._value`` in place."""
+        ``var``'s shape and dtype (or a ``SparseRows``, see ``takes_sparse_rows``); update
+        ``var._value`` in place."""
         raise NotImplementedError
 
     def minimize(self, loss, var_list, tape):
@@ -167,6 +179,11 @@ class Optimizer:
 
     @staticmethod
     def _gradient_array(g, v):
+        if type(g) is kernels.SparseRows:  # from a compiled step; see takes_sparse_rows
+            if g.shape != v.shape or g.dtype != v.dtype:
+                g = np.asarray(g)
+            else:
+                return g
         g = g._value if isinstance(g, Tensor) else np.asarray(g)
         if g.shape != v.shape:
             raise ValueError(f"gradient of shape {g.shape} for variable '{v.name}' of shape "

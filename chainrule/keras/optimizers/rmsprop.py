@@ -50,8 +50,15 @@ class RMSprop(Optimizer):
                 self.add_slot(var, "average_gradient")
         super().build(var_list)
 
+    takes_sparse_rows = True
+
     def update_step(self, grad, var, learning_rate):
         w, v = var._value, self.slot(var, "velocity")
+        if type(grad) is kernels.SparseRows:
+            if not (self.centered or self.momentum) and \
+                    kernels.rmsprop_rows(w, grad, v, learning_rate, self.rho, self.epsilon):
+                return
+            grad = np.asarray(grad)
         if not (self.centered or self.momentum) and \
                 kernels.rmsprop(w, grad, v, learning_rate, self.rho, self.epsilon):
             return  # one fused pass with the numbers of the steps below
