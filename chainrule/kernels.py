@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["backend", "use", "matmul", "SparseRows", "bias_relu", "relu_grad", "rmsprop",
+__all__ = ["backend", "use", "matmul", "SparseRows", "ColumnScan", "bias_relu", "relu_grad", "rmsprop",
            "softmax_cross_entropy", "cross_entropy_grad"]
 
 _state = {"choice": "auto", "numba": None}
@@ -93,7 +93,7 @@ class SparseRows:
         return f"<SparseRows {len(self.rows)} of {self.shape[0]} rows, shape {self.shape}>"
 
 
-def matmul(a, b, out=None, sparse_rows=False):
+def matmul(a, b, out=None, sparse_rows=False, scan=None):
     """``np.matmul(a, b, out=out)``, leaving out the all-zero lines of a large, sparse ``a``.
 
     The book's first layer multiplies MNIST batches, in which a third of the 784 pixels are
@@ -111,7 +111,11 @@ def matmul(a, b, out=None, sparse_rows=False):
     ``np.matmul`` in the last bits (the BLAS groups the terms differently), as any two BLAS
     builds do, and is the same on both backends. ``0 * inf`` and ``0 * nan`` are not zero:
     when the rows of ``b`` that would be skipped (for a transpose: any of ``b``) hold an
-    infinity or NaN, the full product runs, so NaN spreads as it would."""
+    infinity or NaN, the full product runs, so NaN spreads as it would.
+
+    ``scan``: a :class:`ColumnScan` that keeps what was found about a left operand for a
+    later product with the same array (the compiled executor pairs a layer's product with
+    its kernel gradient, which reads the same ``x``)."""
     if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 \
             and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
             and a.shape[1] == b.shape[0] and a.size * b.shape[1] >= SKIP_MIN_WORK \
@@ -119,71 +123,96 @@ def matmul(a, b, out=None, sparse_rows=False):
                                  and out.flags.c_contiguous)):
         result = None
         if a.flags.c_contiguous and a.shape[0] >= 32:
-            result = _without_zero_columns(a, b, out)
+            result = _without_zero_columns(a, b, out, scan)
         elif a.flags.f_contiguous and b.shape[1] >= 32:
-            result = _without_zero_rows(a, b, out, sparse_rows)
+            result = _without_zero_rows(a, b, out, sparse_rows, scan)
         if result is not None:
             return result
     return np.matmul(a, b, out=out)
 
 
-def _without_zero_columns(a, b, out):
-    rows, depth = a.shape
-    cols = _nonzero_columns(a, int(SKIP_MAX_ACTIVE * depth))
-    if cols is None or not _finite_outside(b, cols):
+class ColumnScan:
+    """What :func:`matmul` found about one left operand: its nonzero columns and those
+    columns packed together, in buffers of its own. Whoever passes one guarantees that
+    the array it was made from has not changed while it is in use (:meth:`forget` starts
+    over: a compiled program calls it at the first product of every run)."""
+
+    __slots__ = ("key", "cols", "packed")
+
+    def __init__(self):
+        self.key = self.cols = self.packed = None
+
+    def forget(self):
+        self.key = None
+
+
+def _packed_columns(c, most, scan):
+    """``(cols, c[:, cols])`` for the columns of ``c`` holding a nonzero (or NaN), or None
+    when there are more than ``most``; from ``scan`` when it was made from ``c``."""
+    key = (c.ctypes.data, c.shape, c.strides, c.dtype)
+    if scan is not None and scan.key == key:
+        return (scan.cols, scan.packed) if scan.cols is not None else None
+    fast = _compiled()
+    rows, depth = c.shape
+    cols = np.empty(depth, np.intp) if scan is not None else _scratch("columns", depth, np.intp)
+    if fast is not None:
+        n = fast.nonzero_columns(c, cols, most)
+        cols = cols[:n] if n >= 0 else None
+    else:
+        cols = np.flatnonzero(np.any(c != 0, axis=0))
+        cols = cols if len(cols) <= most else None
+    packed = None
+    if cols is not None:
+        k = len(cols)
+        packed = (np.empty((rows, k), c.dtype) if scan is not None
+                  else _scratch("left", rows * k, c.dtype).reshape(rows, k))
+        if fast is not None:
+            fast.take_columns(c, cols, packed)
+        else:
+            np.take(c, cols, axis=1, out=packed)
+    if scan is not None:
+        scan.key, scan.cols, scan.packed = key, cols, packed
+    return (cols, packed) if cols is not None else None
+
+
+def _without_zero_columns(a, b, out, scan):
+    found = _packed_columns(a, int(SKIP_MAX_ACTIVE * a.shape[1]), scan)
+    if found is None or not _finite_outside(b, found[0]):
         return None
+    cols, a_active = found
     k = len(cols)
-    a_active = _scratch("left", rows * k, a.dtype).reshape(rows, k)
     b_active = _scratch("right", k * b.shape[1], a.dtype).reshape(k, b.shape[1])
     fast = _compiled()
     if fast is not None:
-        fast.take_columns(a, cols, a_active)
         fast.take_rows(b, cols, b_active)
     else:
-        np.take(a, cols, axis=1, out=a_active)
         np.take(b, cols, axis=0, out=b_active)
     return np.matmul(a_active, b_active, out=out)
 
 
-def _without_zero_rows(a, b, out, sparse_rows):
+def _without_zero_rows(a, b, out, sparse_rows, scan):
     at = a.T  # C-ordered: its columns are a's rows
-    depth, rows = at.shape
-    keep = _nonzero_columns(at, int(SKIP_MAX_ACTIVE * rows))
-    if keep is None or not _finite_outside(b, keep[:0]):
+    rows, cols = a.shape[0], b.shape[1]
+    found = _packed_columns(at, int(SKIP_MAX_ACTIVE * rows), scan)
+    if found is None or not _finite_outside(b, found[0][:0]):
         return None
-    k, cols = len(keep), b.shape[1]
-    a_active = _scratch("left", depth * k, a.dtype).reshape(depth, k)
+    keep, a_active = found
+    k = len(keep)
     if out is None:
         out = np.empty((rows, cols), a.dtype)
-    fast = _compiled()
-    if fast is not None:
-        fast.take_columns(at, keep, a_active)
-    else:
-        np.take(at, keep, axis=1, out=a_active)
     if sparse_rows:  # the values go to the front of out's memory
         values = out.reshape(-1)[:k * cols].reshape(k, cols)
         np.matmul(a_active.T, b, out=values)
         return SparseRows(values, keep.copy(), out.shape)
     partial = _scratch("product", k * cols, a.dtype).reshape(k, cols)
     np.matmul(a_active.T, b, out=partial)
+    fast = _compiled()
     if fast is not None:
         fast.place_rows(partial, keep, out)
     else:
         out[...] = 0
         out[keep] = partial
     return out
-
-
-def _nonzero_columns(c, most):
-    """The indices of the columns of ``c`` holding a nonzero (or NaN), or None when there
-    are more than ``most``."""
-    fast = _compiled()
-    if fast is not None:
-        cols = _scratch("columns", c.shape[1], np.intp)
-        n = fast.nonzero_columns(c, cols, most)
-        return cols[:n] if n >= 0 else None
-    cols = np.flatnonzero(np.any(c != 0, axis=0))
-    return cols if len(cols) <= most else None
 
 
 def _finite_outside(b, rows):

@@ -107,7 +107,7 @@ def rewrite(graph):
     outputs = [alias.get(v.index, v) for v in graph.outputs]
     keep = {v.index for v in outputs}
     for rule in (_softmax_xent, _dense_relu, _relu_grad, _sub_one_hot, _xent_grad, _dense,
-                 _transposed_matmul, _sparse_kernel_gradient):
+                 _transposed_matmul, _sparse_kernel_gradient, _shared_column_scans):
         ops = rule(ops, keep)
     return Program(ops, constants, outputs)
 
@@ -286,6 +286,27 @@ def _sparse_kernel_gradient(ops, keep):
     return [marked.get(id(op), op) for op in ops]
 
 
+def _shared_column_scans(ops, keep):
+    """A layer's ``x @ kernel`` and its kernel gradient ``x.T @ g`` read the same ``x``:
+    they share one :class:`~chainrule.kernels.ColumnScan`, so ``x``'s zero columns are
+    found and packed once per step. The first of them starts each run afresh."""
+    users = {}
+    for op in ops:
+        if (op.prim in (DENSE, DENSE_RELU) or
+                (op.prim is MATMUL_T and op.params["transposed"] == (True, False))):
+            users.setdefault(op.inputs[0].index, []).append(op)
+    scanned = {}
+    for pair in users.values():
+        if len(pair) < 2 or not any(op.prim is MATMUL_T for op in pair):
+            continue
+        scan = kernels.ColumnScan()
+        for position, op in enumerate(pair):
+            scanned[id(op)] = Op(op.prim, op.inputs,
+                                 {**op.params, "scan": scan, "forget": position == 0},
+                                 op.outputs)
+    return [scanned.get(id(op), op) for op in ops]
+
+
 def _softmax_xent(ops, keep):
     """The cross-entropy and the softmax of the same logits, in one pass at the place of the
     cross-entropy (so only a softmax taken after it can join it)."""
@@ -357,12 +378,21 @@ def _sub_one_hot(ops, keep):
 
 # -- the fused kernels' steps --------------------------------------------------------------
 
+def _scan(op):
+    """The op's shared ColumnScan and whether it starts each run (see
+    ``_shared_column_scans``)."""
+    return op.params.get("scan"), op.params.get("forget", False)
+
+
 def _dense_step(op, ins, outs):
     x, k, b = ins
     (buf,) = outs
+    scan, forget = _scan(op)
 
     def step(r):
-        kernels.matmul(r[x], r[k], out=buf)
+        if forget:
+            scan.forget()
+        kernels.matmul(r[x], r[k], out=buf, scan=scan)
         np.add(buf, r[b], out=buf)  # dense's forward: the product, then += bias
     return step
 
@@ -370,11 +400,15 @@ def _dense_step(op, ins, outs):
 def _matmul_t_step(op, ins, outs):
     (a, b), (ta, tb) = ins, op.params["transposed"]
     (buf,) = outs
-    if op.params.get("sparse_rows"):
+    scan, forget = _scan(op)
+    sparse = op.params.get("sparse_rows", False)
+    if scan is not None or sparse:  # a kernel gradient x.T @ g (see the rules above)
         out = op.output.index
 
         def step(r):
-            r[out] = kernels.matmul(r[a].T, r[b], out=buf, sparse_rows=True)
+            if forget:
+                scan.forget()
+            r[out] = kernels.matmul(r[a].T, r[b], out=buf, sparse_rows=sparse, scan=scan)
         return step
     if ta and tb:
         return lambda r: kernels.matmul(r[a].T, r[b].T, out=buf)
@@ -386,9 +420,12 @@ def _matmul_t_step(op, ins, outs):
 def _dense_relu_step(op, ins, outs):
     x, k, b = ins
     (buf,) = outs
+    scan, forget = _scan(op)
 
     def step(r):
-        kernels.matmul(r[x], r[k], out=buf)
+        if forget:
+            scan.forget()
+        kernels.matmul(r[x], r[k], out=buf, scan=scan)
         kernels.bias_relu(buf, r[b], buf)
     return step
 

@@ -290,12 +290,17 @@ def test_jit_compile_must_be_a_known_value():
 
 def sparse_images(n_train=1000, n_test=300, seed=3):
     """Separable data shaped like MNIST whose border "pixels" are zero in every image, so
-    the first layer's products leave out those columns (see ``kernels.matmul``)."""
+    the first layer's products leave out those columns (see ``kernels.matmul``), and some of
+    whose other pixels are rarely lit, so which columns are zero changes from batch to
+    batch."""
     x, y = blobs(n_train + n_test, 28 * 28, 10, seed=seed)
     x = np.maximum(x, 0)
     border = np.ones((28, 28), bool)
     border[6:22, 6:22] = False
     x[:, border.reshape(-1)] = 0
+    rare = np.random.default_rng(seed).random(x.shape) < 0.99
+    rare[:, ::2] = False
+    x[rare] = 0
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
@@ -308,6 +313,8 @@ def test_skipping_zero_input_columns_compiled_equals_eager(backend, optimizer):
     traced = next(iter(jit["model"]._jit._functions["_gradient_step"]._traces.values()))
     kernel_grad = traced._compiled.program.ops[-2]
     assert kernel_grad.prim.name == "matmul_t" and kernel_grad.params["sparse_rows"]
+    first_layer = traced._compiled.program.ops[0]
+    assert first_layer.params["scan"] is kernel_grad.params["scan"]  # x is scanned once
     # and the data did take the skipping path: the products differ from full ones
     previous, kernels.SKIP_MAX_ACTIVE = kernels.SKIP_MAX_ACTIVE, 0.0
     try:
