@@ -213,7 +213,7 @@ def run(names: list[str], epochs: int, batch_size: int, seed: int,
         w.result.update(msg)
         state = w.result["status"]
         detail = w.result.get("info") if state == "ready" else w.result.get("reason")
-        print(f"  {name:<14} {state}: {detail}", file=sys.stderr, flush=True)
+        print(f"  {name:<20} {state}: {detail}", file=sys.stderr, flush=True)
         if state != "ready":
             w.finish()
         workers.append(w)
@@ -236,7 +236,7 @@ def run(names: list[str], epochs: int, batch_size: int, seed: int,
             w.result["losses"].append(msg["loss"])
             w.result["other_load"].append(msg["other_load"])
             loss = "-" if msg["loss"] is None else f"{msg['loss']:.4f}"
-            print(f"  epoch {epoch + 1}/{epochs} {w.name:<14} {msg['seconds']:7.3f} s  "
+            print(f"  epoch {epoch + 1}/{epochs} {w.name:<20} {msg['seconds']:7.3f} s  "
                   f"loss {loss}  other load {_fmt(msg['other_load'], '.0%')}",
                   file=sys.stderr, flush=True)
 
@@ -281,20 +281,20 @@ def _fmt(v, spec: str) -> str:
 def report(results: list[dict], epochs: int, max_other_load: float) -> str:
     """The comparison table, one row per implementation, plus the notes needed to read it."""
     base = next((r for r in results if r["name"] == BASELINE and r.get("median_s")), None)
-    head = (f"{'impl':<14} {'median s/ep':>11} {'min s/ep':>9} {'epoch 1 s':>9} {'x numpy':>8} "
+    head = (f"{'impl':<20} {'median s/ep':>11} {'min s/ep':>9} {'epoch 1 s':>9} {'x numpy':>8} "
             f"{'final loss':>10} {'test acc':>8} {'peak RSS MB':>11} {'timed':>5} {'other':>5}"
             f"  info")
     lines = [head, "-" * len(head)]
     for r in results:
         if r["status"] != "ready":
-            lines.append(f"{r['name']:<14} {r['status']}: {r.get('reason', '')}")
+            lines.append(f"{r['name']:<20} {r['status']}: {r.get('reason', '')}")
             continue
         ratio = r["median_s"] / base["median_s"] if base and r.get("median_s") else None
         r["ratio_vs_numpy"] = ratio
         timed = len(r.get("timed_epochs", []))
         flag = "!" if r.get("all_epochs_contended") else " "
         lines.append(
-            f"{r['name']:<14} {_fmt(r.get('median_s'), '11.3f')} {_fmt(r.get('min_s'), '9.3f')} "
+            f"{r['name']:<20} {_fmt(r.get('median_s'), '11.3f')} {_fmt(r.get('min_s'), '9.3f')} "
             f"{_fmt(r.get('first_epoch_s'), '9.3f')} {_fmt(ratio, '8.2f')} "
             f"{_fmt(r.get('final_loss'), '10.4f')} {_fmt(r.get('test_accuracy'), '8.4f')} "
             f"{_fmt(r.get('peak_rss_mb'), '11.0f')} {timed:>4}{flag} "
