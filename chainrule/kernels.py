@@ -70,6 +70,7 @@ def _numba_kernels():
 SKIP_MIN_WORK = 1 << 21
 # ... and computed without them when at most this share of the lines is left: below that,
 # the copies the smaller product needs cost less than the multiply-adds it saves.
+# Setting it to 0 turns the skipping off.
 SKIP_MAX_ACTIVE = 0.8
 
 
@@ -94,7 +95,8 @@ class SparseRows:
 
 
 def matmul(a, b, out=None, sparse_rows=False, scan=None):
-    """``np.matmul(a, b, out=out)``, leaving out the all-zero lines of a large, sparse ``a``.
+    """``np.matmul(a, b, out=out)``; with the numba kernels, the all-zero lines of a large,
+    sparse ``a`` are left out.
 
     The book's first layer multiplies MNIST batches, in which a third of the 784 pixels are
     zero in all 128 images, and its kernel gradient is the same product transposed. For a
@@ -108,24 +110,27 @@ def matmul(a, b, out=None, sparse_rows=False, scan=None):
       ``out``'s memory).
 
     Zero terms add nothing, so this is the same sum over fewer terms: it can differ from
-    ``np.matmul`` in the last bits (the BLAS groups the terms differently), as any two BLAS
-    builds do, and is the same on both backends. ``0 * inf`` and ``0 * nan`` are not zero:
-    when the rows of ``b`` that would be skipped (for a transpose: any of ``b``) hold an
-    infinity or NaN, the full product runs, so NaN spreads as it would.
+    ``np.matmul`` in the last bits (the BLAS groups the terms differently), as two BLAS
+    builds do. ``0 * inf`` and ``0 * nan`` are not zero: when the rows of ``b`` that would be
+    skipped (for a transpose: any of ``b``) hold an infinity or NaN, the full product runs,
+    so NaN spreads as it would. (The NumPy fallback always runs the full product: its
+    gathers cost about what the skipped multiply-adds would.)
 
     ``scan``: a :class:`ColumnScan` that keeps what was found about a left operand for a
     later product with the same array (the compiled executor pairs a layer's product with
     its kernel gradient, which reads the same ``x``)."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 \
-            and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
-            and a.shape[1] == b.shape[0] and a.size * b.shape[1] >= SKIP_MIN_WORK \
+    fast = _compiled()
+    if fast is not None and type(a) is np.ndarray and type(b) is np.ndarray \
+            and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype \
+            and a.dtype in (np.float32, np.float64) and a.shape[1] == b.shape[0] \
+            and a.size * b.shape[1] >= SKIP_MIN_WORK \
             and (out is None or (out.shape == (a.shape[0], b.shape[1]) and out.dtype == a.dtype
                                  and out.flags.c_contiguous)):
         result = None
         if a.flags.c_contiguous and a.shape[0] >= 32:
-            result = _without_zero_columns(a, b, out, scan)
+            result = _without_zero_columns(fast, a, b, out, scan)
         elif a.flags.f_contiguous and b.shape[1] >= 32:
-            result = _without_zero_rows(a, b, out, sparse_rows, scan)
+            result = _without_zero_rows(fast, a, b, out, sparse_rows, scan)
         if result is not None:
             return result
     return np.matmul(a, b, out=out)
@@ -146,55 +151,40 @@ class ColumnScan:
         self.key = None
 
 
-def _packed_columns(c, most, scan):
+def _packed_columns(fast, c, most, scan):
     """``(cols, c[:, cols])`` for the columns of ``c`` holding a nonzero (or NaN), or None
     when there are more than ``most``; from ``scan`` when it was made from ``c``."""
     key = (c.ctypes.data, c.shape, c.strides, c.dtype)
     if scan is not None and scan.key == key:
         return (scan.cols, scan.packed) if scan.cols is not None else None
-    fast = _compiled()
     rows, depth = c.shape
     cols = np.empty(depth, np.intp) if scan is not None else _scratch("columns", depth, np.intp)
-    if fast is not None:
-        n = fast.nonzero_columns(c, cols, most)
-        cols = cols[:n] if n >= 0 else None
-    else:
-        cols = np.flatnonzero(np.any(c != 0, axis=0))
-        cols = cols if len(cols) <= most else None
-    packed = None
+    n = fast.nonzero_columns(c, cols, most)
+    cols, packed = (cols[:n], None) if n >= 0 else (None, None)
     if cols is not None:
-        k = len(cols)
-        packed = (np.empty((rows, k), c.dtype) if scan is not None
-                  else _scratch("left", rows * k, c.dtype).reshape(rows, k))
-        if fast is not None:
-            fast.take_columns(c, cols, packed)
-        else:
-            np.take(c, cols, axis=1, out=packed)
+        packed = (np.empty((rows, n), c.dtype) if scan is not None
+                  else _scratch("left", rows * n, c.dtype).reshape(rows, n))
+        fast.take_columns(c, cols, packed)
     if scan is not None:
         scan.key, scan.cols, scan.packed = key, cols, packed
     return (cols, packed) if cols is not None else None
 
 
-def _without_zero_columns(a, b, out, scan):
-    found = _packed_columns(a, int(SKIP_MAX_ACTIVE * a.shape[1]), scan)
-    if found is None or not _finite_outside(b, found[0]):
+def _without_zero_columns(fast, a, b, out, scan):
+    found = _packed_columns(fast, a, int(SKIP_MAX_ACTIVE * a.shape[1]), scan)
+    if found is None or not fast.finite_outside(b, found[0]):
         return None
     cols, a_active = found
-    k = len(cols)
-    b_active = _scratch("right", k * b.shape[1], a.dtype).reshape(k, b.shape[1])
-    fast = _compiled()
-    if fast is not None:
-        fast.take_rows(b, cols, b_active)
-    else:
-        np.take(b, cols, axis=0, out=b_active)
+    b_active = _scratch("right", len(cols) * b.shape[1], a.dtype).reshape(len(cols), -1)
+    fast.take_rows(b, cols, b_active)
     return np.matmul(a_active, b_active, out=out)
 
 
-def _without_zero_rows(a, b, out, sparse_rows, scan):
+def _without_zero_rows(fast, a, b, out, sparse_rows, scan):
     at = a.T  # C-ordered: its columns are a's rows
     rows, cols = a.shape[0], b.shape[1]
-    found = _packed_columns(at, int(SKIP_MAX_ACTIVE * rows), scan)
-    if found is None or not _finite_outside(b, found[0][:0]):
+    found = _packed_columns(fast, at, int(SKIP_MAX_ACTIVE * rows), scan)
+    if found is None or not fast.finite_outside(b, found[0][:0]):  # all of b
         return None
     keep, a_active = found
     k = len(keep)
@@ -206,23 +196,8 @@ def _without_zero_rows(a, b, out, sparse_rows, scan):
         return SparseRows(values, keep.copy(), out.shape)
     partial = _scratch("product", k * cols, a.dtype).reshape(k, cols)
     np.matmul(a_active.T, b, out=partial)
-    fast = _compiled()
-    if fast is not None:
-        fast.place_rows(partial, keep, out)
-    else:
-        out[...] = 0
-        out[keep] = partial
+    fast.place_rows(partial, keep, out)
     return out
-
-
-def _finite_outside(b, rows):
-    """Whether the rows of ``b`` not listed in (sorted) ``rows`` hold no inf or NaN."""
-    fast = _compiled()
-    if fast is not None:
-        return bool(fast.finite_outside(b, rows))
-    outside = np.ones(b.shape[0], bool)
-    outside[rows] = False
-    return bool(np.isfinite(b[outside]).all())
 
 
 _scratch_arrays = threading.local()  # per thread: the kernels release the GIL

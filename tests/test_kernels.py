@@ -146,7 +146,29 @@ def sparse_batch(rng, rows=128, cols=300, zero_share=0.4):
     return x, np.setdiff1d(np.arange(cols), dead)
 
 
-def test_matmul_leaves_out_zero_columns(backend):
+needs_numba = pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed")
+
+
+def test_the_numpy_fallback_multiplies_in_full():
+    previous = kernels.use("numpy")
+    try:
+        x, _ = sparse_batch(np.random.default_rng(9))
+        w = np.random.default_rng(8).standard_normal((300, 64)).astype(F32)
+        same_bits(kernels.matmul(x, w), np.matmul(x, w))
+        same_bits(kernels.matmul(x.T, w[:128], sparse_rows=True), np.matmul(x.T, w[:128]))
+    finally:
+        kernels.use(previous)
+
+
+@pytest.fixture
+def numba_kernels():
+    previous = kernels.use("numba")
+    yield
+    kernels.use(previous)
+
+
+@needs_numba
+def test_matmul_leaves_out_zero_columns(numba_kernels):
     rng = np.random.default_rng(10)
     x, live = sparse_batch(rng)
     w = rng.standard_normal((300, 64)).astype(F32)
@@ -160,7 +182,8 @@ def test_matmul_leaves_out_zero_columns(backend):
     same_bits(out, got)
 
 
-def test_matmul_leaves_out_zero_rows_of_a_transpose(backend):
+@needs_numba
+def test_matmul_leaves_out_zero_rows_of_a_transpose(numba_kernels):
     rng = np.random.default_rng(11)
     x, live = sparse_batch(rng)
     g = rng.standard_normal((128, 64)).astype(F32)
@@ -175,7 +198,8 @@ def test_matmul_leaves_out_zero_rows_of_a_transpose(backend):
     same_bits(np.asarray(sparse), want)
 
 
-def test_matmul_runs_in_full_when_skipping_does_not_pay(backend):
+@needs_numba
+def test_matmul_runs_in_full_when_skipping_does_not_pay(numba_kernels):
     rng = np.random.default_rng(12)
     dense = rng.standard_normal((128, 300)).astype(F32)
     w = rng.standard_normal((300, 64)).astype(F32)
@@ -189,7 +213,8 @@ def test_matmul_runs_in_full_when_skipping_does_not_pay(backend):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # 0 * inf, as in NumPy
-def test_matmul_lets_inf_and_nan_in_skipped_lines_spread(backend):
+@needs_numba
+def test_matmul_lets_inf_and_nan_in_skipped_lines_spread(numba_kernels):
     rng = np.random.default_rng(13)
     x, live = sparse_batch(rng)
     dead = np.setdiff1d(np.arange(300), live)
