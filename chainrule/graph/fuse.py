@@ -30,6 +30,10 @@ every number the same:
                       reads may come out as ``kernels.SparseRows``
   ==================  ========================================================
 
+A layer's product ``x @ kernel`` and its kernel gradient ``x.T @ g`` also share one
+``kernels.ColumnScan``: ``x``'s zero columns, which :func:`chainrule.kernels.matmul` leaves
+out, are found and packed once per step instead of twice.
+
 An op of the program may have several outputs (``relu_grad`` with its column sums,
 ``softmax_xent``); effects (Variable updates, ``apply_gradients``) have none.
 """
