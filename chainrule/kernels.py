@@ -182,7 +182,7 @@ def _without_zero_columns(fast, a, b, out, scan):
     if found is None or not fast.finite_outside(b, found[0]):
         return None
     cols, a_active = found
-    b_active = _scratch("right", len(cols) * b.shape[1], a.dtype).reshape(len(cols), -1)
+    b_active = _scratch("right", len(cols) * b.shape[1], a.dtype).reshape(len(cols), b.shape[1])
     fast.take_rows(b, cols, b_active)
     return np.matmul(a_active, b_active, out=out)
 

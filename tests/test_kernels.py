@@ -3,6 +3,7 @@ numba when it is installed), edge values included."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
 from chainrule import kernels
@@ -269,3 +270,31 @@ def test_other_optimizers_take_sparse_rows_as_full_arrays(make):
         opt_full.apply_gradients([(np.asarray(g), full)])
         opt_sparse.apply_gradients([(g, sparse)])
     same_bits(sparse.numpy(), full.numpy())
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(32, 160), depth=st.integers(1, 300), cols=st.integers(32, 96),
+       zero_share=st.floats(0, 1), layout=st.sampled_from(["x@w", "x@w.T", "x.T@g"]),
+       seed=st.integers(0, 2**16))
+def test_matmul_is_the_product_for_any_sparsity(rows, depth, cols, zero_share, layout, seed):
+    previous, kernels.SKIP_MIN_WORK = kernels.SKIP_MIN_WORK, 0  # search every product
+    old_backend = kernels.use("numba")
+    try:
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((rows, depth)).astype(F32)
+        x[:, rng.random(depth) < zero_share] = 0
+        if layout == "x@w":
+            a, b = x, rng.standard_normal((depth, cols)).astype(F32)
+        elif layout == "x@w.T":
+            a, b = x, rng.standard_normal((cols, depth)).astype(F32).T
+        else:
+            a, b = x.T, rng.standard_normal((rows, cols)).astype(F32)
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        got = kernels.matmul(a, b)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(a.shape[1]))
+        zero_lines = ~a.any(axis=1)
+        assert (got[zero_lines] == 0).all() and not np.signbit(got[zero_lines]).any()
+    finally:
+        kernels.SKIP_MIN_WORK = previous
+        kernels.use(old_backend)
