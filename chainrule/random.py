@@ -37,33 +37,51 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
     """Values drawn uniformly from ``[minval, maxval)`` (``maxval`` defaults to 1 for floats
     and is required for integers)."""
     dtype = dtypes.as_dtype(dtype)
-    rng = generator(seed)
-    if dtype.kind in "iu":
-        if maxval is None:
-            raise ValueError("random.uniform: maxval is required for integer dtypes")
-        return Tensor._wrap(rng.integers(minval, maxval, size=_shape(shape), dtype=dtype))
-    maxval = 1 if maxval is None else maxval
-    values = rng.random(_shape(shape), dtype=np.float64 if dtype != dtypes.float32 else np.float32)
-    return Tensor._wrap((values * (maxval - minval) + minval).astype(dtype, copy=False))
+    if dtype.kind in "iu" and maxval is None:
+        raise ValueError("random.uniform: maxval is required for integer dtypes")
+    return _random(shape, dtype, seed, "uniform", minval, 1 if maxval is None else maxval)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Values drawn from a normal distribution."""
-    dtype = dtypes.as_dtype(dtype)
-    values = generator(seed).standard_normal(_shape(shape), dtype=np.float32 if dtype == dtypes.float32 else np.float64)
-    return Tensor._wrap((values * stddev + mean).astype(dtype, copy=False))
+    return _random(shape, dtypes.as_dtype(dtype), seed, "normal", mean, stddev)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """A normal draw re-drawn wherever it falls more than two standard deviations out."""
-    dtype = dtypes.as_dtype(dtype)
+    return _random(shape, dtypes.as_dtype(dtype), seed, "truncated_normal", mean, stddev)
+
+
+def _random(shape, dtype, seed, distribution, a, b):
+    # Through the `random` primitive, so that a traced function draws anew at every call
+    # (as TensorFlow's random ops do inside tf.function) instead of replaying one draw.
+    from .autodiff import primitives
+    from .autodiff.primitive import bind
+    return bind(primitives.random, (), {"shape": _shape(shape), "dtype": dtype, "seed": seed,
+                                        "distribution": distribution, "a": a, "b": b})
+
+
+def draw(shape, dtype, seed, distribution, a, b):
+    """The array behind :func:`uniform` (``a`` to ``b``), :func:`normal` and
+    :func:`truncated_normal` (mean ``a``, standard deviation ``b``)."""
     rng = generator(seed)
-    values = rng.standard_normal(_shape(shape))
+    if distribution == "uniform":
+        if dtype.kind in "iu":
+            return rng.integers(a, b, size=shape, dtype=dtype)
+        values = rng.random(shape, dtype=np.float32 if dtype == dtypes.float32 else np.float64)
+        if (a, b) != (0, 1):  # (x * 1 + 0 is x: the plain draw has the same bits)
+            values = values * (b - a) + a
+        return values.astype(dtype, copy=False)
+    if distribution == "normal":
+        values = rng.standard_normal(shape, dtype=np.float32 if dtype == dtypes.float32
+                                     else np.float64)
+        return (values * b + a).astype(dtype, copy=False)
+    values = rng.standard_normal(shape)
     bad = np.abs(values) > 2
     while bad.any():
         values[bad] = rng.standard_normal(int(bad.sum()))
         bad = np.abs(values) > 2
-    return Tensor._wrap((values * stddev + mean).astype(dtype))
+    return (values * b + a).astype(dtype)
 
 
 def shuffle(value, seed=None):

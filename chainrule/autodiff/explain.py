@@ -19,7 +19,6 @@ its arrays after ``gradient()``; when some gradient came out ``None`` it keeps a
 """
 
 from ..tensor import Tensor, Variable
-from .primitive import _recorders
 
 
 class PathTrace:
@@ -177,15 +176,3 @@ def _describe(t):
     if isinstance(t, Tensor):
         return f"the {type(t).__name__.lstrip('_')} of shape {t.shape}"
     return repr(t)
-
-
-class paused_recorders:
-    """Turns every recorder off for a moment (an explanation's own sweep is not recorded)."""
-
-    def __enter__(self):
-        self._saved = list(_recorders)
-        _recorders.clear()
-
-    def __exit__(self, *exc):
-        _recorders[:] = self._saved
-        return False

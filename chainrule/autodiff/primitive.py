@@ -29,6 +29,19 @@ _recorders = []
 _NO_PARAMS = {}
 
 
+class paused_recorders:
+    """Turns every recorder off for a moment: what runs inside is not part of any record
+    (an explanation's own sweep; a layer drawing its initial weights inside a trace)."""
+
+    def __enter__(self):
+        self._saved = list(_recorders)
+        _recorders.clear()
+
+    def __exit__(self, *exc):
+        _recorders[:] = self._saved
+        return False
+
+
 class OpError(ValueError):
     """An op received inputs it cannot combine (shapes, dtypes); the message names the op."""
 

@@ -438,17 +438,17 @@ def one_hot_forward(indices, depth, dtype):
     return (indices[..., None] == xp.arange(depth)).astype(dtype)
 
 
-def random_uniform_forward(shape, dtype, seed):
+def random_forward(shape, dtype, seed, distribution, a, b):
     # A draw at every call, from the generator chainrule.random gives at that moment (so a
     # replayed graph draws afresh, exactly as eager code would, and set_seed applies).
     from .. import random
-    return random.generator(seed).random(shape, dtype=dtype)
+    return random.draw(shape, dtype, seed, distribution, a, b)
 
 
-# Noise as an op (dropout's mask): a traced step then draws a new mask each time it runs,
-# where noise made outside the ops would be frozen into the graph as a constant.
-random_uniform = defprimitive("random_uniform", random_uniform_forward,
-                              why="its result is random noise, not a function of any input")
+# Noise as an op (random.uniform/normal, dropout's mask): a traced function then draws anew
+# each time it runs, where noise made outside the ops would be frozen into the graph.
+random = defprimitive("random", random_forward,
+                      why="its result is random noise, not a function of any input")
 
 _INDEX = "its result is an integer index, which has no derivative"
 argmax = defprimitive("argmax", argmax_forward, why=_INDEX)

@@ -12,8 +12,8 @@ import warnings
 
 from .. import ops
 from ..tensor import Tensor, Variable
-from .explain import PathTrace, explain as explain_path, paused_recorders
-from .primitive import _recorders
+from .explain import PathTrace, explain as explain_path
+from .primitive import _recorders, paused_recorders
 
 __all__ = ["GradientTape", "UnconnectedGradients"]
 

@@ -13,6 +13,9 @@ effects (printing, appending to a list) happen only while tracing. The trace not
 read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
 graph (compiled Keras steps do). Random draws made while tracing are given back: the
 generator is put back where it was, so the first replay draws what eager code would.
+``chainrule.random``'s draws and dropout are ops (the ``random`` primitive), so a replay
+draws anew at every call; a layer's initial weights are drawn once, outside the record.
+Randomness from NumPy itself (``np.random``) is invisible to the trace and is frozen.
 """
 
 import functools

@@ -47,7 +47,7 @@ from .graph import CONSTANT, Value
 __all__ = ["Op", "Program", "rewrite", "Fused"]
 
 # Primitives that must run at every call: they draw random numbers.
-_STATEFUL = {"random_uniform"}
+_STATEFUL = {"random"}
 # A folded constant up to this many elements is stored contiguous (a larger broadcast view
 # stays a view: it costs no memory).
 _SMALL = 1 << 20

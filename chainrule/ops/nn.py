@@ -51,8 +51,8 @@ def dropout(x, rate, noise_shape=None, seed=None):
     axes of size 1. ``seed`` as in :func:`chainrule.random.generator`."""
     x = tensor_arg(x)
     shape = x.shape if noise_shape is None else tuple(noise_shape)
-    noise = bind(P.random_uniform, (), {"shape": shape, "dtype": xp.dtype("float32"),
-                                        "seed": seed})
+    noise = bind(P.random, (), {"shape": shape, "dtype": xp.dtype("float32"), "seed": seed,
+                                "distribution": "uniform", "a": 0, "b": 1})
     keep = cast(greater_equal(noise, rate), x.dtype)
     return multiply(x, divide(keep, xp.float32(1 - rate)))
 

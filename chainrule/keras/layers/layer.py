@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from ... import dtypes, ops
+from ...autodiff.primitive import paused_recorders
 from ...tensor import Tensor, Variable
 from .. import initializers
 
@@ -158,7 +159,8 @@ class Layer:
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
         init = initializers.get(initializer)
-        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        with paused_recorders():  # a first value, drawn once: not part of any traced step
+            value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         if value.shape != shape:
             raise ValueError(f"layer '{self.name}': initializer {init!r} returned shape "
                              f"{value.shape} for a weight of shape {shape}")
