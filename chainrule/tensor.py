@@ -26,6 +26,16 @@ from .backend import xp
 _update_listeners = []
 
 
+# Counts in-place changes of Variables; each Variable keeps the count at its last change
+# (`_changed`), so a gradient tape can tell that a Variable it read has changed since.
+_change_clock = [0]
+
+
+def _mark_changed(variable):
+    _change_clock[0] += 1
+    variable._changed = _change_clock[0]
+
+
 def _announce_update(variable, kind, value, index=None):
     for listener in _update_listeners:
         listener._record_update(variable, kind, value, index)
@@ -302,7 +312,7 @@ class Variable(Tensor):
     [[9.0, 1.5], [2.5, 3.5]]
     """
 
-    __slots__ = ("name", "trainable")
+    __slots__ = ("name", "trainable", "_changed")
     _counts = {}
 
     def __init__(self, initial_value, trainable=True, name=None, dtype=None, shape=None):
@@ -314,6 +324,7 @@ class Variable(Tensor):
                              f"but shape={tuple(shape)} was given")
         # A Variable owns its buffer: copy, so assigning never changes the caller's array.
         self._value = xp.array(value, copy=True)
+        self._changed = 0
         self.trainable = True if trainable is None else bool(trainable)
         self.name = name if name is not None else _unique_name("Variable")
 
@@ -334,18 +345,21 @@ class Variable(Tensor):
         if _update_listeners:
             _announce_update(self, "assign", value)
         xp.copyto(self._value, self._checked(value, "assign"))
+        _mark_changed(self)
         return self if read_value else None
 
     def assign_add(self, delta, read_value=True):
         if _update_listeners:
             _announce_update(self, "assign_add", delta)
         xp.add(self._value, self._checked(delta, "assign_add"), out=self._value)
+        _mark_changed(self)
         return self if read_value else None
 
     def assign_sub(self, delta, read_value=True):
         if _update_listeners:
             _announce_update(self, "assign_sub", delta)
         xp.subtract(self._value, self._checked(delta, "assign_sub"), out=self._value)
+        _mark_changed(self)
         return self if read_value else None
 
     def _checked(self, value, verb, target_shape=None):
@@ -391,6 +405,7 @@ class _VariableSlice(Tensor):
         if _update_listeners:
             _announce_update(var, "assign", value, self._index)
         var._value[self._index] = var._checked(value, "assign", self._value.shape)
+        _mark_changed(var)
         return var if read_value else None
 
     def assign_add(self, delta, read_value=True):
@@ -398,6 +413,7 @@ class _VariableSlice(Tensor):
         if _update_listeners:
             _announce_update(var, "assign_add", delta, self._index)
         var._value[self._index] += var._checked(delta, "assign_add", self._value.shape)
+        _mark_changed(var)
         return var if read_value else None
 
     def assign_sub(self, delta, read_value=True):
@@ -405,6 +421,7 @@ class _VariableSlice(Tensor):
         if _update_listeners:
             _announce_update(var, "assign_sub", delta, self._index)
         var._value[self._index] -= var._checked(delta, "assign_sub", self._value.shape)
+        _mark_changed(var)
         return var if read_value else None
 
 

@@ -11,7 +11,7 @@ import contextlib
 import warnings
 
 from .. import ops
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor, Variable, _change_clock
 from .explain import PathTrace, explain as explain_path
 from .primitive import _recorders, paused_recorders
 
@@ -51,6 +51,7 @@ class GradientTape:
         self._persistent = persistent
         self._auto_watch = watch_accessed_variables
         self._records = []
+        self._clock_marks = []  # (record index, Variable change clock) where the clock moved
         self._connected = {}  # id -> tensor, for every tensor that depends on a watched one
         self._watched = {}  # id -> tensor, the sources (watched explicitly or auto-watched)
         # id -> (primitive, inputs, output) for results that depend on a watched tensor only
@@ -96,6 +97,7 @@ class GradientTape:
     def reset(self):
         """Forgets everything recorded and watched so far; recording continues."""
         self._records = []
+        self._clock_marks = []
         self._connected = {}
         self._watched = {}
         self._blocked = {}
@@ -131,7 +133,12 @@ class GradientTape:
         if True in needs:
             if prim.vjp is not None:
                 connected[id(out)] = out
-                self._records.append((prim, inputs, params, out, tuple(needs)))
+                records = self._records
+                clock = _change_clock[0]
+                marks = self._clock_marks
+                if not marks or marks[-1][1] != clock:
+                    marks.append((len(records), clock))
+                records.append((prim, inputs, params, out, tuple(needs)))
             else:
                 self._blocked[id(out)] = (prim, inputs, out)
         elif self._blocked:
@@ -284,11 +291,17 @@ class GradientTape:
         # While recording (a persistent tape inside its block), the sweep's own ops are
         # appended to the record: walk a snapshot.
         records = list(self._records) if self._recording else self._records
+        marks = self._clock_marks
+        stale = None  # records reading a Variable that has changed since: output id -> why
+        if marks and (len(marks) > 1 or marks[0][1] != _change_clock[0]):
+            stale = _stale_records(records, marks)
         for prim, inputs, params, out, needs in reversed(records):
             key = id(out)
             g = grads.get(key) if key in keep else grads.pop(key, None)
             if g is None:
                 continue
+            if stale and key in stale:
+                raise RuntimeError(stale[key])
             if prim.vjp_wants_needs:
                 input_grads = prim.vjp(g, out, *inputs, needs=needs, **params)
             else:
@@ -315,6 +328,24 @@ class GradientTape:
                 why = "the target does not depend on it through any recorded differentiable op"
             raise ValueError(f"no gradient for {_describe(source)}: {why}")
         raise ValueError(f"unconnected_gradients must be 'none', 'zero' or 'raise', not {mode!r}")
+
+
+def _stale_records(records, marks):
+    """The records that read a Variable changed in place since they were made (an
+    ``assign``, an optimizer step), whose VJPs would use the new value: ``{id(output):
+    message}``."""
+    stale = {}
+    bounds = [index for index, _ in marks[1:]] + [len(records)]
+    for (start, clock), stop in zip(marks, bounds):
+        for prim, inputs, _params, out, _needs in records[start:stop]:
+            for x in inputs:
+                if isinstance(x, Variable) and x._changed > clock:
+                    stale[id(out)] = (
+                        f"GradientTape: Variable '{x.name}' was changed in place (assign, or "
+                        f"an optimizer step) after the tape recorded '{prim.name}' reading it, "
+                        f"so that op's derivative would use the new value. Take the gradient "
+                        f"before changing the Variable, or record the computation again.")
+    return stale
 
 
 def _accumulate(grads, x, g):

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import random
 from ..autodiff.primitive import _recorders
-from ..tensor import Tensor, Variable, _update_listeners
+from ..tensor import Tensor, Variable, _mark_changed, _update_listeners
 from .graph import GraphBuilder
 
 
@@ -67,6 +67,7 @@ class Tracer:
     def undo_updates(self):
         for variable, before in self.saved.values():
             np.copyto(variable._value, before)
+            _mark_changed(variable)
 
 
 class Traced:

@@ -225,3 +225,38 @@ def test_memory_stays_flat_over_many_steps():
     growth = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert growth < 200_000, f"memory grew by {growth} bytes over 10,000 steps"
+
+
+def test_a_variable_changed_after_it_was_recorded_is_refused_not_misused():
+    from chainrule.keras import optimizers
+    # The derivative of v * v needs v as it was when recorded; after an in-place change
+    # the tape would silently use the new value, so it says so instead.
+    for change in (lambda v: v.assign([10.0, 10.0]),
+                   lambda v: v.assign_add([1.0, 1.0]),
+                   lambda v: v[0].assign(5.0),
+                   lambda v: optimizers.SGD(0.1).apply_gradients([(cr.ones((2,)), v)])):
+        v = cr.Variable([1.0, 2.0], name="weights")
+        with cr.GradientTape(persistent=True) as tape:
+            y = v * v
+        np.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2.0, 4.0])
+        change(v)
+        with pytest.raises(RuntimeError, match="Variable 'weights' was changed in place .* "
+                                               "'multiply'"):
+            tape.gradient(y, v)
+
+
+def test_changes_before_the_read_or_to_other_variables_are_fine():
+    v, other = cr.Variable(3.0), cr.Variable(1.0)
+    with cr.GradientTape() as tape:
+        v.assign(2.0)  # before the op that reads it: the op saw 2
+        y = v * v
+        z = other * 1.0  # noqa: F841 (recorded, never differentiated)
+    other.assign(5.0)
+    assert float(tape.gradient(y, v)) == 4.0
+    u = cr.Variable(1.0)
+    with cr.GradientTape() as tape:
+        a = u * 2.0
+        u.assign(7.0)  # changed mid-recording, then read again
+        total = a + u * u
+    with pytest.raises(RuntimeError, match="after the tape recorded 'multiply'"):
+        tape.gradient(total, u)  # a's op was recorded against u = 1

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ... import kernels
-from ...tensor import (Tensor, Variable, _announce_effect, _unannounced_updates,
+from ...tensor import (Tensor, Variable, _announce_effect, _mark_changed, _unannounced_updates,
                        _update_listeners)
 
 __all__ = ["Optimizer"]
@@ -164,7 +164,9 @@ class Optimizer:
             if self.weight_decay:
                 v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
             self.update_step(g, v, lr)
+            _mark_changed(v)
         self.iterations._value += 1
+        _mark_changed(self.iterations)
 
     def update_step(self, grad, var, learning_rate):
         """One step of the algorithm for one variable: ``grad`` is a NumPy array of
