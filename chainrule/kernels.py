@@ -161,9 +161,11 @@ class ColumnScan:
 def _packed_columns(fast, c, most, scan):
     """``(cols, c[:, cols])`` for the columns of ``c`` holding a nonzero (or NaN), or None
     when there are more than ``most``; from ``scan`` when it was made from ``c``."""
-    key = (c.ctypes.data, c.shape, c.strides, c.dtype)
-    if scan is not None and scan.key == key:
-        return (scan.cols, scan.packed) if scan.cols is not None else None
+    key = None
+    if scan is not None:
+        key = (c.ctypes.data, c.shape, c.strides, c.dtype)
+        if scan.key == key:
+            return (scan.cols, scan.packed) if scan.cols is not None else None
     rows, depth = c.shape
     cols = np.empty(depth, np.intp) if scan is not None else _scratch("columns", depth, np.intp)
     n = fast.nonzero_columns(c, cols, most)

@@ -388,17 +388,25 @@ def _scan(op):
     return op.params.get("scan"), op.params.get("forget", False)
 
 
-def _dense_step(op, ins, outs):
-    x, k, b = ins
-    (buf,) = outs
-    scan, forget = _scan(op)
+def _dense_steps(finish):
+    """The step maker for a dense product into its buffer, then ``finish(buf, bias)``."""
+    def make(op, ins, outs):
+        x, k, b = ins
+        (buf,) = outs
+        scan, forget = _scan(op)
 
-    def step(r):
-        if forget:
-            scan.forget()
-        kernels.matmul(r[x], r[k], out=buf, scan=scan)
-        np.add(buf, r[b], out=buf)  # dense's forward: the product, then += bias
-    return step
+        def step(r):
+            if forget:
+                scan.forget()
+            kernels.matmul(r[x], r[k], out=buf, scan=scan)
+            finish(buf, r[b])
+        return step
+    return make
+
+
+# dense's forward: the product, then += bias; dense_relu: bias + relu in one pass
+_dense_step = _dense_steps(lambda buf, bias: np.add(buf, bias, out=buf))
+_dense_relu_step = _dense_steps(lambda buf, bias: kernels.bias_relu(buf, bias, buf))
 
 
 def _matmul_t_step(op, ins, outs):
@@ -419,19 +427,6 @@ def _matmul_t_step(op, ins, outs):
     if ta:
         return lambda r: kernels.matmul(r[a].T, r[b], out=buf)
     return lambda r: kernels.matmul(r[a], r[b].T, out=buf)
-
-
-def _dense_relu_step(op, ins, outs):
-    x, k, b = ins
-    (buf,) = outs
-    scan, forget = _scan(op)
-
-    def step(r):
-        if forget:
-            scan.forget()
-        kernels.matmul(r[x], r[k], out=buf, scan=scan)
-        kernels.bias_relu(buf, r[b], buf)
-    return step
 
 
 def _relu_grad_step(op, ins, outs):
