@@ -2,8 +2,8 @@
 import timeit
 import numpy as np
 import chainrule as cr
-from chainrule.autodiff import primitives as P
-from chainrule.autodiff.primitive import bind
+from chainrule.primitives import table as P
+from chainrule.primitives.primitive import bind
 x = cr.Variable(np.ones((4,), np.float32))
 c = cr.constant(np.ones((4,), np.float32) * 0.5)
 def chain(y):

@@ -9,7 +9,8 @@ from .dtypes import (
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,
     uint64, as_dtype,
 )
-from .tensor import Tensor, Variable
+from .tensor import Tensor
+from .variable import Variable
 from .ops import (
     abs, add, argmax, argmin, broadcast_to, cast, clip_by_value, concat, constant,
     convert_to_tensor, divide, dot, equal, exp, expand_dims, eye, fill, flatten, gather,

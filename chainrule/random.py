@@ -55,8 +55,8 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
 def _random(shape, dtype, seed, distribution, a, b):
     # Through the `random` primitive, so that a traced function draws anew at every call
     # (as TensorFlow's random ops do inside tf.function) instead of replaying one draw.
-    from .autodiff import primitives
-    from .autodiff.primitive import bind
+    from .primitives import table as primitives
+    from .primitives.primitive import bind
     return bind(primitives.random, (), {"shape": _shape(shape), "dtype": dtype, "seed": seed,
                                         "distribution": distribution, "a": a, "b": b})
 

@@ -1,4 +1,4 @@
-"""Tensor (an immutable value) and Variable (mutable state), and conversion to tensors.
+"""Tensor: an immutable value, and conversion to tensors.
 
 A :class:`Tensor` wraps one NumPy array and never changes it. Its operators call the
 functions in :mod:`chainrule.ops`, which is where recording for gradients happens; this
@@ -9,62 +9,11 @@ A :class:`Variable` is the only thing updated in place (``assign``, ``assign_add
 automatically.
 """
 
-import contextlib
-import numbers
-
 import numpy as np
 
 from . import dtypes
 from .backend import xp
-
-
-# Objects told of every in-place Variable update just before it happens, as
-# `_record_update(variable, kind, value, index)`, and of every read of a tensor's value
-# into Python (`float(t)`, `t.numpy()`), as `_record_read(tensor, what)`: graph tracers,
-# which capture updates as graph nodes and note reads (a graph would freeze them).
-# Gradient tapes do not listen: an update is not differentiable.
-_update_listeners = []
-
-
-# Counts in-place changes of Variables; each Variable keeps the count at its last change
-# (`_changed`), so a gradient tape can tell that a Variable it read has changed since.
-_change_clock = [0]
-
-
-def _mark_changed(variable):
-    _change_clock[0] += 1
-    variable._changed = _change_clock[0]
-
-
-def _announce_update(variable, kind, value, index=None):
-    for listener in _update_listeners:
-        listener._record_update(variable, kind, value, index)
-
-
-def _announce_effect(effect, inputs, params):
-    """Tells the listeners of an in-place update made by code outside the op table (an
-    optimizer's step), just before it happens, as ``_record_effect(effect, inputs, params)``.
-    ``effect`` has ``apply(*inputs, **params)`` (what it does) and ``changes(*inputs,
-    **params)`` (the Variables it changes); see :class:`chainrule.graph.VariableUpdate`."""
-    for listener in _update_listeners:
-        listener._record_effect(effect, inputs, params)
-
-
-def _announce_read(tensor, what):
-    for listener in _update_listeners:
-        listener._record_read(tensor, what)
-
-
-@contextlib.contextmanager
-def _unannounced_updates():
-    """Updates made inside are not announced: an effect that was announced as one node
-    runs its own ``assign`` calls in here."""
-    saved = _update_listeners[:]
-    _update_listeners.clear()
-    try:
-        yield
-    finally:
-        _update_listeners[:] = saved
+from .recording import announce_read, state as _recording
 
 
 class Tensor:
@@ -116,14 +65,14 @@ class Tensor:
 
     def numpy(self):
         """The value as a NumPy array (shared with the tensor: treat it as read-only)."""
-        if _update_listeners:
-            _announce_read(self, "numpy")
+        if _recording.listeners:
+            announce_read(self, "numpy")
         v = self._value
         return v if isinstance(v, np.ndarray) else np.asarray(v)
 
     def __array__(self, dtype=None, copy=None):
-        if _update_listeners:
-            _announce_read(self, "np.asarray")
+        if _recording.listeners:
+            announce_read(self, "np.asarray")
         a = np.asarray(self._value)
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
@@ -141,8 +90,8 @@ class Tensor:
             yield self[i]
 
     def _scalar(self, what):
-        if _update_listeners:
-            _announce_read(self, what)
+        if _recording.listeners:
+            announce_read(self, what)
         if self._value.size != 1:
             raise TypeError(
                 f"{what}() needs a tensor with exactly one element; this one has shape "
@@ -295,142 +244,6 @@ class Tensor:
 
     def argmax(self, axis=None):
         return ops.argmax(self, axis)
-
-
-class Variable(Tensor):
-    """Mutable, named state: the weights of a model.
-
-    ``assign``, ``assign_add`` and ``assign_sub`` change the value in place (the Variable
-    keeps its identity, dtype and shape) and return the Variable. Reading a Variable in an
-    op inside a :class:`~chainrule.GradientTape` makes the tape watch it when it is
-    ``trainable``.
-
-    >>> import chainrule as cr
-    >>> v = cr.Variable([[1.0, 2.0], [3.0, 4.0]])
-    >>> _ = v.assign_sub(0.5 * cr.ones((2, 2)))
-    >>> v[0, 0].assign(9.0).numpy().tolist()
-    [[9.0, 1.5], [2.5, 3.5]]
-    """
-
-    __slots__ = ("name", "trainable", "_changed")
-    _counts = {}
-
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, shape=None):
-        if callable(initial_value):
-            initial_value = initial_value()
-        value = _to_array(initial_value, dtype)
-        if shape is not None and tuple(shape) != value.shape:
-            raise ValueError(f"Variable: initial value has shape {value.shape}, "
-                             f"but shape={tuple(shape)} was given")
-        # A Variable owns its buffer: copy, so assigning never changes the caller's array.
-        self._value = xp.array(value, copy=True)
-        self._changed = 0
-        self.trainable = True if trainable is None else bool(trainable)
-        self.name = name if name is not None else _unique_name("Variable")
-
-    def numpy(self):
-        """A copy of the current value (later assignments do not change it)."""
-        return self._value.copy()
-
-    def __repr__(self):
-        return (f"<chainrule.Variable '{self.name}' shape={self.shape} "
-                f"dtype={self.dtype.name}, numpy={_array_repr(self._value)}>")
-
-    def __getitem__(self, index):
-        return _VariableSlice.of(self, index)
-
-    def assign(self, value, read_value=True):
-        """Sets the value in place; ``value`` must have this Variable's shape (or broadcast
-        to it) and a dtype that casts safely to the Variable's."""
-        if _update_listeners:
-            _announce_update(self, "assign", value)
-        xp.copyto(self._value, self._checked(value, "assign"))
-        _mark_changed(self)
-        return self if read_value else None
-
-    def assign_add(self, delta, read_value=True):
-        if _update_listeners:
-            _announce_update(self, "assign_add", delta)
-        xp.add(self._value, self._checked(delta, "assign_add"), out=self._value)
-        _mark_changed(self)
-        return self if read_value else None
-
-    def assign_sub(self, delta, read_value=True):
-        if _update_listeners:
-            _announce_update(self, "assign_sub", delta)
-        xp.subtract(self._value, self._checked(delta, "assign_sub"), out=self._value)
-        _mark_changed(self)
-        return self if read_value else None
-
-    def _checked(self, value, verb, target_shape=None):
-        target_shape = self.shape if target_shape is None else target_shape
-        if isinstance(value, Tensor):
-            value = value._value
-        elif isinstance(value, numbers.Number):
-            return value  # a Python scalar adopts the Variable's dtype
-        value = xp.asarray(value)
-        if value.shape != target_shape:
-            try:
-                if xp.broadcast_shapes(value.shape, target_shape) != target_shape:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(
-                    f"Variable '{self.name}'.{verb}: value of shape {value.shape} does not fit "
-                    f"the variable's shape {target_shape}. A Variable's shape is fixed; "
-                    f"create a new Variable for a new shape.") from None
-        if value.dtype != self.dtype and not xp.can_cast(value.dtype, self.dtype, "same_kind"):
-            raise TypeError(
-                f"Variable '{self.name}'.{verb}: value of dtype {value.dtype} cannot be stored "
-                f"in a {self.dtype} variable; cast it first, e.g. chainrule.cast(value, "
-                f"'{self.dtype}').")
-        return value
-
-
-class _VariableSlice(Tensor):
-    """``v[index]``: a tensor holding the selected values that can also assign into ``v``."""
-
-    __slots__ = ("_variable", "_index")
-
-    @classmethod
-    def of(cls, variable, index):
-        # The read is an ordinary recorded getitem whose result is of this class, so
-        # gradients flow through a slice as through any indexing.
-        s = ops.getitem(variable, index, _result_type=cls)
-        s._variable = variable
-        s._index = index
-        return s
-
-    def assign(self, value, read_value=True):
-        var = self._variable
-        if _update_listeners:
-            _announce_update(var, "assign", value, self._index)
-        var._value[self._index] = var._checked(value, "assign", self._value.shape)
-        _mark_changed(var)
-        return var if read_value else None
-
-    def assign_add(self, delta, read_value=True):
-        var = self._variable
-        if _update_listeners:
-            _announce_update(var, "assign_add", delta, self._index)
-        var._value[self._index] += var._checked(delta, "assign_add", self._value.shape)
-        _mark_changed(var)
-        return var if read_value else None
-
-    def assign_sub(self, delta, read_value=True):
-        var = self._variable
-        if _update_listeners:
-            _announce_update(var, "assign_sub", delta, self._index)
-        var._value[self._index] -= var._checked(delta, "assign_sub", self._value.shape)
-        _mark_changed(var)
-        return var if read_value else None
-
-
-
-
-def _unique_name(base):
-    n = Variable._counts.get(base, 0)
-    Variable._counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
 
 
 def _array_text(a):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
-from chainrule import kernels
+from chainrule.primitives import kernels
 
 try:
     import numba  # noqa: F401

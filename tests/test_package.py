@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape", "chainrule.kernels"]
+DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape", "chainrule.primitives.kernels"]
 
 
 @pytest.mark.parametrize("module", DOCUMENTED)

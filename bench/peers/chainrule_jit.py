@@ -1,7 +1,7 @@
 """chainrule's compiled entry: the book's Keras code with ``compile(..., jit_compile=True)``.
 
 The training step is traced once per batch shape and replayed by chainrule's compiled
-executor (``chainrule.graph.compile``); the info column says whether its fused kernels run
+executor (``chainrule.compiler.execute``); the info column says whether its fused kernels run
 on numba or on their NumPy fallback.
 """
 
@@ -13,7 +13,7 @@ from .chainrule_fit import make
 def build(data, batch_size: int, seed: int):
     """Harness entry point (see peers.common)."""
     try:
-        from chainrule import kernels
+        from chainrule.primitives import kernels
         mode = f"jit ({kernels.backend()})"
     except ImportError:
         mode = "jit"

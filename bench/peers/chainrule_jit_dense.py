@@ -12,7 +12,7 @@ from .chainrule_fit import make
 
 def build(data, batch_size: int, seed: int):
     """Harness entry point (see peers.common)."""
-    from chainrule import kernels
+    from chainrule.primitives import kernels
     kernels.SKIP_MAX_ACTIVE = 0.0
     return make(data, batch_size, seed, jit_compile=True, mode=f"jit, dense products "
                 f"({kernels.backend()})")

@@ -18,7 +18,8 @@ its arrays after ``gradient()``; when some gradient came out ``None`` it keeps a
 (a few ints per op), so ``explain`` still works afterwards for the pairs it was asked about.
 """
 
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 
 
 class PathTrace:

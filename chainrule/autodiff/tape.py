@@ -11,11 +11,17 @@ import contextlib
 import warnings
 
 from .. import ops
-from ..tensor import Tensor, Variable, _change_clock
+from .. import recording
+from ..recording import paused_recorders
+from ..tensor import Tensor
+from ..variable import Variable
 from .explain import PathTrace, explain as explain_path
-from .primitive import _recorders, paused_recorders
 
 __all__ = ["GradientTape", "UnconnectedGradients"]
+
+# Set by chainrule.graph (which builds on this module, not the other way round): makes a
+# Graph of a tape's record, for GradientTape.graph().
+graph_view = None
 
 
 class UnconnectedGradients:
@@ -76,12 +82,15 @@ class GradientTape:
 
     def _start(self):
         self._recording = True
-        _recorders.append(self)
+        # The thread that opened the block records into it (recording is per thread).
+        self._recorders = recording.recorders()
+        self._recorders.append(self)
 
     def _stop(self):
         if self._recording:
             self._recording = False
-            _recorders.remove(self)
+            if self in self._recorders:
+                self._recorders.remove(self)
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -134,7 +143,7 @@ class GradientTape:
             if prim.vjp is not None:
                 connected[id(out)] = out
                 records = self._records
-                clock = _change_clock[0]
+                clock = recording.change_clock()
                 marks = self._clock_marks
                 if not marks or marks[-1][1] != clock:
                     marks.append((len(records), clock))
@@ -219,8 +228,9 @@ class GradientTape:
         if self._records is None:
             raise RuntimeError("graph(): this one-shot tape was released by gradient(); call "
                                "graph() before gradient(), or use GradientTape(persistent=True)")
-        from ..graph.graph import Graph  # graph builds on autodiff, not the other way round
-        return Graph.from_tape(self, targets, names)
+        if graph_view is None:
+            raise RuntimeError("graph(): import chainrule.graph first")
+        return graph_view(self, targets, names)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
@@ -293,7 +303,7 @@ class GradientTape:
         records = list(self._records) if self._recording else self._records
         marks = self._clock_marks
         stale = None  # records reading a Variable that has changed since: output id -> why
-        if marks and (len(marks) > 1 or marks[0][1] != _change_clock[0]):
+        if marks and (len(marks) > 1 or marks[0][1] != recording.change_clock()):
             stale = _stale_records(records, marks)
         for prim, inputs, params, out, needs in reversed(records):
             key = id(out)

@@ -1,7 +1,7 @@
 """Capturing a Python function over tensors as a :class:`Graph`, and ``chainrule.function``.
 
 Tracing runs the function once with a :class:`Tracer` in the list of recorders that
-:func:`chainrule.autodiff.primitive.bind` notifies, the same hook a GradientTape uses: no
+:func:`chainrule.primitives.bind` notifies, the same hook a GradientTape uses: no
 second framework, no symbolic tensors. Every primitive call becomes a node; every tensor the
 function did not receive as an argument becomes a capture (Variables are read live when the
 graph runs, other tensors are frozen constants). In-place Variable updates are captured too,
@@ -26,9 +26,10 @@ import types
 import numpy as np
 
 from .. import random
-from ..autodiff.primitive import _recorders
-from ..tensor import Tensor, Variable, _mark_changed, _update_listeners
-from .graph import GraphBuilder
+from .. import recording
+from ..tensor import Tensor
+from ..variable import Variable
+from .builder import GraphBuilder
 
 
 class Tracer:
@@ -67,7 +68,7 @@ class Tracer:
     def undo_updates(self):
         for variable, before in self.saved.values():
             np.copyto(variable._value, before)
-            _mark_changed(variable)
+            recording.mark_changed(variable)
 
 
 class Traced:
@@ -132,18 +133,14 @@ def trace(fn, *args, name=None, **kwargs):
             traced_leaves.append(leaf)
     call_args, call_kwargs = _unflatten(skeleton, iter(traced_leaves))
 
-    saved_recorders, saved_listeners = _recorders[:], _update_listeners[:]
     # Random ops draw while tracing too: put the generator back, so the first replay
     # draws what an eager call would have drawn.
     rng = random.generator()
     rng_state = rng.bit_generator.state
-    _recorders[:] = [tracer]
-    _update_listeners[:] = [tracer]
     try:
-        result = fn(*call_args, **call_kwargs)
+        with recording.only(tracer, tracer):
+            result = fn(*call_args, **call_kwargs)
     finally:
-        _recorders[:] = saved_recorders
-        _update_listeners[:] = saved_listeners
         tracer.undo_updates()
         rng.bit_generator.state = rng_state
 
@@ -182,7 +179,7 @@ class Function:
         self._last = traced
         # The compiled path works on bare arrays, so a tape could not record it: while any
         # recorder is active the graph runs op by op through the normal dispatch instead.
-        return traced.run(tensors, compiled=self.jit_compile and not _recorders)
+        return traced.run(tensors, compiled=self.jit_compile and not recording.recorders())
 
     def get_graph(self, *args, **kwargs):
         """The graph for these arguments' signature (traced now if it is new; not run)."""
@@ -227,7 +224,7 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     reads are read live on every call, so it sees updated weights; Variable updates inside
     it are replayed. Called inside a GradientTape, the replay is recorded like any other
     ops, so gradients flow through it. With ``jit_compile=True`` calls outside any tape run
-    on :mod:`chainrule.graph.compile`'s executor (buffers planned once, no per-op dispatch).
+    on :mod:`chainrule.compiler.execute`'s executor (buffers planned once, no per-op dispatch).
     ``input_signature``, ``autograph`` and ``reduce_retracing`` are accepted for
     compatibility and ignored.
 

@@ -11,7 +11,7 @@ differentiated again (second derivatives).
 
 import numpy as np
 
-from ..autodiff.primitive import paused_recorders
+from ..recording import paused_recorders
 from ..autodiff.tape import GradientTape, unbroadcast
 from ..ops import ones_like
 from ..tensor import Tensor

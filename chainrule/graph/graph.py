@@ -4,7 +4,7 @@ A :class:`Graph` is a list of :class:`Node` s in execution order (already a topo
 order) over :class:`Value` s. A value is one tensor: an *input* (an argument, or a source a
 tape watched), a captured *variable* (read live each time the graph runs, so updated
 weights are seen), a captured *constant*, or the *result* of a node. A node is one call of
-a primitive from :mod:`chainrule.autodiff.primitives` (or an in-place Variable update).
+a primitive from :mod:`chainrule.primitives.table` (or an in-place Variable update).
 
 Graphs come from what a :class:`~chainrule.GradientTape` recorded (``tape.graph()``) or
 from tracing a Python function (:func:`chainrule.function`); both are recorders over the
@@ -32,8 +32,9 @@ graph tape(w):
 
 import numpy as np
 
-from ..autodiff.primitive import bind
-from ..tensor import Tensor, Variable, _VariableSlice
+from ..primitives.primitive import bind
+from ..tensor import Tensor
+from ..variable import Variable, _VariableSlice
 
 INPUT, VARIABLE, CONSTANT, RESULT = "input", "variable", "constant", "result"
 
@@ -268,15 +269,16 @@ class Graph:
         return gradient_graph(self, target, sources)
 
     def compile(self):
-        """A :class:`~chainrule.graph.compile.CompiledGraph`: the same computation on plain
+        """A :class:`~chainrule.compiler.CompiledGraph`: the same computation on plain
         arrays with planned, reused buffers (no tape can see it)."""
-        from .compile import CompiledGraph
+        from ..compiler import CompiledGraph
         return CompiledGraph(self)
 
     # -- building --------------------------------------------------------------------------
     @classmethod
     def from_tape(cls, tape, targets=None, names=None):
         """The graph of what ``tape`` recorded (see :meth:`GradientTape.graph`)."""
+        from .builder import GraphBuilder  # the builder builds on this module
         builder = GraphBuilder(names, snapshot_variables=True)
         for t in tape._watched.values():
             if not isinstance(t, Variable):
@@ -301,130 +303,6 @@ class Graph:
                 needed.update(v.index for v in node.inputs)
         keep.reverse()
         return _renumbered(self, keep, needed)
-
-
-class TraceError(ValueError):
-    """A function cannot be captured faithfully (the message says what to change)."""
-
-
-class GraphBuilder:
-    """Turns a stream of primitive calls on Tensors into a :class:`Graph`.
-
-    Tensors are matched by identity; the builder keeps every tensor it has seen alive while
-    it builds, so an id can never be reused by a new tensor and mistaken for an old one.
-    ``snapshot_variables`` keeps a copy of each captured Variable's value (a tape's graph
-    shows the values it recorded); otherwise a variable's example is its live array.
-    ``strict`` (for tracing) refuses an op whose static parameters hold the array of a
-    traced value, such as ``x[i]`` with ``i`` an argument: replaying would freeze it.
-    """
-
-    def __init__(self, names=None, snapshot_variables=False, strict=False):
-        self.values, self.nodes, self.inputs = [], [], []
-        self._snapshot = snapshot_variables
-        self._traced_arrays = {} if strict else None  # id(array) -> Value, inputs and results
-        self._by_id = {}
-        self._alive = []
-        self._names = {}
-        for name, t in (names or {}).items():
-            if isinstance(t, Tensor) and not name.startswith("_"):
-                self._names.setdefault(id(t), name)
-
-    def _new(self, tensor, kind, name=None, example=None, variable=None):
-        if name is None:
-            name = self._names.get(id(tensor))
-            if name is None and isinstance(tensor, Variable):
-                name = tensor.name
-        v = Value(len(self.values), kind, tuple(tensor.shape), tensor.dtype, name, example, variable)
-        self.values.append(v)
-        self._by_id[id(tensor)] = v
-        self._alive.append(tensor)
-        return v
-
-    def add_input(self, tensor, name=None):
-        v = self._new(tensor, INPUT, name, tensor._value)
-        if self._traced_arrays is not None:
-            self._traced_arrays[id(tensor._value)] = v
-        if isinstance(tensor, Variable):
-            v.variable = tensor
-        self.inputs.append(v)
-        return v
-
-    def value_of(self, tensor):
-        """The value for ``tensor``; one seen for the first time is a capture."""
-        v = self._by_id.get(id(tensor))
-        if v is not None:
-            return v
-        if isinstance(tensor, _VariableSlice):
-            tensor = Tensor._wrap(tensor._value.copy())
-        if isinstance(tensor, Variable):
-            example = tensor._value.copy() if self._snapshot else tensor._value
-            return self._new(tensor, VARIABLE, example=example, variable=tensor)
-        if isinstance(tensor, Tensor):
-            if self._traced_arrays is not None:
-                self._refuse_view_of_traced(tensor._value)
-            return self._new(tensor, CONSTANT, example=tensor._value)
-        return self._constant_scalar(tensor)
-
-    def _refuse_view_of_traced(self, array):
-        # A tensor made by wrapping a view of a traced value's array (not by an op) would
-        # be frozen as a constant: replaying would reuse the traced call's data.
-        base = array.base if isinstance(array, np.ndarray) else None
-        while base is not None:
-            v = self._traced_arrays.get(id(base))
-            if v is not None:
-                raise TraceError(
-                    f"a tensor read from the array of the traced value {v.label} outside the "
-                    f"ops (Tensor(array) of a view of it) would be frozen into the graph; "
-                    f"compute it with ops (reshape, cast, getitem) so the graph sees it")
-            base = base.base if isinstance(base, np.ndarray) else None
-
-    def _constant_scalar(self, x):
-        # A Python number (an update's step size) stays a Python number, so that replaying
-        # it combines with tensors exactly as the original call did.
-        a = np.asarray(x)
-        v = Value(len(self.values), CONSTANT, a.shape, a.dtype, None, x)
-        self.values.append(v)
-        return v
-
-    def add_node(self, prim, inputs, params, out):
-        ins = tuple(self.value_of(x) for x in inputs)
-        if self._traced_arrays is not None and params:
-            self._refuse_frozen_values(prim, params)
-        result = self._new(out, RESULT)
-        if self._traced_arrays is not None:
-            self._traced_arrays[id(out._value)] = result
-        node = Node(len(self.nodes), prim, ins, dict(params), result)
-        result.producer = node
-        self.nodes.append(node)
-        return node
-
-    def _refuse_frozen_values(self, prim, params):
-        for p in params.values():
-            for item in p if isinstance(p, tuple) else (p,):
-                v = self._traced_arrays.get(id(item)) if isinstance(item, np.ndarray) else None
-                if v is not None:
-                    raise TraceError(
-                        f"{prim.name}: a static parameter of this op (an index) is the value of "
-                        f"the traced tensor {v.label}; a graph would freeze it at today's "
-                        f"values. If it is fixed, capture it from the enclosing scope as a "
-                        f"NumPy array instead of passing it in; if it changes, compute with "
-                        f"ops that take it as a tensor (one_hot, where, matmul), or run this "
-                        f"part eagerly.")
-
-    def add_update(self, kind, variable, value, index=None):
-        params = {} if index is None else {"index": index}
-        return self.add_effect(UPDATES[kind], (variable, value), params)
-
-    def add_effect(self, effect, inputs, params):
-        """A node for an in-place update (see :class:`VariableUpdate`); it has no output."""
-        ins = tuple(self.value_of(x) for x in inputs)
-        node = Node(len(self.nodes), effect, ins, dict(params), None)
-        self.nodes.append(node)
-        return node
-
-    def finish(self, outputs, name="graph"):
-        outs = [self.value_of(t) for t in outputs]
-        return Graph(self.values, self.nodes, self.inputs, outs, name)
 
 
 def _last_readers(graph):

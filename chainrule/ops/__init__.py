@@ -1,6 +1,6 @@
 """chainrule's functional namespace: every op as a function of tensors.
 
-The primitives (``chainrule.autodiff.primitives``) run through here after their arguments
+The primitives (``chainrule.primitives.table``) run through here after their arguments
 are converted; everything else in this package is a composition of primitives and needs no
 derivative of its own.
 """

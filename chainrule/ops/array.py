@@ -6,8 +6,8 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..autodiff import primitives as P
-from ..autodiff.primitive import bind
+from ..primitives import table as P
+from ..primitives.primitive import bind
 from ..backend import xp
 from ..tensor import Tensor, _to_array
 from ._convert import binary_args, convert_to_tensor, normalize_axis, tensor_arg

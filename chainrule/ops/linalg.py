@@ -1,7 +1,7 @@
 """The tensor product: matmul, tensordot and NumPy-style dot, for any rank."""
 
-from ..autodiff import primitives as P
-from ..autodiff.primitive import bind
+from ..primitives import table as P
+from ..primitives.primitive import bind
 from ._convert import binary_args, normalize_axis
 from .array import matrix_transpose, reshape, transpose
 

@@ -2,8 +2,8 @@
 
 import builtins
 
-from ..autodiff import primitives as P
-from ..autodiff.primitive import bind
+from ..primitives import table as P
+from ..primitives.primitive import bind
 from ..backend import xp
 from ..tensor import Tensor
 from ._convert import binary_args, normalize_axes, tensor_arg

@@ -1,7 +1,7 @@
 """Neural-network functions: activations, softmax and cross-entropy."""
 
-from ..autodiff import primitives as P
-from ..autodiff.primitive import bind
+from ..primitives import table as P
+from ..primitives.primitive import bind
 from ..backend import xp
 from ._convert import normalize_axis, tensor_arg
 from .math import (  # noqa: F401  (re-exported)

@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
-from chainrule.autodiff import primitives as P
-from chainrule.autodiff.primitive import bind
+from chainrule.primitives import table as P
+from chainrule.primitives.primitive import bind
 from chainrule.testing import check_grads
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["chainrule.graph.graph", "chainrule.graph.capture", "chainrule.graph.dot",
-           "chainrule.graph.derivatives", "chainrule.graph.compile", "chainrule.graph.fuse",
+           "chainrule.graph.derivatives", "chainrule.compiler.execute", "chainrule.compiler.rewrite",
            "chainrule.autodiff.tape"]
 
 

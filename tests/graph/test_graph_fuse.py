@@ -4,7 +4,7 @@ the numbers eager code gives (compared bit for bit)."""
 import numpy as np
 
 import chainrule as cr
-from chainrule.graph.fuse import rewrite
+from chainrule.compiler.rewrite import rewrite
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(8, 5)).astype(np.float32)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import kernels, keras
+from chainrule import keras
+from chainrule.primitives import kernels
 from chainrule.keras import layers, optimizers
 
 from ._helpers import blobs, mnist_subset

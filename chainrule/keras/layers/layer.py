@@ -13,8 +13,9 @@ import re
 import numpy as np
 
 from ... import dtypes, ops
-from ...autodiff.primitive import paused_recorders
-from ...tensor import Tensor, Variable
+from ...recording import paused_recorders
+from ...tensor import Tensor
+from ...variable import Variable
 from .. import initializers
 
 __all__ = ["Layer"]

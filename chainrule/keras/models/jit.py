@@ -2,7 +2,7 @@
 
 A model step is traced once per input signature (the batch's shapes and dtypes: a full
 batch and the short last one of an epoch get one graph each) and then replayed on
-:mod:`chainrule.graph.compile`'s executor: buffers planned once, element-wise chains and
+:mod:`chainrule.compiler.execute`'s executor: buffers planned once, element-wise chains and
 the optimizer update fused, no per-op dispatch. The trace is a recording of the same
 primitive calls eager code makes, so a replay gives eager numbers.
 
@@ -29,9 +29,9 @@ import warnings
 
 import numpy as np
 
-from ...autodiff.primitive import _recorders
+from ... import recording
 from ...graph.capture import Function
-from ...graph.graph import TraceError
+from ...graph import TraceError
 from ...tensor import Tensor
 
 __all__ = ["CompiledSteps"]
@@ -67,7 +67,7 @@ class CompiledSteps:
         # runs once per batch, so the general signature below is worth skipping).
         shapes = _shapes(args)
         traced = self._by_shapes.get((method, shapes)) if shapes is not None else None
-        if traced is not None and not _recorders:
+        if traced is not None and not recording.recorders():
             return traced.run(args, compiled=True)
         if method in self.eager:
             return getattr(self.model, method)(*args)
@@ -86,7 +86,7 @@ class CompiledSteps:
             self._by_shapes[(method, shapes)] = traced
         # Inside another trace (a step that calls super().train_step()) the graph is
         # replayed op by op, so that trace records it.
-        return traced.run(tensors, compiled=not _recorders)
+        return traced.run(tensors, compiled=not recording.recorders())
 
 
 class _CheckedFunction(Function):

@@ -11,9 +11,11 @@ import warnings
 
 import numpy as np
 
-from ... import kernels
-from ...tensor import (Tensor, Variable, _announce_effect, _mark_changed, _unannounced_updates,
-                       _update_listeners)
+from ...primitives import kernels
+from ... import recording
+from ...recording import announce_effect, mark_changed, unannounced_updates
+from ...tensor import Tensor
+from ...variable import Variable
 
 __all__ = ["Optimizer"]
 
@@ -142,7 +144,7 @@ class Optimizer:
                           f"when minimizing the loss (they are left unchanged). Did the loss "
                           f"use them?", stacklevel=2)
         self._build_new(variables)
-        if _update_listeners:  # a graph is being traced: the update is recorded as one node
+        if recording.listeners():  # a graph is being traced: the update is recorded as one node
             APPLY_GRADIENTS.apply(*[x for pair in zip(variables, tensors) for x in pair],
                                   optimizer=self)
         else:
@@ -164,9 +166,9 @@ class Optimizer:
             if self.weight_decay:
                 v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
             self.update_step(g, v, lr)
-            _mark_changed(v)
+            mark_changed(v)
         self.iterations._value += 1
-        _mark_changed(self.iterations)
+        mark_changed(self.iterations)
 
     def update_step(self, grad, var, learning_rate):
         """One step of the algorithm for one variable: ``grad`` is a NumPy array of
@@ -232,9 +234,9 @@ class ApplyGradients:
     def apply(self, *operands, optimizer):
         variables, grads = operands[0::2], operands[1::2]
         grads = [optimizer._gradient_array(g, v) for g, v in zip(grads, variables)]
-        if _update_listeners:  # traced, or replayed op by op inside another trace
-            _announce_effect(self, operands, {"optimizer": optimizer})
-            with _unannounced_updates():  # a schedule's assign is part of this node
+        if recording.listeners():  # traced, or replayed op by op inside another trace
+            announce_effect(self, operands, {"optimizer": optimizer})
+            with unannounced_updates():  # a schedule's assign is part of this node
                 optimizer._apply(grads, variables)
         else:
             optimizer._apply(grads, variables)

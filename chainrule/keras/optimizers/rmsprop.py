@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ... import kernels
+from ...primitives import kernels
 from .optimizer import Optimizer
 
 

@@ -40,9 +40,9 @@ An op of the program may have several outputs (``relu_grad`` with its column sum
 
 import numpy as np
 
-from .. import kernels
-from ..autodiff.primitive import Primitive
-from .graph import CONSTANT, Value
+from ..primitives import kernels
+from ..graph.graph import CONSTANT, Value
+from ..primitives import Primitive
 
 __all__ = ["Op", "Program", "rewrite", "Fused"]
 

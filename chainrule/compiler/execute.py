@@ -6,7 +6,7 @@ dispatch through ``bind``, a new Tensor, and a freshly allocated result array. A
 
 * **no dispatch, no wrapping**: the graph becomes a flat list of small step functions on
   NumPy arrays; registers hold the arrays, indexed by value.
-* **rewritten first** (:mod:`chainrule.graph.fuse`): constants folded, repeated
+* **rewritten first** (:mod:`chainrule.compiler.rewrite`): constants folded, repeated
   subexpressions computed once, and the chains a dense network's training step is made of
   (bias + relu, relu's gradient with the bias gradient, softmax with cross-entropy and its
   gradient) fused into single-pass kernels (:mod:`chainrule.kernels`).
@@ -41,10 +41,11 @@ uses it only when nothing records (see ``jit_compile=True``).
 
 import numpy as np
 
-from .. import kernels
-from ..tensor import Tensor, Variable
-from .fuse import Fused, rewrite
-from .graph import CONSTANT, VARIABLE
+from ..primitives import kernels
+from ..tensor import Tensor
+from ..variable import Variable
+from ..graph.graph import CONSTANT, VARIABLE
+from .rewrite import Fused, rewrite
 
 # Primitives that are one NumPy ufunc call: the forward is exactly `ufunc(*inputs)`.
 UFUNCS = {
@@ -66,7 +67,7 @@ class CompiledGraph:
 
     Attributes:
         graph: the :class:`~chainrule.graph.Graph` it runs.
-        program: the :class:`~chainrule.graph.fuse.Program` it runs: the graph's nodes after
+        program: the :class:`~chainrule.compiler.rewrite.Program` it runs: the graph's nodes after
             constant folding, sharing of common subexpressions and fusion.
         buffer_count / buffer_bytes: how many preallocated buffers the plan uses, and their
             size; ``planned_count`` how many values live in them (more values than buffers

@@ -2,7 +2,7 @@
 
 A :class:`Primitive` pairs a NumPy forward function with its vector-Jacobian product
 (VJP). :func:`bind` runs the forward on the inputs' arrays, wraps the result, and hands
-the call to every active recorder (gradient tapes, graph tracers) so they can keep it.
+the call to every active recorder of the thread (gradient tapes, graph tracers) so they can keep it.
 When nothing records, an op costs one NumPy call and one small object.
 
 VJP signature, the same for every primitive::
@@ -20,26 +20,10 @@ computed records the backward pass too: that is how second derivatives work.
 
 import inspect
 
+from ..recording import state as _recording
 from ..tensor import Tensor
 
-# Objects with a `_record(prim, inputs, params, out)` method, notified of every op.
-# Gradient tapes add themselves while recording; graph tracers do the same.
-_recorders = []
-
 _NO_PARAMS = {}
-
-
-class paused_recorders:
-    """Turns every recorder off for a moment: what runs inside is not part of any record
-    (an explanation's own sweep; a layer drawing its initial weights inside a trace)."""
-
-    def __enter__(self):
-        self._saved = list(_recorders)
-        _recorders.clear()
-
-    def __exit__(self, *exc):
-        _recorders[:] = self._saved
-        return False
 
 
 class OpError(ValueError):
@@ -79,8 +63,9 @@ def bind(prim, inputs, params=_NO_PARAMS, result_type=Tensor):
         raise _op_error(prim, inputs, params, e) from e
     result = object.__new__(result_type)
     result._value = out
-    if _recorders:
-        for recorder in _recorders:
+    recorders = _recording.recorders
+    if recorders:
+        for recorder in recorders:
             recorder._record(prim, inputs, params, result)
     return result
 

@@ -2,7 +2,7 @@
 
 Everything else in chainrule is a composition of these. Forward functions take and return
 arrays; VJPs take and return Tensors and are written with chainrule's own ops, so they can
-be differentiated again (see :mod:`chainrule.autodiff.primitive` for the signature).
+be differentiated again (see :mod:`chainrule.primitives.primitive` for the signature).
 
 Broadcasting is not handled here: a VJP may return a gradient of the broadcast output's
 shape, and the tape sums it back to the input's shape in one place.
@@ -15,7 +15,8 @@ several recorded ops in the training step with one, and have exact, stable forms
 """
 
 from ..backend import xp
-from .. import kernels, ops
+from .. import ops
+from . import kernels
 from .primitive import Primitive
 
 PRIMITIVES = {}

@@ -1,6 +1,6 @@
 """Fused loops: several element-wise steps in one pass over the data.
 
-The compiled executor (:mod:`chainrule.graph.compile`) and the RMSprop optimizer use these
+The compiled executor (:mod:`chainrule.compiler.execute`) and the RMSprop optimizer use these
 where NumPy would make one pass per operation. Each kernel exists twice:
 
 * a numba loop (``pip install chainrule[jit]``), one pass, compiled on first use and cached
@@ -19,7 +19,7 @@ its results differ from NumPy's product in the last bits only, and eager and com
 code, which both call it, still agree bit for bit.
 
 >>> import numpy as np
->>> from chainrule import kernels
+>>> from chainrule.primitives import kernels
 >>> h = np.array([[-1.0, 0.5]], np.float32)
 >>> kernels.bias_relu(h, np.array([0.5, 0.5], np.float32), out=h)
 array([[0., 1.]], dtype=float32)
@@ -63,7 +63,7 @@ def _compiled():
 def _numba_kernels():
     if _state["numba"] is None:
         try:
-            from . import _numba_kernels as module
+            from . import _numba as module
         except ImportError:
             module = False
         _state["numba"] = module

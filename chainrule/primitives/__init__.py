@@ -1,0 +1,11 @@
+"""The primitive ops: what each one computes, how it is differentiated, how it is run.
+
+:mod:`.primitive` defines a primitive and :func:`bind`, the one call path every op takes;
+:mod:`.table` is THE TABLE of every primitive, each with its forward, its derivative rule
+and, where one pays, a kernel that writes into a given buffer; :mod:`.kernels` holds the
+loops those kernels run (numba when installed, NumPy otherwise).
+"""
+
+from .primitive import OpError, Primitive, bind
+
+__all__ = ["OpError", "Primitive", "bind"]
