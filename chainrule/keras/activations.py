@@ -5,6 +5,7 @@ activation); :func:`get` turns a name, ``None`` or a callable into the function.
 """
 
 from .. import ops
+from ..tensor import Tensor
 from ._registry import lookup
 
 __all__ = ["relu", "softmax", "sigmoid", "tanh", "linear", "get", "serialize"]
@@ -15,9 +16,31 @@ def relu(x):
     return ops.relu(x)
 
 
+class Probabilities(Tensor):
+    """A softmax over the last axis that remembers its input, ``logits``.
+
+    The cross-entropy losses read the logits (and only they do): the loss is then computed
+    from them in one exact op, as the TensorFlow backend of Keras does, while the model's
+    output stays the probabilities. A model needs no code of its own for this."""
+
+    __slots__ = ("logits",)
+
+
 def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (the last by default), without overflow."""
-    return ops.softmax(x, axis)
+    """``exp(x) / sum(exp(x))`` along ``axis`` (the last by default), without overflow.
+
+    Over the last axis the result is a :class:`Probabilities` carrying ``x`` as its logits."""
+    x = ops.convert_to_tensor(x)
+    if axis not in (-1, x.ndim - 1):
+        return ops.softmax(x, axis)
+    out = ops.softmax(x, axis, _result_type=Probabilities)
+    out.logits = x
+    return out
+
+
+def logits_of(y_pred):
+    """The logits a softmax output was computed from, or None (see :class:`Probabilities`)."""
+    return y_pred.logits if type(y_pred) is Probabilities else None
 
 
 def sigmoid(x):
@@ -36,10 +59,6 @@ def linear(x):
 
 _BY_NAME = {"relu": relu, "softmax": softmax, "sigmoid": sigmoid, "tanh": tanh,
             "linear": linear}
-
-# Functions that compute a softmax over the last axis. A layer whose activation is one of
-# these can hand its logits to a cross-entropy loss instead (see Model.compute_loss_and_predictions).
-SOFTMAX_FUNCTIONS = (softmax, ops.softmax)
 
 
 def get(identifier):

@@ -10,11 +10,18 @@ sum, then clipped to [1e-7, 1 - 1e-7] before the log. A sample's loss is therefo
 -ln(1e-7) = 16.118, and its gradient is zero where the clip is active. With
 ``from_logits=True`` the log-softmax (or log-sigmoid) is computed from the logits directly:
 exact, with no clipping.
+
+A softmax output of :func:`chainrule.keras.activations.softmax` (a ``Dense(...,
+activation="softmax")`` layer) carries its logits, and the categorical cross-entropies use
+them, as the TensorFlow backend of Keras does: one exact op whose gradient is ``softmax -
+one_hot``. Its value equals the clipped formula wherever the true class's probability is at
+least 1e-7; below that the clipped formula would stop at 16.118 and pass no gradient.
 """
 
 import numpy as np
 
 from .. import ops
+from .activations import logits_of
 from ..tensor import Tensor
 from ._registry import lookup
 
@@ -22,7 +29,7 @@ __all__ = [
     "EPSILON", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy",
     "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-    "mean_squared_error", "mean_absolute_error", "mse", "mae", "get", "logits_form",
+    "mean_squared_error", "mean_absolute_error", "mse", "mae", "get",
 ]
 
 EPSILON = 1e-7  # keras.config.epsilon(): the clip margin for probabilities
@@ -117,6 +124,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     array([0.1054, 0.6931], dtype=float32)
     """
     _last_axis_only("sparse_categorical_crossentropy", axis)
+    if not from_logits and logits_of(y_pred) is not None:
+        y_pred, from_logits = logits_of(y_pred), True
     y_pred = _predictions(y_pred)
     if from_logits:
         # The op checks the label range itself; on failure, say it in this loss's words.
@@ -136,6 +145,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     """``-sum(y_true * log p)`` over the class axis, for one-hot (or soft) targets of the same
     shape as ``y_pred``. Same clipping rule as the sparse form."""
     _last_axis_only("categorical_crossentropy", axis)
+    if not from_logits and logits_of(y_pred) is not None:
+        y_pred, from_logits = logits_of(y_pred), True
     y_pred = _predictions(y_pred)
     y_true = _float_targets(y_true, y_pred)
     _same_shape("categorical_crossentropy", y_true, y_pred)
@@ -311,29 +322,3 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise TypeError(f"loss must be a name, a Loss or a callable; received {identifier!r}")
-
-
-def logits_form(loss):
-    """The logits version of ``loss``, or None: the one place the softmax shortcut is decided.
-
-    When a model ends in a softmax and is trained with (sparse) categorical cross-entropy
-    on probabilities, the loss can be computed from the softmax's input instead (the
-    TensorFlow backend of Keras does the same). Returns ``fn(y_true, logits)`` giving the
-    reduced loss, or None when ``loss`` is anything else. Values agree with the clipped
-    formula wherever the probability of the true class is at least 1e-7; the gradient is
-    exactly ``softmax - one_hot`` instead of being cut off by the clip.
-    """
-    if not isinstance(loss, LossFunctionWrapper) or loss.fn_kwargs.get("from_logits", False):
-        return None
-    if loss.fn is sparse_categorical_crossentropy:
-        fn = sparse_categorical_crossentropy
-    elif loss.fn is categorical_crossentropy:
-        fn = categorical_crossentropy
-    else:
-        return None
-    kwargs = {**loss.fn_kwargs, "from_logits": True}
-
-    def reduced_from_logits(y_true, logits, sample_weight=None):
-        return reduce_losses(fn(y_true, logits, **kwargs), sample_weight, loss.reduction)
-
-    return reduced_from_logits

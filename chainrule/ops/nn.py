@@ -3,16 +3,18 @@
 from ..primitives import table as P
 from ..primitives.primitive import bind
 from ..backend import xp
+from ..tensor import Tensor
 from ._convert import normalize_axis, tensor_arg
 from .math import (  # noqa: F401  (re-exported)
     cast, divide, greater_equal, multiply, reduce_sum, relu, sigmoid, tanh,
 )
 
 
-def softmax(logits, axis=-1):
+def softmax(logits, axis=-1, _result_type=Tensor):
     """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
     x = tensor_arg(logits)
-    return bind(P.softmax, (x,), {"axis": normalize_axis(-1 if axis is None else axis, x.ndim, "softmax")})
+    axis = normalize_axis(-1 if axis is None else axis, x.ndim, "softmax")
+    return bind(P.softmax, (x,), {"axis": axis}, _result_type)
 
 
 def log_softmax(logits, axis=-1):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import keras
 from chainrule.keras import losses
 
 from ._helpers import numeric_gradient, tape_gradient
@@ -152,19 +153,30 @@ def test_get_resolves_names_and_classes():
     assert "'binary_crossentropy'" in message and "'mse'" in message
 
 
-def test_logits_form_is_decided_in_one_place():
-    assert losses.logits_form(losses.SparseCategoricalCrossentropy()) is not None
-    assert losses.logits_form(losses.LossFunctionWrapper(losses.sparse_categorical_crossentropy)) is not None
-    assert losses.logits_form(losses.CategoricalCrossentropy()) is not None
-    assert losses.logits_form(losses.SparseCategoricalCrossentropy(from_logits=True)) is None
-    assert losses.logits_form(losses.MeanSquaredError()) is None
-    assert losses.logits_form(losses.BinaryCrossentropy()) is None
+def test_losses_read_the_logits_of_a_softmax_output():
+    logits = cr.constant(rng.normal(0, 3, (64, 10)).astype(np.float32))
+    labels = rng.integers(0, 10, 64)
+    probs = keras.activations.softmax(logits)
+    assert keras.activations.logits_of(probs) is logits
+    assert keras.activations.logits_of(cr.nn.softmax(logits)) is None
+    for loss in (losses.SparseCategoricalCrossentropy(),
+                 losses.LossFunctionWrapper(losses.sparse_categorical_crossentropy)):
+        np.testing.assert_array_equal(
+            loss(labels, probs).numpy(),
+            losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits).numpy())
+    onehot = np.eye(10, dtype=np.float32)[labels]
+    np.testing.assert_array_equal(
+        losses.categorical_crossentropy(onehot, probs).numpy(),
+        losses.categorical_crossentropy(onehot, logits, from_logits=True).numpy())
+    # Losses on probabilities that are not a softmax's output take the clipped formula.
+    np.testing.assert_array_equal(losses.mean_squared_error(onehot, probs).numpy(),
+                                  losses.mean_squared_error(onehot, cr.nn.softmax(logits)).numpy())
 
 
-def test_logits_form_equals_clipped_formula_where_unclipped():
+def test_logits_path_equals_clipped_formula_where_unclipped():
     logits = rng.normal(0, 3, (64, 10)).astype(np.float32)
     labels = rng.integers(0, 10, 64)
-    fused = losses.logits_form(losses.SparseCategoricalCrossentropy())(labels, cr.constant(logits))
+    fused = losses.SparseCategoricalCrossentropy()(labels, keras.activations.softmax(cr.constant(logits)))
     clipped = losses.SparseCategoricalCrossentropy()(labels, cr.constant(softmax(logits.astype(np.float64))))
     assert float(fused) == pytest.approx(float(clipped), rel=1e-6)
 

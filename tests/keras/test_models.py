@@ -233,37 +233,37 @@ def test_each_loss_trains(loss, last, y_kind, metric):
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
 
 
-def test_softmax_shortcut_matches_the_clipped_path():
-    """The fused logits loss gives the same training as the clipped probabilities path."""
+def test_softmax_output_carries_its_logits_to_the_loss_only():
+    """A softmax layer's output remembers its logits; the cross-entropy uses them (one exact
+    op), and training matches the clipped-probabilities formula wherever it is unclipped."""
     x, y = blobs(96, classes=4)
 
-    class NoShortcut(keras.Sequential):
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
+    class Untagged(layers.Layer):  # a softmax the loss cannot see through
+        def call(self, inputs):
+            return cr.nn.softmax(inputs)
 
-    def train(cls):
+    def train(last):
         keras.utils.set_random_seed(11)
         keras.utils.clear_session()
-        model = cls([layers.Dense(8, activation="relu"), layers.Dense(4, activation="softmax")])
+        model = keras.Sequential([layers.Dense(8, activation="relu"), layers.Dense(4), last])
         model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         return model, model.fit(x, y, epochs=3, batch_size=32, verbose=0).history
 
-    fused_model, fused = train(keras.Sequential)
-    plain_model, plain = train(NoShortcut)
-    assert fused_model._softmax_shortcut() is not None and plain_model._softmax_shortcut() is None
+    fused_model, fused = train(layers.Activation("softmax"))
+    plain_model, plain = train(Untagged())
+    out = fused_model(cr.constant(x[:5]))
+    assert keras.activations.logits_of(out) is not None
+    assert keras.activations.logits_of(plain_model(cr.constant(x[:5]))) is None
     np.testing.assert_allclose(fused["loss"], plain["loss"], rtol=1e-5)
     assert fused["accuracy"] == plain["accuracy"]
     for a, b in zip(fused_model.weights, plain_model.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_activation_layer_softmax_also_takes_the_shortcut():
-    model = keras.Sequential([layers.Dense(3), layers.Activation("softmax")])
-    model.compile(optimizer="sgd", loss=losses.SparseCategoricalCrossentropy())
-    assert model._softmax_shortcut() is not None
-    model.compile(optimizer="sgd", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
-    assert model._softmax_shortcut() is None
+def test_models_have_no_softmax_code_of_their_own():
+    for cls in (keras.Model, keras.Sequential, layers.Dense, layers.Activation):
+        assert not any("logits" in name or "softmax" in name for name in vars(cls))
 
 
 def test_float64_data_is_cast_once():

@@ -19,14 +19,6 @@ class Activation(Layer):
     def call(self, inputs):
         return self.activation(inputs)
 
-    def call_logits(self, inputs):
-        """The input itself: what the softmax would be applied to."""
-        return inputs
-
-    @property
-    def ends_in_softmax(self):
-        return self.activation in activations.SOFTMAX_FUNCTIONS
-
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

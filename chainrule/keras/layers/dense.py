@@ -61,18 +61,9 @@ class Dense(Layer):
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def call(self, inputs):
-        return self.activation(self.call_logits(inputs))
-
-    def call_logits(self, inputs):
-        """``inputs @ kernel + bias``: the output before the activation."""
         if inputs.dtype != self.kernel.dtype:  # integer inputs, e.g. uint8 pixels
             inputs = ops.cast(inputs, self.kernel.dtype)
-        return ops.dense(inputs, self.kernel, self.bias)
-
-    @property
-    def ends_in_softmax(self):
-        """Whether the activation is a softmax, so ``call_logits`` gives its logits."""
-        return self.activation in activations.SOFTMAX_FUNCTIONS
+        return self.activation(ops.dense(inputs, self.kernel, self.bias))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

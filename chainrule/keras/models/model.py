@@ -52,7 +52,6 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._loss_fn = None
-        self._logits_loss = None
         self._compiled_metrics = []  # the Metric objects compile made
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._in_fit = False
@@ -103,7 +102,6 @@ class Model(Layer):
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         self._loss_fn = _as_loss(loss)
-        self._logits_loss = losses_module.logits_form(self._loss_fn)  # None: no shortcut
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
         # Unknown names fail here, not mid-fit; "accuracy" is settled on the first batch.
@@ -150,38 +148,6 @@ class Model(Layer):
         """The compiled loss of one batch (a scalar tensor). Override for a custom loss."""
         return self._loss_fn(y, y_pred, sample_weight)
 
-    def compute_loss_and_predictions(self, x, y, training=True):
-        """Runs the model on a batch and returns ``(loss, y_pred)``.
-
-        This is the one place the softmax shortcut is taken. When the model's last layer
-        ends in a softmax (``Dense(..., activation="softmax")`` or ``Activation("softmax")``),
-        the loss is (sparse) categorical cross-entropy on probabilities, and
-        ``compute_loss`` is not overridden, the loss is computed from that layer's logits
-        with the fused ``sparse_softmax_cross_entropy_with_logits`` (one op, gradient
-        exactly ``softmax - one_hot``), as Keras's TensorFlow backend does. The loss value
-        equals the clipped formula wherever the true class's probability is >= 1e-7.
-        ``y_pred`` is still the softmax output, for the metrics.
-        """
-        from_logits = self._softmax_shortcut()
-        if from_logits is not None:
-            logits = self.call_logits(x, training=training)
-            return from_logits(y, logits), ops.softmax(logits)
-        y_pred = self(x, training=training)
-        return self.compute_loss(x, y, y_pred, training=training), y_pred
-
-    def _softmax_shortcut(self):
-        if self._logits_loss is None or type(self).compute_loss is not Model.compute_loss \
-                or not self._ends_in_softmax():
-            return None
-        return self._logits_loss
-
-    def _ends_in_softmax(self):
-        """Whether ``call_logits`` can give the input of a final softmax (Sequential can)."""
-        return False
-
-    def call_logits(self, inputs, training=None):
-        raise NotImplementedError(f"{type(self).__name__} cannot give its logits")
-
     def train_step(self, data):
         """One gradient step on a batch ``(x, y)``; returns the metrics' running values.
 
@@ -196,7 +162,8 @@ class Model(Layer):
         """Chapter 2's ``one_training_step``: the loss under a tape, its gradient, the
         update. Returns ``(loss, y_pred)``."""
         with GradientTape() as tape:
-            loss, y_pred = self.compute_loss_and_predictions(x, y, training=True)
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, training=True)
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
@@ -233,7 +200,8 @@ class Model(Layer):
         return self.compute_metrics(x, y, y_pred)
 
     def _test_forward(self, x, y):
-        return self.compute_loss_and_predictions(x, y, training=False)
+        y_pred = self(x, training=False)
+        return self.compute_loss(x, y, y_pred, training=False), y_pred
 
     def predict_step(self, data):
         x = data[0] if isinstance(data, tuple) else data

@@ -91,20 +91,6 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
-    def _ends_in_softmax(self):
-        return bool(self._layers) and getattr(self._layers[-1], "ends_in_softmax", False)
-
-    def call_logits(self, inputs, training=None):
-        """The model's output before its final softmax: all layers but the last, then the
-        last layer's ``call_logits``."""
-        x = self._prepare(inputs)
-        for layer in self._layers[:-1]:
-            x = layer(x, training=training)
-        last = self._layers[-1]
-        logits = last.call_logits(last._prepare(x))
-        last._output_shape = (None,) + logits.shape[1:]
-        return logits
-
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable,
                   "layers": [serialize(layer) for layer in self._layers]}
