@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from ..variable import Variable
 from .explain import PathTrace, explain as explain_path
 
-__all__ = ["GradientTape", "UnconnectedGradients"]
+__all__ = ["GradientTape", "UnconnectedGradients", "sweep"]
 
 # Set by chainrule.graph (which builds on this module, not the other way round): makes a
 # Graph of a tape's record, for GradientTape.graph().
@@ -290,14 +290,11 @@ class GradientTape:
             self._records = self._connected = self._watched = self._blocked = None
 
     def _backward(self, targets, seeds, sources, cuts=None):
-        """One reverse sweep: the gradients of sum(seed * target) for each source.
-
-        ``cuts``, when a list, receives ``(primitive, input id, output id)`` for each edge
-        where a gradient reached an op but its rule gave none for a dependent input."""
+        """One reverse sweep over the record: the gradients of sum(seed * target) for each
+        source (see :func:`sweep`)."""
         grads = {}
         for t, seed in zip(targets, seeds):
             _accumulate(grads, t, seed)
-        keep = {id(s) for s in sources}
         # While recording (a persistent tape inside its block), the sweep's own ops are
         # appended to the record: walk a snapshot.
         records = list(self._records) if self._recording else self._records
@@ -305,22 +302,7 @@ class GradientTape:
         stale = None  # records reading a Variable that has changed since: output id -> why
         if marks and (len(marks) > 1 or marks[0][1] != recording.change_clock()):
             stale = _stale_records(records, marks)
-        for prim, inputs, params, out, needs in reversed(records):
-            key = id(out)
-            g = grads.get(key) if key in keep else grads.pop(key, None)
-            if g is None:
-                continue
-            if stale and key in stale:
-                raise RuntimeError(stale[key])
-            if prim.vjp_wants_needs:
-                input_grads = prim.vjp(g, out, *inputs, needs=needs, **params)
-            else:
-                input_grads = prim.vjp(g, out, *inputs, **params)
-            for x, gx, need in zip(inputs, input_grads, needs):
-                if need and gx is not None:
-                    _accumulate(grads, x, gx)
-                elif need and cuts is not None:
-                    cuts.append((prim, id(x), key))
+        sweep(records, grads, {id(s) for s in sources}, cuts, stale=stale)
         return [grads.get(id(s)) for s in sources]
 
     def _unconnected(self, grad, source, target, mode):
@@ -338,6 +320,39 @@ class GradientTape:
                 why = "the target does not depend on it through any recorded differentiable op"
             raise ValueError(f"no gradient for {_describe(source)}: {why}")
         raise ValueError(f"unconnected_gradients must be 'none', 'zero' or 'raise', not {mode!r}")
+
+
+def sweep(records, grads, keep=None, cuts=None, on_edge=None, stale=None):
+    """The reverse sweep, the one every gradient in chainrule comes from: a tape's, and a
+    graph's (:meth:`chainrule.Graph.gradients`, which feeds it the graph's nodes).
+
+    ``records``: ``(primitive, inputs, params, output, needs)`` in execution order;
+    ``grads``: ``{id(tensor): gradient}``, seeded with the targets' gradients and filled in
+    place. A gradient is dropped once swept past unless its id is in ``keep`` (all are kept
+    when ``keep`` is None). ``cuts`` (a list) receives ``(primitive, input id, output id)``
+    where a rule gave no gradient for an input that needed one; ``on_edge(record, i, g,
+    gi)`` sees each gradient ``gi`` flowing to input ``i``; ``stale`` maps output ids to the
+    error to raise on reaching them."""
+    for record in reversed(records):
+        prim, inputs, params, out, needs = record
+        key = id(out)
+        g = grads.get(key) if keep is None or key in keep else grads.pop(key, None)
+        if g is None:
+            continue
+        if stale and key in stale:
+            raise RuntimeError(stale[key])
+        if prim.vjp_wants_needs:
+            input_grads = prim.vjp(g, out, *inputs, needs=needs, **params)
+        else:
+            input_grads = prim.vjp(g, out, *inputs, **params)
+        for i, (x, gx, need) in enumerate(zip(inputs, input_grads, needs)):
+            if need and gx is not None:
+                if on_edge is not None:
+                    on_edge(record, i, g, gx)
+                _accumulate(grads, x, gx)
+            elif need and cuts is not None:
+                cuts.append((prim, id(x), key))
+    return grads
 
 
 def _stale_records(records, marks):

@@ -92,11 +92,15 @@ class Traced:
     def literals(self):
         return [x for kind, x in self._out_plan if kind == "literal"]
 
+    def compiled(self):
+        """The graph compiled (:mod:`chainrule.compiler`), made on first use."""
+        if self._compiled is None:
+            self._compiled = self.graph.compile()
+        return self._compiled
+
     def run(self, tensor_args, compiled=False):
         if compiled:
-            if self._compiled is None:
-                self._compiled = self.graph.compile()
-            outputs = [Tensor._wrap(a) for a in self._compiled(*tensor_args)]
+            outputs = [Tensor._wrap(a) for a in self.compiled()(*tensor_args)]
         else:
             outputs = self.graph.run(*tensor_args)
         leaves = [outputs[i] if kind == "value" else i for kind, i in self._out_plan]

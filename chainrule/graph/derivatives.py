@@ -1,7 +1,8 @@
 """Derivatives of a graph: the backward pass as numbers, and as a graph of its own.
 
-:func:`adjoints` sweeps a graph backwards at its example values and keeps what a
-picture of backpropagation needs: each value's gradient and each edge's local derivative.
+:func:`adjoints` runs the tape's own reverse sweep over a graph's nodes at its example
+values and keeps what a picture of backpropagation needs: each value's gradient and each
+edge's local derivative.
 
 :func:`gradient_graph` builds the derivative as a new graph. Every VJP is written in
 chainrule ops, so tracing "replay this graph under a GradientTape and take the gradient"
@@ -12,7 +13,7 @@ differentiated again (second derivatives).
 import numpy as np
 
 from ..recording import paused_recorders
-from ..autodiff.tape import GradientTape, unbroadcast
+from ..autodiff.tape import GradientTape, sweep, unbroadcast
 from ..ops import ones_like
 from ..tensor import Tensor
 from .graph import INPUT, VARIABLE
@@ -35,46 +36,46 @@ class Adjoints:
 def adjoints(graph, target=None):
     """Gradients of ``target`` (a Value; default the graph's only output) with respect to
     every value of ``graph``, at the values captured with it (a non-scalar target is
-    differentiated as the sum of its entries, as ``GradientTape.gradient`` does)."""
+    differentiated as the sum of its entries, as ``GradientTape.gradient`` does).
+
+    The graph's nodes go through the tape's own reverse sweep
+    (:func:`chainrule.autodiff.tape.sweep`); this function only keeps what the picture
+    needs along the way."""
     target = _single_output(graph, target)
     result = Adjoints(target)
     values = graph.example_values()
-    env = {v.index: Tensor._wrap(np.asarray(a)) for v, a in values.items()}
-    grads = {target.index: ones_like(env[target.index])}
+    tensors = {v.index: Tensor._wrap(np.asarray(a)) for v, a in values.items()}
+    value_of = {id(tensors[v.index]): v for v in graph.values}
+    records = [(node.prim, tuple(tensors[v.index] for v in node.inputs), node.params,
+                tensors[node.output.index], tuple(v.dtype.kind in "fc" for v in node.inputs))
+               for node in graph.nodes if not node.is_update and node.prim.vjp is not None]
+    node_of = {id(tensors[node.output.index]): node for node in graph.nodes
+               if not node.is_update}
+
+    def on_edge(record, i, g, gi):
+        prim, inputs, params, out, needs = record
+        node, v = node_of[id(out)], value_of[id(inputs[i])]
+        if out.size == 1 and np.size(values[v]) == 1:  # a true local derivative
+            unit = _vjp(prim, ones_like(out), out, inputs, params, needs)[i]
+            if unit is not None:
+                result.local[(node, i)] = np.asarray(unbroadcast(unit, v.shape))
+                result.scalar_edges.add((node, i))
+                return
+        result.local[(node, i)] = np.asarray(unbroadcast(gi, v.shape) if gi.shape != v.shape
+                                             else gi)
+
+    grads = {id(tensors[target.index]): ones_like(tensors[target.index])}
     with paused_recorders():  # only numbers for a picture: nothing here is differentiated
-        for node in reversed(graph.nodes):
-            if node.is_update or node.prim.vjp is None:
-                continue
-            g = grads.get(node.output.index)
-            if g is None:
-                continue
-            inputs = [env[v.index] for v in node.inputs]
-            out = env[node.output.index]
-            flowing = _vjp(node, g, out, inputs)
-            unit = None
-            if out.size == 1:
-                unit = _vjp(node, ones_like(out), out, inputs)
-            for i, (v, gi) in enumerate(zip(node.inputs, flowing)):
-                if gi is None or v.dtype.kind not in "fc":
-                    continue
-                gi = unbroadcast(gi, v.shape) if gi.shape != v.shape else gi
-                previous = grads.get(v.index)
-                grads[v.index] = gi if previous is None else previous + gi
-                if unit is not None and unit[i] is not None and np.size(values[v]) == 1:
-                    result.local[(node, i)] = np.asarray(unbroadcast(unit[i], v.shape))
-                    result.scalar_edges.add((node, i))
-                else:
-                    result.local[(node, i)] = np.asarray(gi)
-    result.grads = {v: np.asarray(grads[v.index]) for v in graph.values if v.index in grads}
+        sweep(records, grads, keep=None, on_edge=on_edge)
+    result.grads = {v: np.asarray(grads[id(tensors[v.index])]) for v in graph.values
+                    if id(tensors[v.index]) in grads}
     return result
 
 
-def _vjp(node, g, out, inputs):
-    prim = node.prim
+def _vjp(prim, g, out, inputs, params, needs):
     if prim.vjp_wants_needs:
-        needs = tuple(x.dtype.kind in "fc" for x in inputs)
-        return prim.vjp(g, out, *inputs, needs=needs, **node.params)
-    return prim.vjp(g, out, *inputs, **node.params)
+        return prim.vjp(g, out, *inputs, needs=needs, **params)
+    return prim.vjp(g, out, *inputs, **params)
 
 
 def gradient_graph(graph, target=None, sources=None):

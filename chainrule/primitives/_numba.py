@@ -1,4 +1,5 @@
-"""The numba versions of :mod:`chainrule.kernels` (imported only when numba is installed).
+"""The numba loops of :mod:`chainrule.primitives.kernels` (imported only when numba is
+installed).
 
 Every loop does, per element, exactly the float32 operations of the NumPy fallback, in the
 same order: ``fastmath=False`` keeps LLVM from contracting ``a * b + c`` into a fused
@@ -11,86 +12,6 @@ import numba
 import numpy as np
 
 _OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
-
-
-# Each loop comes in two forms: into a separate output, and in place (the output is the
-# first input). One loop cannot serve both at full speed: LLVM vectorises a loop only after
-# a run-time check that the output does not overlap an input, and in place it does.
-
-@numba.njit(**_OPTIONS)
-def bias_relu(x, bias, out):
-    rows, cols = x.shape
-    for i in range(rows):
-        for j in range(cols):
-            v = x[i, j] + bias[j]
-            # np.maximum(v, 0): v when v > 0 or v is NaN, else +0.0 (also for v = -0.0)
-            out[i, j] = v if (v > 0 or v != v) else np.float32(0)
-
-
-@numba.njit(**_OPTIONS)
-def bias_relu_inplace(x, bias):
-    rows, cols = x.shape
-    for i in range(rows):
-        for j in range(cols):
-            v = x[i, j] + bias[j]
-            x[i, j] = v if (v > 0 or v != v) else np.float32(0)
-
-
-@numba.njit(**_OPTIONS)
-def relu_grad(g, y, out, sums):
-    rows, cols = g.shape
-    one, zero = np.float32(1), np.float32(0)
-    for j in range(cols):
-        sums[j] = zero
-    for i in range(rows):  # row after row, as NumPy adds up an axis-0 sum
-        for j in range(cols):
-            v = g[i, j] * (one if y[i, j] > 0 else zero)
-            out[i, j] = v
-            sums[j] += v
-
-
-@numba.njit(**_OPTIONS)
-def relu_grad_inplace(g, y, sums):
-    rows, cols = g.shape
-    one, zero = np.float32(1), np.float32(0)
-    for j in range(cols):
-        sums[j] = zero
-    for i in range(rows):
-        for j in range(cols):
-            v = g[i, j] * (one if y[i, j] > 0 else zero)
-            g[i, j] = v
-            sums[j] += v
-
-
-@numba.njit(**_OPTIONS)
-def rmsprop(w, g, v, lr, rho, one_minus_rho, epsilon):
-    # The optimizer's NumPy steps, per element: v *= rho; t = g * g; t *= 1 - rho; v += t;
-    # t = v + eps; t = sqrt(t); t = g / t; t *= lr; w -= t. One thread: splitting the pass
-    # across cores lost more to BLAS's spinning worker threads than it gained (measured).
-    w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
-    for i in range(w.size):
-        gi = g[i]
-        vi = v[i] * rho + (gi * gi) * one_minus_rho
-        v[i] = vi
-        w[i] = w[i] - (gi / np.sqrt(vi + epsilon)) * lr
-
-
-@numba.njit(**_OPTIONS)
-def rmsprop_rows(w, rows, g, v, lr, rho, one_minus_rho, epsilon):
-    # rmsprop on the listed rows (g[p] is row rows[p]); on the others g is zero, where the
-    # same steps leave w as it is and give v * rho + 0 * (1 - rho) = v * rho.
-    p = 0
-    for i in range(w.shape[0]):
-        if p < rows.size and rows[p] == i:
-            for j in range(w.shape[1]):
-                gi = g[p, j]
-                vi = v[i, j] * rho + (gi * gi) * one_minus_rho
-                v[i, j] = vi
-                w[i, j] = w[i, j] - (gi / np.sqrt(vi + epsilon)) * lr
-            p += 1
-        else:
-            for j in range(w.shape[1]):
-                v[i, j] = v[i, j] * rho
 
 
 @numba.njit(**_OPTIONS)
@@ -143,31 +64,10 @@ def _row_sum(z, i, n):
 
 
 @numba.njit(**_OPTIONS)
-def softmax_normalize(e, sums, normalize):
-    """sums = e.sum(axis=1); e /= sums (when normalize)."""
-    rows, classes = e.shape
-    for i in range(rows):
-        s = _row_sum(e, i, classes)
-        sums[i] = s
-        if normalize:
-            for j in range(classes):
-                e[i, j] = e[i, j] / s
-
-
-@numba.njit(**_OPTIONS)
-def xent_grad(p, labels, a, out, sums):
-    """out = a * (p - one_hot(labels)); sums = out.sum(axis=0), row after row."""
-    rows, classes = p.shape
-    one, zero = np.float32(1), np.float32(0)
-    for j in range(classes):
-        sums[j] = zero
-    for i in range(rows):
-        label = labels[i]
-        ai = a[i, 0]
-        for j in range(classes):
-            v = ai * (p[i, j] - (one if j == label else zero))
-            out[i, j] = v
-            sums[j] += v
+def row_sums(e, sums):
+    """sums = e.sum(axis=1), with NumPy's float32 summation order."""
+    for i in range(e.shape[0]):
+        sums[i] = _row_sum(e, i, e.shape[1])
 
 
 # -- matrix products that skip zero lines (kernels.matmul) ----------------------------------

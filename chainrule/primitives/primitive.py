@@ -16,6 +16,22 @@ gradient, so it can skip the rest (a matmul then skips the gradient of a model's
 ``None`` in the returned tuple means "no gradient" (zero, or not differentiable there).
 Rules are written with chainrule's own ops, so a tape that is active while a gradient is
 computed records the backward pass too: that is how second derivatives work.
+
+What the compiled executor (:mod:`chainrule.compiler`) needs is in the table too, next to
+the forward and the rule, so that it never keeps a list of its own:
+
+* ``kernel(*arrays, out=buffer, **params)``: the forward written into a given buffer, with
+  the forward's numbers (a ufunc for most element-wise ops);
+* ``scalar(*operands, **params)``: for element-wise ops, the op on one element as a Python
+  expression over the operands' expressions (``"({0} + {1})"``); the compiler fuses chains
+  of such ops into one loop. Only ops whose one-element form rounds exactly as NumPy's
+  array loop does have one (no ``exp``, ``log``, ``tanh``: their library versions differ
+  in the last bit);
+* ``operands``: how a scalar form wants its operands: ``"result"`` (converted to the result
+  dtype, as NumPy's arithmetic does), ``"common"`` (to their common dtype: comparisons) or
+  ``"as_is"``;
+* ``decompose(emit, *inputs, **params)``: the op as other primitives (``dense`` is a
+  product plus a bias add), for the compiler to fuse its parts with their neighbours.
 """
 
 import inspect
@@ -33,9 +49,11 @@ class OpError(ValueError):
 class Primitive:
     """A named NumPy forward function and its VJP (``None`` when not differentiable)."""
 
-    __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why")
+    __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
+                 "kernel", "scalar", "operands", "decompose", "stateful")
 
-    def __init__(self, name, forward, vjp=None, describe_error=None, why=None):
+    def __init__(self, name, forward, vjp=None, describe_error=None, why=None, kernel=None,
+                 scalar=None, operands="result", decompose=None, stateful=False):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -43,6 +61,14 @@ class Primitive:
         self.describe_error = describe_error
         # For a non-differentiable primitive: why, in words (used by explanations).
         self.why = why
+        self.kernel, self.scalar, self.operands = kernel, scalar, operands
+        self.decompose = decompose
+        # A stateful primitive (random draws) must run at every call: never folded or shared.
+        self.stateful = stateful
+
+    @property
+    def elementwise(self):
+        return self.scalar is not None
 
     @property
     def differentiable(self):

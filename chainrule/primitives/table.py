@@ -1,8 +1,10 @@
-"""THE TABLE: every primitive op, its NumPy forward and its VJP side by side.
+"""THE TABLE: every primitive op with everything known about it, side by side: its NumPy
+forward, its VJP, and what the compiled executor runs (a kernel writing into a given buffer,
+an element-wise op's one-element form, a decomposition into other primitives).
 
 Everything else in chainrule is a composition of these. Forward functions take and return
 arrays; VJPs take and return Tensors and are written with chainrule's own ops, so they can
-be differentiated again (see :mod:`chainrule.primitives.primitive` for the signature).
+be differentiated again (see :mod:`chainrule.primitives.primitive` for the signatures).
 
 Broadcasting is not handled here: a VJP may return a gradient of the broadcast output's
 shape, and the tape sums it back to the input's shape in one place.
@@ -22,14 +24,28 @@ from .primitive import Primitive
 PRIMITIVES = {}
 
 
-def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None):
-    """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so)."""
+def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kernel=None,
+                 scalar=None, operands="result", decompose=None, stateful=False):
+    """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so).
+
+    A forward that is a NumPy ufunc is its own kernel; ``scalar`` may be a template string
+    (``"({0} + {1})"``) for the element-wise form."""
     if vjp is None and why is None:
         raise ValueError(f"primitive {name}: a non-differentiable primitive must say why")
-    prim = Primitive(name, forward, vjp, describe_error, why)
+    if kernel is None and isinstance(forward, xp.ufunc):
+        kernel = forward
+    if isinstance(scalar, str):
+        scalar = scalar.format
+    prim = Primitive(name, forward, vjp, describe_error, why, kernel, scalar, operands,
+                     decompose, stateful)
     PRIMITIVES[name] = prim
     return prim
 
+
+# One-element forms name their operands {0}, {1}, ... and the result dtype's {zero} and
+# {one}; an operand may appear twice (the compiler passes plain local names).
+_MAX = "({0} if ({0} > {1} or {0} != {0}) else {1})"  # np.maximum: NaN spreads; ties give {1}
+_MIN = "({0} if ({0} < {1} or {0} != {0}) else {1})"
 
 def _broadcast_error(a, b, **_):
     try:
@@ -78,13 +94,19 @@ def minimum_vjp(g, out, a, b):
     return g * first, g * ops.logical_not(first)
 
 
-add = defprimitive("add", xp.add, add_vjp, describe_error=_broadcast_error)
-subtract = defprimitive("subtract", xp.subtract, subtract_vjp, describe_error=_broadcast_error)
-multiply = defprimitive("multiply", xp.multiply, multiply_vjp, describe_error=_broadcast_error)
-divide = defprimitive("divide", xp.true_divide, divide_vjp, describe_error=_broadcast_error)
+add = defprimitive("add", xp.add, add_vjp, describe_error=_broadcast_error,
+                   scalar="({0} + {1})")
+subtract = defprimitive("subtract", xp.subtract, subtract_vjp, describe_error=_broadcast_error,
+                        scalar="({0} - {1})")
+multiply = defprimitive("multiply", xp.multiply, multiply_vjp, describe_error=_broadcast_error,
+                        scalar="({0} * {1})")
+divide = defprimitive("divide", xp.true_divide, divide_vjp, describe_error=_broadcast_error,
+                      scalar="({0} / {1})")
 power = defprimitive("power", xp.power, power_vjp, describe_error=_broadcast_error)
-maximum = defprimitive("maximum", xp.maximum, maximum_vjp, describe_error=_broadcast_error)
-minimum = defprimitive("minimum", xp.minimum, minimum_vjp, describe_error=_broadcast_error)
+maximum = defprimitive("maximum", xp.maximum, maximum_vjp, describe_error=_broadcast_error,
+                       scalar=_MAX)
+minimum = defprimitive("minimum", xp.minimum, minimum_vjp, describe_error=_broadcast_error,
+                       scalar=_MIN)
 
 # -- element-wise functions ----------------------------------------------------------------
 
@@ -137,19 +159,60 @@ def relu_forward(x):
     return xp.maximum(x, 0)
 
 
+def sigmoid_kernel(x, out):
+    xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    xp.add(out, 1, out=out)
+    return xp.multiply(out, 0.5, out=out)
+
+
+def sigmoid_decompose(emit, x):
+    # The forward's own steps, so the compiler can fuse the multiplications and the add
+    # with their neighbours around the tanh.
+    half = emit.constant(0.5, x.dtype)
+    inner = emit(multiply, x, half)
+    return emit(multiply, emit(add, emit(tanh, inner), emit.constant(1, x.dtype)), half)
+
+
+def relu_forward(x):
+    return xp.maximum(x, 0)
+
+
+def relu_kernel(x, out):
+    return xp.maximum(x, 0, out=out)
+
+
 def relu_vjp(g, out, x):
     # The derivative at 0 is taken as 0, as TensorFlow and PyTorch do.
-    return (g * (out > 0),)
+    return (relu_grad(g, out),)
 
 
-negative = defprimitive("negative", xp.negative, negative_vjp)
+def relu_grad_forward(g, y):
+    """relu's VJP given its output ``y``: ``g`` where ``y > 0``, else 0 (times ``g``)."""
+    return xp.multiply(g, y > 0)
+
+
+def relu_grad_kernel(g, y, out):
+    return xp.multiply(g, y > 0, out=out)
+
+
+def relu_grad_vjp(gg, out, g, y):
+    # Linear in g with the same mask; piecewise constant in y (its derivative is 0).
+    return relu_grad(gg, y), None
+
+
+negative = defprimitive("negative", xp.negative, negative_vjp, scalar="(-{0})")
 exp = defprimitive("exp", xp.exp, exp_vjp)
 log = defprimitive("log", xp.log, log_vjp)
-sqrt = defprimitive("sqrt", xp.sqrt, sqrt_vjp)
-abs = defprimitive("abs", xp.abs, abs_vjp)  # noqa: A001
+sqrt = defprimitive("sqrt", xp.sqrt, sqrt_vjp, scalar="np.sqrt({0})")
+abs = defprimitive("abs", xp.abs, abs_vjp, scalar="abs({0})")  # noqa: A001
 tanh = defprimitive("tanh", xp.tanh, tanh_vjp)
-sigmoid = defprimitive("sigmoid", sigmoid_forward, sigmoid_vjp)
-relu = defprimitive("relu", relu_forward, relu_vjp)
+sigmoid = defprimitive("sigmoid", sigmoid_forward, sigmoid_vjp, kernel=sigmoid_kernel,
+                       decompose=sigmoid_decompose)
+relu = defprimitive("relu", relu_forward, relu_vjp, kernel=relu_kernel,
+                    scalar="({0} if ({0} > {zero} or {0} != {0}) else {zero})")
+relu_grad = defprimitive("relu_grad", relu_grad_forward, relu_grad_vjp, kernel=relu_grad_kernel,
+                         scalar="({0} * ({one} if {1} > 0 else {zero}))", operands=("result", "as_is"))
 softplus = defprimitive("softplus", softplus_forward, softplus_vjp)
 
 # -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
@@ -189,9 +252,19 @@ def reduce_extreme_vjp(g, out, x, axis, keepdims):
     return (g * hit / count,)
 
 
-reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, reduce_sum_vjp)
-reduce_max = defprimitive("reduce_max", reduce_max_forward, reduce_extreme_vjp)
-reduce_min = defprimitive("reduce_min", reduce_min_forward, reduce_extreme_vjp)
+def _reduction_kernel(ufunc):
+    # ufunc.reduce is what np.sum/np.max call, without their argument handling.
+    def kernel(x, out, axis, keepdims):
+        return ufunc.reduce(x, axis=axis, keepdims=keepdims, out=out)
+    return kernel
+
+
+reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, reduce_sum_vjp,
+                          kernel=_reduction_kernel(xp.add))
+reduce_max = defprimitive("reduce_max", reduce_max_forward, reduce_extreme_vjp,
+                          kernel=_reduction_kernel(xp.maximum))
+reduce_min = defprimitive("reduce_min", reduce_min_forward, reduce_extreme_vjp,
+                          kernel=_reduction_kernel(xp.minimum))
 
 # -- shapes and indexing ---------------------------------------------------------------------
 
@@ -298,13 +371,31 @@ def _matmul_error(a, b):
     return f"{a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
 
 
-matmul = defprimitive("matmul", kernels.matmul, matmul_vjp, describe_error=_matmul_error)
+def matmul_kernel(a, b, out, scan=None, first=False):
+    """The product into ``out``; ``scan``: a :class:`kernels.ColumnScan` shared by the
+    products that read the same left operand (``first``: the one that starts it afresh)."""
+    if first:
+        scan.forget()
+    return kernels.matmul(a, b, out=out, scan=scan)
+
+
+matmul = defprimitive("matmul", kernels.matmul, matmul_vjp, describe_error=_matmul_error,
+                      kernel=matmul_kernel)
 
 
 def dense_forward(x, kernel, bias):
     out = kernels.matmul(x, kernel)
     out += bias  # in place on the fresh product: one array instead of two
     return out
+
+
+def dense_kernel(x, kernel, bias, out):
+    kernels.matmul(x, kernel, out=out)
+    return xp.add(out, bias, out=out)
+
+
+def dense_decompose(emit, x, kernel, bias):
+    return emit(add, emit(matmul, x, kernel), bias)
 
 
 def dense_vjp(g, out, x, kernel, bias, needs):
@@ -320,7 +411,8 @@ def _dense_error(x, kernel, bias):
 
 # A layer's `x @ kernel + bias` as one record: the bias gradient is one column sum instead
 # of an add record plus the tape's unbroadcast, and the forward writes one array, not two.
-dense = defprimitive("dense", dense_forward, dense_vjp, describe_error=_dense_error)
+dense = defprimitive("dense", dense_forward, dense_vjp, describe_error=_dense_error,
+                     kernel=dense_kernel, decompose=dense_decompose)
 
 # -- selection, dtype, gradient control ------------------------------------------------------
 
@@ -342,6 +434,22 @@ def cast_vjp(g, out, x, dtype):
     return (None,)
 
 
+def cast_kernel(x, out, dtype):
+    xp.copyto(out, x, casting="unsafe")  # what astype does
+    return out
+
+
+def where_kernel(condition, x, y, out):
+    # Written so that out may be x or y (the compiler reuses a dying input's buffer).
+    if out is x:
+        xp.copyto(out, y, where=xp.logical_not(condition))
+    else:
+        if out is not y:
+            xp.copyto(out, y)
+        xp.copyto(out, x, where=condition)
+    return out
+
+
 def identity_forward(x):
     return x
 
@@ -350,8 +458,10 @@ def stop_gradient_vjp(g, out, x):
     return (None,)
 
 
-where = defprimitive("where", xp.where, where_vjp, describe_error=_broadcast_error)
-cast = defprimitive("cast", cast_forward, cast_vjp)
+where = defprimitive("where", xp.where, where_vjp, describe_error=_broadcast_error,
+                     kernel=where_kernel, scalar="({1} if {0} else {2})",
+                     operands=("as_is", "result", "result"))
+cast = defprimitive("cast", cast_forward, cast_vjp, kernel=cast_kernel, scalar="{0}")
 # stop_gradient has a VJP (returning None) so that the tape records where paths are cut.
 stop_gradient = defprimitive("stop_gradient", identity_forward, stop_gradient_vjp)
 
@@ -405,25 +515,43 @@ def _sparse_xent_error(labels, logits):
     return None
 
 
-softmax = defprimitive("softmax", softmax_forward, softmax_vjp)
+def softmax_kernel(x, out, axis):
+    xp.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+    xp.exp(out, out=out)
+    return xp.divide(out, out.sum(axis=axis, keepdims=True), out=out)
+
+
+def sparse_softmax_cross_entropy_kernel(labels, logits, out):
+    return kernels.softmax_cross_entropy(logits, labels, out)
+
+
+softmax = defprimitive("softmax", softmax_forward, softmax_vjp, kernel=softmax_kernel)
 log_softmax = defprimitive("log_softmax", log_softmax_forward, log_softmax_vjp)
 sparse_softmax_cross_entropy = defprimitive(
     "sparse_softmax_cross_entropy", sparse_softmax_cross_entropy_forward,
-    sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error)
+    sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error,
+    kernel=sparse_softmax_cross_entropy_kernel)
 
 # -- not differentiable: integer, boolean or piecewise-constant results -----------------------
 
 _COMPARISON = "its result is boolean: a comparison is piecewise constant"
-equal = defprimitive("equal", xp.equal, why=_COMPARISON, describe_error=_broadcast_error)
-not_equal = defprimitive("not_equal", xp.not_equal, why=_COMPARISON, describe_error=_broadcast_error)
-less = defprimitive("less", xp.less, why=_COMPARISON, describe_error=_broadcast_error)
-less_equal = defprimitive("less_equal", xp.less_equal, why=_COMPARISON, describe_error=_broadcast_error)
-greater = defprimitive("greater", xp.greater, why=_COMPARISON, describe_error=_broadcast_error)
-greater_equal = defprimitive("greater_equal", xp.greater_equal, why=_COMPARISON,
-                             describe_error=_broadcast_error)
-logical_and = defprimitive("logical_and", xp.logical_and, why="its inputs and result are boolean")
-logical_or = defprimitive("logical_or", xp.logical_or, why="its inputs and result are boolean")
-logical_not = defprimitive("logical_not", xp.logical_not, why="its inputs and result are boolean")
+
+
+def _comparison(name, ufunc, symbol):
+    return defprimitive(name, ufunc, why=_COMPARISON, describe_error=_broadcast_error,
+                        scalar=f"({{0}} {symbol} {{1}})", operands="common")
+
+
+equal = _comparison("equal", xp.equal, "==")
+not_equal = _comparison("not_equal", xp.not_equal, "!=")
+less = _comparison("less", xp.less, "<")
+less_equal = _comparison("less_equal", xp.less_equal, "<=")
+greater = _comparison("greater", xp.greater, ">")
+greater_equal = _comparison("greater_equal", xp.greater_equal, ">=")
+_BOOLEAN = "its inputs and result are boolean"
+logical_and = defprimitive("logical_and", xp.logical_and, why=_BOOLEAN, scalar="({0} and {1})")
+logical_or = defprimitive("logical_or", xp.logical_or, why=_BOOLEAN, scalar="({0} or {1})")
+logical_not = defprimitive("logical_not", xp.logical_not, why=_BOOLEAN, scalar="(not {0})")
 
 
 def argmax_forward(x, axis):
@@ -448,7 +576,7 @@ def random_forward(shape, dtype, seed, distribution, a, b):
 
 # Noise as an op (random.uniform/normal, dropout's mask): a traced function then draws anew
 # each time it runs, where noise made outside the ops would be frozen into the graph.
-random = defprimitive("random", random_forward,
+random = defprimitive("random", random_forward, stateful=True,
                       why="its result is random noise, not a function of any input")
 
 _INDEX = "its result is an integer index, which has no derivative"

@@ -70,5 +70,16 @@ def gradient_case(a, b):
 CASES["gradient_inside"] = (gradient_case, (A, B))
 
 
+def relu_gradient_case(a, b):
+    """relu's derivative rule is a primitive of its own (relu_grad)."""
+    with cr.GradientTape() as tape:
+        tape.watch(a)
+        y = cr.reduce_sum(cr.nn.relu(a) * b)
+    return tape.gradient(y, a)
+
+
+CASES["relu_gradient"] = (relu_gradient_case, (A, B))
+
+
 def as_tensors(arrays):
     return [cr.constant(a) for a in arrays]

@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate steps shrinking with the accumulated squared gradients."""
 
-import numpy as np
 
+from ... import ops
 from .optimizer import Optimizer
 
 
@@ -30,15 +30,11 @@ class Adagrad(Optimizer):
             self.add_slot(var, "accumulator", self.initial_accumulator_value)
         super().build(var_list)
 
-    def update_step(self, grad, var, learning_rate):
-        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
-        acc = self.slot(var, "accumulator")
-        acc += np.square(grad, out=tmp)
-        np.add(acc, f(self.epsilon), out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(grad, tmp, out=tmp)
-        tmp *= f(learning_rate)
-        w -= tmp
+    def update_step(self, gradient, variable, learning_rate):
+        accumulator = self.slot(variable, "accumulator")
+        accumulator.assign_add(ops.square(gradient))
+        variable.assign_sub(gradient / ops.sqrt(accumulator + self.epsilon)
+                            * ops.cast(learning_rate, variable.dtype))
 
     def get_config(self):
         return {**super().get_config(),

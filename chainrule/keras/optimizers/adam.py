@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from ... import ops
+from ...variable import Variable
 from .optimizer import Optimizer
 
 
@@ -34,6 +36,8 @@ class Adam(Optimizer):
         super().__init__(learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
         self.epsilon, self.amsgrad = float(epsilon), bool(amsgrad)
+        # The step size with both bias corrections, computed once per step in float64.
+        self._alpha = Variable(np.float32(0), trainable=False, name=f"{self.name}/alpha")
 
     def build(self, var_list):
         for var in var_list:
@@ -43,24 +47,21 @@ class Adam(Optimizer):
                 self.add_slot(var, "velocity_hat")
         super().build(var_list)
 
-    def update_step(self, grad, var, learning_rate):
-        w, tmp, f = var._value, self.scratch(var), var._value.dtype.type
+    def _prepare_step(self, learning_rate):
         t = int(self.iterations._value) + 1
-        alpha = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        m, v = self.slot(var, "momentum"), self.slot(var, "velocity")
-        m += np.multiply(np.subtract(grad, m, out=tmp), f(1 - self.beta_1), out=tmp)
-        np.square(grad, out=tmp)
-        tmp -= v
-        v += np.multiply(tmp, f(1 - self.beta_2), out=tmp)
+        self._alpha.assign(np.float32(learning_rate * math.sqrt(1 - self.beta_2 ** t)
+                                      / (1 - self.beta_1 ** t)))
+
+    def update_step(self, gradient, variable, learning_rate):
+        m, v = self.slot(variable, "momentum"), self.slot(variable, "velocity")
+        m.assign_add((gradient - m) * (1 - self.beta_1))
+        v.assign_add((ops.square(gradient) - v) * (1 - self.beta_2))
         if self.amsgrad:
-            v_hat = self.slot(var, "velocity_hat")
-            np.maximum(v_hat, v, out=v_hat)
+            v_hat = self.slot(variable, "velocity_hat")
+            v_hat.assign(ops.maximum(v_hat, v))
             v = v_hat
-        np.sqrt(v, out=tmp)
-        tmp += f(self.epsilon)
-        np.divide(m, tmp, out=tmp)
-        tmp *= f(alpha)
-        w -= tmp
+        alpha = ops.cast(self._alpha, variable.dtype)
+        variable.assign_sub(m / (ops.sqrt(v) + self.epsilon) * alpha)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,9 +1,13 @@
 """The Optimizer base class: slots, ``apply_gradients``, the step counter and clipping.
 
-A subclass writes its algorithm for one variable in ``update_step(grad, var, lr)`` and
-creates its per-variable state in ``build(var_list)``. Updates act on the Variables'
-arrays in place with NumPy ``out=`` arguments: they are never differentiated, and
-in-place arithmetic allocates nothing per step.
+A subclass writes its algorithm for one variable in ``update_step(gradient, variable,
+learning_rate)`` with chainrule ops and Variable updates (``assign``, ``assign_sub``), as
+in Keras 3, and creates its per-variable state in ``build(var_list)`` with
+:meth:`Optimizer.add_slot`. That one piece of code is the whole update, eager or compiled:
+it is captured once per variable shape (:func:`chainrule.function`) and run by the
+compiler, which fuses it into one pass over the variable and its slots (with numba) or
+runs it on planned, reused buffers (without). Updates are never differentiated and never
+recorded by a tape.
 """
 
 import math
@@ -11,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from ...primitives import kernels
 from ... import recording
-from ...recording import announce_effect, mark_changed, unannounced_updates
+from ...graph import function
+from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
 from ...tensor import Tensor
 from ...variable import Variable
 
@@ -32,13 +36,9 @@ class Optimizer:
             entry, or the norm of all gradients together, before the update.
         name: a name for the optimizer (and a prefix for its slot variables).
 
-    A compiled training step may hand ``update_step`` a :class:`chainrule.kernels.SparseRows`
-    gradient (a layer's kernel gradient whose rows are zero for inputs that were zero in the
-    whole batch) when the class sets ``takes_sparse_rows``; other optimizers get it as a full
-    array.
+    Every optimizer receives gradients the same way: dense arrays of the variable's shape
+    and dtype, clipped and decayed here, then handed to the compiled ``update_step``.
     """
-
-    takes_sparse_rows = False
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None):
@@ -52,9 +52,12 @@ class Optimizer:
         self._learning_rate = Variable(
             np.float32(0.0 if self._schedule else learning_rate), trainable=False,
             name=f"{self.name}/learning_rate")
-        self._slots = {}  # id(variable) -> that variable's slot arrays, as build made them
+        self._slots = {}  # id(variable) -> {slot name: slot Variable}, as build made them
         self._slot_variables = []
-        self._scratch = {}  # id(variable) -> a buffer of its shape for in-place temporaries
+        # update_step, captured once per variable signature (the slots are arguments, so
+        # variables of one shape share a trace), and per variable its compiled run.
+        self._update_function = function(self._update_one, jit_compile=True)
+        self._runners = {}
         self.built = False
 
     # -- learning rate ---------------------------------------------------------------------
@@ -79,23 +82,16 @@ class Optimizer:
         self.built = True
 
     def add_slot(self, var, name, initial_value=0.0):
-        """A state array shaped like ``var`` (momentum, velocity...), kept for ``var``."""
+        """A state Variable shaped like ``var`` (momentum, velocity...), kept for ``var``."""
         slot = Variable(np.full(var.shape, initial_value, dtype=var.dtype), trainable=False,
                         name=f"{self.name}/{var.name}/{name}")
-        self._slots.setdefault(id(var), {})[name] = slot._value
+        self._slots.setdefault(id(var), {})[name] = slot
         self._slot_variables.append(slot)
         return slot
 
     def slot(self, var, name):
-        """The array of slot ``name`` for ``var`` (updated in place by update_step)."""
+        """The slot Variable ``name`` of ``var`` (update_step assigns to it)."""
         return self._slots[id(var)][name]
-
-    def scratch(self, var):
-        """A preallocated buffer of ``var``'s shape for temporaries of one update."""
-        buf = self._scratch.get(id(var))
-        if buf is None:
-            buf = self._scratch[id(var)] = np.empty(var.shape, dtype=var.dtype)
-        return buf
 
     @property
     def variables(self):
@@ -155,25 +151,40 @@ class Optimizer:
         """The update itself, on gradient arrays: clipping, weight decay, ``update_step``
         for each variable, then ``iterations += 1``. The learning rate (and a schedule) is
         read here, so a replayed graph sees its current value."""
-        clipping = self.clipvalue is not None or self.clipnorm is not None or \
-            self.global_clipnorm is not None
-        if clipping or not self.takes_sparse_rows:
-            grads = [np.asarray(g) if type(g) is kernels.SparseRows else g for g in grads]
-        if clipping:
+        if self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
             grads = self._clip(grads)
         lr = float(self.learning_rate._value)
-        for g, v in zip(grads, variables):
-            if self.weight_decay:
-                v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
-            self.update_step(g, v, lr)
-            mark_changed(v)
+        self._prepare_step(lr)
+        with paused_recorders():  # an update is not part of any tape's record
+            for g, v in zip(grads, variables):
+                if self.weight_decay:
+                    v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
+                    mark_changed(v)
+                self._update(g, v)
         self.iterations._value += 1
         mark_changed(self.iterations)
 
-    def update_step(self, grad, var, learning_rate):
-        """One step of the algorithm for one variable: ``grad`` is a NumPy array of
-        ``var``'s shape and dtype (or a ``SparseRows``, see ``takes_sparse_rows``); update
-        ``var._value`` in place."""
+    def _prepare_step(self, learning_rate):
+        """Called once per step before the variables' updates, with the learning rate as a
+        float: where a subclass computes the step's scalars (Adam's bias correction)."""
+
+    def _update(self, grad, var):
+        runner = self._runners.get(id(var))
+        if runner is None:
+            slots = tuple(self._slots[id(var)].values())
+            traced, _ = self._update_function._traced_for((Tensor._wrap(grad), var) + slots, {})
+            runner = self._runners[id(var)] = (traced.compiled(), slots)
+        compiled, slots = runner
+        compiled(grad, var, *slots)
+
+    def _update_one(self, gradient, variable, *slots):
+        self.update_step(gradient, variable, self._learning_rate)
+
+    def update_step(self, gradient, variable, learning_rate):
+        """One step of the algorithm for one variable, written with chainrule ops and
+        Variable updates: ``gradient`` is a tensor of ``variable``'s shape and dtype,
+        ``learning_rate`` a float32 scalar Variable; slots come from :meth:`slot`."""
         raise NotImplementedError
 
     def minimize(self, loss, var_list, tape):
@@ -183,11 +194,6 @@ class Optimizer:
 
     @staticmethod
     def _gradient_array(g, v):
-        if type(g) is kernels.SparseRows:  # from a compiled step; see takes_sparse_rows
-            if g.shape != v.shape or g.dtype != v.dtype:
-                g = np.asarray(g)
-            else:
-                return g
         g = g._value if isinstance(g, Tensor) else np.asarray(g)
         if g.shape != v.shape:
             raise ValueError(f"gradient of shape {g.shape} for variable '{v.name}' of shape "

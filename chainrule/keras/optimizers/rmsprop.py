@@ -1,8 +1,7 @@
 """RMSprop: divide each step by a running root mean square of the gradients."""
 
-import numpy as np
 
-from ...primitives import kernels
+from ... import ops
 from .optimizer import Optimizer
 
 
@@ -50,40 +49,23 @@ class RMSprop(Optimizer):
                 self.add_slot(var, "average_gradient")
         super().build(var_list)
 
-    takes_sparse_rows = True
-
-    def update_step(self, grad, var, learning_rate):
-        w, v = var._value, self.slot(var, "velocity")
-        if type(grad) is kernels.SparseRows:
-            if not (self.centered or self.momentum) and \
-                    kernels.rmsprop_rows(w, grad, v, learning_rate, self.rho, self.epsilon):
-                return
-            grad = np.asarray(grad)
-        if not (self.centered or self.momentum) and \
-                kernels.rmsprop(w, grad, v, learning_rate, self.rho, self.epsilon):
-            return  # one fused pass with the numbers of the steps below
-        tmp, f = self.scratch(var), w.dtype.type
-        v *= f(self.rho)
-        v += np.multiply(np.square(grad, out=tmp), f(1 - self.rho), out=tmp)
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        v = self.slot(variable, "velocity")
+        v.assign(v * self.rho + ops.square(gradient) * (1 - self.rho))
         if self.centered:
-            avg = self.slot(var, "average_gradient")
-            avg *= f(self.rho)
-            avg += np.multiply(grad, f(1 - self.rho), out=tmp)
-            np.square(avg, out=tmp)
-            np.subtract(v, tmp, out=tmp)
-            tmp += f(self.epsilon)
+            average = self.slot(variable, "average_gradient")
+            average.assign(average * self.rho + gradient * (1 - self.rho))
+            denominator = v - ops.square(average) + self.epsilon
         else:
-            np.add(v, f(self.epsilon), out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(grad, tmp, out=tmp)
-        tmp *= f(learning_rate)  # tmp is now the increment lr * g / sqrt(...)
+            denominator = v + self.epsilon
+        increment = gradient / ops.sqrt(denominator) * lr
         if self.momentum:
-            m = self.slot(var, "momentum")
-            m *= f(self.momentum)
-            m += tmp
-            w -= m
+            m = self.slot(variable, "momentum")
+            m.assign(m * self.momentum + increment)
+            variable.assign_sub(m)
         else:
-            w -= tmp
+            variable.assign_sub(increment)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum."""
 
-import numpy as np
 
+from ... import ops
 from .optimizer import Optimizer
 
 
@@ -39,20 +39,17 @@ class SGD(Optimizer):
                 self.add_slot(var, "momentum")
         super().build(var_list)
 
-    def update_step(self, grad, var, learning_rate):
-        w, step = var._value, self.scratch(var)
-        np.multiply(grad, w.dtype.type(learning_rate), out=step)  # lr * g
+    def update_step(self, gradient, variable, learning_rate):
+        step = gradient * ops.cast(learning_rate, variable.dtype)  # lr * g
         if not self.momentum:
-            w -= step
+            variable.assign_sub(step)
             return
-        m, mu = self.slot(var, "momentum"), w.dtype.type(self.momentum)
-        m *= mu
-        m -= step  # m = mu * m - lr * g
+        m = self.slot(variable, "momentum")
+        m.assign(m * self.momentum - step)
         if self.nesterov:
-            w -= step  # w += mu * m - lr * g, in two in-place steps
-            w += np.multiply(m, mu, out=step)
+            variable.assign_add(m * self.momentum - step)
         else:
-            w += m
+            variable.assign_add(m)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

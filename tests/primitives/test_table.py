@@ -68,6 +68,12 @@ def mod_pair(draw):
     return [a, b]
 
 
+def mask_pair(draw):
+    """A gradient and a relu output kept clear of 0, where the mask switches."""
+    g, y = pair(draw)
+    return [g, np.where(np.abs(y) < 0.1, 0.1 + np.abs(y), y)]
+
+
 def distinct_pair(draw):
     a, b = pair(draw)
     return [a, b + np.where(np.abs(a - b) < 0.1, 0.3, 0.0)]
@@ -183,6 +189,9 @@ SPECS = {
     "sigmoid": unary(cr.sigmoid),
     "softplus": unary(cr.nn.softplus),
     "relu": unary(cr.nn.relu, lambda draw, s: values(draw, s, away_from=0.0)),
+    "relu_grad": binary(lambda g, y: bind(P.relu_grad, (cr.convert_to_tensor(g),
+                                                        cr.convert_to_tensor(y))),
+                        mask_pair),
     "reduce_sum": reduction(cr.reduce_sum),
     "reduce_max": reduction(cr.reduce_max),
     "reduce_min": reduction(cr.reduce_min),
@@ -220,7 +229,7 @@ def test_first_order(name, data):
     check_grads(fn, *args, **TOLERANCE.get(name, {}))
 
 
-SECOND_ORDER = ["multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
+SECOND_ORDER = ["relu_grad", "multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
                 "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
                 "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose"]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from .graph_op_suite import CASES, as_tensors
+from tests.graph.graph_op_suite import CASES, as_tensors
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -15,7 +15,7 @@ def test_compiled_equals_eager_on_the_op_suite(case):
     for _ in range(2):  # the second call runs on reused buffers
         (got,) = compiled(*arrays)
         assert got.dtype == eager.dtype and got.shape == eager.shape
-        np.testing.assert_allclose(got, eager.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(got, eager.numpy())  # bit for bit
 
 
 def test_buffers_are_reused_and_outputs_are_copies():
@@ -27,7 +27,9 @@ def test_buffers_are_reused_and_outputs_are_copies():
 
     x = np.linspace(-1, 1, 1000).astype(np.float32)
     compiled = cr.function(chain).get_graph(cr.constant(x)).compile()
-    assert compiled.planned_count == 30 and compiled.buffer_count <= 2
+    # Ten tanh and ten loops of the multiply-add (or twenty ufuncs without numba), in two
+    # buffers that take turns.
+    assert compiled.planned_count >= 20 and compiled.buffer_count <= 2
     first = compiled(x)[0]
     second = compiled(x * 0)[0]
     np.testing.assert_allclose(first, chain(cr.constant(x)).numpy(), rtol=1e-6)
