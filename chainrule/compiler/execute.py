@@ -180,9 +180,16 @@ def _loop_step(op, ins, buffers, variables):
     out_views = [buf.reshape(views[layout]) for buf, layout in
                  zip(outputs, layouts[len(ins):])]
     stored = [var.index for var, _, _ in loop.stores]
+    # Constants never change: their views are made once (a NumPy scalar's reshape is slow).
+    fixed = {n: np.asarray(v.example).reshape(s) for n, (v, s) in
+             enumerate(zip(op.inputs, in_shapes)) if v.kind == CONSTANT}
+    reads = [(n, i, s) for n, (i, s) in enumerate(zip(ins, in_shapes)) if n not in fixed]
+    args = [fixed.get(n) for n in range(len(ins))] + out_views
 
     def step(r):
-        run(rows, cols, *[r[i].reshape(s) for i, s in zip(ins, in_shapes)], *out_views)
+        for n, i, s in reads:
+            args[n] = r[i].reshape(s)
+        run(rows, cols, *args)
         for index in stored:
             mark_changed(variables[index])
     return step
