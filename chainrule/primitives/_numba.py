@@ -75,14 +75,17 @@ def row_sums(e, sums):
 @numba.njit(**_OPTIONS)
 def nonzero_columns(c, cols, most):
     """cols[:n] = the columns of ``c`` holding anything but zero (NaN counts); returns n, or
-    -1 as soon as more than ``most`` are found (checked after the first row and at the end:
-    a dense matrix is given up on after one row)."""
+    -1 as soon as more than ``most`` are found (counted after rows 1, 2, 4, 8, ... and at
+    the end: a dense matrix is given up on after its first row, one with scattered zeros
+    after a few)."""
     rows, k = c.shape
     seen = np.zeros(k, np.uint8)
+    check = 1
     for i in range(rows):
         for j in range(k):
             seen[j] |= np.uint8(c[i, j] != 0)
-        if i == 0 or i == rows - 1:
+        if i + 1 == check or i == rows - 1:
+            check *= 2
             n = 0
             for j in range(k):
                 n += seen[j]
