@@ -14,7 +14,8 @@ elements of a shape can compute together:
 
 A group runs where its last member was. So it stops growing (closes) as soon as anything
 outside it reads one of its results, and every group closes at a Variable update it does
-not take in. Only results read outside their group (or returned) are written to memory;
+not take in. Groups over the same shape that close at the same point (independent chains,
+such as an optimizer's separate slot updates) run as one loop. Only results read outside their group (or returned) are written to memory;
 the others live in registers. Results equal the ops run one by one: each member rounds to
 its result dtype exactly as NumPy's array loop does (see :mod:`.codegen`).
 """
@@ -92,6 +93,16 @@ def fuse(ops, keep):
             for index in [i for i, g in stored_in.items() if g is group]:
                 del stored_in[index]
 
+    def close_all():
+        # Loops that stop growing at the same point may run as one when they cover the same
+        # shape: none has been read outside yet, and no one reads what another stores (it
+        # would have joined it, or closed it).
+        while open_groups:
+            first = open_groups[0]
+            for other in [g for g in open_groups[1:] if g.shape == first.shape]:
+                merge(first, other)
+            close(first)
+
     def close_readers_of(inputs, unless=None):
         # A group runs where its last member is: once anything outside reads what it makes
         # (or a Variable it stores to), it must run before that reader, so it stops growing.
@@ -129,8 +140,10 @@ def fuse(ops, keep):
             for g in list(open_groups):
                 # A loop that read the Variable's old value must run before the update; any
                 # loop must, when the update is not one that a loop can take in.
-                if g is not group and (group is None or variable.index in g.reads):
+                if group is not None and g is not group and variable.index in g.reads:
                     close(g)
+            if group is None:
+                close_all()
             if group is not None:
                 store = (variable, op.prim.name, op.inputs[1])
                 order[id(store)] = position
@@ -172,8 +185,7 @@ def fuse(ops, keep):
             continue
         close_readers_of(op.inputs)
         emitted.append(op)
-    for g in list(open_groups):
-        close(g)
+    close_all()
 
     readers = {}
     for item in emitted:

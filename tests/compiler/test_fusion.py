@@ -213,3 +213,54 @@ def test_a_single_column_is_summed_by_numpy_not_by_the_loop():
     x = edgy((200, 2))
     compiled = check(lambda x: cr.reduce_sum(x * 3.0 + 1.0, 0), x)
     assert loops(compiled)[0].sums
+
+
+def test_a_new_activation_fuses_without_touching_the_compiler():
+    """A primitive registered with a one-element form joins loops like the built-in ones."""
+    from chainrule.primitives.table import defprimitive
+
+    def leaky_forward(x):
+        return np.where(x > 0, x, x * np.float32(0.1))
+
+    leaky = defprimitive("test_leaky", leaky_forward,
+                         why="a test activation (its rule does not matter here)",
+                         scalar="({0} if {0} > 0 else {0} * {one} / {ten})".replace(
+                             "{one} / {ten}", "np.float32(0.1)"))
+    try:
+        x, b = edgy((16, 9)), edgy((9,))
+        compiled = check(lambda x, b: bind(leaky, (x + b,)) * 2.0, x, b)
+        assert [op.prim.name for op in loops(compiled)[0].members] == ["add", "test_leaky",
+                                                                       "multiply"]
+    finally:
+        del P.PRIMITIVES["test_leaky"]
+
+
+class Lion(optimizers.Optimizer):
+    """A custom optimizer written the Keras 3 way: sign of an interpolated momentum."""
+
+    def build(self, var_list):
+        for var in var_list:
+            self.add_slot(var, "momentum")
+        super().build(var_list)
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.slot(variable, "momentum")
+        direction = cr.sign(m * 0.9 + gradient * 0.1)
+        variable.assign_sub(direction * learning_rate)
+        m.assign(m * 0.99 + gradient * 0.01)
+
+
+def test_a_new_optimizer_gets_one_fused_pass_without_touching_the_compiler():
+    var = cr.Variable(np.ones((8, 4), F32))
+    opt = Lion(0.01)
+    g = edgy((8, 4))
+    g[~np.isfinite(g)] = 1.0
+    opt.apply_gradients([(g, var)])
+    compiled, _ = opt._runners[id(var)]
+    names = [op.prim.name for op in compiled.program.ops]
+    # sign has no one-element form in the table: it runs as NumPy between two loops
+    assert names.count("loop") == 2 and "sign" in names
+    reference = cr.Variable(np.ones((8, 4), F32))
+    kernels.use("numpy")
+    Lion(0.01).apply_gradients([(g, reference)])
+    same_bits(var.numpy(), reference.numpy())

@@ -106,6 +106,35 @@ def test_dropout_draws_afresh_in_each_compiled_step():
     assert_same_run(eager, jit)  # same masks: traces put the generator back
 
 
+def second_model():
+    """The benchmark's untuned network: tanh, sigmoid, logits."""
+    return keras.Sequential([layers.Dense(48, activation="tanh"),
+                             layers.Dense(32, activation="sigmoid"), layers.Dense(10)])
+
+
+def three_layers_with_dropout():
+    return keras.Sequential([layers.Dense(64, activation="relu"), layers.Dropout(0.25),
+                             layers.Dense(32, activation="relu"), layers.Dropout(0.1),
+                             layers.Dense(10, activation="softmax")])
+
+
+@pytest.mark.parametrize("make, compile_args", [
+    (second_model, dict(optimizer=optimizers.Adam(),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))),
+    (three_layers_with_dropout, dict(optimizer=optimizers.SGD(0.05, momentum=0.9,
+                                                              nesterov=True))),
+    (three_layers_with_dropout, dict(optimizer=optimizers.Adam())),
+], ids=["tanh-sigmoid-logits-adam", "dropout-nesterov", "dropout-adam"])
+def test_other_networks_compiled_equal_eager(backend, make, compile_args):
+    def fresh(args):  # an optimizer object per run
+        return {**args, "optimizer": type(args["optimizer"]).from_config(
+            args["optimizer"].get_config())}
+
+    eager = run(False, make, batch_size=64, **fresh(compile_args))
+    jit = run(True, make, batch_size=64, **fresh(compile_args))
+    assert_same_run(eager, jit)
+
+
 @pytest.mark.parametrize("loss, last, targets", [
     ("binary_crossentropy", layers.Dense(1, activation="sigmoid"), "binary"),
     (keras.losses.BinaryCrossentropy(from_logits=True), layers.Dense(1), "binary"),
