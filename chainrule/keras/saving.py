@@ -117,25 +117,83 @@ def _arrays_bytes(variables):
     return buffer.getvalue()
 
 
+# A save in progress writes ".<name>.<pid>-<random>.chainrule-tmp" beside its target, so that
+# one a killed process left behind is recognisable: the next save to the same place removes
+# those whose process is gone.
+TMP_SUFFIX = ".chainrule-tmp"
+
+
 def _atomic_write(filepath, entries, overwrite):
     filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
+    if not overwrite and os.path.lexists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
-    folder = os.path.dirname(os.path.abspath(filepath))
+    # Through a symlink to the file it names: the link stays, its target gets the new model.
+    target = os.path.realpath(filepath)
+    folder, name = os.path.split(target)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.", suffix=".tmp")
+    mode = _mode_for(target)
+    _remove_stale_temporaries(folder, name)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}-", suffix=TMP_SUFFIX)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; the rename would carry that over
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
-                for name, data in entries.items():
-                    archive.writestr(name, data)
+                for member, data in entries.items():
+                    archive.writestr(member, data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, filepath)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _mode_for(target):
+    """An existing file keeps its permission bits; a new one gets what open() would give."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # read without changing it: os.umask can only be read by setting it (racy)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(folder, name):
+    prefix = f".{name}."
+    try:
+        candidates = [e for e in os.listdir(folder)
+                      if e.startswith(prefix) and e.endswith(TMP_SUFFIX)]
+    except OSError:
+        return
+    for entry in candidates:
+        pid = entry[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass  # another save cleaned it first, or it is not ours to remove
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["ArrayFileError", "read_header", "read_array"]
+__all__ = ["ArrayFileError", "nbytes", "read_header", "read_array"]
 
 _CHUNK = 1 << 20
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
