@@ -8,9 +8,15 @@ A saved model is one zip file holding
 * ``optimizer.npz``: the optimizer's state (its step counter and slots), when it has any.
 
 Nothing in the file can run code when it is loaded: JSON is parsed as data and arrays are
-read with ``allow_pickle=False``. Every write goes to a temporary file beside the target
+read as numbers only (never unpickled). A file is untrusted input: every size it declares is
+checked against the others and against the model before memory is allocated, and every
+failure is a :class:`SavedModelError` naming the file.
+
+Every write goes to a temporary file beside the target (``.<name>.<pid>-*.chainrule-tmp``)
 that is renamed over it only once complete, so a crash mid-save leaves the previous file
-as it was.
+as it was; the next save to the same place removes temporaries whose process is gone. The
+file keeps an existing file's mode (a new one gets the umask's), and a symlink is written
+through to its target.
 """
 
 import contextlib
