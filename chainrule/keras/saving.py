@@ -210,6 +210,7 @@ def _process_alive(pid):
 
 MAX_CONFIG_BYTES = 16 << 20
 MAX_WEIGHT_BYTES = 16 << 30
+_MAX_DEFLATE_RATIO = 1032  # the most deflate can expand (a run of zeros)
 _NUMERIC = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
             "float16", "float32", "float64"}
 # Errors that a malformed file makes NumPy, zipfile, json or a from_config raise; the loader
@@ -236,6 +237,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             raise SavedModelError(f"{filepath}: model class {name!r} is unknown; pass "
                                   f"custom_objects={{'{name}': TheClass}}")
         manifest = config["weights"]
+        _member_info(archive, "weights.npz", manifest, filepath)
         try:
             with _expecting(manifest, filepath):
                 model = cls.from_config(described["config"], custom_objects=custom_objects)
@@ -349,10 +351,20 @@ def _checked_manifest(manifest, filepath):
         dtype = np.dtype(entry["dtype"])
         total += npy.nbytes(shape, dtype)
         checked.append((entry["name"], tuple(shape), dtype))
-    if total > MAX_WEIGHT_BYTES:
+    limit = _weight_limit()
+    if total > limit:
         raise SavedModelError(f"{filepath}: its manifest declares {len(checked)} weights of "
-                              f"{total:,} bytes, more than MAX_WEIGHT_BYTES ({MAX_WEIGHT_BYTES:,})")
+                              f"{total:,} bytes, more than this loader allows ({limit:,}: "
+                              f"MAX_WEIGHT_BYTES or half the machine's memory)")
     return checked
+
+
+def _weight_limit():
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_WEIGHT_BYTES
+    return min(MAX_WEIGHT_BYTES, memory // 2)
 
 
 # The manifest of the file whose architecture is being rebuilt (per thread), so that each
@@ -414,18 +426,40 @@ def _load_into(variables, archive, member, manifest, filepath, what):
         var.assign(value)
 
 
-def _read_arrays(archive, member, manifest, filepath):
+def _member_info(archive, member, manifest, filepath):
+    """``member``'s ZipInfo, once its declared sizes fit the arrays ``manifest`` lists: at
+    least their data, at most that plus headers, and no more than its stored bytes could
+    inflate to. Checked before the architecture is built, so a forged file cannot make the
+    loader allocate what the file does not hold."""
     try:
         info = archive.getinfo(member)
     except KeyError:
         raise SavedModelError(f"{filepath}: its {member} is missing") from None
+    data = sum(npy.nbytes(shape, dtype) for _, shape, dtype in manifest)
     # An .npz of these arrays: the data, a .npy header per array and the zip's own records.
-    need = sum(npy.nbytes(shape, dtype) for _, shape, dtype in manifest) + 512 * len(manifest) + 1024
+    need = data + 512 * len(manifest) + 1024
     if info.file_size > need:
         raise SavedModelError(
             f"{filepath}: its {member} unpacks to {info.file_size:,} bytes, but the "
             f"{len(manifest)} arrays its manifest lists take {need:,} bytes at most; it was not "
             f"read")
+    try:
+        stored = os.fstat(archive.fp.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        stored = None
+    inflatable = info.file_size if info.compress_type == zipfile.ZIP_STORED else \
+        info.compress_size * _MAX_DEFLATE_RATIO
+    if info.file_size < data or inflatable < info.file_size or \
+            stored is not None and info.compress_size > stored:
+        raise SavedModelError(
+            f"{filepath}: its {member} declares {info.file_size:,} bytes ({info.compress_size:,} "
+            f"stored), which cannot hold the {data:,} bytes of the {len(manifest)} arrays its "
+            f"manifest lists: the file is truncated or forged")
+    return info
+
+
+def _read_arrays(archive, member, manifest, filepath):
+    info = _member_info(archive, member, manifest, filepath)
     with archive.open(info) as stream:
         magic = stream.read(6)
         if magic == b"\x93NUMPY":

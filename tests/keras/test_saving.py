@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -314,9 +315,9 @@ def test_weights_inflating_to_300_mb_are_refused_within_50_mb(tmp_path, where):
     assert result["outcome"].startswith("SavedModelError: " + str(path))
     if where == "outer":
         assert "its weights.npz unpacks to 314,572,800 bytes" in result["outcome"]
-    else:
-        assert "0000.npy declares float32 (100, 1000) (400,000 bytes) but holds 314,572,800 " \
-            "bytes" in result["outcome"]
+    else:  # 300 KB stored can not be the 416 KB of weights the manifest lists
+        assert re.search(r"its weights.npz declares [\d,]+ bytes \([\d,]+ stored\), which "
+                         r"cannot hold the 416,012 bytes of the 4 arrays", result["outcome"])
     assert result["extra_mb"] < 50, result
 
 
@@ -334,6 +335,16 @@ def test_config_declaring_a_billion_units_is_refused_before_building(tmp_path):
                               f"disagree: layer 'dense")
     assert "'kernel' of shape (4, 1000000000) (16,000,000,000 bytes)" in outcome
     assert "has shape (4, 16)" in outcome
+    assert result["extra_mb"] < 50, result
+    # The manifest forged to agree (10**8 units: 3.2 GB): the file cannot hold such weights.
+    units = 10**8
+    config["weights"][0]["shape"] = [4, units]
+    config["weights"][1]["shape"] = [units]
+    config["weights"][2]["shape"] = [units, 3]
+    config["model"]["config"]["layers"][0]["config"]["units"] = units
+    _with_config(path, config)
+    result = _load_in_capped_child(path, good)
+    assert "which cannot hold the 3,200,000,012 bytes of the 4 arrays" in result["outcome"]
     assert result["extra_mb"] < 50, result
 
 
@@ -360,7 +371,8 @@ def _malformed(path, kind):
     entries = _entries(path)
     if kind == "npy_for_npz":
         out = io.BytesIO()
-        np.save(out, np.zeros((4, 16), np.float32))
+        count = sum(int(np.prod(w["shape"])) for w in config["weights"])
+        np.save(out, np.zeros(count, np.float32))  # as many bytes as the weights
         entries["weights.npz"] = out.getvalue()
         _rewrite(path, entries)
     elif kind == "no_manifest":
