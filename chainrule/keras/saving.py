@@ -37,11 +37,16 @@ FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
-           "restore_checkpoint", "SavedModelError"]
+           "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
 
 
 class SavedModelError(ValueError):
     """A model or weights file that is damaged, of another kind, or does not fit."""
+
+
+class ModelFileNotFoundError(SavedModelError, FileNotFoundError):
+    """No file at the path given: a SavedModelError (a ValueError, as Keras raises) that
+    ``except FileNotFoundError`` also catches."""
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -296,7 +301,7 @@ def _opened(filepath):
     try:
         archive = zipfile.ZipFile(filepath)
     except FileNotFoundError:
-        raise
+        raise ModelFileNotFoundError(f"{filepath}: no such file") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
                               f"of another kind): {e}") from None

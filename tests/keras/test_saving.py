@@ -528,3 +528,11 @@ def test_saving_to_a_symlink_writes_through_to_its_target(tmp_path):
                                   model.predict(x, verbose=0))
     assert sorted(os.listdir(tmp_path)) == ["latest.chainrule", "runs"]
     assert os.listdir(tmp_path / "runs") == ["model-v1.chainrule"]
+
+
+def test_a_missing_file_is_the_loaders_error_and_a_file_not_found_error(tmp_path):
+    path = tmp_path / "nothing.chainrule"
+    with pytest.raises(SavedModelError, match=f"^{path}: no such file$"):
+        keras.models.load_model(path)
+    with pytest.raises(FileNotFoundError):
+        keras.models.load_model(path)
