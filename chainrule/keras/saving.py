@@ -505,8 +505,8 @@ def _converted(array, var, saved_name, filepath, what):
         first = array[bad].flat[0]
         raise SavedModelError(
             f"{filepath}: {what} '{saved_name}' holds {array.dtype} values outside {target}'s "
-            f"range (e.g. {first.item()!r}); they cannot be loaded into '{var.name}' without becoming "
-            f"{'inf' if target.kind == 'f' else 'wrong'}")
+            f"range (e.g. {first.item()!r}); they cannot be loaded into '{var.name}' without "
+            f"becoming {'inf' if target.kind == 'f' else 'wrong'}")
     return value
 
 

@@ -83,7 +83,8 @@ def test_filepath_fields_from_epoch_and_validation_logs(tmp_path):
     pattern = str(tmp_path / "ck-{epoch:02d}-{val_loss:.3f}.chainrule")
     history = classifier().fit(x, y, epochs=2, verbose=0, validation_split=0.2,
                                callbacks=[callbacks.ModelCheckpoint(pattern)])
-    expected = [f"ck-{e + 1:02d}-{v:.3f}.chainrule" for e, v in enumerate(history.history["val_loss"])]
+    expected = [f"ck-{e + 1:02d}-{v:.3f}.chainrule"
+                for e, v in enumerate(history.history["val_loss"])]
     assert sorted(os.listdir(tmp_path)) == expected
     with pytest.raises(ValueError, match=r"positional field \{\}"):
         callbacks.ModelCheckpoint("ck-{}.keras")

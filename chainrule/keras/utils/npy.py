@@ -44,25 +44,16 @@ def read_header(stream, name):
     return tuple(shape), fortran_order, dtype
 
 
-def read_array(archive, name, shape=None, dtype=None, max_bytes=None):
-    """The array in member ``name`` of the open ``zipfile.ZipFile`` ``archive``.
-
-    ``shape`` and ``dtype``, when given, are what the header must declare; ``max_bytes``
-    bounds the data when they are not known. All are checked before any allocation.
-    """
+def read_array(archive, name, shape, dtype):
+    """The array in member ``name`` of the open ``zipfile.ZipFile`` ``archive``, whose header
+    must declare ``shape`` and ``dtype``; checked before anything is allocated."""
     info = archive.getinfo(name)
     with archive.open(info) as stream:
         found_shape, fortran_order, found_dtype = read_header(stream, name)
         size = nbytes(found_shape, found_dtype)
-        if shape is not None and found_shape != tuple(shape) or \
-                dtype is not None and found_dtype != np.dtype(dtype):
-            want = f"{np.dtype(dtype) if dtype is not None else ''} {tuple(shape) if shape is not None else ''}"
-            raise ArrayFileError(
-                f"{name} declares {found_dtype} {found_shape} ({size:,} bytes), expected "
-                f"{want.strip()}")
-        if max_bytes is not None and size > max_bytes:
-            raise ArrayFileError(f"{name} declares {found_dtype} {found_shape} ({size:,} "
-                                 f"bytes), more than the {max_bytes:,} allowed")
+        if found_shape != tuple(shape) or found_dtype != np.dtype(dtype):
+            raise ArrayFileError(f"{name} declares {found_dtype} {found_shape} ({size:,} bytes), "
+                                 f"expected {np.dtype(dtype)} {tuple(shape)}")
         present = info.file_size - stream.tell()
         if size != present:
             raise ArrayFileError(f"{name} declares {found_dtype} {found_shape} ({size:,} "
