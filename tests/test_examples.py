@@ -29,7 +29,8 @@ def test_offline_main_job_says_where_to_put_mnist_and_trains_on_digits(monkeypat
     assert sorted(os.listdir(tmp_path / "out")) == ["digits.chainrule", "digits_training.png"]
 
 
-@pytest.mark.skipif(not os.path.exists(MNIST), reason="no local MNIST copy (../shared/datasets)")
+@pytest.mark.skipif(MNIST is None or not os.path.exists(MNIST),
+                    reason="needs mnist.npz in $CHAINRULE_DATASETS (unset or lacking it)")
 def test_main_job_on_mnist_one_epoch(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CHAINRULE_DATASETS", os.path.dirname(MNIST))
     accuracy = mnist.main(["--epochs", "1", "--out", str(tmp_path)])

@@ -175,7 +175,7 @@ class GradientTape:
         self._check_usable("gradient")
         targets = _flatten(target)
         seeds = _seeds(targets, output_gradients)
-        flat_sources = _flatten(sources)
+        flat_sources = _sources(sources, "gradient")
         self._cuts = []
         grads = self._backward(targets, seeds, flat_sources, self._cuts)
         grads = [self._unconnected(g, s, targets, unconnected_gradients)
@@ -237,7 +237,7 @@ class GradientTape:
         """Full Jacobian: for each source, a tensor of shape ``target.shape + source.shape``."""
         self._check_usable("jacobian")
         target = _as_single(target, "jacobian")
-        flat_sources = _flatten(sources)
+        flat_sources = _sources(sources, "jacobian")
         rows = [[] for _ in flat_sources]
         for seed in _unit_seeds(target.shape, target.dtype):
             for row, g, s in zip(rows, self._backward([target], [seed], flat_sources), flat_sources):
@@ -448,6 +448,20 @@ def _flatten(structure):
     if structure is None:
         return [None]
     return [ops.convert_to_tensor(structure)]
+
+
+def _sources(structure, caller, where="sources"):
+    """The flat list of sources, refusing any that is not a Tensor or Variable (as TensorFlow
+    does): a number or an ndarray was never watched, so its gradient would be a silent None."""
+    if isinstance(structure, Tensor) or structure is None:
+        return [structure]
+    if isinstance(structure, (list, tuple, dict)):
+        keys = structure if isinstance(structure, dict) else range(len(structure))
+        return [t for k in keys for t in _sources(structure[k], caller, f"{where}[{k!r}]")]
+    hint = (" (model.get_weights() gives NumPy copies; pass model.trainable_weights)"
+            if hasattr(structure, "__array__") else "")
+    raise TypeError(f"{caller}: {where} has type {type(structure).__name__}, not a Tensor or "
+                    f"Variable; sources must be what the tape watched{hint}")
 
 
 def _unflatten(structure, flat):

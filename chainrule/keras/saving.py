@@ -8,28 +8,45 @@ A saved model is one zip file holding
 * ``optimizer.npz``: the optimizer's state (its step counter and slots), when it has any.
 
 Nothing in the file can run code when it is loaded: JSON is parsed as data and arrays are
-read with ``allow_pickle=False``. Every write goes to a temporary file beside the target
+read as numbers only (never unpickled). A file is untrusted input: every size it declares is
+checked against the others and against the model before memory is allocated, and every
+failure is a :class:`SavedModelError` naming the file.
+
+Every write goes to a temporary file beside the target (``.<name>.<pid>-*.chainrule-tmp``)
 that is renamed over it only once complete, so a crash mid-save leaves the previous file
-as it was.
+as it was; the next save to the same place removes temporaries whose process is gone. The
+file keeps an existing file's mode (a new one gets the umask's), and a symlink is written
+through to its target.
 """
 
+import contextlib
 import io
 import json
 import os
+import stat
 import tempfile
+import threading
 import zipfile
+import zlib
 
 import numpy as np
+
+from .utils import npy
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
-           "restore_checkpoint", "SavedModelError"]
+           "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
 
 
 class SavedModelError(ValueError):
     """A model or weights file that is damaged, of another kind, or does not fit."""
+
+
+class ModelFileNotFoundError(SavedModelError, FileNotFoundError):
+    """No file at the path given: a SavedModelError (a ValueError, as Keras raises) that
+    ``except FileNotFoundError`` also catches."""
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -111,126 +128,386 @@ def _arrays_bytes(variables):
     return buffer.getvalue()
 
 
+# A save in progress writes ".<name>.<pid>-<random>.chainrule-tmp" beside its target, so that
+# one a killed process left behind is recognisable: the next save to the same place removes
+# those whose process is gone.
+TMP_SUFFIX = ".chainrule-tmp"
+
+
 def _atomic_write(filepath, entries, overwrite):
     filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
+    if not overwrite and os.path.lexists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it")
-    folder = os.path.dirname(os.path.abspath(filepath))
+    # Through a symlink to the file it names: the link stays, its target gets the new model.
+    target = os.path.realpath(filepath)
+    folder, name = os.path.split(target)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.", suffix=".tmp")
+    mode = _mode_for(target)
+    _remove_stale_temporaries(folder, name)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}-", suffix=TMP_SUFFIX)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; the rename would carry that over
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
-                for name, data in entries.items():
-                    archive.writestr(name, data)
+                for member, data in entries.items():
+                    archive.writestr(member, data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, filepath)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
 
 
+def _mode_for(target):
+    """An existing file keeps its permission bits; a new one gets what open() would give."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # read without changing it: os.umask can only be read by setting it (racy)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(folder, name):
+    prefix = f".{name}."
+    try:
+        candidates = [e for e in os.listdir(folder)
+                      if e.startswith(prefix) and e.endswith(TMP_SUFFIX)]
+    except OSError:
+        return
+    for entry in candidates:
+        pid = entry[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass  # another save cleaned it first, or it is not ours to remove
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 # -- reading -------------------------------------------------------------------------------
+# A model file is untrusted input. Every size is checked before it is allocated: config.json
+# against MAX_CONFIG_BYTES; the manifest's total against MAX_WEIGHT_BYTES; each weight the
+# architecture creates against the manifest (see check_new_weight); the arrays' members
+# against the manifest; each .npy header against the weight it fills (see utils.npy).
+
+MAX_CONFIG_BYTES = 16 << 20
+MAX_WEIGHT_BYTES = 16 << 30
+_MAX_DEFLATE_RATIO = 1032  # the most deflate can expand (a run of zeros)
+_NUMERIC = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+            "float16", "float32", "float64"}
+# Errors that a malformed file makes NumPy, zipfile, json or a from_config raise; the loader
+# answers each with a SavedModelError that names the file.
+_FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError,
+                EOFError, OverflowError, RecursionError, zipfile.BadZipFile, zlib.error)
+
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved at ``filepath``, with its weights (and compiled, when it was)."""
-    config, archive = _open(filepath)
-    if config.get("weights_only"):
-        raise SavedModelError(f"{filepath} holds only weights (from save_weights); build the "
-                              f"model in code and call model.load_weights({filepath!r})")
-    from . import models
-    described = config.get("model") or {}
-    classes = {"Sequential": models.Sequential, **(custom_objects or {})}
-    cls = classes.get(described.get("class_name"))
-    if cls is None:
-        raise SavedModelError(
-            f"{filepath}: model class {described.get('class_name')!r} is unknown; pass "
-            f"custom_objects={{'{described.get('class_name')}': TheClass}}")
-    try:
-        model = cls.from_config(described["config"], custom_objects=custom_objects)
-    except (KeyError, TypeError, ValueError) as e:
-        raise SavedModelError(f"{filepath}: the saved architecture cannot be rebuilt: {e}") from e
-    _assign(model.weights, _read_arrays(archive, "weights.npz", filepath), config["weights"],
-            filepath, "weights")
-    if compile and config.get("compile"):
-        _recompile(model, config["compile"], custom_objects)
-        if "optimizer.npz" in archive.namelist():
-            _restore_optimizer(model, archive, filepath)
+    with _opened(filepath) as (filepath, config, archive):
+        if config.get("weights_only"):
+            raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
+                                  f"the model in code and call model.load_weights({filepath!r})")
+        from . import models
+        described = config.get("model")
+        if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
+            raise SavedModelError(f"{filepath}: config.json has no model description ('model' "
+                                  f"with 'class_name' and 'config')")
+        name = described.get("class_name")
+        classes = {"Sequential": models.Sequential, **(custom_objects or {})}
+        cls = classes.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise SavedModelError(f"{filepath}: model class {name!r} is unknown; pass "
+                                  f"custom_objects={{'{name}': TheClass}}")
+        manifest = config["weights"]
+        _member_info(archive, "weights.npz", manifest, filepath)
+        try:
+            with _expecting(manifest, filepath):
+                model = cls.from_config(described["config"], custom_objects=custom_objects)
+        except SavedModelError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
+            raise SavedModelError(f"{filepath}: the saved architecture cannot be rebuilt "
+                                  f"({type(e).__name__}: {e})") from e
+        _load_into(model.weights, archive, "weights.npz", manifest, filepath, "weights")
+        if compile and config.get("compile"):
+            try:
+                _recompile(model, config["compile"], custom_objects)
+            except Exception as e:  # noqa: BLE001
+                raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
+                                      f"({type(e).__name__}: {e})") from e
+            if "optimizer.npz" in archive.namelist():
+                _restore_optimizer(model, archive, filepath)
     return model
 
 
 def restore_checkpoint(model, filepath):
     """Puts a checkpoint written by ``save_checkpoint`` back into ``model`` (weights and optimizer
     state) and returns the backup's ``training_state``."""
-    config, archive = _open(filepath)
-    _assign(model.weights, _read_arrays(archive, "weights.npz", filepath), config["weights"],
-            filepath, "weights")
-    if "optimizer.npz" in archive.namelist():
-        _restore_optimizer(model, archive, filepath)
-    return config.get("training_state") or {}
+    with _opened(filepath) as (filepath, config, archive):
+        _load_into(model.weights, archive, "weights.npz", config["weights"], filepath, "weights")
+        if "optimizer.npz" in archive.namelist():
+            _restore_optimizer(model, archive, filepath)
+        state = config.get("training_state") or {}
+        if not isinstance(state, dict):
+            raise SavedModelError(f"{filepath}: its training_state is not a mapping")
+        return state
 
 
 def _restore_optimizer(model, archive, filepath):
     optimizer = model.optimizer
     optimizer._build_new(model.trainable_weights)  # creates the slots the state fills
-    _assign(optimizer.variables, _read_arrays(archive, "optimizer.npz", filepath), None,
-            filepath, "optimizer state")
+    _load_into(optimizer.variables, archive, "optimizer.npz", None, filepath, "optimizer state")
 
 
 def load_weights(model, filepath):
     """Sets ``model``'s weights from a file written by ``save`` or ``save_weights``."""
-    config, archive = _open(filepath)
-    arrays = _read_arrays(archive, "weights.npz", filepath)
-    if not model.weights:
-        raise SavedModelError(
-            f"{type(model).__name__} has no weights yet: build it first (call it on a batch, "
-            f"or model.build(input_shape)) so the file's {len(arrays)} arrays have a place")
-    _assign(model.weights, arrays, config.get("weights"), filepath, "weights")
+    with _opened(filepath) as (filepath, config, archive):
+        if not model.weights:
+            raise SavedModelError(
+                f"{type(model).__name__} has no weights yet: build it first (call it on a "
+                f"batch, or model.build(input_shape)) so the file's {len(config['weights'])} "
+                f"arrays have a place")
+        _load_into(model.weights, archive, "weights.npz", config["weights"], filepath, "weights")
 
 
-def _open(filepath):
+@contextlib.contextmanager
+def _opened(filepath):
+    """``(path, config, archive)`` for a checked model file; closes the archive on every path
+    and turns any error a malformed file provokes into a SavedModelError naming the file."""
     filepath = os.fspath(filepath)
     try:
         archive = zipfile.ZipFile(filepath)
-        config = json.loads(archive.read("config.json"))
     except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+        raise ModelFileNotFoundError(f"{filepath}: no such file") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
+                              f"of another kind): {e}") from None
+    with archive:
+        try:
+            yield filepath, _read_config(archive, filepath), archive
+        except SavedModelError:
+            raise
+        except _FILE_ERRORS as e:
+            raise SavedModelError(f"{filepath} is damaged or malformed "
+                                  f"({type(e).__name__}: {e})") from e
+
+
+def _read_config(archive, filepath):
+    try:
+        info = archive.getinfo("config.json")
+    except KeyError:
+        raise SavedModelError(f"{filepath} is not a chainrule model file (no config.json; it "
+                              f"holds {', '.join(archive.namelist()[:5]) or 'nothing'})") from None
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise SavedModelError(f"{filepath}: its config.json unpacks to {info.file_size:,} bytes, "
+                              f"more than the {MAX_CONFIG_BYTES:,} a model description may take")
+    try:
+        config = json.loads(archive.read(info))
+    except (ValueError, RecursionError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
                               f"of another kind): {e}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise SavedModelError(f"{filepath} is not a chainrule model file (no '{FORMAT}' marker)")
-    if config.get("format_version", 0) > FORMAT_VERSION:
+    version = config.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise SavedModelError(f"{filepath} was written by a newer chainrule (format "
-                              f"{config['format_version']}); upgrade chainrule to read it")
-    return config, archive
+                              f"{version!r}); upgrade chainrule to read it")
+    config["weights"] = _checked_manifest(config.get("weights"), filepath)
+    return config
 
 
-def _read_arrays(archive, name, filepath):
+def _checked_manifest(manifest, filepath):
+    """The manifest as ``[(name, shape, dtype)]``, refused unless well formed and sane."""
+    if not isinstance(manifest, list):
+        raise SavedModelError(f"{filepath}: config.json lacks the weights manifest ('weights': "
+                              f"a list of name, shape and dtype per weight)")
+    checked, total = [], 0
+    for i, entry in enumerate(manifest):
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and isinstance(shape, list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+                and entry.get("dtype") in _NUMERIC):
+            raise SavedModelError(f"{filepath}: weights manifest entry #{i} is malformed: "
+                                  f"{str(entry)[:200]}")
+        dtype = np.dtype(entry["dtype"])
+        total += npy.nbytes(shape, dtype)
+        checked.append((entry["name"], tuple(shape), dtype))
+    limit = _weight_limit()
+    if total > limit:
+        raise SavedModelError(f"{filepath}: its manifest declares {len(checked)} weights of "
+                              f"{total:,} bytes, more than this loader allows ({limit:,}: "
+                              f"MAX_WEIGHT_BYTES or half the machine's memory)")
+    return checked
+
+
+def _weight_limit():
     try:
-        with np.load(io.BytesIO(archive.read(name)), allow_pickle=False) as npz:
-            return [npz[key] for key in sorted(npz.files)]
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as e:
-        raise SavedModelError(f"{filepath}: its {name} is missing or damaged: {e}") from None
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_WEIGHT_BYTES
+    return min(MAX_WEIGHT_BYTES, memory // 2)
 
 
-def _assign(variables, arrays, manifest, filepath, what):
-    if len(arrays) != len(variables):
-        raise SavedModelError(f"{filepath} holds {len(arrays)} {what} arrays, but the model has "
+# The manifest of the file whose architecture is being rebuilt (per thread), so that each
+# weight a layer creates is checked against it before its memory is allocated.
+_rebuilding = threading.local()
+
+
+@contextlib.contextmanager
+def _expecting(manifest, filepath):
+    previous = getattr(_rebuilding, "state", None)
+    _rebuilding.state = {"manifest": manifest, "path": filepath, "next": 0}
+    try:
+        yield
+    finally:
+        _rebuilding.state = previous
+
+
+def check_new_weight(layer, name, shape, dtype):
+    """Called by ``Layer.add_weight`` before it allocates: while a file's architecture is
+    being rebuilt, the weight must be the next one the file's manifest lists."""
+    state = getattr(_rebuilding, "state", None)
+    if state is None:
+        return
+    manifest, path, i = state["manifest"], state["path"], state["next"]
+    size = npy.nbytes(shape, dtype)
+    if i >= len(manifest):
+        raise SavedModelError(
+            f"{path}: the saved architecture makes more weights than the file holds "
+            f"({len(manifest)}): layer '{layer.name}' would create '{name}' of shape {shape} "
+            f"({size:,} bytes)")
+    saved_name, saved_shape, _ = manifest[i]
+    if tuple(shape) != saved_shape:
+        raise SavedModelError(
+            f"{path}: the saved architecture and weights disagree: layer '{layer.name}' would "
+            f"create '{name}' of shape {tuple(shape)} ({size:,} bytes), but the file's weight "
+            f"#{i} '{saved_name}' has shape {saved_shape}")
+    state["next"] = i + 1
+
+
+def _load_into(variables, archive, member, manifest, filepath, what):
+    """Reads ``member`` (an .npz inside the model file) into ``variables``, after checking
+    every size against them; nothing is assigned unless every array fits."""
+    variables = list(variables)
+    if manifest is None:  # optimizer state: the variables themselves say what to expect
+        manifest = [(v.name, tuple(v.shape), np.dtype(v.dtype.name)) for v in variables]
+    if len(manifest) != len(variables):
+        raise SavedModelError(f"{filepath} holds {len(manifest)} {what} arrays, but the model has "
                               f"{len(variables)}: the file was saved from a different architecture")
-    for i, (var, array) in enumerate(zip(variables, arrays)):
-        saved_name = manifest[i]["name"] if manifest else f"#{i}"
-        if array.shape != var.shape:
+    for var, (saved_name, shape, _) in zip(variables, manifest):
+        if shape != tuple(var.shape):
             raise SavedModelError(
-                f"{filepath}: {what} '{saved_name}' has shape {array.shape} in the file but "
-                f"'{var.name}' in the model has shape {var.shape}: the file was saved from a "
-                f"different architecture")
-        if array.dtype.kind not in "fiub":
-            raise SavedModelError(f"{filepath}: {what} '{saved_name}' has unsupported dtype {array.dtype}")
-    for var, array in zip(variables, arrays):
-        var.assign(array.astype(var.dtype, copy=False))
+                f"{filepath}: {what} '{saved_name}' has shape {shape} in the file but "
+                f"'{var.name}' in the model has shape {tuple(var.shape)}: the file was saved "
+                f"from a different architecture")
+    arrays = _read_arrays(archive, member, manifest, filepath)
+    values = [_converted(array, var, saved_name, filepath, what)
+              for array, var, (saved_name, _, _) in zip(arrays, variables, manifest)]
+    for var, value in zip(variables, values):
+        var.assign(value)
+
+
+def _member_info(archive, member, manifest, filepath):
+    """``member``'s ZipInfo, once its declared sizes fit the arrays ``manifest`` lists: at
+    least their data, at most that plus headers, and no more than its stored bytes could
+    inflate to. Checked before the architecture is built, so a forged file cannot make the
+    loader allocate what the file does not hold."""
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        raise SavedModelError(f"{filepath}: its {member} is missing") from None
+    data = sum(npy.nbytes(shape, dtype) for _, shape, dtype in manifest)
+    # An .npz of these arrays: the data, a .npy header per array and the zip's own records.
+    need = data + 512 * len(manifest) + 1024
+    if info.file_size > need:
+        raise SavedModelError(
+            f"{filepath}: its {member} unpacks to {info.file_size:,} bytes, but the "
+            f"{len(manifest)} arrays its manifest lists take {need:,} bytes at most; it was not "
+            f"read")
+    try:
+        stored = os.fstat(archive.fp.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        stored = None
+    inflatable = info.file_size if info.compress_type == zipfile.ZIP_STORED else \
+        info.compress_size * _MAX_DEFLATE_RATIO
+    if info.file_size < data or inflatable < info.file_size or \
+            stored is not None and info.compress_size > stored:
+        raise SavedModelError(
+            f"{filepath}: its {member} declares {info.file_size:,} bytes ({info.compress_size:,} "
+            f"stored), which cannot hold the {data:,} bytes of the {len(manifest)} arrays its "
+            f"manifest lists: the file is truncated or forged")
+    return info
+
+
+def _read_arrays(archive, member, manifest, filepath):
+    info = _member_info(archive, member, manifest, filepath)
+    with archive.open(info) as stream:
+        magic = stream.read(6)
+        if magic == b"\x93NUMPY":
+            raise SavedModelError(f"{filepath}: its {member} is a single .npy array, not the "
+                                  f".npz archive of {len(manifest)} arrays it should be")
+        stream.seek(0)
+        try:
+            with zipfile.ZipFile(stream) as inner:
+                names = sorted(inner.namelist())
+                expected = [f"{i:04d}.npy" for i in range(len(manifest))]
+                if names != expected:
+                    raise SavedModelError(
+                        f"{filepath}: its {member} holds {len(names)} arrays "
+                        f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}), expected "
+                        f"{len(manifest)} named 0000.npy onwards")
+                return [npy.read_array(inner, name, shape, dtype)
+                        for name, (_, shape, dtype) in zip(names, manifest)]
+        except npy.ArrayFileError as e:
+            raise SavedModelError(f"{filepath}: its {member} is damaged: {e}") from None
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
+            raise SavedModelError(f"{filepath}: its {member} is missing or damaged: {e}") from None
+
+
+def _converted(array, var, saved_name, filepath, what):
+    """``array`` in ``var``'s dtype; refused where the conversion would change a value's
+    magnitude (a float64 beyond float32's range would load silently as inf)."""
+    target = np.dtype(var.dtype.name)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = array.astype(target, copy=False)
+    if target.kind == "f" and array.dtype.kind == "f":
+        bad = np.isinf(value) & np.isfinite(array)
+    elif target.kind in "iu" and array.dtype.kind in "iub":
+        info = np.iinfo(target)
+        bad = (array < info.min) | (array > info.max)
+    else:
+        bad = None
+    if bad is not None and bad.any():
+        first = array[bad].flat[0]
+        raise SavedModelError(
+            f"{filepath}: {what} '{saved_name}' holds {array.dtype} values outside {target}'s "
+            f"range (e.g. {first.item()!r}); they cannot be loaded into '{var.name}' without "
+            f"becoming {'inf' if target.kind == 'f' else 'wrong'}")
+    return value
 
 
 def _recompile(model, settings, custom_objects):

@@ -260,3 +260,18 @@ def test_changes_before_the_read_or_to_other_variables_are_fine():
         total = a + u * u
     with pytest.raises(RuntimeError, match="after the tape recorded 'multiply'"):
         tape.gradient(total, u)  # a's op was recorded against u = 1
+
+
+def test_sources_that_are_not_tensors_are_an_error_naming_position_and_type():
+    v = cr.Variable(1.0)
+    with cr.GradientTape(persistent=True) as tape:
+        y = v * 2
+    with pytest.raises(TypeError, match=r"gradient: sources\[1\] has type float, not a Tensor"):
+        tape.gradient(y, [v, 5.0, np.ones(2), "abc"])
+    with pytest.raises(TypeError, match=r"sources\[0\] has type ndarray.*model\.trainable_weights"):
+        tape.gradient(y, [np.ones(2), v])  # what passing model.get_weights() looks like
+    with pytest.raises(TypeError, match=r"sources\['b'\]\[0\] has type str"):
+        tape.gradient(y, {"a": v, "b": ["abc"]})
+    with pytest.raises(TypeError, match=r"jacobian: sources\[1\] has type int"):
+        tape.jacobian(y, [v, 3])
+    assert float(tape.gradient(y, [v])[0]) == 2.0  # the tape is still usable

@@ -25,17 +25,29 @@ def blobs(n=300, features=4, classes=3, seed=0):
     return x, labels
 
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATASETS = os.environ.get("CHAINRULE_DATASETS") or os.path.join(_REPO, "..", "shared", "datasets")
-MNIST = os.path.join(DATASETS, "mnist.npz")
+# Real data only where CHAINRULE_DATASETS says (.ci/run sets it when ../shared is there): a
+# fresh clone, like CI's second run, takes the stand-in below, and the tests must hold on both.
+DATASETS = os.environ.get("CHAINRULE_DATASETS")
+MNIST = os.path.join(DATASETS, "mnist.npz") if DATASETS else None
+
+
+def mnist_like(n, seed=7):
+    """Stand-in for MNIST with its statistics: ten classes, each a fixed pattern of "ink" on
+    about a fifth of 784 pixels (real digits ink ~19%), each sample dropping some of it, values
+    in [0, 1] and zero elsewhere. Models and learning rates tuned for MNIST train on it the same
+    way (dense Gaussian blobs of this size saturate the chapter's softmax instead)."""
+    rng = np.random.default_rng(seed)
+    templates = rng.random((10, 28 * 28)) < 0.19
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    ink = templates[labels] & (rng.random((n, 28 * 28)) < 0.85)
+    return (ink * rng.uniform(0.5, 1.0, ink.shape)).astype(np.float32), labels
 
 
 def mnist_subset(n_train=2000, n_test=500):
     """The first images of the real MNIST file, flattened to float32 in [0, 1]; without the
-    file, separable synthetic data of the same shapes (so the tests still run)."""
-    if not os.path.exists(MNIST):
-        x, y = blobs(n_train + n_test, 28 * 28, 10, seed=7)
-        x = (x - x.min()) / (x.max() - x.min())
+    file, MNIST-like stand-in data of the same shapes (so the tests still run)."""
+    if MNIST is None or not os.path.exists(MNIST):
+        x, y = mnist_like(n_train + n_test)
         return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
     with np.load(MNIST, allow_pickle=False) as f:
         x_train, y_train = f["x_train"][:n_train], f["y_train"][:n_train]

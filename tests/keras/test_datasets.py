@@ -17,6 +17,7 @@ import os
 import socket
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,7 +41,7 @@ PACKAGE = REPO / "chainrule" / "keras" / "datasets"
 
 # Captured before the isolation fixture clears the variable.
 REAL_DATA_ENV = os.environ.get("CHAINRULE_DATASETS")
-REAL_DATA = Path(REAL_DATA_ENV) if REAL_DATA_ENV else REPO.parent / "shared" / "datasets"
+REAL_DATA = Path(REAL_DATA_ENV) if REAL_DATA_ENV else None  # .ci/run sets it from ../shared
 
 N_TRAIN, N_TEST = 6, 3
 TINY = Expected(train=N_TRAIN, test=N_TEST)
@@ -552,8 +553,8 @@ REAL_TRAIN_COUNTS = {
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_real_data(name, monkeypatch):
-    if not REAL_DATA_ENV and not REAL_DATA.is_dir():
-        pytest.skip(f"no shared datasets folder at {REAL_DATA}")
+    if REAL_DATA is None or not REAL_DATA.is_dir():
+        pytest.skip(f"needs the real datasets: CHAINRULE_DATASETS is {REAL_DATA_ENV!r}")
     monkeypatch.setenv("CHAINRULE_DATASETS", str(REAL_DATA))
     (x_train, y_train), (x_test, y_test) = DATASETS[name].module.load_data()
 
@@ -570,3 +571,26 @@ def test_real_data(name, monkeypatch):
         square = np.einsum("ijk,ijk->", x_train, x_train, dtype=np.float64) / x_train.size
         std = np.sqrt(square - mean**2)
         assert abs(mean - 0.1307 * 255) < 1e-4 * 255 and abs(std - 0.3081 * 255) < 1e-4 * 255
+
+
+def test_npz_header_declaring_petabytes_is_refused_before_allocating(tmp_path):
+    # A 2 KB mnist.npz whose x_train header declares 10**12 images: np.load would ask NumPy
+    # for ~784 TB and end in a bare MemoryError; the loader refuses it from the header alone.
+    path = tmp_path / "mnist.npz"
+    _npz(path)
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        forged, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 28, 28)})
+    forged.write(b"\0" * 64)
+    with zipfile.ZipFile(path, "a") as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    entries["x_train.npy"] = forged.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    with pytest.raises(DatasetCorruptError) as info:
+        mnist.load_data(path=path)
+    message = str(info.value)
+    assert str(path) in message and "[x_train]" in message
+    assert "(1000000000000, 28, 28) (784,000,000,000,000 bytes" in message
+    assert "expected uint8 (60000, 28, 28)" in message

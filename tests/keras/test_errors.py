@@ -102,3 +102,17 @@ def test_fit_before_compile_and_missing_pieces():
         model().fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(ValueError, match="verbose must be"):
         model().fit(x, y, verbose=3)
+
+
+def test_ragged_list_as_x_names_x_the_dimension_and_the_fix():
+    model = keras.Sequential([layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"fit: x is ragged: dimension 1 has different lengths "
+                                         r"\(2, 3\).*pad the rows to one length") as info:
+        model.fit([[1.0, 2.0, 3.0], [4.0, 5.0]], [[0.0, 0.0], [1.0, 1.0]], verbose=0)
+    assert "inhomogeneous" not in str(info.value)  # NumPy's wording is not what the user sees
+    with pytest.raises(ValueError, match=r"predict: x is ragged: dimension 2 has different"):
+        model.predict([[[1.0], [2.0]], [[1.0, 2.0], [3.0]]], verbose=0)
+    with pytest.raises(ValueError, match=r"y is ragged: at dimension 1, some entries are "
+                                         r"sequences and some are scalars"):
+        model.fit([[1.0], [2.0]], [[0.0, 1.0], 2.0], verbose=0)

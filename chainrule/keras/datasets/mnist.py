@@ -4,6 +4,7 @@ The data is one NumPy archive, ``mnist.npz``, holding ``x_train``, ``y_train``,
 ``x_test`` and ``y_test``. See `load_data` for where it is looked for.
 """
 
+import math
 import zipfile
 import zlib
 
@@ -72,6 +73,7 @@ def _read_npz(path, expected):
         if missing:
             held = ", ".join(archive.files) or "nothing"
             raise DatasetCorruptError(f"{path}: lacks {', '.join(missing)} (it holds {held})")
+        _check_headers(archive, path, expected)
         arrays = {}
         for key in _KEYS:
             try:
@@ -87,3 +89,27 @@ def _read_npz(path, expected):
             f"{path} [x_{split}]", f"{path} [y_{split}]",
         )
     return tuple(arrays[key] for key in _KEYS)
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_headers(archive, path, expected):
+    """Refuses a member whose .npy header declares more data than the dataset has, before
+    np.load allocates it (a forged header can declare petabytes)."""
+    for key in _KEYS:
+        count = expected.train if key.endswith("train") else expected.test
+        want = (count, *expected.image_shape) if key.startswith("x") else (count,)
+        try:
+            with archive.zip.open(f"{key}.npy") as stream:
+                version = np.lib.format.read_magic(stream)
+                shape, _, dtype = _HEADER_READERS[version](stream)
+        except (KeyError, *_READ_ERRORS):
+            continue  # reading the member reports it below
+        declared = math.prod(shape) * dtype.itemsize
+        if not dtype.hasobject and declared > math.prod(want):  # np.load refuses pickles
+            what = "images" if key.startswith("x") else "labels"
+            raise DatasetCorruptError(
+                f"{path} [{key}]: {what} are {dtype} {tuple(shape)} ({declared:,} bytes, as "
+                f"its header declares), expected uint8 {want}; not read")

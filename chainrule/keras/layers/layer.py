@@ -159,13 +159,15 @@ class Layer:
         """Creates a Variable, records it as this layer's weight, and returns it."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
+        name = name or f"weight_{len(self._own_weights)}"
+        from ..saving import check_new_weight
+        check_new_weight(self, name, shape, dtype.name)  # a model file being loaded vouches for it
         init = initializers.get(initializer)
         with paused_recorders():  # a first value, drawn once: not part of any traced step
             value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         if value.shape != shape:
             raise ValueError(f"layer '{self.name}': initializer {init!r} returned shape "
                              f"{value.shape} for a weight of shape {shape}")
-        name = name or f"weight_{len(self._own_weights)}"
         variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
         self._own_weights.append(variable)
         return variable

@@ -248,6 +248,7 @@ class Model(Layer):
         self.stop_training = False
         self._train_weights = None
         self._in_fit = True
+        self._fit_validates = val is not None  # callbacks check their log keys by it
         try:
             self._prepare_loop(x)
             train_step = self._step_function("train_step")

@@ -26,7 +26,15 @@ def as_array(data, what, caller):
                                              isinstance(data[0], (np.ndarray, Tensor))):
         raise TypeError(f"{caller}: {what} must be a single array (models with several "
                         f"inputs or outputs are not supported); received a {type(data).__name__}")
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError as e:
+        ragged = _ragged(data)
+        if ragged is None:
+            raise
+        raise ValueError(
+            f"{caller}: {what} is ragged: {ragged}. Every sample must have the same shape; pad "
+            f"the rows to one length (or cut them) and pass one NumPy array") from e
     if array.dtype.kind == "f" and array.dtype != np.float32:
         array = array.astype(np.float32)  # once for the whole call, not per batch
     elif array.dtype.kind not in "biuf":
@@ -34,6 +42,23 @@ def as_array(data, what, caller):
     if array.ndim == 0:
         raise ValueError(f"{caller}: {what} must have a batch (first) axis; received a scalar")
     return array
+
+
+def _ragged(data):
+    """Where nested sequences first differ in length, in words; None if they do not."""
+    level, dim = [data], 0
+    while level:
+        sized = [item for item in level if isinstance(item, (list, tuple, np.ndarray))]
+        if not sized:
+            return None
+        lengths = sorted({len(item) for item in sized})
+        if len(sized) != len(level):
+            return f"at dimension {dim}, some entries are sequences and some are scalars"
+        if len(lengths) > 1:
+            shown = ", ".join(map(str, lengths[:5])) + (", ..." if len(lengths) > 5 else "")
+            return f"dimension {dim} has different lengths ({shown})"
+        level, dim = [inner for item in sized for inner in item], dim + 1
+    return None
 
 
 def check_data(x, y, caller):
