@@ -159,7 +159,7 @@ def _check_inputs(x, classifier):
         lo, hi = float(x.min()), float(x.max())
         if classifier and lo >= 0 and hi > 1 and np.array_equal(x, np.round(x)):
             _warn(f"the inputs are whole numbers in {lo:g}..{hi:g} fed to a classifier (pixels "
-                  f"left unscaled?). Fix: x = x.astype('float32') / {hi:g}")
+                  f"left unscaled?). Fix: x = x.astype('float32') / {255 if hi <= 255 else hi:g}")
 
 
 def _loss_of(model):

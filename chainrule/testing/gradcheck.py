@@ -276,7 +276,9 @@ def _check(f, point, arrays, wrt, rng, eps, rtol, atol, modes, order):
             raise GradientCheckError(
                 f"{what} check failed ({mode}): {mismatch}. Every recorded op's rule agrees "
                 f"with finite differences on its own, so the error is in how they are "
-                f"combined (or f is not deterministic)", None, rel)
+                f"connected: a value that depends on the input without being recorded (one "
+                f"captured from a custom_gradient's forward into its grad_fn, a detour through "
+                f"NumPy), or a function that is not deterministic", None, rel)
     if kinks:
         warnings.warn("gradient check: the point is on a kink, so finite differences do not "
                       "measure a derivative there (reported as a kink, not a failure):\n  "
