@@ -137,11 +137,11 @@ class FirstBatchChecks(Callback):
         if worst is not None:
             ratio, layer = worst
             lr = float(self.model.optimizer.learning_rate._value)
-            suggested = float(f"{lr * 1e-3 / ratio:.0e}")
+            suggested = float(f"{lr * 1e-2 / ratio:.0e}")  # a first step of ~1% of |w|
             _warn(f"the first update changed the weights of layer '{layer}' by "
                   f"{ratio:.3g} times their own size (|dw| / |w|): the "
-                  f"learning rate {lr:g} is too large for this model; about 1e-3 is a healthy "
-                  f"ratio. Fix: compile(optimizer={type(self.model.optimizer).__name__}"
+                  f"learning rate {lr:g} is too large for this model; a first step of about 1e-2 "
+                  f"of the weights, and later steps of about 1e-3, are healthy. Fix: compile(optimizer={type(self.model.optimizer).__name__}"
                   f"(learning_rate={suggested:g}), ...)")
 
 
