@@ -206,7 +206,7 @@ def check_numerics():
     >>> with cr.debug.check_numerics():  # doctest: +ELLIPSIS
     ...     cr.sqrt(cr.constant([-1.0]))
     Traceback (most recent call last):
-    NumericsError: check_numerics: op 'sqrt' produced NaN (1 of 1 values) ...
+    chainrule.debug.NumericsError: check_numerics: op 'sqrt' produced NaN (1 of 1 values) ...
     """
     checker = NumericsChecker()
     recorders = recording.recorders()

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape", "chainrule.primitives.kernels"]
+DOCUMENTED = ["chainrule.tensor", "chainrule.autodiff.tape", "chainrule.primitives.kernels",
+              "chainrule.debug", "chainrule.ops.custom_gradient", "chainrule.testing.gradcheck"]
 
 
 @pytest.mark.parametrize("module", DOCUMENTED)
