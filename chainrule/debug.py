@@ -92,7 +92,7 @@ class NumericsChecker:
     """The recorder behind :func:`check_numerics`. ``epoch`` and ``batch`` are set by
     ``fit``; ``where`` says what else is running ("validation")."""
 
-    _MAX_REMEMBERED = 100_000
+    _MAX_REMEMBERED = 10_000  # outputs kept to name the layer of a backward op
 
     def __init__(self):
         self.epoch = self.batch = self.steps = None
