@@ -22,7 +22,8 @@ from .ops import (
     zeros, zeros_like,
 )
 from .autodiff.tape import GradientTape, UnconnectedGradients
-from . import math, nn, ops, random
+from .ops.custom_gradient import custom_gradient
+from . import debug, math, nn, ops, random
 from .graph import Graph, function
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)

@@ -46,3 +46,13 @@ def test_tape_basics_prints_the_chapter_values(capsys):
     assert "d(2x + 3)/dx at x = 0: 2.0" in out
     assert "d loss/d w = 2.0, d loss/d b = 1.0" in out
     assert "acceleration 9.8" in out
+
+
+def test_diagnostics_plot_example_writes_the_picture_and_a_diagnosis(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from chainrule.examples import diagnostics_plot
+    history = diagnostics_plot.main([str(tmp_path), "--epochs", "2"])
+    out = capsys.readouterr().out
+    assert history.diagnosis in out and f"wrote {tmp_path / 'diagnostics.png'}" in out
+    with open(tmp_path / "diagnostics.png", "rb") as f:
+        assert f.read(4) == b"\x89PNG"

@@ -15,6 +15,7 @@ from .. import recording
 from ..recording import paused_recorders
 from ..tensor import Tensor
 from ..variable import Variable
+from . import stats as _stats
 from .explain import PathTrace, explain as explain_path
 
 __all__ = ["GradientTape", "UnconnectedGradients", "sweep"]
@@ -126,6 +127,11 @@ class GradientTape:
             self._watched[id(t)] = t
             self._connected[id(t)] = t
 
+    def stats(self):
+        """What the tape holds now: ops recorded, bytes of saved arrays, watched Variables
+        (a :class:`chainrule.autodiff.stats.TapeStats`; print it for one line)."""
+        return _stats.of(self)
+
     def watched_variables(self):
         """The Variables this tape watches, in the order it first saw them."""
         return tuple(t for t in self._watched.values() if isinstance(t, Variable))
@@ -147,6 +153,7 @@ class GradientTape:
                 marks = self._clock_marks
                 if not marks or marks[-1][1] != clock:
                     marks.append((len(records), clock))
+                    _stats.check_growth(self)  # a persistent tape kept across steps warns
                 records.append((prim, inputs, params, out, tuple(needs)))
             else:
                 self._blocked[id(out)] = (prim, inputs, out)
@@ -245,7 +252,10 @@ class GradientTape:
         result = []
         for row, s in zip(rows, flat_sources):
             if all(g is None for g in row):
-                result.append(self._unconnected(None, s, target, unconnected_gradients))
+                none = self._unconnected(None, s, target, unconnected_gradients)
+                # "zero": zeros of the Jacobian's shape, not of the source's
+                result.append(none if none is None else
+                              ops.zeros(target.shape + s.shape, dtype=s.dtype))
                 continue
             row = [ops.zeros_like(s) if g is None else g for g in row]
             result.append(ops.reshape(ops.stack(row), target.shape + s.shape))

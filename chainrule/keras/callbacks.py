@@ -72,6 +72,9 @@ class History(Callback):
         super().__init__()
         self.history = {}
         self.epoch = []
+        # fit(..., diagnostics=True) fills these (see chainrule.keras.diagnostics).
+        self.diagnostics = {}
+        self.diagnosis = None
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -84,7 +87,11 @@ class History(Callback):
 
     def plot(self, path, title=None):
         """Draws the loss and metric curves (training and validation) into a PNG at
-        ``path`` and returns the path; needs matplotlib."""
+        ``path`` and returns the path; needs matplotlib. After ``fit(...,
+        diagnostics=True)`` the picture adds the per-layer diagnostics."""
+        if self.diagnostics:
+            from .diagnostics import plot_diagnostics
+            return plot_diagnostics(self, path, title=title)
         from ..plotting import plot_history
         return plot_history(self.history, path, title=title)
 

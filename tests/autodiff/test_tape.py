@@ -275,3 +275,12 @@ def test_sources_that_are_not_tensors_are_an_error_naming_position_and_type():
     with pytest.raises(TypeError, match=r"jacobian: sources\[1\] has type int"):
         tape.jacobian(y, [v, 3])
     assert float(tape.gradient(y, [v])[0]) == 2.0  # the tape is still usable
+
+
+def test_an_unconnected_jacobian_of_zeros_has_the_jacobians_shape():
+    x, y = cr.constant([1.0, 2.0]), cr.constant(3.0)
+    with cr.GradientTape(persistent=True) as tape:
+        tape.watch([x, y])
+        out = x * 2.0
+    jx, jy = tape.jacobian(out, [x, y], unconnected_gradients="zero")
+    assert jx.shape == (2, 2) and jy.shape == (2,) and not jy.numpy().any()

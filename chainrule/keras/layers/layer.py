@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from ... import dtypes, ops
+from ...debug import layer_scope
 from ...recording import paused_recorders
 from ...tensor import Tensor
 from ...variable import Variable
@@ -100,7 +101,8 @@ class Layer:
         x = self._prepare(inputs)
         if self._call_takes_training():
             kwargs["training"] = training
-        out = self.call(x, **kwargs)
+        with layer_scope(self.name):  # names the layer for check_numerics; else a no-op
+            out = self.call(x, **kwargs)
         if isinstance(out, Tensor):
             self._output_shape = (None,) + out.shape[1:] if out.ndim else ()
         return out

@@ -15,6 +15,7 @@ from ...tensor import Tensor
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers, saving
+from ..diagnostics import FitWatch, check_model_gradients
 from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
@@ -212,7 +213,8 @@ class Model(Layer):
 
     # -- loops ---------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            checks=True, check_numerics=False, diagnostics=False):
         """Trains for ``epochs`` passes over ``(x, y)`` in batches of ``batch_size`` (32).
 
         The data are reshuffled every epoch (from chainrule's seeded generator) unless
@@ -221,9 +223,15 @@ class Model(Layer):
         takes precedence. ``verbose``: "auto"/1 progress bar, 2 one line per epoch, 0
         silent. Returns a :class:`~chainrule.keras.callbacks.History` whose ``history``
         holds, per epoch, the mean training loss and metrics and the ``val_`` values.
+
+        ``checks`` (on by default) warns once about likely mistakes seen on the first
+        batch; ``check_numerics=True`` stops at the first NaN or inf, naming the op, the
+        layer and the batch; ``diagnostics=True`` records per-layer gradient norms, update
+        ratios, dead ReLUs and logit scale (see :mod:`chainrule.keras.diagnostics`).
         """
         self._require_compiled("fit")
         batch_size = batching.check_batch_size(batch_size, "fit")
+        x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
         x, y = batching.check_data(x, y, "fit")
         if y is None:
             raise ValueError("fit: y (the targets) is required")
@@ -239,6 +247,9 @@ class Model(Layer):
         verbose = _verbosity(verbose)
         steps = batching.steps_for(len(x), batch_size)
         history = History()
+        watch = FitWatch(self, history, (x, y, x_dtype), batch_size, checks, check_numerics,
+                         diagnostics)
+        callbacks = watch.callbacks + list(callbacks or [])
         cbs = self._callbacks(callbacks, history, verbose,
                               {"verbose": verbose, "epochs": epochs, "steps": steps})
         # Each epoch's order comes from (fit seed, epoch): repeatable after set_seed, and a
@@ -278,9 +289,16 @@ class Model(Layer):
             cbs.call("on_train_end", logs)
         finally:
             self._in_fit = False
-        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+            watch.close()
+        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps,
+                          **watch.run_info()}
         self.history = history
         return history
+
+    def check_gradients(self, x, y, **kwargs):
+        """Checks the loss's gradients with respect to the weights against finite
+        differences on ``(x, y)`` (see :func:`chainrule.keras.diagnostics.check_model_gradients`)."""
+        return check_model_gradients(self, x, y, **kwargs)
 
     # -- saving (see chainrule.keras.saving for the file format) ----------------------------------
     def save(self, filepath, overwrite=True, include_optimizer=True):

@@ -36,6 +36,18 @@ class Adagrad(Optimizer):
         variable.assign_sub(gradient / ops.sqrt(accumulator + self.epsilon)
                             * ops.cast(learning_rate, variable.dtype))
 
+    def explain(self):
+        """The rule in words and formula with the current values; see Optimizer.explain."""
+        formula = (f"a <- a + g²   (a starts at {self.initial_accumulator_value:g})\n"
+                   f"w <- w - lr * g / sqrt(a + eps)   (eps = {self.epsilon:g})")
+        words = ("Divides each step by the root of the sum of all squared gradients so far, "
+                 "so steps shrink for weights that have had large gradients.")
+        torch = ("torch.optim.Adagrad starts the accumulator at 0 (initial_accumulator_value"
+                 "=0) where Keras starts it at 0.1, and puts eps outside the root, lr * g / "
+                 "(sqrt(a) + eps) with eps=1e-10, and lr=0.01 by default; the first steps "
+                 "here are smaller for gradients well below sqrt(0.1).")
+        return self._explanation(words, formula, torch)
+
     def get_config(self):
         return {**super().get_config(),
                 "initial_accumulator_value": self.initial_accumulator_value,

@@ -63,6 +63,26 @@ class Adam(Optimizer):
         alpha = ops.cast(self._alpha, variable.dtype)
         variable.assign_sub(m / (ops.sqrt(v) + self.epsilon) * alpha)
 
+    def explain(self):
+        """The rule in words and formula with the current values; see Optimizer.explain."""
+        b1, b2 = f"{self.beta_1:g}", f"{self.beta_2:g}"
+        formula = (f"m <- m + {1 - self.beta_1:g} * (g - m)\n"
+                   f"v <- v + {1 - self.beta_2:g} * (g² - v)\n"
+                   + ("v_max <- max(v_max, v)\n" if self.amsgrad else "")
+                   + f"alpha = lr * sqrt(1 - {b2}^t) / (1 - {b1}^t)\n"
+                   f"w <- w - alpha * m / (sqrt({'v_max' if self.amsgrad else 'v'}) + eps)\n"
+                   f"(eps = {self.epsilon:g}; t counts steps from 1; m, v start at 0)")
+        words = ("Keeps running means of the gradient (m) and of its square (v), corrects "
+                 "their bias towards 0 in the step size alpha, and moves each weight by "
+                 "about alpha in the direction of m" + (" (AMSGrad: v never decreases)"
+                                                        if self.amsgrad else "") + ".")
+        torch = ("torch.optim.Adam adds eps to the bias-corrected root, lr * m_hat / "
+                 "(sqrt(v_hat) + eps) with eps=1e-8; here eps is added to the uncorrected "
+                 "sqrt(v) (the paper's 'epsilon hat' form) with eps=1e-7. In torch's form this "
+                 "eps acts as eps / sqrt(1 - beta_2^t): about 32 times larger at the first "
+                 "step with beta_2 = 0.999, the same once t is large.")
+        return self._explanation(words, formula, torch)
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}

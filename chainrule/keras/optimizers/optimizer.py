@@ -211,6 +211,28 @@ class Optimizer:
             return [g * g.dtype.type(scale) for g in grads] if scale < 1 else grads
         return grads
 
+    # -- explanation -------------------------------------------------------------------------
+    def explain(self):
+        """The update rule in words and as a formula, with the current hyper-parameters,
+        and where PyTorch's optimizer of the same name differs. Subclasses describe their
+        rule; this base adds the learning rate, weight decay and clipping."""
+        return self._explanation("(no rule described)", "w <- update_step(g, w, lr)", None)
+
+    def _explanation(self, words, formula, torch_difference):
+        lr = float(self._learning_rate._value) if self._schedule is None else \
+            f"{float(self.learning_rate._value):g} now, from the schedule {self._schedule!r}"
+        lines = [f"{type(self).__name__} (learning_rate={lr:g})" if isinstance(lr, float)
+                 else f"{type(self).__name__} (learning_rate={lr})", words, "", formula]
+        if self.weight_decay:
+            lines.append(f"Before each step: w <- w - lr * {self.weight_decay:g} * w "
+                         f"(decoupled weight decay).")
+        for name in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, name) is not None:
+                lines.append(f"Gradients are clipped first ({name}={getattr(self, name):g}).")
+        if torch_difference:
+            lines += ["", "Compared with PyTorch: " + torch_difference]
+        return "\n".join(lines)
+
     # -- configuration -----------------------------------------------------------------------
     def get_config(self):
         lr = self._schedule if self._schedule is not None else float(self._learning_rate._value)

@@ -67,6 +67,29 @@ class RMSprop(Optimizer):
         else:
             variable.assign_sub(increment)
 
+    def explain(self):
+        """The rule in words and formula with the current values; see Optimizer.explain."""
+        denominator = "sqrt(v - a² + eps)" if self.centered else "sqrt(v + eps)"
+        formula = (f"v <- {self.rho:g} * v + {1 - self.rho:g} * g²\n"
+                   + (f"a <- {self.rho:g} * a + {1 - self.rho:g} * g\n" if self.centered else "")
+                   + (f"m <- {self.momentum:g} * m + lr * g / {denominator}\nw <- w - m"
+                      if self.momentum else f"w <- w - lr * g / {denominator}")
+                   + f"\n(eps = {self.epsilon:g}, v starts at 0)")
+        words = ("Divides each step by the root of a running mean of squared gradients, so "
+                 "every weight moves by about lr whatever its gradient's scale"
+                 + (", centred by the running mean gradient a" if self.centered else "")
+                 + (f", through a velocity m with momentum {self.momentum:g}" if self.momentum
+                    else "") + ".")
+        torch = ("torch.optim.RMSprop puts eps outside the root, lr * g / (sqrt(v) + eps), "
+                 "with eps=1e-8, alpha (rho)=0.99 and lr=0.01 by default; here eps sits "
+                 "inside, sqrt(v + eps), which damps steps for gradients below about "
+                 "sqrt(eps) (up to 10x at |g| = 1e-4 with the defaults).")
+        if self.momentum:
+            torch += (" With momentum, torch keeps the buffer without lr (m <- mu m + "
+                      "g / (sqrt(v) + eps), w <- w - lr m); here lr is inside m, which "
+                      "differs when lr changes during training.")
+        return self._explanation(words, formula, torch)
+
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
                 "epsilon": self.epsilon, "centered": self.centered}

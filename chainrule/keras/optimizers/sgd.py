@@ -51,5 +51,26 @@ class SGD(Optimizer):
         else:
             variable.assign_add(m)
 
+    def explain(self):
+        """The rule in words and formula with the current values; see Optimizer.explain."""
+        if not self.momentum:
+            return self._explanation(
+                "Moves each weight against its gradient, by lr times the gradient.",
+                "w <- w - lr * g", "the same rule as torch.optim.SGD without momentum "
+                "(only the default learning rate may differ; it is 0.01 here).")
+        mu = f"{self.momentum:g}"
+        if self.nesterov:
+            formula = f"m <- {mu} * m - lr * g\nw <- w + {mu} * m - lr * g   (Nesterov, new m)"
+        else:
+            formula = f"m <- {mu} * m - lr * g\nw <- w + m"
+        words = (f"Keeps a velocity m, a decaying sum of past steps (momentum {mu}), and moves "
+                 f"each weight by it" + (", looking one step ahead (Nesterov)" if self.nesterov
+                                         else "") + ".")
+        torch = ("torch.optim.SGD keeps the velocity without the learning rate, b <- mu * b "
+                 "+ g and w <- w - lr * b (Nesterov: w <- w - lr * (g + mu * b)); here lr is "
+                 "inside m. The trajectories are the same while lr is constant, and differ "
+                 "when a schedule changes lr (torch rescales past steps, Keras does not).")
+        return self._explanation(words, formula, torch)
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
