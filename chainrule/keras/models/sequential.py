@@ -1,7 +1,8 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 
 from ..layers import deserialize, serialize
-from ..layers.core import InputLayer, KerasInput
+from ..layers.core import InputLayer
+from ..layers.keras_tensor import KerasTensor
 from ..layers.layer import Layer
 from .model import Model
 
@@ -31,8 +32,8 @@ class Sequential(Model):
 
     def add(self, layer, rebuild=True):
         """Appends a layer (or sets the input, for ``keras.Input``/``InputLayer``)."""
-        if isinstance(layer, KerasInput):
-            layer = layer._layer
+        if isinstance(layer, KerasTensor):
+            layer = layer._keras_history.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("Sequential: an Input/InputLayer can only come first")
