@@ -272,27 +272,23 @@ class Layer:
         return found
 
     # -- the functional API ----------------------------------------------------------------
-    def _single_node(self, what):
+    def _first_node(self, what):
         if not self._inbound_nodes:
-            raise AttributeError(
+            raise ValueError(
                 f"Layer '{self.name}' has never been called on symbolic tensors "
                 f"(keras.Input), so it has no defined {what}")
-        if len(self._inbound_nodes) > 1:
-            raise AttributeError(
-                f"Layer '{self.name}' has been called {len(self._inbound_nodes)} times on "
-                f"symbolic tensors, so its {what} is ambiguous; use "
-                f"get_{what}_at(node_index)")
         return self._inbound_nodes[0]
 
     @property
     def input(self):
-        """The symbolic input(s) of this layer's one call in a functional model."""
-        return self._single_node("input").args
+        """The symbolic input(s) of this layer's first call on symbolic tensors (as in
+        Keras 3; ``get_input_at(i)`` gives the others)."""
+        return self._first_node("input").args
 
     @property
     def output(self):
-        """The symbolic output(s) of this layer's one call in a functional model."""
-        return self._single_node("output").outputs
+        """The symbolic output(s) of this layer's first call on symbolic tensors."""
+        return self._first_node("output").outputs
 
     def get_input_at(self, node_index):
         return self._inbound_nodes[node_index].args

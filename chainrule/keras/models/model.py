@@ -339,7 +339,7 @@ class Model(Layer):
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
-                if val is not None and (epoch + 1) % validation_freq == 0:
+                if val is not None and _validates(epoch, validation_freq):
                     val_logs = self._run_test(*val, validation_batch_size or batch_size, cbs,
                                               steps=validation_steps)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -526,6 +526,14 @@ def _verbosity(verbose):
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2; received {verbose!r}")
     return verbose
+
+
+def _validates(epoch, validation_freq):
+    """Whether epoch ``epoch`` (0-based) ends with validation: every ``validation_freq``
+    epochs, or the (1-based) epochs listed."""
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
 
 
 def _unpack_validation(data):
