@@ -300,3 +300,18 @@ def test_nested_models_and_shared_layers():
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_feature_extraction_from_a_sequential_model():
+    """Keras's Sequential guide: a model of every layer's output, sharing the weights."""
+    initial = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(4, activation="relu"),
+                                layers.Dense(2)])
+    extractor = keras.Model(inputs=initial.inputs,
+                            outputs=[layer.output for layer in initial.layers])
+    x = np.random.default_rng(0).random((3, 8), dtype=np.float32)
+    hidden, final = extractor(x)
+    assert hidden.shape == (3, 4) and all(a is b for a, b in zip(extractor.weights,
+                                                                  initial.weights))
+    np.testing.assert_array_equal(final.numpy(), initial(x).numpy())
+    with pytest.raises(AttributeError, match="start it with keras.Input"):
+        keras.Sequential([layers.Dense(2)]).inputs
