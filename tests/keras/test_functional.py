@@ -315,3 +315,9 @@ def test_feature_extraction_from_a_sequential_model():
     np.testing.assert_array_equal(final.numpy(), initial(x).numpy())
     with pytest.raises(AttributeError, match="start it with keras.Input"):
         keras.Sequential([layers.Dense(2)]).inputs
+
+
+def test_layer_names_must_be_unique_in_a_model():
+    a, b = keras.Input(shape=(2,), name="same"), keras.Input(shape=(2,), name="same")
+    with pytest.raises(ValueError, match='"same" is used 2 times'):
+        keras.Model([a, b], layers.Add()([a, b]))

@@ -53,6 +53,11 @@ class Functional(Model):
             raise ValueError("Model(inputs, outputs): needs at least one input and one output")
         self._nodes = _nodes_between(self._inputs, self._outputs)
         self._layers = _unique_layers(self._nodes)
+        names = [layer.name for layer in self._layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f'Model: the name "{name}" is used {names.count(name)} times '
+                                 f"in the model; every layer (and Input) needs its own name")
         if isinstance(self._inputs_struct, dict):
             self.input_names = list(self._inputs_struct)
         else:

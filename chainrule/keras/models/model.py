@@ -90,6 +90,10 @@ class Model(Layer):
         list of names (``"accuracy"`` is resolved from the data's shapes on the first
         batch, see :func:`chainrule.keras.metrics.resolve`) or Metric objects.
 
+        For several outputs, ``loss``, ``loss_weights``, ``metrics`` and
+        ``weighted_metrics`` may be lists (one entry per output) or dicts by output name;
+        see :mod:`chainrule.keras.models.compile_utils` for the rules and log names.
+
         ``jit_compile`` (True, or "auto", the default) runs the steps of ``fit``,
         ``evaluate`` and ``predict`` as compiled graphs (see
         :mod:`chainrule.keras.models.jit`), with the numbers eager code gives; a step that
