@@ -48,7 +48,8 @@ def test_trainable_variables_and_lists_dicts_and_keras_layers():
         def __init__(self):
             super().__init__()
             self.frozen = tf.Variable(1.0, trainable=False, name="frozen")
-            self.parts = {"b": tf.Variable(2.0, name="part_b"), "a": tf.Variable(3.0, name="part_a")}
+            self.parts = {"b": tf.Variable(2.0, name="part_b"),
+                          "a": tf.Variable(3.0, name="part_a")}
             self.layer = keras.layers.Dense(2)
             self.layer.build((None, 3))
             self.again = [self.frozen]  # the same Variable twice: listed once

@@ -167,6 +167,7 @@ def test_train_step_overrides_match_the_built_in_step(cls):
     eager = fit_run(built_from_inputs(cls), False)
     jit = fit_run(built_from_inputs(cls), True)
     assert sorted(eager[1]) == ["loss", "mae"]
+    assert set(eager[0].compiled_metrics.result()) == {"mae"}
     # 128 samples in batches of 32: the unweighted batch means equal the built-in ones
     assert_equal_runs(builtin, eager)
     assert_equal_runs(eager, jit)  # its metric updates read values: it runs eagerly, warned

@@ -105,7 +105,8 @@ class Node:
         return [t.node for t in self.input_tensors]
 
     def __repr__(self):
-        return f"<Node {self.layer.name}: {len(self.input_tensors)} in, {len(self.output_tensors)} out>"
+        return (f"<Node {self.layer.name}: {len(self.input_tensors)} in, "
+                f"{len(self.output_tensors)} out>")
 
 
 def is_symbolic(inputs):

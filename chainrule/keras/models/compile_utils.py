@@ -262,6 +262,10 @@ class CompileMetrics:
         for metric in self.metrics:
             metric.reset_state()
 
+    def result(self):
+        """``{name: value}`` of every compiled metric (the logs spread such a dict out)."""
+        return {metric.name: metric.result() for metric in self.metrics}
+
 
 def ordered_results(model, logs):
     """``evaluate``'s list order, as Keras 3 makes it: the names of ``model.metrics`` that

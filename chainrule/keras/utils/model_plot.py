@@ -22,8 +22,9 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         raise ValueError(f"model_to_dot: rankdir must be 'TB' or 'LR'; received {rankdir!r}")
     edges = _edges(model)
     lines = [f'digraph "{_escape(model.name)}" {{', f"  rankdir={rankdir};",
-             f"  dpi={int(dpi)};", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", '
-             'fontsize=11];']
+             f"  dpi={int(dpi)};",
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", '
+             'fontname="Helvetica", fontsize=11];']
     number = {}
     for layer in _layers(model):
         number[id(layer)] = len(number)
