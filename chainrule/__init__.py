@@ -11,6 +11,7 @@ from .dtypes import (
 )
 from .tensor import Tensor
 from .variable import Variable
+from .module import Module
 from .ops import (
     abs, add, argmax, argmin, broadcast_to, cast, clip_by_value, concat, constant,
     convert_to_tensor, divide, dot, equal, exp, expand_dims, eye, fill, flatten, gather,

@@ -138,23 +138,29 @@ def draw(graph, path, backward=False, target=None, max_items=4):
     """Writes the picture of ``graph`` to ``path``; the format comes from the extension
     (``.svg``, ``.png``, ``.pdf``; ``.dot``/``.gv`` writes the DOT text itself). Returns
     ``path``. Raises :class:`GraphvizNotFound` if Graphviz's ``dot`` is not installed."""
-    text = to_dot(graph, backward=backward, target=target, max_items=max_items)
+    return render(to_dot(graph, backward=backward, target=target, max_items=max_items), path)
+
+
+def render(text, path):
+    """Writes the DOT ``text`` to ``path`` in the format its extension names (``.svg``,
+    ``.png``, ``.pdf`` through Graphviz's ``dot``; ``.dot``/``.gv`` as the text itself).
+    Returns ``path``. Used by :func:`draw` and by ``keras.utils.plot_model``."""
     fmt = os.path.splitext(str(path))[1].lstrip(".").lower()
     if fmt in ("dot", "gv"):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         return path
     if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"draw: cannot tell the format from {str(path)!r}; use a .svg, .png, "
+        raise ValueError(f"cannot tell the picture format from {str(path)!r}; use a .svg, .png, "
                          f".pdf or .dot file name")
     dot = shutil.which("dot")
     if dot is None:
         raise GraphvizNotFound(
-            "draw() needs the Graphviz program `dot`, which is not on PATH. Install Graphviz "
+            "Drawing needs the Graphviz program `dot`, which is not on PATH. Install Graphviz "
             "itself: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
             "(macOS) or `conda install graphviz`. Note that `pip install graphviz` installs only "
-            "a Python wrapper, not the `dot` program. Without it, graph.to_dot() still gives "
-            "the DOT text (paste it into any Graphviz viewer).")
+            "a Python wrapper, not the `dot` program. Without it, a .dot file name still "
+            "writes the DOT text (paste it into any Graphviz viewer).")
     done = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=text.encode("utf-8"),
                           capture_output=True)
     if done.returncode != 0:

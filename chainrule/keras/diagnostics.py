@@ -64,7 +64,10 @@ class FitWatch:
         if self._eager:  # a compiled step replays its graph: no op would be seen
             self._jit, model._jit = model._jit, None
         if checks:
-            self.callbacks.append(FirstBatchChecks(*data, batch_size))
+            x, y, _ = data
+            if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+                # (the checks read one input and one target: models of several skip them)
+                self.callbacks.append(FirstBatchChecks(*data, batch_size))
         if check_numerics:
             self.callbacks.append(NumericsCallback())
         if diagnostics:
@@ -165,6 +168,12 @@ def _check_inputs(x, classifier):
 def _loss_of(model):
     """(the per-sample loss function, its keyword arguments) compiled into ``model``."""
     loss = getattr(model, "_loss_fn", None)
+    fns = getattr(loss, "_fns", None)  # a CompileLoss: one loss per output, once built
+    if fns is not None:
+        loss = fns[0] if len(fns) == 1 else None
+    elif loss is not None and getattr(loss, "loss", None) is not None:
+        from .models.compile_utils import _as_loss  # not built yet: resolve the one loss
+        loss = _as_loss(loss.loss) if not isinstance(loss.loss, (list, dict)) else None
     fn = getattr(loss, "fn", None)
     if fn is None or not callable(fn):
         return None, {}

@@ -31,6 +31,8 @@ import zlib
 
 import numpy as np
 
+from . import _nest
+from . import metrics as metrics_module
 from .utils import npy
 
 FORMAT = "chainrule.model"
@@ -97,11 +99,15 @@ def _compile_config(model):
     if not getattr(model, "compiled", False):
         return None
     optimizer = model.optimizer
+    args = getattr(model, "_compile_args", {})
     try:
         return json.loads(json.dumps({
             "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
-            "loss": _loss_identifier(model.loss),
-            "metrics": [m.name for m in model._compiled_metrics],
+            # One identifier per output (a list or dict) for a model with several.
+            "loss": _nest.map_structure(_loss_identifier, model.loss),
+            "loss_weights": args.get("loss_weights"),
+            "metrics": _metric_names(args.get("metrics"), model),
+            "weighted_metrics": _metric_names(args.get("weighted_metrics"), None),
         }))
     except (TypeError, ValueError):
         return None
@@ -116,6 +122,22 @@ def _loss_identifier(loss):
     if name is None:
         raise TypeError(f"cannot describe the loss {loss!r} as data")
     return name
+
+
+def _metric_names(spec, model):
+    """The compiled metrics as names, in the structure ``compile`` was given them."""
+    if spec is None:
+        return [m.name for m in model._compiled_metrics] if model is not None else None
+    if isinstance(spec, (str, metrics_module.Metric)) or callable(spec):
+        spec = [spec]
+
+    def name(metric):
+        if metric is None or isinstance(metric, str):
+            return metric
+        if isinstance(metric, metrics_module.Metric):
+            return metric.name
+        return metric.__name__
+    return _nest.map_structure(name, spec)
 
 
 def _manifest(variables):
@@ -231,13 +253,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
                                   f"the model in code and call model.load_weights({filepath!r})")
         from . import models
+        from .models.functional import functional_class
         described = config.get("model")
         if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
             raise SavedModelError(f"{filepath}: config.json has no model description ('model' "
                                   f"with 'class_name' and 'config')")
         name = described.get("class_name")
-        classes = {"Sequential": models.Sequential, **(custom_objects or {})}
+        classes = {"Sequential": models.Sequential, "Functional": models.Functional,
+                   **(custom_objects or {})}
         cls = classes.get(name) if isinstance(name, str) else None
+        if cls is not None and "input_layers" in described["config"] and \
+                isinstance(cls, type) and issubclass(cls, models.Model):
+            cls = functional_class(cls)  # a Model subclass built as Model(inputs, outputs)
         if cls is None:
             raise SavedModelError(f"{filepath}: model class {name!r} is unknown; pass "
                                   f"custom_objects={{'{name}': TheClass}}")
@@ -513,8 +540,17 @@ def _converted(array, var, saved_name, filepath, what):
 def _recompile(model, settings, custom_objects):
     from . import losses, optimizers
     custom_objects = custom_objects or {}
+    def loss_of(loss):
+        loss = custom_objects.get(loss, loss) if isinstance(loss, str) else loss
+        return None if loss is None else losses.get(loss)
+
     loss = settings.get("loss")
-    loss = custom_objects.get(loss, loss) if isinstance(loss, str) else loss
-    model.compile(optimizer=optimizers.get(settings["optimizer"]),
-                  loss=None if loss is None else losses.get(loss),
-                  metrics=settings.get("metrics"))
+    if isinstance(loss, list):  # one per output
+        loss = [loss_of(entry) for entry in loss]
+    elif isinstance(loss, dict) and "class_name" not in loss:
+        loss = {name: loss_of(entry) for name, entry in loss.items()}
+    else:
+        loss = loss_of(loss)
+    model.compile(optimizer=optimizers.get(settings["optimizer"]), loss=loss,
+                  loss_weights=settings.get("loss_weights"), metrics=settings.get("metrics"),
+                  weighted_metrics=settings.get("weighted_metrics"))

@@ -1,13 +1,21 @@
-"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input."""
+"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, and
+the merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)."""
 
 from .core import Activation, Dropout, Flatten, Input, InputLayer
 from .dense import Dense
+from .keras_tensor import KerasTensor
 from .layer import Layer
+from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
+                    average, concatenate, maximum, minimum, multiply, subtract)
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
-           "get", "serialize", "deserialize"]
+           "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
+           "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
+           "minimum", "get", "serialize", "deserialize"]
 
-_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Flatten, Dropout, InputLayer)}
+_CLASSES = {cls.__name__: cls for cls in (
+    Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract, Multiply,
+    Average, Maximum, Minimum)}
 
 
 def serialize(layer):

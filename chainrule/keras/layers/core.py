@@ -4,9 +4,12 @@ import math
 
 from ... import dtypes, ops
 from .. import activations
+from .keras_tensor import KerasTensor, add_node
 from .layer import Layer
 
 __all__ = ["Activation", "Flatten", "Dropout", "InputLayer", "Input", "KerasInput"]
+
+KerasInput = KerasTensor  # the name this module used before the functional API
 
 
 class Activation(Layer):
@@ -79,6 +82,8 @@ class InputLayer(Layer):
         self.batch_shape = tuple(batch_shape)
         self._build_for(self.batch_shape)
         self._output_shape = (None,) + self.batch_shape[1:]
+        # Its one node has no inputs and gives the model input, named like the layer.
+        add_node(self, [], {}, KerasTensor(self.batch_shape, self.dtype, name=self.name))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -87,21 +92,19 @@ class InputLayer(Layer):
         return {**super().get_config(), "batch_shape": self.batch_shape}
 
 
-class KerasInput:
-    """What :func:`Input` returns: a symbolic input (shape with ``None`` batch axis, dtype)."""
-
-    def __init__(self, layer):
-        self._layer = layer
-        self.shape = layer.batch_shape
-        self.dtype = layer.dtype
-        self.name = layer.name
-
-    def __repr__(self):
-        return f"<KerasInput shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
-
-
 def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):  # noqa: N802
-    """A symbolic model input: ``keras.Sequential([keras.Input(shape=(784,)), ...])``."""
-    return KerasInput(InputLayer(shape=shape, batch_size=batch_size,
-                                 dtype=dtypes.as_dtype(dtype or "float32"),
-                                 batch_shape=batch_shape, name=name))
+    """A symbolic model input, a :class:`~chainrule.keras.layers.keras_tensor.KerasTensor`
+    of shape ``(batch_size, *shape)`` (``None`` batch axis by default), made by an
+    :class:`InputLayer` named ``name``.
+
+    Start a functional model with it (``inputs = keras.Input(shape=(784,))``, call layers
+    on it, then ``keras.Model(inputs, outputs)``), or put it first in a Sequential.
+
+    >>> from chainrule import keras
+    >>> keras.Input(shape=(784,), name="pixels")
+    <KerasTensor shape=(None, 784), dtype=float32, sparse=False, name=pixels>
+    """
+    layer = InputLayer(shape=shape, batch_size=batch_size,
+                       dtype=dtypes.as_dtype(dtype or "float32"), batch_shape=batch_shape,
+                       name=name)
+    return layer.output

@@ -9,6 +9,7 @@ is nothing to register).
 
 import inspect
 import re
+import threading
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from ...debug import layer_scope
 from ...recording import paused_recorders
 from ...tensor import Tensor
 from ...variable import Variable
-from .. import initializers
+from .. import _nest, initializers
+from . import keras_tensor
 
 __all__ = ["Layer"]
 
@@ -87,6 +89,8 @@ class Layer:
         self._min_ndim = 0
         self._build_shape = None
         self._output_shape = None
+        self._inbound_nodes = []  # symbolic calls (see keras_tensor.py)
+        self._losses = []  # add_loss values of the current call
 
     # -- the three steps ------------------------------------------------------------------
     def build(self, input_shape):
@@ -98,17 +102,32 @@ class Layer:
         return inputs
 
     def __call__(self, inputs, training=None, **kwargs):
+        if keras_tensor.is_symbolic(inputs):  # the functional API: record, do not compute
+            return keras_tensor.symbolic_call(self, inputs, training, kwargs)
         x = self._prepare(inputs)
         if self._call_takes_training():
             kwargs["training"] = training
-        with layer_scope(self.name):  # names the layer for check_numerics; else a no-op
-            out = self.call(x, **kwargs)
+        state = _call_state
+        if state.depth == 0 and state.with_losses:
+            _clear_losses()  # add_loss values live for one outermost call
+        state.depth += 1
+        try:
+            with layer_scope(self.name):  # names the layer for check_numerics; else a no-op
+                out = self.call(x, **kwargs)
+        finally:
+            state.depth -= 1
         if isinstance(out, Tensor):
             self._output_shape = (None,) + out.shape[1:] if out.ndim else ()
         return out
 
     def _prepare(self, inputs):
-        """``inputs`` as a float32 Tensor, after building the layer or checking the shape."""
+        """``inputs`` as a float32 Tensor, after building the layer or checking the shape.
+        A list, tuple or dict of inputs (a merge layer's) is converted entry by entry."""
+        if _nest.is_nested(inputs):
+            xs = _nest.map_structure(lambda v: to_input_tensor(v, self.dtype), inputs)
+            if not self.built:
+                self._build_for(_nest.map_structure(lambda t: t.shape, xs))
+            return xs
         x = to_input_tensor(inputs, self.dtype)
         if not self.built:
             self._build_for(x.shape)
@@ -117,6 +136,11 @@ class Layer:
         return x
 
     def _build_for(self, shape):
+        if _nest.is_nested(shape) and not _is_shape(shape):
+            self._build_shape = _nest.map_structure(lambda s: s, shape)
+            self.build(shape)
+            self.built = True
+            return
         self._build_shape = (None,) + tuple(shape[1:]) if len(shape) else ()
         self._check_input(shape)
         self.build(shape)
@@ -185,10 +209,13 @@ class Layer:
 
     @property
     def weights(self):
-        """All weights, this layer's first, then its sublayers' in attribute order."""
+        """All weights, this layer's first, then its sublayers' in attribute order.
+
+        A layer's own weights are those of :meth:`add_weight`, then Variables held in its
+        attributes (directly or in lists, tuples and dicts), as Keras tracks them."""
         seen, out = set(), []
         for layer in self._flatten_layers():
-            for w in layer._own_weights:
+            for w in layer._tracked_weights():
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(w)
@@ -199,8 +226,20 @@ class Layer:
         out = []
         for layer in self._flatten_layers():
             if layer._trainable:
-                out.extend(w for w in layer._own_weights if w.trainable)
+                out.extend(w for w in layer._tracked_weights() if w.trainable)
         return _unique(out)
+
+    def _tracked_weights(self):
+        """``add_weight``'s Variables, then the Variables in attributes."""
+        found = list(self._own_weights)
+        for name, value in vars(self).items():
+            if name in _UNTRACKED:
+                continue
+            if isinstance(value, Variable):
+                found.append(value)
+            elif isinstance(value, (list, tuple, dict)) and not isinstance(value, Tensor):
+                found.extend(v for v in _nest.flatten(value) if isinstance(v, Variable))
+        return found
 
     @property
     def non_trainable_weights(self):
@@ -227,16 +266,54 @@ class Layer:
             w.assign(np.asarray(v, dtype=w.dtype))
 
     def _sublayers(self):
-        """Layers held directly in attributes (or in lists/tuples/dicts of them)."""
+        """Layers held directly in attributes (or in lists/tuples/dicts of them, nested)."""
         found = []
-        for value in vars(self).values():
+        for name, value in vars(self).items():
             if isinstance(value, Layer):
                 found.append(value)
-            elif isinstance(value, (list, tuple)):
-                found.extend(v for v in value if isinstance(v, Layer))
-            elif isinstance(value, dict):
-                found.extend(v for v in value.values() if isinstance(v, Layer))
+            elif isinstance(value, (list, tuple, dict)) and name not in _UNTRACKED:
+                found.extend(v for v in _nest.flatten(value) if isinstance(v, Layer))
         return found
+
+    # -- the functional API ----------------------------------------------------------------
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise ValueError(
+                f"Layer '{self.name}' has never been called on symbolic tensors "
+                f"(keras.Input), so it has no defined {what}")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors (as in
+        Keras 3; ``get_input_at(i)`` gives the others)."""
+        return self._first_node("input").args
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call on symbolic tensors."""
+        return self._first_node("output").outputs
+
+    def get_input_at(self, node_index):
+        return self._inbound_nodes[node_index].args
+
+    def get_output_at(self, node_index):
+        return self._inbound_nodes[node_index].outputs
+
+    # -- extra losses ----------------------------------------------------------------------
+    def add_loss(self, loss):
+        """Adds a scalar (or tensor, summed) loss term from inside ``call``; ``fit`` adds
+        it to the compiled loss. Values are kept until the next outermost call."""
+        self._losses.append(loss)
+        _call_state.with_losses.append(self)
+
+    @property
+    def losses(self):
+        """The ``add_loss`` values of the last call, this layer's and its sublayers'."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._losses)
+        return out
 
     def _flatten_layers(self):
         """This layer and every layer below it, depth first, each once."""
@@ -264,6 +341,33 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# Bookkeeping attributes that hold Variables or layers without owning them.
+_UNTRACKED = frozenset({"_own_weights", "_train_weights", "_inbound_nodes", "_losses"})
+
+
+class _CallState(threading.local):
+    """Per thread: how deep in nested layer calls we are, and the layers that hold
+    ``add_loss`` values (cleared when the next outermost call starts)."""
+
+    def __init__(self):
+        self.depth = 0
+        self.with_losses = []
+
+
+_call_state = _CallState()
+
+
+def _clear_losses():
+    for layer in _call_state.with_losses:
+        layer._losses.clear()
+    _call_state.with_losses.clear()
+
+
+def _is_shape(value):
+    return isinstance(value, (tuple, list)) and all(
+        d is None or isinstance(d, (int, np.integer)) for d in value)
 
 
 def _unique(items):

@@ -7,15 +7,17 @@ Subclass it the Keras way: create layers in ``__init__``, use them in ``call``; 
 weights are found by walking the attributes.
 """
 
+import itertools
+
 import numpy as np
 
 from ... import ops, random
 from ...autodiff.tape import GradientTape
 from ...tensor import Tensor
-from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import optimizers, saving
+from .. import _nest, optimizers, saving
 from ..diagnostics import FitWatch, check_model_gradients
+from .compile_utils import CompileLoss, CompileMetrics, ordered_results
 from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
@@ -43,17 +45,18 @@ class Model(Layer):
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                "Model(inputs, outputs) (the functional API) is not supported; use "
-                "keras.Sequential([...]) or subclass keras.Model with a call() method")
+            from .functional import become_functional  # Model(inputs, outputs)
+            become_functional(self, *args, **kwargs)
+            return
         super().__init__(**kwargs)
         self.optimizer = None
         self.loss = None
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self._loss_fn = None
-        self._compiled_metrics = []  # the Metric objects compile made
+        self._loss_fn = None  # the CompileLoss compile made
+        self._compile_metrics = None  # the CompileMetrics compile made
+        self._compiled_metrics = []  # its Metric objects
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._in_fit = False
         self._train_weights = None  # see _weights_to_train
@@ -68,11 +71,11 @@ class Model(Layer):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
     def build(self, input_shape):
-        """Builds the weights by running the model once on zeros of ``input_shape``."""
+        """Builds the weights by running the model once on zeros of ``input_shape`` (a
+        shape, or a list/dict of shapes for several inputs)."""
         if type(self).call is not Model.call:
-            probe = tuple(1 if d is None else d for d in input_shape)
             self.built = True  # so the probe call below does not come back here
-            self.call(ops.zeros(probe))
+            self.call(_zeros_for(input_shape))
         self.built = True
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
@@ -88,42 +91,58 @@ class Model(Layer):
         list of names (``"accuracy"`` is resolved from the data's shapes on the first
         batch, see :func:`chainrule.keras.metrics.resolve`) or Metric objects.
 
+        For several outputs, ``loss``, ``loss_weights``, ``metrics`` and
+        ``weighted_metrics`` may be lists (one entry per output) or dicts by output name;
+        see :mod:`chainrule.keras.models.compile_utils` for the rules and log names.
+
         ``jit_compile`` (True, or "auto", the default) runs the steps of ``fit``,
         ``evaluate`` and ``predict`` as compiled graphs (see
         :mod:`chainrule.keras.models.jit`), with the numbers eager code gives; a step that
         cannot be compiled faithfully runs eagerly, with one warning. ``jit_compile=False``
         or ``run_eagerly=True`` runs them eagerly.
         """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("compile: loss_weights and weighted_metrics are not "
-                                      "supported (models have one output)")
         if jit_compile not in (True, False, "auto"):
             raise ValueError(f"compile: jit_compile must be True, False or 'auto'; received "
                              f"{jit_compile!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._loss_fn = _as_loss(loss)
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
+        # Several outputs: one loss and metric list per output (see compile_utils).
+        names = getattr(self, "output_names", None)
+        self._loss_fn = None if loss is None else CompileLoss(loss, loss_weights, names)
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
         # Unknown names fail here, not mid-fit; "accuracy" is settled on the first batch.
-        self._compiled_metrics = [metrics_module.get(spec) for spec in metrics or []]
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics, names)
+        self._compiled_metrics = self._compile_metrics.metrics
         self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
         self._jit = None if run_eagerly or jit_compile is False else CompiledSteps(self)
         self.compiled = True
 
-    def _require_compiled(self, caller, need_loss=True):
+    def _require_compiled(self, caller):
         if not self.compiled:
             raise RuntimeError(f"{caller}: call model.compile(optimizer=..., loss=...) first")
-        if need_loss and self._loss_fn is None:
-            raise ValueError(f"{caller}: the model was compiled without a loss; pass "
-                             f"compile(loss=...)")
 
     # -- metrics -------------------------------------------------------------------------------
     @property
     def metrics(self):
-        """The loss tracker, then the compiled metrics."""
-        return [self._loss_tracker] + self._compiled_metrics
+        """The loss tracker, the compiled metrics, then each output's loss tracker (for
+        several losses), in Keras's order."""
+        per_output = self._loss_fn.metrics if self._loss_fn is not None else []
+        return [self._loss_tracker] + self._compiled_metrics + per_output
+
+    @property
+    def compiled_metrics(self):
+        """The compiled metrics as one object (``update_state(y, y_pred)``, ``result()``),
+        for ``train_step`` overrides written for TF-Keras 2."""
+        return self._compile_metrics
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """TF-Keras 2's spelling of :meth:`compute_loss` (``add_loss`` terms included, so
+        ``regularization_losses`` is not added again, as in Keras 3)."""
+        return self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     @property
     def metrics_names(self):
@@ -134,9 +153,10 @@ class Model(Layer):
             metric.reset_state()
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Updates the compiled metrics with one batch; returns every metric's result."""
-        for metric in self._compiled_metrics:
-            metric.update_state(y, y_pred, sample_weight)
+        """Updates the compiled metrics with one batch; returns every metric's result.
+        ``sample_weight`` reaches only the ``weighted_metrics``, as in Keras."""
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
@@ -146,29 +166,59 @@ class Model(Layer):
 
     # -- one step ------------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss of one batch (a scalar tensor). Override for a custom loss."""
-        return self._loss_fn(y, y_pred, sample_weight)
+        """The loss of one batch (a scalar tensor): the compiled loss (summed over the
+        outputs, with ``loss_weights``) plus the ``add_loss`` terms of the last call.
+        Override for a custom loss."""
+        losses = []
+        if self._loss_fn is not None:
+            losses.append(self._loss_fn(y, y_pred, sample_weight))
+        for extra in self.losses:
+            extra = ops.convert_to_tensor(extra)
+            if extra.dtype.kind != "f":
+                extra = ops.cast(extra, "float32")
+            losses.append(ops.reduce_sum(extra) if extra.ndim else extra)
+        if not losses:
+            raise ValueError("the model was compiled without a loss and its call added no "
+                             "loss with add_loss(); pass compile(loss=...)")
+        total = losses[0]
+        for extra in losses[1:]:
+            total = total + extra
+        return total
 
     def train_step(self, data):
-        """One gradient step on a batch ``(x, y)``; returns the metrics' running values.
+        """One gradient step on a batch ``(x, y)`` or ``(x, y, sample_weight)``; returns
+        the metrics' running values.
 
         The gradient step itself is :meth:`_gradient_step` (compiled under ``jit_compile``);
         the metrics are updated from its loss and predictions."""
-        x, y = data
-        loss, y_pred = self._run("_gradient_step", x, y)
-        self._loss_tracker.update_state(loss, sample_weight=len(x))
-        return self.compute_metrics(x, y, y_pred)
+        x, y, sample_weight = batching.unpack_x_y_sample_weight(data)
+        args = (x, y) if sample_weight is None else (x, y, sample_weight)
+        loss, y_pred, output_losses = self._run("_gradient_step", *args)
+        self._track_losses(loss, output_losses, x)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
-    def _gradient_step(self, x, y):
+    def _track_losses(self, loss, output_losses, x):
+        n = batching.num_samples(x)
+        self._loss_tracker.update_state(loss, sample_weight=n)
+        if output_losses:
+            self._loss_fn.update_trackers(output_losses, n)
+
+    def _output_losses(self):
+        """The per-output losses of the compiled loss's latest call (empty for one loss)."""
+        return self._loss_fn.last_values if self._loss_fn is not None else ()
+
+    def _gradient_step(self, x, y, sample_weight=None):
         """Chapter 2's ``one_training_step``: the loss under a tape, its gradient, the
-        update. Returns ``(loss, y_pred)``."""
+        update. Returns ``(loss, y_pred, per-output losses)``."""
+        if self._loss_fn is not None:
+            self._loss_fn.last_values = ()
         with GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x, y, y_pred, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
-        return loss, y_pred
+        return loss, y_pred, self._output_losses()
 
     def _run(self, method, *args):
         """``getattr(self, method)(*args)``: through its compiled graph under jit_compile."""
@@ -194,15 +244,20 @@ class Model(Layer):
         return self._train_weights
 
     def test_step(self, data):
-        """Loss and metrics on a batch ``(x, y)``, without changing the weights."""
-        x, y = data
-        loss, y_pred = self._run("_test_forward", x, y)
-        self._loss_tracker.update_state(loss, sample_weight=len(x))
-        return self.compute_metrics(x, y, y_pred)
+        """Loss and metrics on a batch ``(x, y)`` (or ``(x, y, sample_weight)``), without
+        changing the weights."""
+        x, y, sample_weight = batching.unpack_x_y_sample_weight(data)
+        args = (x, y) if sample_weight is None else (x, y, sample_weight)
+        loss, y_pred, output_losses = self._run("_test_forward", *args)
+        self._track_losses(loss, output_losses, x)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
-    def _test_forward(self, x, y):
+    def _test_forward(self, x, y, sample_weight=None):
+        if self._loss_fn is not None:
+            self._loss_fn.last_values = ()
         y_pred = self(x, training=False)
-        return self.compute_loss(x, y, y_pred, training=False), y_pred
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return loss, y_pred, self._output_losses()
 
     def predict_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
@@ -213,16 +268,26 @@ class Model(Layer):
 
     # -- loops ---------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            checks=True, check_numerics=False, diagnostics=False):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, checks=True, check_numerics=False,
+            diagnostics=False):
         """Trains for ``epochs`` passes over ``(x, y)`` in batches of ``batch_size`` (32).
 
-        The data are reshuffled every epoch (from chainrule's seeded generator) unless
-        ``shuffle=False``; the last batch keeps the remainder. ``validation_split`` holds
-        out the last fraction of the data (before shuffling); ``validation_data=(x, y)``
-        takes precedence. ``verbose``: "auto"/1 progress bar, 2 one line per epoch, 0
-        silent. Returns a :class:`~chainrule.keras.callbacks.History` whose ``history``
-        holds, per epoch, the mean training loss and metrics and the ``val_`` values.
+        ``x`` and ``y`` are arrays, or lists/dicts of arrays for several inputs and outputs
+        (dicts keyed by input and output names). The data are reshuffled every epoch (from
+        chainrule's seeded generator) unless ``shuffle=False``; the last batch keeps the
+        remainder. ``validation_split`` holds out the last fraction of the data (before
+        shuffling); ``validation_data=(x, y)`` or ``(x, y, sample_weight)`` takes
+        precedence, evaluated every ``validation_freq`` epochs on at most
+        ``validation_steps`` batches of ``validation_batch_size``. ``sample_weight`` weights
+        each sample's loss; ``class_weight`` (``{class: weight}``, one output only) does the
+        same by label. ``steps_per_epoch`` ends an epoch after that many batches; the next
+        epoch continues where it stopped, and when the data run out the epoch ends early
+        with a warning (as Keras does). ``verbose``: "auto"/1 progress bar, 2 one line per
+        epoch, 0 silent. Returns a :class:`~chainrule.keras.callbacks.History` whose
+        ``history`` holds, per epoch, the mean training loss and metrics and the ``val_``
+        values.
 
         ``checks`` (on by default) warns once about likely mistakes seen on the first
         batch; ``check_numerics=True`` stops at the first NaN or inf, naming the op, the
@@ -230,22 +295,36 @@ class Model(Layer):
         ratios, dead ReLUs and logit scale (see :mod:`chainrule.keras.diagnostics`).
         """
         self._require_compiled("fit")
-        batch_size = batching.check_batch_size(batch_size, "fit")
         x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
         x, y = batching.check_data(x, y, "fit")
         if y is None:
             raise ValueError("fit: y (the targets) is required")
+        sample_weight = batching.check_sample_weight(sample_weight, y, "fit")
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("fit: you cannot `class_weight` and `sample_weight` at the same "
+                             "time; fold the class weights into sample_weight")
         if validation_data is not None:
             val = _unpack_validation(validation_data)
         elif validation_split:
-            (x, y), val = batching.split_validation(x, y, validation_split)
+            (x, y), (x_val, y_val) = batching.split_validation(x, y, validation_split)
+            w_val = None
+            if sample_weight is not None:
+                (sample_weight, _), (w_val, _) = batching.split_validation(
+                    sample_weight, None, validation_split)
+            val = (x_val, y_val, w_val)
         else:
             val = None
+        if class_weight is not None:
+            sample_weight = batching.class_weight_to_sample_weights(y, class_weight)
         if epochs < 1 or initial_epoch < 0:
             raise ValueError(f"fit: epochs must be >= 1 and initial_epoch >= 0; received "
                              f"epochs={epochs}, initial_epoch={initial_epoch}")
+        n = batching.num_samples(x)
+        batch_size = batching.check_batch_size(batch_size, "fit", default=None) or (
+            -(-n // steps_per_epoch) if steps_per_epoch else 32)
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
+        batches = batching.EpochBatches(n, batch_size, shuffle, steps_per_epoch)
+        steps = batches.steps
         history = History()
         watch = FitWatch(self, history, (x, y, x_dtype), batch_size, checks, check_numerics,
                          diagnostics)
@@ -269,17 +348,16 @@ class Model(Layer):
             for epoch in range(start, epochs):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
-                rng = np.random.default_rng([self._fit_seed, epoch])
-                for step, index in enumerate(batching.batch_indices(len(x), batch_size,
-                                                                    shuffle, rng)):
+                for step, index in enumerate(batches.epoch(self._fit_seed, epoch)):
                     cbs.call("on_train_batch_begin", step, {})
-                    logs = _as_floats(train_step(_batch(x, y, index)))
+                    logs = _as_floats(train_step(_batch(x, y, index, sample_weight)))
                     cbs.call("on_train_batch_end", step, logs)
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
-                if val is not None:
-                    val_logs = self._run_test(val[0], val[1], batch_size, cbs)
+                if val is not None and _validates(epoch, validation_freq):
+                    val_logs = self._run_test(*val, validation_batch_size or batch_size, cbs,
+                                              steps=validation_steps)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
                 cbs.call("on_epoch_end", epoch, epoch_logs)
@@ -314,97 +392,117 @@ class Model(Layer):
         """Sets the weights from a file of ``save`` or ``save_weights``; the shapes must fit."""
         saving.load_weights(self, filepath)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False):
-        """The loss (and metrics) on ``(x, y)``, in batches of ``batch_size`` (32).
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """The loss (and metrics) on ``(x, y)``, in batches of ``batch_size`` (32), at most
+        ``steps`` of them; ``sample_weight`` weights each sample's loss.
 
         Returns the loss alone when no metrics were compiled, else ``[loss, *metrics]`` in
-        compile order, or a dict with ``return_dict=True``.
+        compile order (for several outputs: the loss, the per-output losses, then the other
+        values by name, as Keras 3 orders them), or a dict with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
         batch_size = batching.check_batch_size(batch_size, "evaluate")
         x, y = batching.check_data(x, y, "evaluate")
         if y is None:
             raise ValueError("evaluate: y (the targets) is required")
+        sample_weight = batching.check_sample_weight(sample_weight, y, "evaluate")
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
-        cbs = self._callbacks(callbacks, None, verbose,
-                              {"verbose": verbose, "epochs": 1, "steps": steps})
-        logs = self._run_test(x, y, batch_size, cbs)
+        n_steps = batching.steps_for(batching.num_samples(x), batch_size)
+        cbs = self._callbacks(callbacks, None, verbose, {
+            "verbose": verbose, "epochs": 1, "steps": min(steps or n_steps, n_steps)})
+        logs = self._run_test(x, y, sample_weight, batch_size, cbs, steps=steps)
         return self._results(logs, return_dict)
 
-    def _run_test(self, x, y, batch_size, cbs):
+    def _run_test(self, x, y, sample_weight, batch_size, cbs, steps=None):
         self.reset_metrics()
         self._prepare_loop(x)
         test_step = self._step_function("test_step")
         logs = {}
         cbs.call("on_test_begin", logs)
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        indices = batching.batch_indices(batching.num_samples(x), batch_size)
+        for step, index in enumerate(itertools.islice(indices, steps)):
             cbs.call("on_test_batch_begin", step, {})
-            logs = _as_floats(test_step(_batch(x, y, index)))
+            logs = _as_floats(test_step(_batch(x, y, index, sample_weight)))
             cbs.call("on_test_batch_end", step, logs)
         cbs.call("on_test_end", logs)
         return logs
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for ``x``, computed in batches (32), as one NumPy array."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for ``x``, computed in batches (32), as one NumPy array (a
+        list or dict of them for several outputs); ``steps`` limits the batches."""
         batch_size = batching.check_batch_size(batch_size, "predict")
         x, _ = batching.check_data(x, None, "predict")
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
+        n = batching.num_samples(x)
+        n_steps = batching.steps_for(n, batch_size)
+        steps = n_steps if steps is None else min(steps, n_steps)
+        n = min(n, steps * batch_size)
         cbs = self._callbacks(callbacks, None, verbose,
                               {"verbose": verbose, "epochs": 1, "steps": steps})
-        out = None
+        out = structure = None
         self._prepare_loop(x)
         predict_step = self._step_function("predict_step")
         cbs.call("on_predict_begin", {})
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        for step, index in enumerate(batching.batch_indices(n, batch_size)):
             cbs.call("on_predict_batch_begin", step, {})
-            batch_out = np.asarray(predict_step(Tensor._wrap(x[index])))
+            batch = _nest.map_structure(Tensor._wrap, batching.take_batch(x, index))
+            structure = predict_step(batch)
+            batch_out = [np.asarray(o) for o in _nest.flatten(structure)]
             if out is None:
-                out = np.empty((len(x),) + batch_out.shape[1:], batch_out.dtype)
-            out[index] = batch_out
-            cbs.call("on_predict_batch_end", step, {"outputs": batch_out})
+                out = [np.empty((n,) + o.shape[1:], o.dtype) for o in batch_out]
+            for whole, part in zip(out, batch_out):
+                whole[index] = part
+            cbs.call("on_predict_batch_end", step,
+                     {"outputs": _nest.pack_like(structure, batch_out)})
         cbs.call("on_predict_end", {})
-        return out
+        return _nest.pack_like(structure, out) if _nest.is_nested(structure) else out[0]
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
         """One ``train_step`` on the given batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
         x, y = batching.check_data(x, y, "train_on_batch")
+        sample_weight = batching.check_sample_weight(sample_weight, y, "train_on_batch")
+        if class_weight is not None:
+            sample_weight = batching.class_weight_to_sample_weights(y, class_weight)
         self.reset_metrics()
         self._train_weights = None
         self._prepare_loop(x)
         step = self._step_function("train_step")
-        return self._results(_as_floats(step(_batch(x, y, slice(None)))), return_dict)
+        logs = step(_batch(x, y, slice(None), sample_weight))
+        return self._results(_as_floats(logs), return_dict)
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y = batching.check_data(x, y, "test_on_batch")
+        sample_weight = batching.check_sample_weight(sample_weight, y, "test_on_batch")
         self.reset_metrics()
         self._prepare_loop(x)
         step = self._step_function("test_step")
-        return self._results(_as_floats(step(_batch(x, y, slice(None)))), return_dict)
+        logs = step(_batch(x, y, slice(None), sample_weight))
+        return self._results(_as_floats(logs), return_dict)
 
     def predict_on_batch(self, x):
         x, _ = batching.check_data(x, None, "predict_on_batch")
         self._prepare_loop(x)
-        return np.asarray(self._step_function("predict_step")(Tensor._wrap(x)))
+        out = self._step_function("predict_step")(_nest.map_structure(Tensor._wrap, x))
+        return _nest.map_structure(np.asarray, out)
 
     def _prepare_loop(self, x):
         """Builds the model for ``x`` (a trace must not be the place weights are made) and
         lets the compiled steps see any change of weights."""
         if not self.built:
-            self.build((None,) + tuple(x.shape[1:]))
+            self.build(_nest.map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
         if self._jit is not None:
             self._jit.refresh()
 
     def _results(self, logs, return_dict):
         if return_dict:
             return dict(logs)
-        names = self.metrics_names
+        names = ordered_results(self, logs)
         if len(names) == 1:
-            return logs["loss"]
+            return logs[names[0]]
         return [logs[name] for name in names]
 
     def _callbacks(self, callbacks, history, verbose, params):
@@ -416,14 +514,33 @@ class Model(Layer):
         return CallbackList(callbacks, self, params)
 
 
-def _batch(x, y, index):
-    return (Tensor._wrap(batching.take_batch(x, index)),
-            Tensor._wrap(batching.take_batch(y, index)))
+def _batch(x, y, index, sample_weight=None):
+    """One batch as tensors: ``(x, y)``, or ``(x, y, sample_weight)`` when weighted."""
+    parts = (x, y) if sample_weight is None else (x, y, sample_weight)
+    return tuple(_nest.map_structure(Tensor._wrap, batching.take_batch(part, index))
+                 for part in parts)
+
+
+def _zeros_for(shape):
+    """Zeros with a batch of one for a shape (``None`` axes become 1) or a list/dict of
+    shapes."""
+    if isinstance(shape, dict):
+        return {k: _zeros_for(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_zeros_for(s) for s in shape]
+    return ops.zeros(tuple(1 if d is None else d for d in shape))
 
 
 def _as_floats(logs):
-    """A step's logs as ``{name: float}`` (an overridden step may return tensors)."""
-    return {name: float(value) for name, value in logs.items()}
+    """A step's logs as ``{name: float}`` (an overridden step may return tensors, or a
+    dict of results, which is spread out as Keras does)."""
+    out = {}
+    for name, value in logs.items():
+        if isinstance(value, dict):
+            out.update(_as_floats(value))
+        else:
+            out[name] = float(value)
+    return out
 
 
 def _verbosity(verbose):
@@ -434,19 +551,20 @@ def _verbosity(verbose):
     return verbose
 
 
+def _validates(epoch, validation_freq):
+    """Whether epoch ``epoch`` (0-based) ends with validation: every ``validation_freq``
+    epochs, or the (1-based) epochs listed."""
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
+
+
 def _unpack_validation(data):
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
-    return batching.check_data(data[0], data[1], "fit (validation_data)")
-
-
-def _as_loss(loss):
-    """The compiled loss as a reducing callable ``(y_true, y_pred, sample_weight)``."""
-    if loss is None:
-        return None
-    resolved = losses_module.get(loss)
-    if isinstance(resolved, losses_module.Loss):
-        return resolved
-    name = loss if isinstance(loss, str) else getattr(resolved, "__name__", "loss")
-    return losses_module.LossFunctionWrapper(resolved, name=name)
+    """``(x, y, sample_weight)`` from ``validation_data=(x, y)`` or ``(x, y, weights)``."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("fit: validation_data must be a pair (x_val, y_val) or a triple "
+                         "(x_val, y_val, val_sample_weight)")
+    x, y = batching.check_data(data[0], data[1], "fit (validation_data)")
+    weights = data[2] if len(data) == 3 else None
+    return x, y, batching.check_sample_weight(weights, y, "fit (validation_data)")
 

@@ -1,7 +1,8 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 
 from ..layers import deserialize, serialize
-from ..layers.core import InputLayer, KerasInput
+from ..layers.core import InputLayer
+from ..layers.keras_tensor import KerasTensor
 from ..layers.layer import Layer
 from .model import Model
 
@@ -31,8 +32,8 @@ class Sequential(Model):
 
     def add(self, layer, rebuild=True):
         """Appends a layer (or sets the input, for ``keras.Input``/``InputLayer``)."""
-        if isinstance(layer, KerasInput):
-            layer = layer._layer
+        if isinstance(layer, KerasTensor):
+            layer = layer._keras_history.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError("Sequential: an Input/InputLayer can only come first")
@@ -75,7 +76,17 @@ class Sequential(Model):
                 raise ValueError("Sequential.build: give input_shape (e.g. (None, 784))")
             input_shape = self._input_layer.batch_shape
         shape = tuple(input_shape)
-        for layer in self._layers:
+        self._symbolic_output = None
+        if self._input_layer is not None and self._layers and \
+                shape[1:] == self._input_layer.batch_shape[1:]:
+            # Call the layers on the Input's symbolic tensor: this builds them and gives
+            # each an .input/.output, for feature extraction as in Keras's guide.
+            x = self._input_layer.output
+            for layer in self._layers:
+                x = layer(x)
+            self._symbolic_output = x
+            shape = x.shape
+        for layer in self._layers if self._symbolic_output is None else []:
             if not layer.built:
                 layer._build_for(shape)
             else:
@@ -84,6 +95,23 @@ class Sequential(Model):
             layer._output_shape = (None,) + tuple(shape[1:])
         self._build_shape = (None,) + tuple(input_shape[1:])
         self.built = True
+
+    @property
+    def inputs(self):
+        """``[keras.Input tensor]`` when the model starts with one (else an error)."""
+        return [self._symbolic_start("inputs").output]
+
+    @property
+    def outputs(self):
+        self._symbolic_start("outputs")
+        return [self._symbolic_output]
+
+    def _symbolic_start(self, what):
+        if self._input_layer is None or getattr(self, "_symbolic_output", None) is None:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no symbolic {what}: start it with "
+                f"keras.Input(shape=...) to use model.{what} and layer.output")
+        return self._input_layer
 
     def call(self, inputs, training=None):
         x = inputs

@@ -16,32 +16,72 @@ def _count(weights):
     return sum(w.size for w in weights), sum(w.size * w.dtype.itemsize for w in weights)
 
 
+def _connections(model):
+    """For a functional model that is not a plain chain: ``{id(layer): [text lines]}`` of
+    what each layer was called on (``dense[0][0]``), as Keras's "Connected to" column;
+    None otherwise."""
+    nodes = getattr(model, "_nodes", None)
+    if nodes is None:
+        return None
+    if all(len(node.input_tensors) <= 1 for node in nodes) and \
+            sum(1 for node in nodes if not node.input_tensors) <= 1 and \
+            len({id(t) for node in nodes for t in node.input_tensors}) == \
+            sum(len(node.input_tensors) for node in nodes):
+        return None  # a chain: Keras leaves the column out
+    local, counts = {}, {}
+    for node in nodes:  # node indices count only this model's calls of each layer
+        local[id(node)] = counts.get(id(node.layer), 0)
+        counts[id(node.layer)] = local[id(node)] + 1
+    out = {}
+    for node in nodes:
+        refs = [f"{t._keras_history.layer.name}[{local.get(id(t.node), 0)}]"
+                f"[{t._keras_history.tensor_index}]" for t in node.input_tensors]
+        lines = [r + "," for r in refs[:-1]] + refs[-1:] if refs else ["-"]
+        out.setdefault(id(node.layer), []).extend(lines)
+    return out
+
+
+def _shape_text(layer):
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if nodes:
+        shapes = [t.shape for t in nodes[0].output_tensors]
+        return str(shapes[0]) if len(shapes) == 1 else str(shapes)
+    shape = layer._output_shape
+    return "?" if shape is None or not layer.built else str(shape)
+
+
 def summary_text(model, line_length=None):
     """The summary as a string (``Model.summary`` prints it)."""
+    connections = _connections(model)
     rows = []
     for layer in model.layers:
-        shape = layer._output_shape
-        rows.append((f"{layer.name} ({type(layer).__name__})",
-                     "?" if shape is None or not layer.built else str(shape),
-                     f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"))
-    headers = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) + 2 for i in range(3)]
-    widths = [max(widths[0], 31), max(widths[1], 22), max(widths[2], 13)]
+        row = [[f"{layer.name} ({type(layer).__name__})"], [_shape_text(layer)],
+               [f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"]]
+        if connections is not None:
+            row.append(connections.get(id(layer), ["-"]))
+        rows.append(row)
+    headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")[:3 + bool(connections)]
+    ncols = len(headers)
+    widths = [max([len(headers[i])] + [len(line) for r in rows for line in r[i]]) + 2
+              for i in range(ncols)]
+    minimum = (31, 22, 13, 20)
+    widths = [max(w, minimum[i]) for i, w in enumerate(widths)]
     if line_length:
-        widths[0] = max(widths[0], line_length - widths[1] - widths[2] - 4)
+        widths[0] = max(widths[0], line_length - sum(widths[1:]) - 4)
 
     def line(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
     def cells(values, bar):
-        texts = [values[0].ljust(widths[0]), values[1].ljust(widths[1]),
-                 values[2].rjust(widths[2])]
+        texts = [v.rjust(w) if i == 2 else v.ljust(w)
+                 for i, (v, w) in enumerate(zip(values, widths))]
         return bar + bar.join(f" {t} " for t in texts) + bar
 
     out = [f'Model: "{model.name}"', line("┏", "┳", "┓", "━"), cells(headers, "┃"),
            line("┡", "╇", "┩", "━")]
     for i, row in enumerate(rows):
-        out.append(cells(row, "│"))
+        for k in range(max(len(cell) for cell in row)):
+            out.append(cells([cell[k] if k < len(cell) else "" for cell in row], "│"))
         if i < len(rows) - 1:
             out.append(line("├", "┼", "┤", "─"))
     out.append(line("└", "┴", "┘", "─"))

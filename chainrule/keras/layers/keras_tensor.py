@@ -1,0 +1,170 @@
+"""Symbolic tensors and the graph of layer calls they record (the functional API).
+
+``keras.Input(shape=(784,))`` returns a :class:`KerasTensor`: a shape with ``None`` for
+the batch axis, a dtype and a name, but no values. Calling a layer on KerasTensors does
+not compute anything: it builds the layer (its weights are made here, from the shapes),
+finds the output shapes, and records a :class:`Node` (this layer, called on these
+tensors, gave those tensors). Every KerasTensor remembers the node that made it
+(``_keras_history``), so the outputs lead back to the inputs: that chain of nodes is what
+``keras.Model(inputs, outputs)`` runs (see :mod:`chainrule.keras.models.functional`).
+
+Output shapes are found by running the layer once on zeros with a batch of one (outside
+any tape or trace, with ``training=False``), so any layer, including a user's own and a
+whole model, works on symbolic tensors without a shape rule of its own.
+"""
+
+import itertools
+
+import numpy as np
+
+from ... import dtypes
+from ...recording import paused_recorders
+from ...tensor import Tensor
+from .. import _nest
+
+__all__ = ["KerasTensor", "KerasHistory", "Node", "is_symbolic", "symbolic_call"]
+
+_tensor_ids = itertools.count()
+
+
+class KerasHistory(tuple):
+    """``(layer, node_index, tensor_index)``: where a KerasTensor comes from."""
+
+    __slots__ = ()
+
+    def __new__(cls, layer, node_index, tensor_index):
+        return super().__new__(cls, (layer, node_index, tensor_index))
+
+    layer = property(lambda self: self[0])
+    operation = layer  # Keras 3's name for it
+    node_index = property(lambda self: self[1])
+    tensor_index = property(lambda self: self[2])
+
+
+class KerasTensor:
+    """A symbolic tensor: ``shape`` (batch axis ``None``), ``dtype``, ``name`` and the
+    layer call that made it (``_keras_history``). It has no values; use it to call layers
+    and to define a ``keras.Model(inputs, outputs)``."""
+
+    def __init__(self, shape, dtype="float32", name=None, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtypes.as_dtype(dtype)
+        self.name = name or f"keras_tensor_{next(_tensor_ids)}"
+        self._keras_history = history
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def node(self):
+        """The :class:`Node` that made this tensor."""
+        layer, node_index, _ = self._keras_history
+        return layer._inbound_nodes[node_index]
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, sparse=False, "
+                f"name={self.name}>")
+
+    def _refuse(self, *args):
+        raise TypeError(
+            f"KerasTensor '{self.name}' is symbolic (it has a shape, {self.shape}, but no "
+            f"values): arithmetic and NumPy conversion are not supported on it. Combine "
+            f"symbolic tensors with layers (layers.Add(), layers.Multiply(), "
+            f"layers.Concatenate(), layers.Activation(...)), or write a Layer subclass whose "
+            f"call() does the computation")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = _refuse
+    __array__ = __float__ = __bool__ = __getitem__ = numpy = _refuse
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+class Node:
+    """One call of a layer on symbolic tensors: ``outputs = layer(*args, **kwargs)``.
+
+    ``args`` and ``outputs`` keep the structure of the call (a tensor, a list of tensors
+    for a merge layer, ...); ``kwargs`` holds the keyword arguments (``training`` when it
+    was given)."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.input_tensors = [t for t in _nest.flatten(args) if isinstance(t, KerasTensor)]
+        self.output_tensors = _nest.flatten(outputs)
+
+    @property
+    def parent_nodes(self):
+        return [t.node for t in self.input_tensors]
+
+    def __repr__(self):
+        return (f"<Node {self.layer.name}: {len(self.input_tensors)} in, "
+                f"{len(self.output_tensors)} out>")
+
+
+def is_symbolic(inputs):
+    """True when ``inputs`` (a tensor or a structure of them) holds a KerasTensor."""
+    if isinstance(inputs, KerasTensor):
+        return True
+    if isinstance(inputs, (list, tuple, dict)):
+        return any(isinstance(t, KerasTensor) for t in _nest.flatten(inputs))
+    return False
+
+
+def add_node(layer, args, kwargs, outputs):
+    """Records ``outputs = layer(args, **kwargs)`` and stamps each output with its history."""
+    node_index = len(layer._inbound_nodes)
+    for tensor_index, t in enumerate(_nest.flatten(outputs)):
+        t._keras_history = KerasHistory(layer, node_index, tensor_index)
+    node = Node(layer, args, kwargs, outputs)
+    layer._inbound_nodes.append(node)
+    return node
+
+
+def symbolic_call(layer, inputs, training=None, kwargs=None):
+    """``layer(inputs)`` on KerasTensors: builds the layer, records a Node and returns
+    KerasTensors shaped like the layer's outputs."""
+    kwargs = dict(kwargs or {})
+    for t in _nest.flatten(inputs):
+        if not isinstance(t, KerasTensor):
+            raise TypeError(
+                f"layer '{layer.name}' ({type(layer).__name__}) was called on a mix of "
+                f"symbolic tensors (keras.Input and what layers made of it) and a value of "
+                f"type {type(t).__name__}; in a functional model every input of a layer call "
+                f"must come from keras.Input")
+    probe = _nest.map_structure(_zeros_like_spec, inputs)
+    probe_kwargs = dict(kwargs)
+    if layer._call_takes_training():
+        probe_kwargs["training"] = False  # a shape probe: no dropout draws
+    try:
+        with paused_recorders():
+            out = layer(probe, **probe_kwargs)
+    except (ValueError, TypeError) as e:
+        shapes = _nest.map_structure(lambda t: t.shape, inputs)
+        raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
+                      f"inputs of shape {shapes} failed: {e}") from e
+    outputs = _nest.map_structure(_spec_of, out)
+    if training is not None:
+        kwargs["training"] = training
+    add_node(layer, inputs, kwargs, outputs)
+    return outputs
+
+
+def _zeros_like_spec(t):
+    shape = tuple(1 if d is None else d for d in t.shape)
+    return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
+
+
+def _spec_of(value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"a layer called on symbolic tensors must return tensors; it "
+                        f"returned {type(value).__name__}")
+    shape = (None,) + tuple(value.shape[1:]) if value.ndim else ()
+    return KerasTensor(shape, value.dtype)

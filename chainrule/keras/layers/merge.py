@@ -1,0 +1,138 @@
+"""Merge layers: one output from a list of inputs (``Concatenate()([a, b])``, ``Add()``,
+``Multiply()``, ``Average()``, ``Subtract()``, ``Maximum()``, ``Minimum()``), and the
+lower-case functions that make and call one (``layers.concatenate([a, b])``)."""
+
+from functools import reduce
+
+from ... import ops
+from .layer import Layer
+
+__all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum"]
+
+
+class _Merge(Layer):
+    """Base class: ``call`` gets the list of input tensors; the shapes must agree."""
+
+    def _check_list(self, shapes):
+        if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or \
+                not all(isinstance(s, (list, tuple)) for s in shapes):
+            raise ValueError(f"A {type(self).__name__} layer ('{self.name}') should be called "
+                             f"on a list of at least 2 inputs; received {shapes!r}")
+
+    def build(self, input_shape):
+        self._check_list(input_shape)
+        self._check_shapes([tuple(s) for s in input_shape])
+        self.built = True
+
+    def _check_shapes(self, shapes):
+        """Element-wise merges: every input has the same shape (batch axis aside)."""
+        first = shapes[0]
+        for shape in shapes[1:]:
+            if len(shape) != len(first) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(shape[1:], first[1:])):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) needs inputs of one shape; "
+                    f"received shapes {[tuple(s) for s in shapes]}")
+
+    def call(self, inputs):
+        return reduce(self._merge, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+
+class Add(_Merge):
+    """The element-wise sum of the inputs."""
+
+    _merge = staticmethod(ops.add)
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f"A Subtract layer ('{self.name}') takes exactly 2 inputs; "
+                             f"received {len(input_shape)}")
+
+    def call(self, inputs):
+        return ops.subtract(inputs[0], inputs[1])
+
+
+class Multiply(_Merge):
+    """The element-wise product of the inputs."""
+
+    _merge = staticmethod(ops.multiply)
+
+
+class Maximum(_Merge):
+    """The element-wise maximum of the inputs."""
+
+    _merge = staticmethod(ops.maximum)
+
+
+class Minimum(_Merge):
+    """The element-wise minimum of the inputs."""
+
+    _merge = staticmethod(ops.minimum)
+
+
+class Average(_Merge):
+    """The element-wise mean of the inputs."""
+
+    def call(self, inputs):
+        return reduce(ops.add, inputs) * (1.0 / len(inputs))
+
+
+class Concatenate(_Merge):
+    """Joins the inputs along ``axis`` (the last by default); the other axes must agree."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _check_shapes(self, shapes):
+        rank = len(shapes[0])
+        axis = self.axis % rank if rank else 0
+        for shape in shapes:
+            if len(shape) != rank or any(
+                    a is not None and b is not None and a != b
+                    for i, (a, b) in enumerate(zip(shape, shapes[0])) if i not in (0, axis)):
+                raise ValueError(
+                    f"Layer '{self.name}' (Concatenate) needs inputs whose shapes match "
+                    f"except along the concatenation axis ({self.axis}); received shapes "
+                    f"{[tuple(s) for s in shapes]}")
+
+    def call(self, inputs):
+        return ops.concat(list(inputs), self.axis)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        axis = self.axis % len(shapes[0])
+        sizes = [s[axis] for s in shapes]
+        out = list(shapes[0])
+        out[axis] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def _functional(cls, doc):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+    merge.__name__ = cls.__name__.lower()
+    merge.__doc__ = doc
+    return merge
+
+
+concatenate = _functional(Concatenate, "``Concatenate(axis=...)(inputs)``.")
+add = _functional(Add, "``Add()(inputs)``.")
+subtract = _functional(Subtract, "``Subtract()(inputs)``.")
+multiply = _functional(Multiply, "``Multiply()(inputs)``.")
+average = _functional(Average, "``Average()(inputs)``.")
+maximum = _functional(Maximum, "``Maximum()(inputs)``.")
+minimum = _functional(Minimum, "``Minimum()(inputs)``.")

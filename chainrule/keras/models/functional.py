@@ -1,0 +1,321 @@
+"""Functional models: ``keras.Model(inputs, outputs)`` over a graph of layer calls.
+
+``keras.Input`` and the layers called on it record :class:`~chainrule.keras.layers.
+keras_tensor.Node` objects (see that module). A functional model walks from its outputs
+back to its inputs once, at construction, and keeps the nodes in topological order.
+``call`` then runs those layer calls on real tensors, in that order: the tape, a trace and
+``jit_compile`` see the same ops a hand-written ``call`` would make, so nothing else in
+chainrule needs to know a model is functional.
+
+Inputs and outputs may be one tensor, a list or a dict; data for a model with several
+inputs may be given the same way, or as a dict keyed by input name. A model built on
+tensors in the middle of another model's graph shares that model's layers and weights
+(feature reuse).
+"""
+
+from ... import ops
+from ...tensor import Tensor
+from .. import _nest
+from ..layers import deserialize, serialize
+from ..layers.core import InputLayer
+from ..layers.keras_tensor import KerasTensor
+from .model import Model
+
+__all__ = ["Functional"]
+
+
+class Functional(Model):
+    """A model defined by its input and output KerasTensors.
+
+    >>> from chainrule import keras
+    >>> from chainrule.keras import layers
+    >>> inputs = keras.Input(shape=(4,), name="features")
+    >>> hidden = layers.Dense(8, activation="relu")(inputs)
+    >>> model = keras.Model(inputs=inputs, outputs=layers.Dense(1)(hidden))
+    >>> type(model).__name__, [layer.name for layer in model.layers][0]
+    ('Functional', 'features')
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Model.__init__(self, name=name, trainable=trainable, **kwargs)
+        for what, struct in (("inputs", inputs), ("outputs", outputs)):
+            for t in _nest.flatten(struct):
+                if not isinstance(t, KerasTensor):
+                    raise TypeError(
+                        f"Model({what}=...): every entry must be a symbolic tensor (from "
+                        f"keras.Input or a layer called on one); received {t!r} of type "
+                        f"{type(t).__name__}")
+        self._inputs_struct = _as_struct(inputs)
+        self._outputs_struct = _as_struct(outputs)
+        self._inputs = _nest.flatten(self._inputs_struct)
+        self._outputs = _nest.flatten(self._outputs_struct)
+        if not self._inputs or not self._outputs:
+            raise ValueError("Model(inputs, outputs): needs at least one input and one output")
+        self._nodes = _nodes_between(self._inputs, self._outputs)
+        self._layers = _unique_layers(self._nodes)
+        names = [layer.name for layer in self._layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f'Model: the name "{name}" is used {names.count(name)} times '
+                                 f"in the model; every layer (and Input) needs its own name")
+        if isinstance(self._inputs_struct, dict):
+            self.input_names = list(self._inputs_struct)
+        else:
+            self.input_names = [t.name for t in self._inputs]
+        if isinstance(self._outputs_struct, dict):
+            self.output_names = list(self._outputs_struct)
+        else:
+            self.output_names = [t._keras_history.layer.name for t in self._outputs]
+        self.built = True
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def inputs(self):
+        """The input KerasTensors, as a flat list."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        """The output KerasTensors, as a flat list."""
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        return _nest.map_structure(lambda t: t.shape, self._inputs_struct)
+
+    @property
+    def output_shape(self):
+        return _nest.map_structure(lambda t: t.shape, self._outputs_struct)
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at position ``index`` of ``layers``)."""
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self._layers]}")
+
+    def build(self, input_shape=None):
+        self.built = True  # the layers were built when the graph was made
+
+    def compute_output_shape(self, input_shape):
+        return self.output_shape
+
+    # -- running the graph ---------------------------------------------------------------------
+    def call(self, inputs, training=None):
+        values = {}
+        for kt, x in zip(self._inputs, self._flat_inputs(inputs)):
+            values[id(kt)] = _conform(self, kt, x)
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue  # its output is a model input, set above
+            args = _nest.map_structure(
+                lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.args)
+            kwargs = dict(node.kwargs)
+            if "training" not in kwargs:
+                kwargs["training"] = training
+            out = node.layer(args, **kwargs)
+            for kt, value in zip(node.output_tensors, _nest.flatten(out)):
+                values[id(kt)] = value
+        return _nest.map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    def _flat_inputs(self, inputs):
+        """The data for each input, in ``self._inputs`` order."""
+        n = len(self._inputs)
+        if isinstance(inputs, dict):
+            missing = [k for k in self.input_names if k not in inputs]
+            if missing:
+                raise ValueError(f"model '{self.name}': the input dict has keys "
+                                 f"{sorted(inputs)}, but the model's inputs are named "
+                                 f"{self.input_names} (missing {missing})")
+            return [inputs[k] for k in self.input_names]
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != n:
+                raise ValueError(f"model '{self.name}' expects {n} input(s) "
+                                 f"{self.input_names}; received {len(inputs)}")
+            return list(inputs)
+        if n != 1:
+            raise ValueError(f"model '{self.name}' expects {n} inputs {self.input_names} (a "
+                             f"list, or a dict keyed by those names); received one tensor")
+        return [inputs]
+
+    # -- configuration -------------------------------------------------------------------------
+    def get_config(self):
+        """The layers, each with its calls (``inbound_nodes``) as references
+        ``[layer_name, node_index, tensor_index]`` to the tensors it was called on."""
+        local = {}  # id(node) -> (layer name, the node's index among that layer's nodes here)
+        counts = {}
+        for node in self._nodes:
+            k = counts.get(id(node.layer), 0)
+            counts[id(node.layer)] = k + 1
+            local[id(node)] = (node.layer.name, k)
+
+        def ref(t):
+            name, k = local[id(t.node)]
+            return {"__tensor__": [name, k, t._keras_history.tensor_index]}
+
+        layers = []
+        for layer in self._layers:
+            entry = serialize(layer)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = [
+                {"args": _nest.map_structure(
+                    lambda t: ref(t) if isinstance(t, KerasTensor) else t, node.args),
+                 "kwargs": node.kwargs}
+                for node in self._nodes
+                if node.layer is layer and not isinstance(layer, InputLayer)]
+            layers.append(entry)
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": _nest.map_structure(ref, self._inputs_struct),
+                "output_layers": _nest.map_structure(ref, self._outputs_struct)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .sequential import Sequential
+        known = {"Functional": Functional, "Sequential": Sequential, **(custom_objects or {})}
+        created, outputs_of, pending = {}, {}, []
+        for entry in config["layers"]:
+            layer = deserialize(entry, known)
+            created[entry["name"]] = layer
+            if isinstance(layer, InputLayer):
+                outputs_of[(layer.name, 0)] = layer.output
+            for node in entry.get("inbound_nodes", []):
+                pending.append((layer, node))
+        done = {name: (1 if isinstance(layer, InputLayer) else 0)
+                for name, layer in created.items()}
+
+        def resolve(item):
+            if isinstance(item, dict) and set(item) == {"__tensor__"}:
+                name, k, i = item["__tensor__"]
+                return _nest.flatten(outputs_of[(name, k)])[i]
+            if isinstance(item, dict):
+                return {key: resolve(v) for key, v in item.items()}
+            if isinstance(item, list):
+                return [resolve(v) for v in item]
+            return item
+
+        def ready(item):
+            if isinstance(item, dict) and set(item) == {"__tensor__"}:
+                return tuple(item["__tensor__"][:2]) in outputs_of
+            if isinstance(item, dict):
+                return all(ready(v) for v in item.values())
+            if isinstance(item, list):
+                return all(ready(v) for v in item)
+            return True
+
+        while pending:  # call each layer once all the tensors of its call exist
+            progressed = False
+            for entry in list(pending):
+                layer, node = entry
+                if ready(node["args"]):
+                    out = layer(resolve(node["args"]), **node.get("kwargs", {}))
+                    outputs_of[(layer.name, done[layer.name])] = out
+                    done[layer.name] += 1
+                    pending.remove(entry)
+                    progressed = True
+                    break
+            if not progressed:
+                raise ValueError("the saved functional graph refers to layer calls that "
+                                 "cannot be made (a missing or circular reference)")
+        return cls(resolve(config["input_layers"]), resolve(config["output_layers"]),
+                   name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def become_functional(model, *args, **kwargs):
+    """``keras.Model(inputs, outputs)`` and subclasses constructed the same way: the
+    instance becomes (a subclass of) :class:`Functional`, keeping its own methods (a
+    ``train_step`` override, say) ahead of Functional's."""
+    model.__class__ = functional_class(type(model))
+    Functional.__init__(model, *args, **kwargs)
+
+
+_SUBCLASSES = {}
+
+
+def functional_class(cls):
+    if issubclass(cls, Functional):
+        return cls
+    if cls is Model:
+        return Functional
+    if cls not in _SUBCLASSES:
+        _SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
+                                {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return _SUBCLASSES[cls]
+
+
+def _as_struct(x):
+    """One tensor stays one tensor; a tuple becomes a list (as in Keras)."""
+    if isinstance(x, tuple):
+        return list(x)
+    return x
+
+
+def _nodes_between(inputs, outputs):
+    """The nodes that lead from ``inputs`` to ``outputs``, each after the nodes it reads
+    (depth-first from the outputs, without recursion)."""
+    input_ids = {id(t) for t in inputs}
+    order, done, seen = [], set(), set()
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:
+        item, expanded = stack.pop()
+        if expanded:
+            if id(item) not in done:
+                done.add(id(item))
+                order.append(item)
+            continue
+        tensor = item
+        if tensor._keras_history is None:
+            raise ValueError(f"Model: tensor '{tensor.name}' was not made by keras.Input or a "
+                             f"layer call")
+        node = tensor.node
+        if id(tensor) in input_ids and not isinstance(node.layer, InputLayer):
+            continue  # an intermediate tensor used as a model input: the graph starts here
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if not node.input_tensors and id(tensor) not in input_ids:
+            raise ValueError(
+                f"Graph disconnected: the outputs depend on input '{tensor.name}' (layer "
+                f"'{node.layer.name}'), which is not among the model's inputs "
+                f"{[t.name for t in inputs]}. Pass it in Model(inputs=[...]).")
+        stack.append((node, True))
+        for t in reversed(node.input_tensors):
+            stack.append((t, False))
+    return order
+
+
+def _unique_layers(nodes):
+    seen, out = set(), []
+    for node in nodes:
+        if id(node.layer) not in seen:
+            seen.add(id(node.layer))
+            out.append(node.layer)
+    return out
+
+
+def _conform(model, kt, x):
+    """``x`` as a tensor of the input's dtype and rank, or a clear error."""
+    if not isinstance(x, Tensor):
+        x = ops.convert_to_tensor(x)
+    if x.dtype != kt.dtype:
+        x = ops.cast(x, kt.dtype)
+    expected = kt.shape
+    if len(x.shape) != len(expected) or any(
+            e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])):
+        raise ValueError(f"Input '{kt.name}' of model '{model.name}' expects shape "
+                         f"{expected}; received data of shape {tuple(x.shape)}")
+    return x
