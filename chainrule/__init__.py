@@ -24,6 +24,7 @@ from .ops import (
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from . import math, nn, ops, random
 from .graph import Graph, function
+from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
 
