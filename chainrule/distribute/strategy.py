@@ -122,7 +122,7 @@ class Strategy:
     def broadcast_weights(self, variables, root=0):
         """Gives ``variables`` rank ``root``'s values on every rank."""
         for v in variables:
-            array = np.ascontiguousarray(v.numpy())
+            array = np.array(v.numpy(), copy=True, order="C")
             self.communicator.broadcast(array, root)
             v.assign(array)
 

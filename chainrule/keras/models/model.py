@@ -14,6 +14,7 @@ from ...autodiff.tape import GradientTape
 from ...tensor import Tensor
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from .. import distribute as _distribute
 from .. import optimizers, saving
 from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
@@ -109,6 +110,8 @@ class Model(Layer):
         self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
         self._jit = None if run_eagerly or jit_compile is False else CompiledSteps(self)
+        # A MultiWorkerMirroredStrategy in scope makes the loops data-parallel.
+        self._distribute_strategy = _distribute.strategy_in_scope()
         self.compiled = True
 
     def _require_compiled(self, caller, need_loss=True):
@@ -166,6 +169,7 @@ class Model(Layer):
             loss = self.compute_loss(x, y, y_pred, training=True)
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
+        grads = _distribute.reduce_gradients(self, grads)  # the mean over ranks, if distributed
         self.optimizer.apply_gradients(zip(grads, weights))
         return loss, y_pred
 
@@ -238,6 +242,7 @@ class Model(Layer):
                              f"epochs={epochs}, initial_epoch={initial_epoch}")
         verbose = _verbosity(verbose)
         steps = batching.steps_for(len(x), batch_size)
+        dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
         history = History()
         cbs = self._callbacks(callbacks, history, verbose,
                               {"verbose": verbose, "epochs": epochs, "steps": steps})
@@ -251,6 +256,9 @@ class Model(Layer):
         try:
             self._prepare_loop(x)
             train_step = self._step_function("train_step")
+            if dist:
+                dist.begin_fit()
+                train_step = dist.step(train_step)
             logs = {}
             cbs.call("on_train_begin", logs)
             start = max(initial_epoch, self._resume_epoch or 0)
@@ -258,8 +266,8 @@ class Model(Layer):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
                 rng = np.random.default_rng([self._fit_seed, epoch])
-                for step, index in enumerate(batching.batch_indices(len(x), batch_size,
-                                                                    shuffle, rng)):
+                batches = batching.batch_indices(len(x), batch_size, shuffle, rng)
+                for step, index in enumerate(dist.shard(batches) if dist else batches):
                     cbs.call("on_train_batch_begin", step, {})
                     logs = _as_floats(train_step(_batch(x, y, index)))
                     cbs.call("on_train_batch_end", step, logs)
@@ -318,9 +326,13 @@ class Model(Layer):
         self.reset_metrics()
         self._prepare_loop(x)
         test_step = self._step_function("test_step")
+        dist = _distribute.loop_for(self)
+        if dist:
+            test_step = dist.step(test_step)
         logs = {}
         cbs.call("on_test_begin", logs)
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        batches = batching.batch_indices(len(x), batch_size)
+        for step, index in enumerate(dist.shard(batches) if dist else batches):
             cbs.call("on_test_batch_begin", step, {})
             logs = _as_floats(test_step(_batch(x, y, index)))
             cbs.call("on_test_batch_end", step, logs)
@@ -338,10 +350,14 @@ class Model(Layer):
         out = None
         self._prepare_loop(x)
         predict_step = self._step_function("predict_step")
+        dist = _distribute.loop_for(self)
         cbs.call("on_predict_begin", {})
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        batches = batching.batch_indices(len(x), batch_size)
+        for step, index in enumerate(dist.shard(batches) if dist else batches):
             cbs.call("on_predict_batch_begin", step, {})
             batch_out = np.asarray(predict_step(Tensor._wrap(x[index])))
+            if dist:  # every rank's share, in order, and the global batch it fills
+                batch_out, index = dist.gather(batch_out)
             if out is None:
                 out = np.empty((len(x),) + batch_out.shape[1:], batch_out.dtype)
             out[index] = batch_out
@@ -389,7 +405,7 @@ class Model(Layer):
         return [logs[name] for name in names]
 
     def _callbacks(self, callbacks, history, verbose, params):
-        callbacks = list(callbacks or [])
+        callbacks, verbose = _distribute.filter_callbacks(self, list(callbacks or []), verbose)
         if history is not None:
             callbacks.append(history)
         if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
