@@ -11,11 +11,13 @@ X = np.random.default_rng(0).random((8, 6), dtype=np.float32)
 Y = np.random.default_rng(1).integers(0, 3, 8).astype(np.uint8)
 
 
-def make_step(seed=0):
+def make_step(seed=0, weights=None):
     cr.random.set_seed(seed)
     model = keras.Sequential([layers.Dense(5, activation="relu"),
                               layers.Dense(3, activation="softmax")])
     model.build((None, 6))
+    if weights is not None:  # threads share the random generator: draws would interleave
+        model.set_weights(weights)
     optimizer = keras.optimizers.RMSprop()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
@@ -79,12 +81,13 @@ def test_on_one_rank_the_rewritten_step_trains_as_the_original(how):
 
 def test_two_thread_ranks_on_halves_train_as_one_rank_on_the_whole_batch():
     reference, step = make_step()
+    initial = reference.get_weights()
     run = cr.function(step).get_graph(X, Y).compile()
     for _ in range(3):
         run(X, Y)
 
     def work(comm):
-        model, step = make_step()
+        model, step = make_step(weights=initial)
         rows = slice(4 * comm.rank, 4 * comm.rank + 4)
         run = data_parallel(cr.function(step).get_graph(X[rows], Y[rows]), comm).compile()
         for _ in range(3):
