@@ -49,14 +49,20 @@ def test_reduce_over_ranks_and_along_an_axis():
 
 
 def test_making_the_strategy_gives_every_rank_rank_0s_random_state():
-    def work(comm):
-        tf.random.set_seed(None)
-        np.random.default_rng(comm.rank)  # nothing shared before the strategy
-        MultiWorkerMirroredStrategy(communicator=comm)
-        return tf.random.uniform((3,)).numpy().tolist()
+    tf.random.set_seed(5)
+    rank0_state = (5, tf.random.generator().bit_generator.state)
+    expected = tf.random.uniform((3,)).numpy()
 
-    first, second = run_ranks(2, work)
-    assert first == second
+    class Rank1Of2(LocalCommunicator):  # receives what rank 0 broadcasts
+        rank, size = 1, 2
+
+        def broadcast_object(self, obj, root=0):
+            return rank0_state
+
+    tf.random.set_seed(99)  # this rank's own state differs
+    MultiWorkerMirroredStrategy(communicator=Rank1Of2())
+    assert tf.random.get_seed() == 5
+    np.testing.assert_array_equal(tf.random.uniform((3,)).numpy(), expected)
 
 
 def test_replica_context_all_reduce_of_a_gradient_list():
