@@ -45,7 +45,7 @@ _scopes = _Scopes()
 
 def shard_bounds(n, rank, size):
     """``(start, stop)`` of rank ``rank``'s contiguous share of ``n`` items: shares differ by
-    at most one item, and the first ``n % size`` ranks get the larger ones."""
+    at most one item, and the last ``n % size`` ranks get the larger ones."""
     return (rank * n) // size, ((rank + 1) * n) // size
 
 
