@@ -2,8 +2,9 @@
 tests/distribute/mpi_worker.py MODE OUT_DIR``. Each training function here also runs in the
 test process on one rank, to give the reference weights.
 
-Every rank writes ``OUT_DIR/rank{r}.npz``: the final weights (``w0``, ``w1``, ...) and, for
-``fit``, the history and evaluate/predict results.
+Every rank writes ``OUT_DIR/{mode}_rank{r}.npz``: the final weights (``w0``, ``w1``, ...)
+and, for ``fit``, the history and evaluate/predict results. Mode ``equivalence`` runs the
+five training modes one after the other in one job.
 """
 
 import os
@@ -147,31 +148,42 @@ class _KillAt(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _save(out_dir, rank, weights, **extra):
+def _save(out_dir, name, weights, **extra):
     arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(weights)}
-    np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **arrays, **extra)
+    np.savez(os.path.join(out_dir, f"{name}.npz"), **arrays, **extra)
 
 
-def main(mode, out_dir, *args):
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+def run_mode(strategy, mode, out_dir):
     comm = strategy.communicator
     if mode in ("fit", "fit_jit"):
         model, history = train_fit(strategy, jit_compile=(mode == "fit_jit"))
         x, y = data()
         evaluated = model.evaluate(x, y, batch_size=70, verbose=0)
         predicted = model.predict(x, batch_size=70, verbose=0)
-        _save(out_dir, comm.rank, model.weights, loss=history.history["loss"],
+        _save(out_dir, f"{mode}_rank{comm.rank}", model.weights, loss=history.history["loss"],
               accuracy=history.history["accuracy"], evaluated=evaluated, predicted=predicted)
     elif mode in ("custom", "custom_function"):
-        _save(out_dir, comm.rank, train_custom(strategy, mode == "custom_function"))
+        _save(out_dir, f"{mode}_rank{comm.rank}",
+              train_custom(strategy, mode == "custom_function"))
     elif mode == "graph":
-        _save(out_dir, comm.rank, train_graph(comm))
+        _save(out_dir, f"{mode}_rank{comm.rank}", train_graph(comm))
+
+
+EQUIVALENCE = ("fit", "fit_jit", "custom", "custom_function", "graph")
+
+
+def main(mode, out_dir, *args):
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    comm = strategy.communicator
+    if mode == "equivalence":  # all in one job: one start-up, one import
+        for each in EQUIVALENCE:
+            run_mode(strategy, each, out_dir)
     elif mode == "backup":  # args: backup_dir, and "kill" to crash rank 1 at epoch 1
         callbacks = [keras.callbacks.BackupAndRestore(args[0], delete_checkpoint=False)]
         if len(args) > 1 and args[1] == "kill" and comm.rank == 1:
             callbacks.append(_KillAt(1))
         model, _ = train_fit(strategy, jit_compile="auto", callbacks=callbacks)
-        _save(out_dir, comm.rank, model.weights)
+        _save(out_dir, f"backup_rank{comm.rank}", model.weights)
     elif mode == "raise":
         comm.barrier()
         if comm.rank == 1:
