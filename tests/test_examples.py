@@ -45,3 +45,12 @@ def test_tape_basics_prints_the_chapter_values(capsys):
     assert "d(2x + 3)/dx at x = 0: 2.0" in out
     assert "d loss/d w = 2.0, d loss/d b = 1.0" in out
     assert "acceleration 9.8" in out
+
+
+def test_draw_distributed_step_prints_and_draws_the_all_reduce(tmp_path, capsys):
+    from chainrule.examples import draw_distributed_step
+    draw_distributed_step.main(str(tmp_path))
+    out = capsys.readouterr().out
+    assert "all_reduce(%" in out and "op='mean'" in out and "apply_gradients(" in out
+    (drawn,) = list(tmp_path.iterdir())
+    assert drawn.name.startswith("distributed_step") and "all_reduce" in drawn.read_text()
