@@ -121,20 +121,24 @@ class DistributedLoop:
         """This rank's share of each global batch index in ``batches`` (slices stay
         slices); sets the gradient weight for the step that follows."""
         scale = self.strategy._gradient_scale
-        for index in batches:
-            self.global_index = index
-            if isinstance(index, slice):
-                n = index.stop - index.start
-                start, stop = shard_bounds(n, self.rank, self.size)
-                local = slice(index.start + start, index.start + stop)
-            else:
-                n = len(index)
-                start, stop = shard_bounds(n, self.rank, self.size)
-                local = index[start:stop]
-            weight = np.float32((stop - start) * self.size / n)
-            if scale._value != weight:
-                scale.assign(weight)
-            yield local
+        try:
+            for index in batches:
+                self.global_index = index
+                if isinstance(index, slice):
+                    n = index.stop - index.start
+                    start, stop = shard_bounds(n, self.rank, self.size)
+                    local = slice(index.start + start, index.start + stop)
+                else:
+                    n = len(index)
+                    start, stop = shard_bounds(n, self.rank, self.size)
+                    local = index[start:stop]
+                weight = np.float32((stop - start) * self.size / n)
+                if scale._value != weight:
+                    scale.assign(weight)
+                yield local
+        finally:  # train_on_batch and custom steps weigh every rank alike
+            if scale._value != 1:
+                scale.assign(np.float32(1.0))
 
     def step(self, step_fn):
         """``step_fn`` with its logs replaced by the values over all ranks."""

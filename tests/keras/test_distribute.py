@@ -189,3 +189,15 @@ def test_ranks_with_different_models_are_told():
 
     with pytest.raises(RuntimeError, match="different weights"):
         run_ranks(2, work)
+
+
+def test_the_gradient_weight_is_back_to_one_after_fit():
+    def work(comm):
+        strategy = MultiWorkerMirroredStrategy(communicator=comm)
+        with strategy.scope():
+            model = build()
+        model.fit(X[:70], Y[:70], batch_size=32, verbose=0)  # last batch 6: weights 1.0 / 1.0
+        model.fit(X[:67], Y[:67], batch_size=32, verbose=0)  # last batch 3: 2/3 and 4/3
+        return float(strategy._gradient_scale.numpy())
+
+    assert run_ranks(2, work) == [1.0, 1.0]
