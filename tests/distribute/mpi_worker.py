@@ -10,6 +10,7 @@ five training modes one after the other in one job.
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 
@@ -137,14 +138,18 @@ def train_graph(communicator, batch_size=64):
 
 
 class _KillAt(keras.callbacks.Callback):
-    """Kills this process at the start of epoch ``epoch`` (a crash, not an exception)."""
+    """Kills this process at the start of epoch ``epoch`` (a crash, not an exception), once
+    the file ``wait_for`` (rank 0's backup) exists, so the crash cannot cut its writing."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch, wait_for):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.wait_for = epoch, wait_for
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(self.wait_for) and time.monotonic() < deadline:
+                time.sleep(0.05)
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -181,7 +186,7 @@ def main(mode, out_dir, *args):
     elif mode == "backup":  # args: backup_dir, and "kill" to crash rank 1 at epoch 1
         callbacks = [keras.callbacks.BackupAndRestore(args[0], delete_checkpoint=False)]
         if len(args) > 1 and args[1] == "kill" and comm.rank == 1:
-            callbacks.append(_KillAt(1))
+            callbacks.append(_KillAt(1, os.path.join(args[0], "backup.chainrule")))
         model, _ = train_fit(strategy, jit_compile="auto", callbacks=callbacks)
         _save(out_dir, f"backup_rank{comm.rank}", model.weights)
     elif mode == "raise":
