@@ -69,9 +69,9 @@ class _Timed:
     def is_chief(self):
         return self.inner.is_chief
 
-    def all_reduce(self, array, op="sum"):
+    def all_reduce(self, array, op="sum", out=None):
         start = time.perf_counter()
-        out = self.inner.all_reduce(array, op)
+        out = self.inner.all_reduce(array, op, out)
         self.seconds += time.perf_counter() - start
         self.calls += 1
         return out

@@ -38,7 +38,8 @@ class Communicator:
     """The interface: ``rank``, ``size`` and five collectives.
 
     ``all_reduce(array, op)`` and ``broadcast(array, root)`` work in place on a contiguous
-    NumPy array and return it; ``broadcast_object`` and ``allgather`` move small Python
+    NumPy array and return it (``all_reduce(array, op, out=buffer)`` leaves ``array`` as it
+    is and writes the result to ``buffer``, saving a copy); ``broadcast_object`` and ``allgather`` move small Python
     objects (pickled); ``barrier`` waits for every rank.
     """
 
@@ -50,7 +51,7 @@ class Communicator:
         """Rank 0: the one that prints, logs and writes files."""
         return self.rank == 0
 
-    def all_reduce(self, array, op=ReduceOp.SUM):
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
         raise NotImplementedError
 
     def broadcast(self, array, root=0):
@@ -86,10 +87,13 @@ def _check_op(op):
 class LocalCommunicator(Communicator):
     """One process: rank 0 of 1. Every collective leaves its data as it is."""
 
-    def all_reduce(self, array, op=ReduceOp.SUM):
-        _check(array, "all_reduce")
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        _check(array if out is None else out, "all_reduce")
         _check_op(op)
-        return array
+        if out is None:
+            return array
+        np.copyto(out, array)
+        return out
 
     def broadcast(self, array, root=0):
         _check(array, "broadcast")
@@ -128,14 +132,21 @@ class MPICommunicator(Communicator):
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
 
-    def all_reduce(self, array, op=ReduceOp.SUM):
-        _check(array, "all_reduce")
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        _check(array if out is None else out, "all_reduce")
         _check_op(op)
-        if self.size > 1:
-            self.comm.Allreduce(self._MPI.IN_PLACE, array, op=self._MPI.SUM)
-            if op == ReduceOp.MEAN:
-                np.divide(array, self.size, out=array, casting="unsafe")
-        return array
+        if out is None:
+            out, send = array, self._MPI.IN_PLACE
+        else:
+            send = np.asarray(array, order="C")
+        if self.size == 1:
+            if send is not self._MPI.IN_PLACE:
+                np.copyto(out, send)
+            return out
+        self.comm.Allreduce(send, out, op=self._MPI.SUM)
+        if op == ReduceOp.MEAN:
+            np.divide(out, self.size, out=out, casting="unsafe")
+        return out
 
     def broadcast(self, array, root=0):
         _check(array, "broadcast")

@@ -25,10 +25,10 @@ __all__ = ["all_reduce"]
 
 
 def all_reduce_forward(x, communicator, op):
-    out = np.array(x, copy=True, order="C")  # never in place: x may be read elsewhere
     if recording.state.listeners:  # a tracing run (see the module docstring)
-        return out
-    return communicator.all_reduce(out, op)
+        return np.array(x, copy=True, order="C")
+    # into a new array, never in place: x may be read elsewhere
+    return communicator.all_reduce(x, op, out=np.empty(np.shape(x), np.result_type(x)))
 
 
 def all_reduce_vjp(g, out, x, communicator, op):

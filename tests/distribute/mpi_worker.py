@@ -4,7 +4,7 @@ test process on one rank, to give the reference weights.
 
 Every rank writes ``OUT_DIR/{mode}_rank{r}.npz``: the final weights (``w0``, ``w1``, ...)
 and, for ``fit``, the history and evaluate/predict results. Mode ``equivalence`` runs the
-five training modes one after the other in one job.
+collective checks and the five training modes one after the other in one job.
 """
 
 import os
@@ -172,9 +172,20 @@ def run_mode(strategy, mode, out_dir):
               train_custom(strategy, mode == "custom_function"))
     elif mode == "graph":
         _save(out_dir, f"{mode}_rank{comm.rank}", train_graph(comm))
+    elif mode == "collectives":  # the MPI communicator's own operations
+        r = comm.rank
+        in_place = comm.all_reduce(np.full(3, r + 1.0, np.float32), "sum")
+        source = np.full(3, r + 1.0, np.float32)
+        into = comm.all_reduce(source, "mean", out=np.empty(3, np.float32))
+        scalar = comm.all_reduce(np.array(r + 1.0), "sum", out=np.empty(()))
+        root = comm.broadcast(np.full(2, float(r), np.float32), root=1)
+        comm.barrier()
+        np.savez(os.path.join(out_dir, f"{mode}_rank{r}.npz"), in_place=in_place, into=into,
+                 source=source, scalar=scalar, root=root, gathered=comm.allgather(r * 10),
+                 obj=comm.broadcast_object({"from": r})["from"])
 
 
-EQUIVALENCE = ("fit", "fit_jit", "custom", "custom_function", "graph")
+EQUIVALENCE = ("collectives", "fit", "fit_jit", "custom", "custom_function", "graph")
 
 
 def main(mode, out_dir, *args):

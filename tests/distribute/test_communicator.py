@@ -61,3 +61,16 @@ def test_mpi_communicator_says_what_to_install_without_mpi4py(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_mpi4py)
     with pytest.raises(ImportError, match=r"chainrule\[mpi\]"):
         MPICommunicator()
+
+
+def test_all_reduce_into_another_buffer_leaves_the_input_alone():
+    def work(comm):
+        a = np.full(3, comm.rank + 1.0, np.float32)
+        out = np.empty_like(a)
+        assert comm.all_reduce(a, ReduceOp.SUM, out=out) is out
+        return a.tolist(), out.tolist()
+
+    assert run_ranks(2, work) == [([1.0] * 3, [3.0] * 3), ([2.0] * 3, [3.0] * 3)]
+    local = LocalCommunicator()
+    out = np.zeros(2, np.float32)
+    assert local.all_reduce(np.ones(2, np.float32), out=out).tolist() == [1.0, 1.0]

@@ -50,7 +50,8 @@ def ranks(out_dir, mode, n=2):
 
 @pytest.fixture(scope="module")
 def equivalence(tmp_path_factory):
-    """The five training modes, run once on two ranks (one start-up for all)."""
+    """The collective checks and five training modes, run once on two ranks (one start-up
+    for all)."""
     out_dir = tmp_path_factory.mktemp("equivalence")
     code, out, _ = launch("equivalence", out_dir, timeout=300)
     assert code == 0, out
@@ -65,6 +66,15 @@ def assert_same_weights(reference, saved):
 
 def one_rank():
     return MultiWorkerMirroredStrategy(communicator=LocalCommunicator())
+
+
+def test_mpi_communicator_collectives(equivalence):
+    for r, saved in enumerate(ranks(equivalence[0], "collectives")):
+        assert saved["in_place"].tolist() == [3.0] * 3
+        assert saved["into"].tolist() == [1.5] * 3 and saved["source"].tolist() == [r + 1.0] * 3
+        assert saved["scalar"].shape == () and float(saved["scalar"]) == 3.0
+        assert saved["root"].tolist() == [1.0, 1.0]
+        assert saved["gathered"].tolist() == [0, 10] and int(saved["obj"]) == 0
 
 
 @pytest.mark.parametrize("mode", ["fit", "fit_jit"])

@@ -38,17 +38,18 @@ class ThreadCommunicator(Communicator):
             g.calls += 1
         return out
 
-    def all_reduce(self, array, op=ReduceOp.SUM):
-        _check(array, "all_reduce")
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        out = array if out is None else out
+        _check(out, "all_reduce")
         _check_op(op)
-        parts = self._exchange(array.copy())
+        parts = self._exchange(np.array(array, copy=True))
         total = parts[0].copy()
         for p in parts[1:]:
             total += p
         if op == ReduceOp.MEAN:
             total /= self.size
-        array[...] = total
-        return array
+        out[...] = total
+        return out
 
     def broadcast(self, array, root=0):
         _check(array, "broadcast")
