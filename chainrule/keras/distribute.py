@@ -22,6 +22,10 @@ points and is otherwise unchanged:
   ``EarlyStopping`` and schedules decide the same everywhere (they read the reduced logs).
   After a relaunch every rank restores from rank 0's backup;
 * **evaluate / predict**: the same sharding of each batch; predictions are gathered in order.
+
+``fit``, ``evaluate`` and ``predict`` of such a model are collective: every rank must call
+them, with the same data and arguments (``if rank == 0: model.evaluate(...)`` would wait
+forever for the other ranks; MPI then has to be stopped from outside).
 """
 
 import copy
