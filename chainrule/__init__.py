@@ -26,6 +26,7 @@ from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
 from . import debug, math, nn, ops, random
 from .graph import Graph, function
+from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
 

@@ -56,3 +56,12 @@ def test_diagnostics_plot_example_writes_the_picture_and_a_diagnosis(tmp_path, c
     assert history.diagnosis in out and f"wrote {tmp_path / 'diagnostics.png'}" in out
     with open(tmp_path / "diagnostics.png", "rb") as f:
         assert f.read(4) == b"\x89PNG"
+
+
+def test_draw_distributed_step_prints_and_draws_the_all_reduce(tmp_path, capsys):
+    from chainrule.examples import draw_distributed_step
+    draw_distributed_step.main(str(tmp_path))
+    out = capsys.readouterr().out
+    assert "all_reduce(%" in out and "op='mean'" in out and "apply_gradients(" in out
+    (drawn,) = list(tmp_path.iterdir())
+    assert drawn.name.startswith("distributed_step") and "all_reduce" in drawn.read_text()

@@ -54,6 +54,9 @@ CASES = {
                               + cr.one_hot(cr.argmin(a, axis=1), 4), (A,)),
     # a seeded draw is the same at every call, so eager and replayed results agree
     "dropout_seeded": (lambda a: cr.nn.dropout(a, 0.5, seed=3), (A,)),
+    # one process: the identity, but a node of the graph all the same
+    "all_reduce": (lambda a: cr.distribute.all_reduce(a * 2.0, "sum",
+                                                      cr.distribute.LocalCommunicator()) + 1.0, (A,)),
     "floor_round_floordiv_mod": (lambda a: cr.round(a * 3.0) + a // 0.7 + a % 0.7
                                  + cr.math.floor(a), (A,)),
 }

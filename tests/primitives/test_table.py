@@ -208,6 +208,9 @@ SPECS = {
     "softmax": softmax_case(cr.nn.softmax),
     "log_softmax": softmax_case(cr.nn.log_softmax),
     "sparse_softmax_cross_entropy": sparse_xent_case,
+    # on one process (a LocalCommunicator) the collective is the identity, sum or mean
+    "all_reduce": unary(lambda x: cr.distribute.all_reduce(
+        x, "mean", cr.distribute.LocalCommunicator())),
 }
 # stop_gradient's VJP is "no gradient": checked by test_stop_gradient_cuts_the_path.
 SPECIAL = {"stop_gradient"}

@@ -16,6 +16,7 @@ from ...autodiff.tape import GradientTape
 from ...tensor import Tensor
 from .. import metrics as metrics_module
 from .. import _nest, optimizers, saving
+from .. import distribute as _distribute
 from ..diagnostics import FitWatch, check_model_gradients
 from .compile_utils import CompileLoss, CompileMetrics, ordered_results
 from .jit import CompiledSteps
@@ -119,6 +120,8 @@ class Model(Layer):
         self._train_weights = None
         self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
         self._jit = None if run_eagerly or jit_compile is False else CompiledSteps(self)
+        # A MultiWorkerMirroredStrategy in scope makes the loops data-parallel.
+        self._distribute_strategy = _distribute.strategy_in_scope()
         self.compiled = True
 
     def _require_compiled(self, caller):
@@ -217,6 +220,7 @@ class Model(Layer):
             loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
         weights = self._weights_to_train()
         grads = tape.gradient(loss, weights)
+        grads = _distribute.reduce_gradients(self, grads)  # the mean over ranks, if distributed
         self.optimizer.apply_gradients(zip(grads, weights))
         return loss, y_pred, self._output_losses()
 
@@ -325,6 +329,7 @@ class Model(Layer):
         verbose = _verbosity(verbose)
         batches = batching.EpochBatches(n, batch_size, shuffle, steps_per_epoch)
         steps = batches.steps
+        dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
         history = History()
         watch = FitWatch(self, history, (x, y, x_dtype), batch_size, checks, check_numerics,
                          diagnostics)
@@ -342,13 +347,18 @@ class Model(Layer):
         try:
             self._prepare_loop(x)
             train_step = self._step_function("train_step")
+            if dist:
+                dist.begin_fit()
+                train_step = dist.step(train_step)
             logs = {}
             cbs.call("on_train_begin", logs)
             start = max(initial_epoch, self._resume_epoch or 0)
             for epoch in range(start, epochs):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
-                for step, index in enumerate(batches.epoch(self._fit_seed, epoch)):
+                epoch_batches = batches.epoch(self._fit_seed, epoch)
+                for step, index in enumerate(dist.shard(epoch_batches) if dist
+                                             else epoch_batches):
                     cbs.call("on_train_batch_begin", step, {})
                     logs = _as_floats(train_step(_batch(x, y, index, sample_weight)))
                     cbs.call("on_train_batch_end", step, logs)
@@ -418,10 +428,14 @@ class Model(Layer):
         self.reset_metrics()
         self._prepare_loop(x)
         test_step = self._step_function("test_step")
+        dist = _distribute.loop_for(self)
+        if dist:
+            test_step = dist.step(test_step)
         logs = {}
         cbs.call("on_test_begin", logs)
         indices = batching.batch_indices(batching.num_samples(x), batch_size)
-        for step, index in enumerate(itertools.islice(indices, steps)):
+        indices = itertools.islice(indices, steps)
+        for step, index in enumerate(dist.shard(indices) if dist else indices):
             cbs.call("on_test_batch_begin", step, {})
             logs = _as_floats(test_step(_batch(x, y, index, sample_weight)))
             cbs.call("on_test_batch_end", step, logs)
@@ -443,12 +457,17 @@ class Model(Layer):
         out = structure = None
         self._prepare_loop(x)
         predict_step = self._step_function("predict_step")
+        dist = _distribute.loop_for(self)
         cbs.call("on_predict_begin", {})
-        for step, index in enumerate(batching.batch_indices(n, batch_size)):
+        batches = batching.batch_indices(n, batch_size)
+        for step, index in enumerate(dist.shard(batches) if dist else batches):
             cbs.call("on_predict_batch_begin", step, {})
             batch = _nest.map_structure(Tensor._wrap, batching.take_batch(x, index))
             structure = predict_step(batch)
             batch_out = [np.asarray(o) for o in _nest.flatten(structure)]
+            if dist:  # every rank's share, in order, and the global batch it fills
+                gathered = [dist.gather(o) for o in batch_out]
+                batch_out, index = [o for o, _ in gathered], gathered[0][1]
             if out is None:
                 out = [np.empty((n,) + o.shape[1:], o.dtype) for o in batch_out]
             for whole, part in zip(out, batch_out):
@@ -506,7 +525,7 @@ class Model(Layer):
         return [logs[name] for name in names]
 
     def _callbacks(self, callbacks, history, verbose, params):
-        callbacks = list(callbacks or [])
+        callbacks, verbose = _distribute.filter_callbacks(self, list(callbacks or []), verbose)
         if history is not None:
             callbacks.append(history)
         if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):

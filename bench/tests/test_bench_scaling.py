@@ -1,0 +1,33 @@
+"""The scaling benchmark's cost model and projection (its timed runs need MPI and a quiet
+machine, so they are not run here)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import bench_scaling as bs  # noqa: E402
+
+
+def test_ring_all_reduce_cost_model():
+    assert bs.ring_all_reduce_s(1e6, 1, 1e9, 1e-5) == 0.0
+    # 2 workers: each sends and receives half the buffer twice, and pays 2 latencies
+    assert bs.ring_all_reduce_s(1e6, 2, 1e9, 1e-5) == pytest.approx(1e-3 + 2e-5)
+    # many workers: the bandwidth term tends to 2 x bytes / bandwidth, latency grows linearly
+    assert bs.ring_all_reduce_s(1e6, 512, 1e9, 0.0) == pytest.approx(2e-3 * 511 / 512)
+
+
+def test_projection_is_ideal_without_communication_and_degrades_with_it():
+    free = bs.project(1e-4, 0, 512, 4096, {"bandwidth_Bps": 1e9, "latency_s": 0.0})
+    assert [r["weak_efficiency"] for r in free] == [1.0] * len(bs.PROJECT_TO)
+    assert free[-1]["weak_samples_per_s"] == pytest.approx(512 / 1e-4)  # 512 workers, 1e4/s each
+    costly = bs.project(1e-4, 4e6, 512, 4096, {"bandwidth_Bps": 1e9, "latency_s": 1e-5})
+    strong = [r["strong_efficiency"] for r in costly]
+    assert strong[0] == 1.0 and all(a >= b for a, b in zip(strong, strong[1:]))
+
+
+def test_parameter_count_of_the_two_models():
+    assert bs._param_count(bs.MODELS["book"]) == 407_050
+    assert bs._param_count(bs.MODELS["wide"]) == 784 * 2048 + 2048 + 2048 * 2048 + 2048 + 2048 * 10 + 10

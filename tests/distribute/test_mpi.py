@@ -1,0 +1,126 @@
+"""Multi-process tests: real MPI ranks started by ``python -m chainrule.launch -n 2`` on
+this machine. They skip only where mpi4py cannot be imported, and never in CI
+(``CHAINRULE_REQUIRE_MPI=1``, set by .ci/run, turns a missing MPI into a failure)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from chainrule.distribute import LocalCommunicator, MultiWorkerMirroredStrategy
+from chainrule.launch import find_mpiexec
+from tests.distribute import mpi_worker
+
+WORKER = mpi_worker.__file__
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _mpi_missing():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError as e:
+        return f"mpi4py cannot be imported ({e}); pip install 'chainrule[mpi]'"
+    if find_mpiexec() is None:
+        return "no mpiexec found; pip install 'chainrule[mpi]'"
+    return None
+
+
+_MISSING = _mpi_missing()
+if _MISSING and os.environ.get("CHAINRULE_REQUIRE_MPI"):
+    raise RuntimeError(f"CHAINRULE_REQUIRE_MPI is set but MPI is not usable: {_MISSING}")
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
+
+
+def launch(*args, n=2, timeout=120):
+    """Runs the worker on ``n`` ranks; returns (exit status, output, seconds)."""
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "chainrule.launch", "-n", str(n), WORKER,
+                           *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=REPO)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - start
+
+
+def ranks(out_dir, mode, n=2):
+    return [np.load(os.path.join(out_dir, f"{mode}_rank{r}.npz")) for r in range(n)]
+
+
+@pytest.fixture(scope="module")
+def equivalence(tmp_path_factory):
+    """The collective checks and five training modes, run once on two ranks (one start-up
+    for all)."""
+    out_dir = tmp_path_factory.mktemp("equivalence")
+    code, out, _ = launch("equivalence", out_dir, timeout=300)
+    assert code == 0, out
+    return out_dir, out
+
+
+def assert_same_weights(reference, saved):
+    for i, w in enumerate(reference):
+        a = np.asarray(w)
+        assert np.abs(a - saved[f"w{i}"]).max() <= 1e-5 * np.abs(a).max(), f"weight {i}"
+
+
+def one_rank():
+    return MultiWorkerMirroredStrategy(communicator=LocalCommunicator())
+
+
+def test_mpi_communicator_collectives(equivalence):
+    for r, saved in enumerate(ranks(equivalence[0], "collectives")):
+        assert saved["in_place"].tolist() == [3.0] * 3
+        assert saved["into"].tolist() == [1.5] * 3 and saved["source"].tolist() == [r + 1.0] * 3
+        assert saved["scalar"].shape == () and float(saved["scalar"]) == 3.0
+        assert saved["root"].tolist() == [1.0, 1.0]
+        assert saved["gathered"].tolist() == [0, 10] and int(saved["obj"]) == 0
+
+
+@pytest.mark.parametrize("mode", ["fit", "fit_jit"])
+def test_fit_on_two_ranks_ends_with_the_weights_of_one(mode, equivalence):
+    out_dir, out = equivalence
+    model, history = mpi_worker.train_fit(one_rank(), jit_compile=(mode == "fit_jit"))
+    first, second = ranks(out_dir, mode)
+    assert_same_weights(model.weights, first)
+    for i in range(len(model.weights)):
+        np.testing.assert_array_equal(first[f"w{i}"], second[f"w{i}"])
+    # the logged loss is the one-rank loss; progress is printed by rank 0 only
+    np.testing.assert_allclose(first["loss"], history.history["loss"], rtol=1e-6)
+    assert out.count("Epoch 2/2") == 2  # fit and fit_jit, rank 0 only
+    x, y = mpi_worker.data()
+    np.testing.assert_allclose(first["evaluated"], model.evaluate(x, y, batch_size=70, verbose=0),
+                               rtol=1e-6)
+    np.testing.assert_allclose(second["predicted"], model.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["custom", "custom_function"])
+def test_the_chapters_loop_on_two_ranks(mode, equivalence):
+    weights = mpi_worker.train_custom(one_rank(), use_function=(mode == "custom_function"))
+    assert_same_weights(weights, ranks(equivalence[0], mode)[0])
+
+
+def test_the_data_parallel_graph_compiled_on_two_ranks(equivalence):
+    assert_same_weights(mpi_worker.train_graph(LocalCommunicator()),
+                        ranks(equivalence[0], "graph")[1])
+
+
+@pytest.mark.parametrize("how", ["raise", "kill"])
+def test_a_failing_rank_ends_the_job(how, tmp_path):
+    code, out, seconds = launch(how, tmp_path, timeout=60)
+    assert code != 0 and seconds < 30, out
+    if how == "raise":
+        assert "rank 1 fails on purpose" in out
+
+
+def test_a_relaunch_after_a_crash_resumes_to_the_uninterrupted_weights(tmp_path):
+    backup = tmp_path / "backup"
+    code, out, _ = launch("backup", tmp_path, backup, "kill")
+    assert code != 0, out  # rank 1 was killed at the start of epoch 2
+    assert (backup / "backup.chainrule").exists()  # rank 0 wrote epoch 1's backup
+    code, out, _ = launch("backup", tmp_path, backup)
+    assert code == 0, out
+    assert out.count("Epoch 2/2") == 1 and "Epoch 1/2" not in out  # resumed at epoch 2
+    model, _ = mpi_worker.train_fit(one_rank(), jit_compile="auto")
+    for saved in ranks(tmp_path, "backup"):
+        assert_same_weights(model.weights, saved)
