@@ -496,7 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     blocks = []
     try:
         data_path = os.path.join(staging, "data.npz")
-        source, synthetic = _stage(data_path, args.dataset, args.seed)
+        rows = args.steps * max(args.batch_size or MODELS[m].batch_size for m in models) \
+            if args.steps else None
+        source, synthetic = _stage(data_path, args.dataset, args.seed, rows)
         for model in models:
             spec = MODELS[model]
             batch = args.batch_size or spec.batch_size
@@ -535,10 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _stage(path: str, dataset: str, seed: int) -> tuple[str, bool]:
+def _stage(path: str, dataset: str, seed: int, rows: int | None) -> tuple[str, bool]:
     from peers.common import save_staged
     print(f"  loading {dataset}", file=sys.stderr, flush=True)
-    return save_staged(path, dataset, seed)
+    return save_staged(path, dataset, seed, rows)
 
 
 if __name__ == "__main__":

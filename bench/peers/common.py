@@ -174,14 +174,19 @@ def load_data(dataset: str = "mnist", seed: int = 0) -> Data:
     return prepare(*raw_arrays(dataset, seed))
 
 
-def save_staged(path: str, dataset: str, seed: int) -> tuple[str, bool]:
+def save_staged(path: str, dataset: str, seed: int, train_rows: int | None = None
+                ) -> tuple[str, bool]:
     """Write the data set's uint8 arrays to one uncompressed ``.npz`` for the workers.
 
     The harness reads the data set once and every worker loads this file: a worker then holds
     only NumPy and its own library, not the loader, and starts without decompressing anything.
-    Returns the source description and whether the data are synthetic.
+    ``train_rows`` keeps only the first rows of the training set (quick checks). Returns the
+    source description and whether the data are synthetic.
     """
     arrays, source, synthetic = raw_arrays(dataset, seed)
+    if train_rows:
+        arrays["x_train"], arrays["y_train"] = (arrays["x_train"][:train_rows],
+                                                arrays["y_train"][:train_rows])
     np.savez(path, **arrays, source=np.array(source), synthetic=np.array(synthetic))
     return source, synthetic
 
