@@ -517,10 +517,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"NOTE: {source}: timings are valid, loss/accuracy are meaningless (random data).")
     for block in blocks:
         rows = next((r.get("train_rows") for r in block["results"] if r.get("train_rows")), None)
+        origin = sorted({r["chainrule_from"] for r in block["results"] if r.get("chainrule_from")})
         print(f"\nmodel {block['model']}: {block['description']}\n"
               f"data: {source}{f', first {rows} training rows' if args.steps else ''}; "
               f"{machine['cpus']} CPUs, {machine['cpu']}; {threads}; {args.epochs} epoch(s); "
-              f"wall {block['wall_s']:.0f} s\n")
+              f"wall {block['wall_s']:.0f} s"
+              f"{''.join(f'; chainrule from {p}' for p in origin)}\n")
         print(report(block["results"], args.epochs, args.max_other_load), flush=True)
     print(f"\ntotal wall {wall:.0f} s")
 
