@@ -1,8 +1,8 @@
 """Registry of the implementations the benchmark knows: report name -> module in this package.
 
-Every module has ``build(data, batch_size, seed)`` (see ``peers.common`` for the contract).
-Adding an implementation is one line here. The order is the report's order; "numpy" is the
-baseline that ratios are taken against.
+Every module has ``build(data, batch_size, seed, model)`` (see ``peers.common`` for the
+contract). Adding an implementation is one line here. The order is the report's order; ratios
+are taken against "numpy" (the baseline) and "jax" (the reference).
 """
 
 REGISTRY = {
@@ -17,3 +17,4 @@ REGISTRY = {
 }
 
 BASELINE = "numpy"
+REFERENCE = "jax"

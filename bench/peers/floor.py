@@ -1,57 +1,59 @@
 """The floor: only the matrix products of a training step, over one epoch's worth of batches.
 
-Per step the book model needs five products (n = batch rows):
+A stack of Dense layers needs, per step (n = batch rows, H_0 = X the input):
 
-    X @ W1      (n,784)x(784,512)   forward, hidden layer      -- big
-    H @ W2      (n,512)x(512,10)    forward, logits
-    dZ2 @ W2^T  (n,10)x(10,512)     backward into the hidden layer
-    H^T @ dZ2   (512,n)x(n,10)      gradient of W2
-    X^T @ dH    (784,n)x(n,512)     gradient of W1             -- big
+    H_{i-1} @ W_i        forward, every layer
+    dZ_i @ W_i^T         backward into the layer below, every layer but the first
+    H_{i-1}^T @ dZ_i     gradient of W_i, every layer
 
-Two of them hold ~98% of the ~105 M multiply-adds. This entry runs exactly those sgemm calls
-on contiguous slices of the training set into preallocated outputs: no shuffle or gather, no
-elementwise work, no optimizer, no Python beyond the loop. Whatever an implementation spends
-above this figure is overhead; nothing doing the same arithmetic through NumPy's BLAS can go
-below it. It learns nothing, so it reports no loss or accuracy.
+For the book model that is five products, two of them (``X @ W1`` and ``X^T @ dH``) holding
+~98% of the ~105 M multiply-adds; the second model has eight. This entry runs exactly those
+sgemm calls on contiguous slices of the training set into preallocated outputs: no shuffle or
+gather, no elementwise work, no optimizer, no Python beyond the loop. Whatever an
+implementation spends above this figure is overhead; nothing doing the same arithmetic through
+NumPy's BLAS can go below it. It learns nothing, so it reports no loss or accuracy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .common import CLASSES, HIDDEN, batch_bounds, init_params
+from .common import batch_bounds, init_params, layer_params, model_spec
 
 
 class _Runner:
-    def __init__(self, data, batch_size: int, seed: int):
-        p = init_params(seed)
-        self.x, self.w1, self.w2 = data.x_train, p["W1"], p["W2"]
-        self.batch_size = batch_size
+    def __init__(self, data, batch_size: int, seed: int, model):
+        spec = model_spec(model)
+        self.x = data.x_train
+        self.kernels = [w for w, _ in layer_params(init_params(seed, spec))]
+        self.grads = [np.empty_like(w) for w in self.kernels]
+        self.batch_size = b = batch_size
         rng = np.random.default_rng(seed + 1)
-        b = batch_size
-        self.h = rng.random((b, HIDDEN), dtype=np.float32)
-        self.dz2 = rng.random((b, CLASSES), dtype=np.float32)
-        self.z = np.empty((b, CLASSES), np.float32)
-        self.dh = np.empty((b, HIDDEN), np.float32)
-        self.gw1 = np.empty_like(self.w1)
-        self.gw2 = np.empty_like(self.w2)
+        # Each layer's output H_i and the gradients dZ_i: their values do not matter, only
+        # the shapes of the products. The last layer's dZ is a stand-in; the others are the
+        # products into them, as in a real step.
+        self.outs = [rng.random((b, w), dtype=np.float32) for w in spec.sizes[1:]]
+        self.deltas = [np.empty((b, w), np.float32) for w in spec.sizes[1:-1]]
+        self.deltas.append(rng.random((b, spec.sizes[-1]), dtype=np.float32))
         self.info = f"numpy {np.__version__} matmuls only"
 
     def train_epoch(self):
+        ws, gs, outs, deltas = self.kernels, self.grads, self.outs, self.deltas
         for start, stop in batch_bounds(len(self.x), self.batch_size):
             n = stop - start
-            xb, h, dz2, dh = self.x[start:stop], self.h[:n], self.dz2[:n], self.dh[:n]
-            np.matmul(xb, self.w1, out=h)
-            np.matmul(h, self.w2, out=self.z[:n])
-            np.matmul(dz2, self.w2.T, out=dh)
-            np.matmul(h.T, dz2, out=self.gw2)
-            np.matmul(xb.T, dh, out=self.gw1)
+            inputs = [self.x[start:stop]] + [h[:n] for h in outs[:-1]]
+            for w, below, out in zip(ws, inputs, outs):
+                np.matmul(below, w, out=out[:n])
+            for i in range(len(ws) - 1, -1, -1):
+                if i > 0:
+                    np.matmul(deltas[i][:n], ws[i].T, out=deltas[i - 1][:n])
+                np.matmul(inputs[i].T, deltas[i][:n], out=gs[i])
         return None  # no loss: nothing is being learnt
 
     def evaluate(self):
         return None
 
 
-def build(data, batch_size: int, seed: int) -> _Runner:
+def build(data, batch_size: int, seed: int, model="book") -> _Runner:
     """Harness entry point (see peers.common)."""
-    return _Runner(data, batch_size, seed)
+    return _Runner(data, batch_size, seed, model)

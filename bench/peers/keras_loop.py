@@ -1,4 +1,4 @@
-"""Keras 3 peer: the book's code, ``model.fit`` on whichever backend is installed.
+"""Keras 3 peer: the models' Keras code, ``model.fit`` on whichever backend is installed.
 
 The backend comes from $KERAS_BACKEND when set; otherwise this picks JAX if it is installed,
 then torch, then TensorFlow (Keras' own default), so a bare ``pip install keras jax`` works.
@@ -22,7 +22,7 @@ def _choose_backend() -> None:
             return
 
 
-def build(data, batch_size: int, seed: int):
+def build(data, batch_size: int, seed: int, model="book"):
     """Harness entry point (see peers.common); raises Unavailable without keras or a backend."""
     if importlib.util.find_spec("keras") is None:
         raise Unavailable("not installed (no module named 'keras')")
@@ -34,4 +34,4 @@ def build(data, batch_size: int, seed: int):
     except ImportError as exc:
         raise Unavailable(f"not installed or no backend ({exc})") from None
     info = f"keras {keras.__version__}, backend {keras.backend.backend()}"
-    return keras_api.make_runner(keras, data, batch_size, seed, "keras", info)
+    return keras_api.make_runner(keras, data, batch_size, seed, "keras", info, model=model)
