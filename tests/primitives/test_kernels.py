@@ -229,3 +229,57 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
                 inputs = [np.array(y) for y in args]
                 prim.kernel(*inputs, out=inputs[k], **params)
                 same_bits(inputs[k], want)
+
+
+class FakeController:
+    def __init__(self):
+        self.limits = []
+
+    def limit(self, limits, user_api):
+        assert user_api == "blas"
+        self.limits.append(limits)
+
+
+def governed(costs_by_threads, calls):
+    """A governor fed ``calls`` products whose cost depends on the thread setting in use."""
+    gov = kernels.ThreadGovernor()
+    gov.controller, gov.threads, gov.active = FakeController(), (2, 1), True
+    modes = []
+    for _ in range(calls):
+        gov.observe(costs_by_threads[gov.threads[gov.mode]])
+        modes.append(gov.mode)
+    return gov, modes
+
+
+def test_the_governor_keeps_all_threads_on_a_quiet_machine():
+    gov, modes = governed({2: 1.0, 1: 1.9}, 5000)
+    assert gov.mode == 0
+    # It tried one thread now and then, less and less often: a few percent of the products.
+    assert 0 < modes.count(1) < 0.01 * len(modes)
+    assert gov.wait == gov.longest
+
+
+def test_the_governor_goes_to_one_thread_when_threads_stall_and_back_when_they_do_not():
+    busy = {2: 10.0, 1: 2.0}  # two threads waiting on a descheduled one
+    gov, modes = governed(busy, 300)
+    assert gov.mode == 1 and modes[-100:].count(1) >= 98
+    for _ in range(20000):  # the neighbour has gone: all threads are fast again
+        gov.observe({2: 1.0, 1: 1.9}[gov.threads[gov.mode]])
+    assert gov.mode == 0
+    assert gov.controller.limits[-1] == 2
+
+
+def test_the_governor_is_off_unless_asked_for_and_times_products_when_on():
+    previous = kernels._state["adapt"]
+    a = np.ones((256, 256), F32)
+    try:
+        kernels.adapt_threads(False)
+        same_bits(kernels.matmul(a, a), np.matmul(a, a))
+        assert kernels._governor.active is False
+        kernels.adapt_threads(True)
+        kernels.matmul(a, a)
+        gov = kernels._governor
+        if gov.active:  # threadpoolctl installed and a multithreaded BLAS
+            assert gov.cost[gov.mode] is not None
+    finally:
+        kernels.adapt_threads(previous)
