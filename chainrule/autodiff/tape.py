@@ -287,7 +287,8 @@ class GradientTape:
     def _release(self):
         if not self._persistent:
             self._used = True
-            self._records = self._connected = self._watched = self._blocked = None
+            # (_watched stays: watched_variables() is asked after gradient(), as in TF.)
+            self._records = self._connected = self._blocked = None
 
     def _backward(self, targets, seeds, sources, cuts=None):
         """One reverse sweep: the gradients of sum(seed * target) for each source.

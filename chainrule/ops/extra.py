@@ -207,9 +207,9 @@ def is_inf(x):
 
 
 def is_finite(x):
-    """Where ``x`` is neither infinite nor NaN (``x - x`` is 0 exactly there)."""
-    x = tensor_arg(x)
-    return equal(x - x, 0)
+    """Where ``x`` is neither infinite nor NaN (NaN compares false with everything)."""
+    from .math import less
+    return less(abs(tensor_arg(x)), _math.inf)
 
 
 # -- norms and clipping --------------------------------------------------------------------
@@ -446,10 +446,19 @@ def _eliminate(matrix, rhs, op):
     m = a if rhs is None else concat([a, rhs], -1)
     eye = Tensor._wrap(xp.eye(n, dtype=a.dtype))
     pivots, swapped = [], []
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero pivot is reported below
+        m = _sweep(m, n, eye, a.dtype, pivots, swapped)
+    if any(bool(xp.any(pv._value == 0)) for pv in pivots):
+        from ..primitives.primitive import OpError
+        raise OpError(f"{op}: the matrix is singular (not invertible)")
+    return getitem(m, (Ellipsis, slice(None), slice(n, None))), pivots, swapped
+
+
+def _sweep(m, n, eye, dtype, pivots, swapped):
     for j in builtins.range(n):
-        e_j = Tensor._wrap(xp.eye(n, dtype=a.dtype)[j])
+        e_j = Tensor._wrap(xp.eye(n, dtype=dtype)[j])
         p = argmax(abs(getitem(m, (Ellipsis, slice(j, None), j))), axis=-1) + j
-        e_p = one_hot(p, n, dtype=a.dtype)
+        e_p = one_hot(p, n, dtype=dtype)
         outer = lambda u, v: reshape(u, u.shape + (1,)) * reshape(v, v.shape[:-1] + (1,) + v.shape[-1:])  # noqa: E731
         swap = eye - outer(e_j, e_j) - outer(e_p, e_p) + outer(e_j, e_p) + outer(e_p, e_j)
         m = matmul(swap, m)
@@ -461,10 +470,7 @@ def _eliminate(matrix, rhs, op):
         m = m * keep + reshape(e_j, (n, 1)) * reshape(row, row.shape[:-1] + (1,) + row.shape[-1:])
         pivots.append(pivot)
         swapped.append(not_equal(p, j))
-    if any(bool(xp.any(pv._value == 0)) for pv in pivots):
-        from ..primitives.primitive import OpError
-        raise OpError(f"{op}: the matrix is singular (not invertible)")
-    return getitem(m, (Ellipsis, slice(None), slice(n, None))), pivots, swapped
+    return m
 
 
 def solve(matrix, rhs, adjoint=False, name=None):

@@ -181,12 +181,14 @@ def cosh(x):
 def asinh(x):
     """Element-wise inverse hyperbolic sine (``tf.math.asinh``)."""
     x = _float(x, "asinh")
-    a = abs(x)
+    neg = less(x, 0.0)
+    a = where(neg, -x, x)  # (not abs: its derivative at 0 would be 0, not 1)
     big = greater(a, 1e8)
     ab, asm = where(big, a, 1.0), where(big, 1.0, a)
     # log(a + sqrt(a^2 + 1)) = log1p(a + a^2 / (1 + sqrt(1 + a^2))), exact for small a.
     near = log1p(asm + asm * asm / (1 + sqrt(1 + asm * asm)))
-    return sign(x) * where(big, log(ab) + math.log(2.0), near)
+    out = where(big, log(ab) + math.log(2.0), near)
+    return where(neg, -out, out)
 
 
 def acosh(x):
@@ -201,7 +203,10 @@ def acosh(x):
 def atanh(x):
     """Element-wise inverse hyperbolic tangent, for ``|x| < 1`` (``tf.math.atanh``)."""
     x = _float(x, "atanh")
-    return 0.5 * log1p(2 * x / (1 - x))
+    neg = less(x, 0.0)
+    a = where(neg, -x, x)  # odd: computing on |x| keeps log1p's argument positive
+    out = 0.5 * log1p(2 * a / (1 - a))
+    return where(neg, -out, out)
 
 
 # erf x = 2/sqrt(pi) exp(-x^2) sum (2x^2)^n x / (2n+1)!!: every term is positive, so nothing
