@@ -18,7 +18,7 @@ from .. import optimizers, saving
 from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
-from ..utils import batching
+from ..utils import batching, data_adapter
 from ..utils.summary import summary_text
 
 __all__ = ["Model"]
@@ -223,21 +223,18 @@ class Model(Layer):
         holds, per epoch, the mean training loss and metrics and the ``val_`` values.
         """
         self._require_compiled("fit")
-        batch_size = batching.check_batch_size(batch_size, "fit")
-        x, y = batching.check_data(x, y, "fit")
-        if y is None:
-            raise ValueError("fit: y (the targets) is required")
+        data = data_adapter.adapt(x, y, batch_size, "fit", shuffle=shuffle)
         if validation_data is not None:
-            val = _unpack_validation(validation_data)
+            val = data_adapter.adapt_validation(validation_data, batch_size)
         elif validation_split:
-            (x, y), val = batching.split_validation(x, y, validation_split)
+            data, val = data.split(validation_split)
         else:
             val = None
         if epochs < 1 or initial_epoch < 0:
             raise ValueError(f"fit: epochs must be >= 1 and initial_epoch >= 0; received "
                              f"epochs={epochs}, initial_epoch={initial_epoch}")
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
+        steps = data.steps
         history = History()
         cbs = self._callbacks(callbacks, history, verbose,
                               {"verbose": verbose, "epochs": epochs, "steps": steps})
@@ -249,7 +246,7 @@ class Model(Layer):
         self._train_weights = None
         self._in_fit = True
         try:
-            self._prepare_loop(x)
+            self._prepare_loop(data.sample_x())
             train_step = self._step_function("train_step")
             logs = {}
             cbs.call("on_train_begin", logs)
@@ -258,16 +255,15 @@ class Model(Layer):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
                 rng = np.random.default_rng([self._fit_seed, epoch])
-                for step, index in enumerate(batching.batch_indices(len(x), batch_size,
-                                                                    shuffle, rng)):
+                for step, batch in enumerate(data.batches(rng)):
                     cbs.call("on_train_batch_begin", step, {})
-                    logs = _as_floats(train_step(_batch(x, y, index)))
+                    logs = _as_floats(train_step(batch))
                     cbs.call("on_train_batch_end", step, logs)
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
                 if val is not None:
-                    val_logs = self._run_test(val[0], val[1], batch_size, cbs)
+                    val_logs = self._run_test(val, cbs)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
                 cbs.call("on_epoch_end", epoch, epoch_logs)
@@ -303,51 +299,45 @@ class Model(Layer):
         compile order, or a dict with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        batch_size = batching.check_batch_size(batch_size, "evaluate")
-        x, y = batching.check_data(x, y, "evaluate")
-        if y is None:
-            raise ValueError("evaluate: y (the targets) is required")
+        data = data_adapter.adapt(x, y, batch_size, "evaluate")
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
+        steps = data.steps
         cbs = self._callbacks(callbacks, None, verbose,
                               {"verbose": verbose, "epochs": 1, "steps": steps})
-        logs = self._run_test(x, y, batch_size, cbs)
+        logs = self._run_test(data, cbs)
         return self._results(logs, return_dict)
 
-    def _run_test(self, x, y, batch_size, cbs):
+    def _run_test(self, data, cbs):
         self.reset_metrics()
-        self._prepare_loop(x)
+        self._prepare_loop(data.sample_x())
         test_step = self._step_function("test_step")
         logs = {}
         cbs.call("on_test_begin", logs)
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        for step, batch in enumerate(data.batches()):
             cbs.call("on_test_batch_begin", step, {})
-            logs = _as_floats(test_step(_batch(x, y, index)))
+            logs = _as_floats(test_step(batch))
             cbs.call("on_test_batch_end", step, logs)
         cbs.call("on_test_end", logs)
         return logs
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for ``x``, computed in batches (32), as one NumPy array."""
-        batch_size = batching.check_batch_size(batch_size, "predict")
-        x, _ = batching.check_data(x, None, "predict")
+        data = data_adapter.adapt(x, None, batch_size, "predict", targets=False)
         verbose = _verbosity(verbose)
-        steps = batching.steps_for(len(x), batch_size)
+        steps = data.steps
         cbs = self._callbacks(callbacks, None, verbose,
                               {"verbose": verbose, "epochs": 1, "steps": steps})
-        out = None
-        self._prepare_loop(x)
+        outs = []
+        self._prepare_loop(data.sample_x())
         predict_step = self._step_function("predict_step")
         cbs.call("on_predict_begin", {})
-        for step, index in enumerate(batching.batch_indices(len(x), batch_size)):
+        for step, batch in enumerate(data.batches()):
             cbs.call("on_predict_batch_begin", step, {})
-            batch_out = np.asarray(predict_step(Tensor._wrap(x[index])))
-            if out is None:
-                out = np.empty((len(x),) + batch_out.shape[1:], batch_out.dtype)
-            out[index] = batch_out
+            batch_out = np.asarray(predict_step(batch))
+            outs.append(batch_out)
             cbs.call("on_predict_batch_end", step, {"outputs": batch_out})
         cbs.call("on_predict_end", {})
-        return out
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
     def train_on_batch(self, x, y, return_dict=False):
         """One ``train_step`` on the given batch; returns its loss (and metrics)."""
@@ -413,12 +403,6 @@ def _verbosity(verbose):
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2; received {verbose!r}")
     return verbose
-
-
-def _unpack_validation(data):
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
-    return batching.check_data(data[0], data[1], "fit (validation_data)")
 
 
 def _as_loss(loss):
