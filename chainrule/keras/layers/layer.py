@@ -155,8 +155,10 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
-                   trainable=True, name=None):
-        """Creates a Variable, records it as this layer's weight, and returns it."""
+                   trainable=True, name=None, regularizer=None):
+        """Creates a Variable, records it as this layer's weight, and returns it. A
+        ``regularizer`` (see :mod:`chainrule.keras.regularizers`) adds its penalty of the
+        weight to the training loss."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
         init = initializers.get(initializer)
@@ -168,7 +170,22 @@ class Layer:
         name = name or f"weight_{len(self._own_weights)}"
         variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
         self._own_weights.append(variable)
+        if regularizer is not None:
+            from .. import regularizers
+            self.__dict__.setdefault("_weight_regularizers", []).append(
+                (variable, regularizers.get(regularizer)))
         return variable
+
+    def _weight_penalties(self):
+        """The regularization penalties of this layer's and its sublayers' weights, as
+        tensors computed now (so a traced step recomputes them from the live weights)."""
+        return [reg(w) for layer in self._flatten_layers()
+                for w, reg in layer.__dict__.get("_weight_regularizers", ())]
+
+    @property
+    def losses(self):
+        """The losses this layer adds to the training loss: its weights' penalties."""
+        return self._weight_penalties()
 
     @property
     def trainable(self):

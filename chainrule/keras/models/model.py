@@ -145,8 +145,12 @@ class Model(Layer):
 
     # -- one step ------------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss of one batch (a scalar tensor). Override for a custom loss."""
-        return self._loss_fn(y, y_pred, sample_weight)
+        """The compiled loss of one batch (a scalar tensor), plus the layers' weight
+        penalties (regularizers), as Keras adds ``model.losses`` in training and in
+        evaluation alike. Override for a custom loss."""
+        loss = self._loss_fn(y, y_pred, sample_weight)
+        penalties = self._weight_penalties()
+        return loss + ops.add_n(penalties) if penalties else loss
 
     def train_step(self, data):
         """One gradient step on a batch ``(x, y)``; returns the metrics' running values.
