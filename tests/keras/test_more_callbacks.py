@@ -54,7 +54,7 @@ def classifier(optimizer="rmsprop"):
 
 # -- EarlyStopping -------------------------------------------------------------------------
 
-@pytest.mark.filterwarnings("ignore:overflow encountered")  # the run diverges on purpose
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the run diverges on purpose
 def test_early_stopping_keras_doc_example():
     # Keras's own example: a diverging SGD run stops after 4 epochs with patience 3.
     callback = callbacks.EarlyStopping(monitor="loss", patience=3)
