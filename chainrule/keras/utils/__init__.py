@@ -7,8 +7,9 @@ import numpy as np
 from ... import random as _random
 from ..layers.layer import reset_names
 from .progbar import Progbar
+from .sequence import pad_sequences
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical", "Progbar"]
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "pad_sequences", "Progbar"]
 
 
 def set_random_seed(seed):
