@@ -361,8 +361,9 @@ def _stale_records(records, marks):
 
 def _accumulate(grads, x, g):
     """Adds gradient ``g`` for tensor ``x``, first summing away any broadcasting."""
-    if g.shape != x.shape:
-        g = unbroadcast(g, x.shape)
+    shape = x._value.shape  # (the array's plain tuple: this runs once per recorded input)
+    if g._value.shape != shape:
+        g = unbroadcast(g, shape)
     key = id(x)
     previous = grads.get(key)
     grads[key] = g if previous is None else previous + g
