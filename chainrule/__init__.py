@@ -22,20 +22,32 @@ from .ops import (
     squeeze, stack, stop_gradient, subtract, tanh, tensordot, transpose, unstack, where,
     zeros, zeros_like,
 )
+from .ops import (
+    acos, add_n, asin, atan, clip_by_global_norm, clip_by_norm, cos, cosh, cumsum, einsum,
+    norm, pad, reduce_all, reduce_any, reduce_prod, sin, sinh, tan,
+)
+from .tensor import TensorShape
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
-from . import debug, math, nn, ops, random
+from . import config, debug, errors, linalg, math, nn, ops, random
+from .config import device
+from .control_flow import cond
 from .graph import Graph, function
 from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
+
+
+def is_tensor(x):
+    """Whether ``x`` is a chainrule Tensor (or Variable)."""
+    return isinstance(x, Tensor)
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
     # The Keras API is imported on first use, so the core stays light to import.
-    if name == "keras":
+    if name in ("keras", "data"):
         import importlib
-        return importlib.import_module(".keras", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

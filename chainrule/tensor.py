@@ -16,6 +16,44 @@ from .backend import xp
 from .recording import announce_read, state as _recording
 
 
+class TensorShape(tuple):
+    """A tensor's shape: a tuple of ints (so ``shape == (2, 3)`` and unpacking work), with
+    TensorFlow's ``TensorShape`` methods. Dimensions are always known in chainrule."""
+
+    __slots__ = ()
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return list(self)
+
+    def num_elements(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def is_fully_defined(self):
+        return True
+
+    def concatenate(self, other):
+        return TensorShape(tuple(self) + tuple(other))
+
+    def __repr__(self):
+        return f"TensorShape({list(self)})"
+
+    def __str__(self):  # "(2, 3)" in messages and f-strings, as TensorFlow prints it
+        return tuple.__repr__(self)
+
+
 class Tensor:
     """An immutable n-dimensional array of one dtype.
 
@@ -28,7 +66,9 @@ class Tensor:
     >>> (2 * x + 1).numpy().tolist()
     [[3.0, 5.0], [7.0, 9.0]]
     >>> x.shape, x.dtype
-    ((2, 2), dtype('float32'))
+    (TensorShape([2, 2]), dtype('float32'))
+    >>> x.shape == (2, 2), x.shape.as_list()
+    (True, [2, 2])
     """
 
     __slots__ = ("_value",)
@@ -49,7 +89,10 @@ class Tensor:
     # -- reading -------------------------------------------------------------------------
     @property
     def shape(self):
-        return self._value.shape
+        return TensorShape(self._value.shape)
+
+    def get_shape(self):
+        return self.shape
 
     @property
     def ndim(self):
@@ -230,20 +273,55 @@ class Tensor:
     def astype(self, dtype):
         return ops.cast(self, dtype)
 
-    def sum(self, axis=None, keepdims=False):
-        return ops.reduce_sum(self, axis, keepdims)
+    # Their signatures accept NumPy's extra arguments, because np.mean(t, axis=0) and its
+    # kin call these methods with dtype= and out= (out must be None: tensors are immutable).
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        return ops.reduce_sum(_numpy_style(self, dtype, out, kwargs, "sum"), axis, keepdims)
 
-    def mean(self, axis=None, keepdims=False):
-        return ops.reduce_mean(self, axis, keepdims)
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        x = _numpy_style(self, dtype, out, kwargs, "mean")
+        if dtype is None and x.dtype.kind in "iub":
+            x = ops.cast(x, "float64")  # NumPy's mean of integers is a float64
+        return ops.reduce_mean(x, axis, keepdims)
 
-    def max(self, axis=None, keepdims=False):
-        return ops.reduce_max(self, axis, keepdims)
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        return ops.reduce_prod(_numpy_style(self, dtype, out, kwargs, "prod"), axis, keepdims)
 
-    def min(self, axis=None, keepdims=False):
-        return ops.reduce_min(self, axis, keepdims)
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        x = _numpy_style(self, dtype, out, kwargs, "var")
+        v = ops.reduce_variance(x, axis, keepdims)
+        if ddof:
+            n = x.size // max(v.size, 1)
+            v = v * (n / (n - ddof))
+        return v
 
-    def argmax(self, axis=None):
-        return ops.argmax(self, axis)
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        return ops.sqrt(self.var(axis, dtype, out, ddof, keepdims, **kwargs))
+
+    def max(self, axis=None, out=None, keepdims=False, **kwargs):
+        return ops.reduce_max(_numpy_style(self, None, out, kwargs, "max"), axis, keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False, **kwargs):
+        return ops.reduce_min(_numpy_style(self, None, out, kwargs, "min"), axis, keepdims)
+
+    def argmax(self, axis=None, out=None, **kwargs):
+        x = _numpy_style(self, None, out, kwargs, "argmax")
+        return ops.argmax(ops.reshape(x, (-1,)) if axis is None else x, 0 if axis is None else axis)
+
+    def argmin(self, axis=None, out=None, **kwargs):
+        x = _numpy_style(self, None, out, kwargs, "argmin")
+        return ops.argmin(ops.reshape(x, (-1,)) if axis is None else x, 0 if axis is None else axis)
+
+
+def _numpy_style(x, dtype, out, extra, method):
+    if out is not None:
+        raise TypeError(f"Tensor.{method}: out= is not supported (tensors are immutable); "
+                        f"use the returned tensor")
+    if extra.get("where", True) is True:  # NumPy passes where=True meaning "everywhere"
+        extra.pop("where", None)
+    if extra:
+        raise TypeError(f"Tensor.{method}: unsupported arguments {sorted(extra)}")
+    return x if dtype is None else ops.cast(x, dtype)
 
 
 def _array_text(a):

@@ -21,7 +21,9 @@ def test_dtype_rules():
 
 def test_mixing_float_widths_is_an_error_with_a_hint():
     with pytest.raises(TypeError, match="add: operands have different dtypes, float32 and float64.*cast"):
-        tf.ones((2,)) + np.ones(2)
+        tf.ones((2,)) + tf.constant(np.ones(2))
+    # A NumPy array is converted to the tensor's dtype, as TensorFlow converts it.
+    assert (tf.ones((2,)) + np.ones(2)).dtype == "float32"
     with pytest.raises(TypeError, match="non-integer value 2.5"):
         tf.constant([1, 2]) * 2.5
 

@@ -297,7 +297,8 @@ class GradientTape:
     def _release(self):
         if not self._persistent:
             self._used = True
-            self._records = self._connected = self._watched = self._blocked = None
+            # (_watched stays: watched_variables() is asked after gradient(), as in TF.)
+            self._records = self._connected = self._blocked = None
 
     def _backward(self, targets, seeds, sources, cuts=None):
         """One reverse sweep over the record: the gradients of sum(seed * target) for each
@@ -385,8 +386,9 @@ def _stale_records(records, marks):
 
 def _accumulate(grads, x, g):
     """Adds gradient ``g`` for tensor ``x``, first summing away any broadcasting."""
-    if g.shape != x.shape:
-        g = unbroadcast(g, x.shape)
+    shape = x._value.shape  # (the array's plain tuple: this runs once per recorded input)
+    if g._value.shape != shape:
+        g = unbroadcast(g, shape)
     key = id(x)
     previous = grads.get(key)
     grads[key] = g if previous is None else previous + g

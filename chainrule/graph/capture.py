@@ -9,7 +9,9 @@ so a whole training step (forward, loss, ``tape.gradient``, optimizer update) is
 
 What a trace cannot see, as with ``tf.function``: Python control flow that reads tensor
 values (``if float(x) > 0:``) is frozen at the branch taken while tracing, and Python side
-effects (printing, appending to a list) happen only while tracing. The trace notes each
+effects (printing, appending to a list) happen only while tracing. A tensor used directly
+as a condition (``if x > 0:``) is an error at trace time that names the line and points to
+``chainrule.cond``/``where`` (TensorFlow's rule in graphs). The trace notes each
 read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
 graph (compiled Keras steps do). Random draws made while tracing are given back: the
 generator is put back where it was, so the first replay draws what eager code would.
@@ -20,16 +22,20 @@ Randomness from NumPy itself (``np.random``) is invisible to the trace and is fr
 
 import functools
 import inspect
+import linecache
 import numbers
+import os
+import sys
 import types
 
 import numpy as np
 
-from .. import random
+from .. import config, random
 from .. import recording
+from ..errors import OperatorNotAllowedInGraphError
 from ..tensor import Tensor
 from ..variable import Variable
-from .builder import GraphBuilder
+from .builder import GraphBuilder, TraceError
 
 
 class Tracer:
@@ -59,7 +65,10 @@ class Tracer:
     def _record_read(self, tensor, what):
         v = self.builder._traced_arrays.get(id(tensor._value))
         if v is not None:
+            if what == "bool":  # an `if` on a tensor: a replay would silently repeat this branch
+                raise TensorAsConditionError(v, _user_line())
             self.value_reads.append(f"{what}() of {v.label} {v.shape}")
+
 
     def _save(self, variable):
         if id(variable) not in self.saved:
@@ -70,6 +79,31 @@ class Tracer:
             np.copyto(variable._value, before)
             recording.mark_changed(variable)
 
+
+class TensorAsConditionError(TraceError, OperatorNotAllowedInGraphError):
+    """A traced tensor was used as a Python bool (``if``, ``while``, ``and``, ``assert``)."""
+
+    def __init__(self, value, where):
+        super().__init__(
+            f"{where}: a traced tensor ({value.label} {value.shape}) is used as a Python bool "
+            f"(an if, while, and/or or assert on a tensor). chainrule.function would fix "
+            f"the branch taken while tracing and repeat it on every call, whatever the "
+            f"values. Use chainrule.cond(pred, true_fn, false_fn) or chainrule.where(pred, "
+            f"x, y), or run the function eagerly (call it without chainrule.function, or "
+            f"chainrule.config.run_functions_eagerly(True)).")
+
+
+def _user_line():
+    """``file:line: code`` of the innermost caller outside chainrule's own package."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return "in chainrule"
+    line = (linecache.getline(frame.f_code.co_filename, frame.f_lineno) or "").strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {line}" if line else \
+        f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 class Traced:
     """The result of :func:`trace`: a graph and how to map its outputs back to the
@@ -179,6 +213,8 @@ class Function:
         self.tracing_count = 0
 
     def __call__(self, *args, **kwargs):
+        if config.functions_run_eagerly():  # tf.config.run_functions_eagerly(True)
+            return self._fn(*args, **kwargs)
         traced, tensors = self._traced_for(args, kwargs)
         self._last = traced
         # The compiled path works on bare arrays, so a tape could not record it: while any

@@ -10,12 +10,12 @@ chapter 2 of *Deep Learning with Python* uses: ``keras.Sequential``, ``layers.De
 import importlib
 
 from . import (activations, callbacks, initializers, layers, losses, metrics, models,
-               optimizers, saving, utils)
+               optimizers, regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential
 
 __all__ = ["Sequential", "Model", "Input", "activations", "callbacks", "initializers",
-           "layers", "losses", "metrics", "models", "optimizers", "saving", "utils", "datasets"]
+           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "datasets"]
 
 
 def __getattr__(name):

@@ -14,10 +14,13 @@ import string
 import sys
 import warnings
 
+import numpy as np
+
 from .utils.progbar import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
-           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore"]
+           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "ReduceLROnPlateau",
+           "LambdaCallback", "CSVLogger", "TensorBoard"]
 
 
 class Callback:
@@ -458,3 +461,229 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
+
+
+def _is_max_mode(mode, monitor, name):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{name}: mode must be 'auto', 'min' or 'max'; received {mode!r}")
+    if mode == "auto":
+        return "acc" in monitor  # Keras's rule for this callback: accuracies go up
+    return mode == "max"
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiplies the optimizer's learning rate by ``factor`` when ``monitor`` has not
+    improved (by more than ``min_delta``) for ``patience`` epochs, then waits
+    ``cooldown`` epochs before watching again; never below ``min_lr``. The current rate
+    is added to the epoch logs as ``learning_rate`` (so History records it)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0; received "
+                             f"factor={factor}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
+        self.min_delta, self.cooldown, self.min_lr = min_delta, cooldown, min_lr
+        self._max = _is_max_mode(mode, monitor, "ReduceLROnPlateau")
+        self.mode = mode
+        self._reset()
+
+    def _reset(self):
+        self.best = -math.inf if self._max else math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _better(self, current):
+        if self._max:
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            import warnings
+            warnings.warn(f"ReduceLROnPlateau: the monitored value {self.monitor!r} is not in "
+                          f"the logs (available: {', '.join(sorted(logs))})", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = float(optimizer.learning_rate)
+                if old_lr > float(np.float32(self.min_lr)):
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    optimizer.learning_rate = new_lr
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning "
+                              f"rate to {new_lr}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs:
+    ...)``. Any hook may be given by name (``on_train_batch_end``, ``on_test_begin``...);
+    ``on_batch_begin``/``on_batch_end`` are the training-batch hooks."""
+
+    _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end")
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        super().__init__()
+        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end)
+        aliases = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+        for name, fn in kwargs.items():
+            hook = aliases.get(name, name)
+            if hook not in self._HOOKS:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are "
+                                f"{', '.join(self._HOOKS)}")
+            given[hook] = fn
+        for hook, fn in given.items():
+            if fn is not None:
+                setattr(self, hook, fn)
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: ``epoch`` then the logs' values, sorted by name.
+    ``append=True`` continues an existing file (without a second header)."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.sep, self.append = os.fspath(filename), separator, append
+        self._file = self._writer = self.keys = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._header_written = exists
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys,
+                                          delimiter=self.sep)
+            if not self._header_written:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({k: _csv_value(logs[k]) if k in logs else "NA" for k in self.keys})
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+def _csv_value(value):
+    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+        return f"[{', '.join(map(str, np.ravel(value)))}]"
+    return value
+
+
+class TensorBoard(Callback):
+    """Writes the logs as TensorBoard event files, through ``tensorboardX`` (``pip
+    install chainrule[tensorboard]``): ``log_dir/train`` gets ``epoch_loss``,
+    ``epoch_accuracy``... per epoch, ``log_dir/validation`` the ``val_`` values under the
+    same tags, so TensorBoard draws them on one chart. ``update_freq="batch"`` (or an
+    int N: every N batches) also writes ``batch_loss``... ``histogram_freq=N`` writes each
+    weight's histogram every N epochs. Then run ``tensorboard --logdir <log_dir>``."""
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None):
+        super().__init__()
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError:
+            raise ImportError("TensorBoard needs the tensorboardX package: pip install "
+                              "tensorboardX (or chainrule[tensorboard])") from None
+        if update_freq not in ("epoch", "batch") and not (
+                isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a "
+                             f"positive int; received {update_freq!r}")
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq, self.update_freq = histogram_freq, update_freq
+        self.write_steps_per_second = write_steps_per_second
+        self._writers = {}
+        self._train_step = 0
+
+    def _writer(self, kind):
+        if kind not in self._writers:
+            from tensorboardX import SummaryWriter
+            self._writers[kind] = SummaryWriter(os.path.join(self.log_dir, kind))
+        return self._writers[kind]
+
+    def on_train_begin(self, logs=None):
+        self._train_step = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+        self._epoch_start, self._epoch_steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._train_step += 1
+        self._epoch_steps += 1
+        every = 1 if self.update_freq == "batch" else self.update_freq
+        if every != "epoch" and self._train_step % every == 0:
+            writer = self._writer("train")
+            for name, value in (logs or {}).items():
+                writer.add_scalar(f"batch_{name}", value, self._train_step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+        logs = logs or {}
+        train, val = self._writer("train"), None
+        for name, value in logs.items():
+            if name.startswith("val_"):
+                val = val or self._writer("validation")
+                val.add_scalar(f"epoch_{name[4:]}", value, epoch)
+            else:
+                train.add_scalar(f"epoch_{name}", value, epoch)
+        if self.write_steps_per_second:
+            elapsed = time.perf_counter() - self._epoch_start
+            train.add_scalar("epoch_steps_per_second", self._epoch_steps / max(elapsed, 1e-9), epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for weight in self.model.weights:
+                train.add_histogram(f"{weight.name}/histogram", weight.numpy(), epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_test_end(self, logs=None):
+        # evaluate() outside fit: the results go to the validation run, at step 0
+        if self.model is not None and not getattr(self.model, "_in_fit", False):
+            writer = self._writer("validation")
+            for name, value in (logs or {}).items():
+                writer.add_scalar(f"evaluation_{name}_vs_iterations", value, self._train_step)
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

@@ -1,36 +1,65 @@
-"""Metrics: stateful running means over an epoch (``update_state`` / ``result`` /
+"""Metrics: running values over an epoch (``update_state`` / ``result`` /
 ``reset_state``), plus :func:`get` and :func:`resolve` for the names ``compile`` accepts.
 
-A metric only reads values (it is never differentiated), so it works on NumPy arrays: the
-accuracy of a batch is an argmax over the probabilities the model already computed.
+A metric's state lives in Variables (``add_weight``), and ``update_state`` and ``result``
+are written with chainrule's ops and ``assign_add``, as in Keras: so a metric updated
+inside a traced function (``chainrule.function``, a compiled ``train_step``) is updated
+at every call of the graph, not only while tracing. The totals are float32, as Keras
+keeps them.
 """
 
 import numpy as np
 
+from .. import ops, recording
 from ..tensor import Tensor
-from . import losses
+from ..variable import Variable
+from . import initializers, losses
 from ._registry import lookup
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "ShapeResolvedAccuracy", "SparseCategoricalAccuracy",
-    "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError", "MeanAbsoluteError",
-    "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "accuracy",
-    "get", "resolve",
+    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "ShapeResolvedAccuracy",
+    "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError",
+    "MeanAbsoluteError", "sparse_categorical_accuracy", "categorical_accuracy",
+    "binary_accuracy", "accuracy", "get", "resolve",
 ]
 
 
-def _array(x):
-    # numpy() rather than ._value: a trace of a step that updates metrics notes the read.
-    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+def _tensor(x):
+    return x if isinstance(x, Tensor) else ops.convert_to_tensor(x)
 
 
 class Metric:
     """Base class: accumulate with ``update_state``, read with ``result``, clear with
-    ``reset_state``; ``metric(y_true, y_pred)`` updates and returns the result."""
+    ``reset_state``; ``metric(y_true, y_pred)`` updates and returns the result.
+
+    A subclass makes its state with ``self.add_weight(name, shape, initializer)`` in
+    ``__init__`` and updates it with ops and ``assign_add``/``assign`` in
+    ``update_state``; the default ``reset_state`` sets every such Variable to zero."""
 
     def __init__(self, name=None, dtype="float32"):
         self.name = name or _snake(type(self).__name__)
         self.dtype = np.dtype(dtype)
+        self._variables = []
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None,
+                   aggregation="sum", synchronization=None):
+        """A state Variable of this metric (not trainable), initialised by ``initializer``."""
+        if "_variables" not in self.__dict__:
+            self._variables = []  # a subclass that set state before calling super().__init__
+        dtype = np.dtype(dtype or getattr(self, "dtype", "float32"))
+        shape = tuple(int(d) for d in shape)
+        value = np.asarray(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
+        variable = Variable(value.reshape(shape), trainable=False,
+                            name=f"{getattr(self, 'name', 'metric')}/{name or 'variable'}")
+        self._variables.append(variable)
+        return variable
+
+    add_variable = add_weight
+
+    @property
+    def variables(self):
+        """The state Variables, in the order they were made."""
+        return list(self.__dict__.get("_variables", ()))
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError
@@ -39,7 +68,8 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self):
-        raise NotImplementedError
+        for v in self.variables:
+            v.assign(np.zeros(v.shape, v.dtype))
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
@@ -48,39 +78,91 @@ class Metric:
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
 
 
+class Sum(Metric):
+    """The (weighted) sum of all values seen since the last reset."""
+
+    def __init__(self, name="sum", dtype="float32"):
+        super().__init__(name, dtype)
+        self.total = self.add_weight("total")
+
+    def update_state(self, values, sample_weight=None):
+        values = ops.cast(_tensor(values), self.dtype)
+        if sample_weight is not None:
+            values = values * ops.cast(_tensor(sample_weight), self.dtype)
+        self.total.assign_add(ops.reduce_sum(values))
+
+    def result(self):
+        return ops.identity(self.total)
+
+
 class Mean(Metric):
-    """The weighted mean of all values seen since the last reset."""
+    """The weighted mean of all values seen since the last reset: ``total / count``."""
 
     def __init__(self, name="mean", dtype="float32"):
         super().__init__(name, dtype)
-        self.reset_state()
-
-    def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
+        self.total = self.add_weight("total")
+        self.count = self.add_weight("count")
 
     def update_state(self, values, sample_weight=None):
-        values = _array(values)
+        if not recording.listeners():
+            return self._update_now(values, sample_weight)
+        values = ops.cast(_tensor(values), self.dtype)
         if sample_weight is None:
-            self.total += float(np.add.reduce(values, axis=None, dtype=np.float64))
-            self.count += values.size
-        elif np.ndim(sample_weight) == 0 and values.ndim == 0:
+            self.total.assign_add(ops.reduce_sum(values))
+            self.count.assign_add(float(values.size))
+            return
+        if _is_number(sample_weight) and values.ndim == 0:
             # A batch mean weighted by its batch size: the running loss of fit.
-            w = float(sample_weight)
-            self.total += float(values) * w
-            self.count += w
+            self.total.assign_add(values * float(sample_weight))
+            self.count.assign_add(float(sample_weight))
+            return
+        w = ops.cast(_tensor(sample_weight), self.dtype)
+        while w.ndim > values.ndim and w.shape[-1] == 1:
+            w = ops.reshape(w, w.shape[:-1])
+        w = ops.broadcast_to(w, values.shape) if w.shape != values.shape else w
+        self.total.assign_add(ops.reduce_sum(values * w))
+        self.count.assign_add(ops.reduce_sum(w))
+
+    def _update_now(self, values, sample_weight):
+        # Outside a trace nothing records the update, so the same float32 arithmetic runs on
+        # the arrays directly: fit updates its loss and metrics every batch, and a dozen
+        # dispatched ops per batch would cost more than the compiled step saves.
+        values = np.asarray(values._value if isinstance(values, Tensor) else values,
+                            dtype=self.dtype)
+        if sample_weight is None:
+            total, count = values.sum(dtype=self.dtype), values.size
+        elif _is_number(sample_weight) and values.ndim == 0:
+            w = self.dtype.type(sample_weight)
+            total, count = values * w, w
         else:
-            values = values.astype(np.float64)
-            w = np.broadcast_to(_array(sample_weight), values.shape)
-            self.total += float((values * w).sum())
-            self.count += float(w.sum())
+            w = np.asarray(sample_weight._value if isinstance(sample_weight, Tensor)
+                           else sample_weight, dtype=self.dtype)
+            while w.ndim > values.ndim and w.shape[-1] == 1:
+                w = w[..., 0]
+            w = np.broadcast_to(w, values.shape)
+            total, count = (values * w).sum(dtype=self.dtype), w.sum(dtype=self.dtype)
+        for variable, delta in ((self.total, total), (self.count, count)):
+            variable._value += self.dtype.type(delta)  # (0-d arrays: in place)
+            recording.mark_changed(variable)
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        if not recording.listeners():
+            count = self.count._value
+            return Tensor._wrap(self.total._value / count if count else
+                                np.zeros((), self.dtype))
+        return ops.divide_no_nan(self.total, self.count)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, np.integer, np.floating))
 
 
 class MeanMetricWrapper(Mean):
@@ -95,40 +177,44 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
 
-# -- per-sample accuracy functions (NumPy in, NumPy out) -------------------------------------
+# -- per-sample accuracy functions (ops: they work eagerly and in traced functions) ---------
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where ``argmax(y_pred)`` equals the integer label, else 0.0."""
-    y_true, y_pred = _array(y_true), _array(y_pred)
+    y_true, y_pred = _tensor(y_true), _tensor(y_pred)
     if y_true.ndim == y_pred.ndim and y_true.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    return (y_pred.argmax(-1) == y_true).astype(np.float32)
+        y_true = ops.reshape(y_true, y_true.shape[:-1])
+    return ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), y_true), "float32")
 
 
 def categorical_accuracy(y_true, y_pred):
     """1.0 where ``argmax(y_pred)`` equals ``argmax(y_true)`` (one-hot targets)."""
-    return (_array(y_pred).argmax(-1) == _array(y_true).argmax(-1)).astype(np.float32)
+    y_true, y_pred = _tensor(y_true), _tensor(y_pred)
+    return ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), ops.argmax(y_true, axis=-1)),
+                    "float32")
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """The fraction of entries, per sample, where ``y_pred > threshold`` matches ``y_true``."""
-    y_true, y_pred = _array(y_true), _array(y_pred)
+    y_true, y_pred = _tensor(y_true), _tensor(y_pred)
     if y_true.ndim == y_pred.ndim - 1:
-        y_true = y_true[..., None]
-    hits = (y_pred > threshold) == (y_true > 0.5)
-    return hits.mean(-1, dtype=np.float32) if hits.ndim > 1 else hits.astype(np.float32)
+        y_true = ops.expand_dims(y_true, -1)
+    y_true = y_true if y_true.dtype.kind == "f" else ops.cast(y_true, "float32")
+    y_pred = y_pred if y_pred.dtype.kind == "f" else ops.cast(y_pred, "float32")
+    hits = ops.cast(ops.equal(ops.greater(y_pred, threshold), ops.greater(y_true, 0.5)),
+                    "float32")
+    return ops.reduce_mean(hits, -1) if hits.ndim > 1 else hits
 
 
 def accuracy(y_true, y_pred):
     """1.0 where ``y_pred`` equals ``y_true`` exactly (Keras's ``Accuracy``)."""
-    y_true, y_pred = _array(y_true), _array(y_pred)
-    hits = (y_true == y_pred)
-    return hits.mean(-1, dtype=np.float32) if hits.ndim > 1 else hits.astype(np.float32)
+    hits = ops.cast(ops.equal(_tensor(y_true), _tensor(y_pred)), "float32")
+    return ops.reduce_mean(hits, -1) if hits.ndim > 1 else hits
 
 
 def _regression(loss_fn):
     def per_sample(y_true, y_pred):
-        return _array(loss_fn(y_true, y_pred))
+        return loss_fn(_tensor(y_true), _tensor(y_pred))
     per_sample.__name__ = loss_fn.__name__
     return per_sample
 
@@ -179,7 +265,11 @@ class ShapeResolvedAccuracy(Metric):
         self.resolved.update_state(y_true, y_pred, sample_weight)
 
     def result(self):
-        return 0.0 if self.resolved is None else self.resolved.result()
+        return ops.zeros((), self.dtype) if self.resolved is None else self.resolved.result()
+
+    @property
+    def variables(self):
+        return [] if self.resolved is None else self.resolved.variables
 
     def reset_state(self):
         if self.resolved is not None:
@@ -196,7 +286,7 @@ _BY_NAME = {
 }
 _CLASSES = {cls.__name__: cls for cls in (
     SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, Accuracy,
-    MeanSquaredError, MeanAbsoluteError, Mean)}
+    MeanSquaredError, MeanAbsoluteError, Mean, Sum)}
 
 
 def get(identifier):
@@ -230,7 +320,8 @@ def resolve(identifier, y_true, y_pred):
     if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
         return get(identifier)
     # This is the only place "accuracy" is given a meaning.
-    true_shape, pred_shape = np.shape(_array(y_true)), np.shape(_array(y_pred))
+    # (shapes only: no value is read, so this works inside a traced function too)
+    true_shape, pred_shape = tuple(np.shape(y_true)), tuple(np.shape(y_pred))
     if pred_shape and pred_shape[-1] == 1:
         cls = BinaryAccuracy
     elif len(true_shape) < len(pred_shape) or (

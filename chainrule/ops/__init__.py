@@ -19,6 +19,18 @@ from .math import (
     reciprocal, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_sum, relu,
     round, sigmoid, sign, softplus, sqrt, square, stop_gradient, subtract, tanh, truediv,
 )
+from .special import (
+    acos, acosh, asin, asinh, atan, atan2, atanh, cos, cosh, erf, erfc, expm1, log1p, sin,
+    sinh, tan,
+)
+from .extra import (
+    add_n, bias_add, ceil, clip_by_global_norm, clip_by_norm, count_nonzero, cumprod, cumsum,
+    det, diag_part, divide_no_nan, einsum, elu, gelu, global_norm, inv, is_finite, is_inf,
+    is_nan, l2_loss, l2_normalize, leaky_relu, log_sigmoid, moments, norm, pad, reduce_all,
+    reduce_any, reduce_euclidean_norm, reduce_prod, reduce_std, reduce_variance, relu6,
+    rsqrt, selu, sigmoid_cross_entropy_with_logits, silu, softsign, solve, squared_difference,
+    swish, trace, xlogy,
+)
 from .nn import (
     dropout, log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,

@@ -1,9 +1,12 @@
 """Turning op arguments into Tensors, with TensorFlow's dtype rules.
 
-Tensors and NumPy arrays are *strongly* typed: an arithmetic op on two of different dtypes
-is an error with a hint, instead of NumPy's silent promotion (float32 + float64 would
-quietly double the cost of everything after it). Python scalars, NumPy scalars and lists
-are *weak*: they take the dtype of the tensor they meet.
+Tensors are *strongly* typed: an arithmetic op on two tensors of different dtypes is an
+error with a hint, instead of NumPy's silent promotion (float32 + float64 would quietly
+double the cost of everything after it). What is not yet a tensor (Python scalars, lists,
+NumPy scalars and NumPy arrays) is converted to the dtype of the tensor it meets, as
+TensorFlow converts it: ``w * np.linspace(-1, 4, 100)`` is float32 for a float32 ``w``.
+A value that would lose its fractional part (0.5 for an integer tensor) is an error.
+Two NumPy arrays with no tensor keep the strict rule.
 """
 
 import numbers
@@ -35,12 +38,21 @@ def tensor_arg(x):
 
 
 def _adopt(value, dtype, op):
-    """A weak value (scalar/list) as a tensor of ``dtype``; an array keeps its own dtype."""
+    """A value that is not a tensor (scalar, list, NumPy array) as a tensor of ``dtype``."""
     kind = type(value)
     if (kind is float or kind is int) and dtype.kind == "f":  # the common case, fast
         return Tensor._wrap(dtype.type(value))
     if isinstance(value, np.ndarray):
-        return Tensor._wrap(value)
+        if value.dtype == dtype or value.dtype.kind == "b":
+            # (A boolean array stays boolean: NumPy computes `g * mask` in g's dtype.)
+            return Tensor._wrap(value)
+        if value.dtype.kind not in "biuf" or dtype.kind not in "biuf":
+            return Tensor._wrap(value)  # strings, objects, complex: the strict check says why
+        if dtype.kind in "iub" and value.dtype.kind == "f" and _has_fraction(value):
+            raise TypeError(f"{op}: cannot combine a float array with fractional values "
+                            f"and a tensor of dtype {dtype}; cast the tensor first, e.g. "
+                            f"chainrule.cast(x, 'float32')")
+        return Tensor._wrap(value.astype(dtype))
     if isinstance(value, _WEAK):
         if dtype.kind in "iub" and _has_fraction(value):
             raise TypeError(f"{op}: cannot combine the non-integer value {value!r} with a "
@@ -64,7 +76,8 @@ def binary_args(op, a, b, strict=True):
         a = _adopt(a, b._value.dtype, op)
     else:
         a = Tensor._wrap(_to_array(a))
-        b = _adopt(b, a._value.dtype, op)
+        b = Tensor._wrap(_to_array(b)) if isinstance(b, np.ndarray) else \
+            _adopt(b, a._value.dtype, op)
     if strict and a._value.dtype != b._value.dtype and "b" not in (a.dtype.kind, b.dtype.kind):
         # (A boolean operand is allowed: NumPy computes in the other operand's dtype, so
         # `g * mask` masks without widening anything.)

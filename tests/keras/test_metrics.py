@@ -19,12 +19,12 @@ def test_accuracy_resolution_follows_the_shapes():
 
 def test_shape_resolved_accuracy_decides_on_its_first_batch():
     m = metrics.get("accuracy")
-    assert m.name == "accuracy" and m.result() == 0.0
+    assert m.name == "accuracy" and float(m.result()) == 0.0
     m.update_state(np.array([1, 0]), np.array([[0.2, 0.8], [0.6, 0.4]]))
-    assert type(m.resolved) is metrics.SparseCategoricalAccuracy and m.result() == 1.0
+    assert type(m.resolved) is metrics.SparseCategoricalAccuracy and float(m.result()) == 1.0
     m.reset_state()
     m.update_state(np.array([1, 1]), np.array([[0.2, 0.8], [0.6, 0.4]]))
-    assert m.result() == 0.5
+    assert float(m.result()) == 0.5
 
 
 def test_sparse_categorical_accuracy_running_mean_and_reset():
@@ -32,39 +32,39 @@ def test_sparse_categorical_accuracy_running_mean_and_reset():
     assert m.name == "sparse_categorical_accuracy"
     m.update_state(np.array([0, 1, 2], np.uint8), np.eye(3))
     m.update_state(np.array([[0]]), np.array([[0.1, 0.9, 0.0]]))
-    assert m.result() == pytest.approx(0.75)
+    assert float(m.result()) == pytest.approx(0.75)
     m.reset_state()
-    assert m.result() == 0.0
+    assert float(m.result()) == 0.0
 
 
 def test_categorical_and_binary_accuracy():
     c = metrics.CategoricalAccuracy()
     c.update_state(np.eye(3), np.array([[0.9, 0.1, 0], [0.9, 0.1, 0], [0, 0.2, 0.8]]))
-    assert c.result() == pytest.approx(2 / 3)
+    assert float(c.result()) == pytest.approx(2 / 3)
     b = metrics.BinaryAccuracy()
     b.update_state(np.array([[1], [0], [1], [0]]), np.array([[0.7], [0.2], [0.4], [0.6]]))
-    assert b.result() == pytest.approx(0.5)
+    assert float(b.result()) == pytest.approx(0.5)
     t = metrics.BinaryAccuracy(threshold=0.3)
     t.update_state(np.array([[1]]), np.array([[0.4]]))
-    assert t.result() == 1.0
+    assert float(t.result()) == 1.0
 
 
 def test_mean_and_regression_metrics():
     m = metrics.Mean()
     m.update_state([1.0, 2.0, 3.0])
     m.update_state(10.0, sample_weight=2)
-    assert m.result() == pytest.approx((6 + 20) / 5)
+    assert float(m.result()) == pytest.approx((6 + 20) / 5)
     mse = metrics.MeanSquaredError()
     mse.update_state(np.array([[1.0], [2.0]]), np.array([[2.0], [2.0]]))
-    assert mse.result() == pytest.approx(0.5) and mse.name == "mean_squared_error"
+    assert float(mse.result()) == pytest.approx(0.5) and mse.name == "mean_squared_error"
     mae = metrics.get("mae")
     mae.update_state(np.array([[1.0], [2.0]]), np.array([[2.0], [4.0]]))
-    assert mae.result() == pytest.approx(1.5) and mae.name == "mae"
+    assert float(mae.result()) == pytest.approx(1.5) and mae.name == "mae"
 
 
 def test_call_updates_and_returns():
     m = metrics.Accuracy()
-    assert m(np.array([1, 2]), np.array([1, 3])) == 0.5
+    assert float(m(np.array([1, 2]), np.array([1, 3]))) == 0.5
 
 
 def test_get_unknown_lists_valid_names():

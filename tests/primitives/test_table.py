@@ -85,7 +85,10 @@ def reduction(fn):
         axis = draw(st.one_of(st.none(), st.sampled_from(range(len(shape))) if shape else st.none()))
         keepdims = draw(st.booleans())
         x = values(draw, shape)
-        x = x + np.arange(x.size).reshape(shape) * 1e-3  # no ties for max/min
+        # No ties for max/min: distinct ranks 0.1 apart, plus a small part of the draw
+        # (adding arange * 1e-3 alone could make a tie, e.g. [0.001, 0.0] -> [0.001, 0.001]).
+        ranks = np.argsort(np.argsort(x.ravel(), kind="stable")).reshape(shape)
+        x = ranks * 0.1 + x * 1e-3
         return (lambda x: fn(x, axis=axis, keepdims=keepdims)), [x]
     return make
 

@@ -236,7 +236,10 @@ def download(url, dest, sha256):
     )
     tmp = Path(tmp_name)
     try:
-        digest = hashlib.sha256()
+        # Keras publishes SHA-256 for most files and MD5 for a few (the word indices):
+        # the length of the published hash says which.
+        kind, label = ("md5", "MD5") if len(sha256) == 32 else ("sha256", "SHA-256")
+        digest = hashlib.new(kind)
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
             url, timeout=DOWNLOAD_TIMEOUT
         ) as response:
@@ -245,7 +248,7 @@ def download(url, dest, sha256):
                 out.write(chunk)
         if digest.hexdigest() != sha256:
             raise DatasetCorruptError(
-                f"download of {url} is corrupt: its SHA-256 is "
+                f"download of {url} is corrupt: its {label} is "
                 f"{digest.hexdigest()}, the published one is {sha256}; "
                 f"nothing was saved to {dest}"
             )

@@ -3,7 +3,7 @@
 import numbers
 
 from ... import ops
-from .. import activations, initializers
+from .. import activations, initializers, regularizers
 from .layer import Layer
 
 __all__ = ["Dense"]
@@ -23,16 +23,19 @@ class Dense(Layer):
         kernel_initializer: default ``"glorot_uniform"``, U(-L, L) with
             L = sqrt(6 / (input_dim + units)).
         bias_initializer: default ``"zeros"``.
+        kernel_regularizer, bias_regularizer: a penalty on the weight added to the
+            training loss (``keras.regularizers.l2(0.001)``, ``"l1"``...), or None.
 
     >>> import chainrule as cr
     >>> from chainrule.keras import layers
     >>> dense = layers.Dense(4, activation="relu")
     >>> dense(cr.ones((2, 3))).shape, dense.kernel.shape
-    ((2, 4), (3, 4))
+    (TensorShape([2, 4]), TensorShape([3, 4]))
     """
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer; received units={units!r}")
@@ -41,13 +44,16 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self._min_ndim = 2
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer,
-                                      name="kernel")
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") \
+                                      name="kernel", regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer) \
             if self.use_bias else None
         self._input_axes = {-1: input_dim}
         self.built = True
@@ -74,5 +80,7 @@ class Dense(Layer):
             units=self.units, activation=activations.serialize(self.activation),
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer),
-            bias_initializer=initializers.serialize(self.bias_initializer))
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer))
         return config

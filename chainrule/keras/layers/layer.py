@@ -70,7 +70,7 @@ class Layer:
     ...     def call(self, inputs):
     ...         return inputs * self.w
     >>> Scale()(cr.ones((2, 3))).shape
-    (2, 3)
+    TensorShape([2, 3])
     """
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
@@ -181,8 +181,10 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
-                   trainable=True, name=None):
-        """Creates a Variable, records it as this layer's weight, and returns it."""
+                   trainable=True, name=None, regularizer=None):
+        """Creates a Variable, records it as this layer's weight, and returns it. A
+        ``regularizer`` (see :mod:`chainrule.keras.regularizers`) adds its penalty of the
+        weight to the training loss."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
         name = name or f"weight_{len(self._own_weights)}"
@@ -196,7 +198,17 @@ class Layer:
                              f"{value.shape} for a weight of shape {shape}")
         variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
         self._own_weights.append(variable)
+        if regularizer is not None:
+            from .. import regularizers
+            self.__dict__.setdefault("_weight_regularizers", []).append(
+                (variable, regularizers.get(regularizer)))
         return variable
+
+    def _weight_penalties(self):
+        """The regularization penalties of this layer's and its sublayers' weights, as
+        tensors computed now (so a traced step recomputes them from the live weights)."""
+        return [reg(w) for layer in self._flatten_layers()
+                for w, reg in layer.__dict__.get("_weight_regularizers", ())]
 
     @property
     def trainable(self):
@@ -309,11 +321,13 @@ class Layer:
 
     @property
     def losses(self):
-        """The ``add_loss`` values of the last call, this layer's and its sublayers'."""
+        """What this layer adds to the training loss, as Keras counts it: the ``add_loss``
+        values of the last call and the weights' penalties (regularizers), this layer's and
+        its sublayers'."""
         out = []
         for layer in self._flatten_layers():
             out.extend(layer._losses)
-        return out
+        return out + self._weight_penalties()
 
     def _flatten_layers(self):
         """This layer and every layer below it, depth first, each once."""

@@ -22,7 +22,7 @@ from .compile_utils import CompileLoss, CompileMetrics, ordered_results
 from .jit import CompiledSteps
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.layer import Layer
-from ..utils import batching
+from ..utils import batching, data_adapter
 from ..utils.summary import summary_text
 
 __all__ = ["Model"]
@@ -170,8 +170,9 @@ class Model(Layer):
     # -- one step ------------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The loss of one batch (a scalar tensor): the compiled loss (summed over the
-        outputs, with ``loss_weights``) plus the ``add_loss`` terms of the last call.
-        Override for a custom loss."""
+        outputs, with ``loss_weights``) plus ``model.losses``: the ``add_loss`` terms of the
+        last call and the layers' weight penalties (regularizers). Override for a custom
+        loss."""
         losses = []
         if self._loss_fn is not None:
             losses.append(self._loss_fn(y, y_pred, sample_weight))
@@ -299,15 +300,30 @@ class Model(Layer):
         ratios, dead ReLUs and logit scale (see :mod:`chainrule.keras.diagnostics`).
         """
         self._require_compiled("fit")
-        x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
-        x, y = batching.check_data(x, y, "fit")
-        if y is None:
-            raise ValueError("fit: y (the targets) is required")
-        sample_weight = batching.check_sample_weight(sample_weight, y, "fit")
-        if class_weight is not None and sample_weight is not None:
-            raise ValueError("fit: you cannot `class_weight` and `sample_weight` at the same "
-                             "time; fold the class weights into sample_weight")
-        if validation_data is not None:
+        dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
+        if data_adapter.is_dataset(x):  # already batched: each element is one (x, y) batch
+            data = data_adapter.adapt(x, y, batch_size, "fit")
+            if validation_split:
+                data.split(validation_split)  # refuses, naming the fix
+            sample, steps, x_dtype, x, y = data.sample_x(), data.steps, None, None, None
+            if steps_per_epoch:
+                steps = min(steps, steps_per_epoch)
+
+            def train_batches(epoch):
+                return itertools.islice(data.batches(), steps)
+        else:
+            x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
+            x, y = batching.check_data(x, y, "fit")
+            if y is None:
+                raise ValueError("fit: y (the targets) is required")
+            sample_weight = batching.check_sample_weight(sample_weight, y, "fit")
+            if class_weight is not None and sample_weight is not None:
+                raise ValueError("fit: you cannot `class_weight` and `sample_weight` at the "
+                                 "same time; fold the class weights into sample_weight")
+        if data_adapter.is_dataset(validation_data):
+            validation = data_adapter.adapt_validation(validation_data, None)
+            val = (validation.batches, validation.sample_x())
+        elif validation_data is not None:
             val = _unpack_validation(validation_data)
         elif validation_split:
             (x, y), (x_val, y_val) = batching.split_validation(x, y, validation_split)
@@ -318,18 +334,28 @@ class Model(Layer):
             val = (x_val, y_val, w_val)
         else:
             val = None
+        if val is not None and len(val) == 3:  # arrays: cut into batches at each validation
+            x_val, y_val, w_val = val
+            val = (lambda: self._test_batches(x_val, y_val, w_val,
+                                              validation_batch_size or batch_size,
+                                              validation_steps, dist), x_val)
         if class_weight is not None:
             sample_weight = batching.class_weight_to_sample_weights(y, class_weight)
         if epochs < 1 or initial_epoch < 0:
             raise ValueError(f"fit: epochs must be >= 1 and initial_epoch >= 0; received "
                              f"epochs={epochs}, initial_epoch={initial_epoch}")
-        n = batching.num_samples(x)
-        batch_size = batching.check_batch_size(batch_size, "fit", default=None) or (
-            -(-n // steps_per_epoch) if steps_per_epoch else 32)
+        if x is not None:
+            n = batching.num_samples(x)
+            batch_size = batching.check_batch_size(batch_size, "fit", default=None) or (
+                -(-n // steps_per_epoch) if steps_per_epoch else 32)
+            batches = batching.EpochBatches(n, batch_size, shuffle, steps_per_epoch)
+            steps, sample = batches.steps, x
+
+            def train_batches(epoch):
+                indices = batches.epoch(self._fit_seed, epoch)
+                return (_batch(x, y, index, sample_weight)
+                        for index in (dist.shard(indices) if dist else indices))
         verbose = _verbosity(verbose)
-        batches = batching.EpochBatches(n, batch_size, shuffle, steps_per_epoch)
-        steps = batches.steps
-        dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
         history = History()
         watch = FitWatch(self, history, (x, y, x_dtype), batch_size, checks, check_numerics,
                          diagnostics)
@@ -345,7 +371,7 @@ class Model(Layer):
         self._in_fit = True
         self._fit_validates = val is not None  # callbacks check their log keys by it
         try:
-            self._prepare_loop(x)
+            self._prepare_loop(sample)
             train_step = self._step_function("train_step")
             if dist:
                 dist.begin_fit()
@@ -356,18 +382,15 @@ class Model(Layer):
             for epoch in range(start, epochs):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
-                epoch_batches = batches.epoch(self._fit_seed, epoch)
-                for step, index in enumerate(dist.shard(epoch_batches) if dist
-                                             else epoch_batches):
+                for step, batch in enumerate(train_batches(epoch)):
                     cbs.call("on_train_batch_begin", step, {})
-                    logs = _as_floats(train_step(_batch(x, y, index, sample_weight)))
+                    logs = _as_floats(train_step(batch))
                     cbs.call("on_train_batch_end", step, logs)
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
                 if val is not None and _validates(epoch, validation_freq):
-                    val_logs = self._run_test(*val, validation_batch_size or batch_size, cbs,
-                                              steps=validation_steps)
+                    val_logs = self._run_test(val[0](), val[1], cbs)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
                 cbs.call("on_epoch_end", epoch, epoch_logs)
@@ -412,39 +435,55 @@ class Model(Layer):
         values by name, as Keras 3 orders them), or a dict with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        batch_size = batching.check_batch_size(batch_size, "evaluate")
-        x, y = batching.check_data(x, y, "evaluate")
-        if y is None:
-            raise ValueError("evaluate: y (the targets) is required")
-        sample_weight = batching.check_sample_weight(sample_weight, y, "evaluate")
+        dist = _distribute.loop_for(self)
         verbose = _verbosity(verbose)
-        n_steps = batching.steps_for(batching.num_samples(x), batch_size)
+        if data_adapter.is_dataset(x):
+            data = data_adapter.adapt(x, y, batch_size, "evaluate")
+            n_steps, sample = data.steps, data.sample_x()
+            batches = itertools.islice(data.batches(), steps)
+        else:
+            batch_size = batching.check_batch_size(batch_size, "evaluate")
+            x, y = batching.check_data(x, y, "evaluate")
+            if y is None:
+                raise ValueError("evaluate: y (the targets) is required")
+            sample_weight = batching.check_sample_weight(sample_weight, y, "evaluate")
+            n_steps = batching.steps_for(batching.num_samples(x), batch_size)
+            batches, sample = self._test_batches(x, y, sample_weight, batch_size, steps, dist), x
         cbs = self._callbacks(callbacks, None, verbose, {
             "verbose": verbose, "epochs": 1, "steps": min(steps or n_steps, n_steps)})
-        logs = self._run_test(x, y, sample_weight, batch_size, cbs, steps=steps)
+        logs = self._run_test(batches, sample, cbs)
         return self._results(logs, return_dict)
 
-    def _run_test(self, x, y, sample_weight, batch_size, cbs, steps=None):
+    @staticmethod
+    def _test_batches(x, y, sample_weight, batch_size, steps, dist):
+        """The batches of arrays, at most ``steps``; under a strategy, this rank's shares."""
+        indices = batching.batch_indices(batching.num_samples(x), batch_size)
+        indices = itertools.islice(indices, steps)
+        return (_batch(x, y, index, sample_weight)
+                for index in (dist.shard(indices) if dist else indices))
+
+    def _run_test(self, batches, sample, cbs):
         self.reset_metrics()
-        self._prepare_loop(x)
+        self._prepare_loop(sample)
         test_step = self._step_function("test_step")
         dist = _distribute.loop_for(self)
         if dist:
             test_step = dist.step(test_step)
         logs = {}
         cbs.call("on_test_begin", logs)
-        indices = batching.batch_indices(batching.num_samples(x), batch_size)
-        indices = itertools.islice(indices, steps)
-        for step, index in enumerate(dist.shard(indices) if dist else indices):
+        for step, batch in enumerate(batches):
             cbs.call("on_test_batch_begin", step, {})
-            logs = _as_floats(test_step(_batch(x, y, index, sample_weight)))
+            logs = _as_floats(test_step(batch))
             cbs.call("on_test_batch_end", step, logs)
         cbs.call("on_test_end", logs)
         return logs
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for ``x``, computed in batches (32), as one NumPy array (a
-        list or dict of them for several outputs); ``steps`` limits the batches."""
+        list or dict of them for several outputs); ``steps`` limits the batches. ``x`` may
+        be a :class:`chainrule.data.Dataset` of input batches."""
+        if data_adapter.is_dataset(x):
+            return self._predict_dataset(x, batch_size, verbose, steps, callbacks)
         batch_size = batching.check_batch_size(batch_size, "predict")
         x, _ = batching.check_data(x, None, "predict")
         verbose = _verbosity(verbose)
@@ -476,6 +515,22 @@ class Model(Layer):
                      {"outputs": _nest.pack_like(structure, batch_out)})
         cbs.call("on_predict_end", {})
         return _nest.pack_like(structure, out) if _nest.is_nested(structure) else out[0]
+
+    def _predict_dataset(self, dataset, batch_size, verbose, steps, callbacks):
+        data = data_adapter.adapt(dataset, None, batch_size, "predict", targets=False)
+        steps = data.steps if steps is None else min(steps, data.steps)
+        cbs = self._callbacks(callbacks, None, _verbosity(verbose),
+                              {"verbose": _verbosity(verbose), "epochs": 1, "steps": steps})
+        self._prepare_loop(data.sample_x())
+        predict_step = self._step_function("predict_step")
+        outs = []
+        cbs.call("on_predict_begin", {})
+        for step, batch in enumerate(itertools.islice(data.batches(), steps)):
+            cbs.call("on_predict_batch_begin", step, {})
+            outs.append(np.asarray(predict_step(batch)))
+            cbs.call("on_predict_batch_end", step, {"outputs": outs[-1]})
+        cbs.call("on_predict_end", {})
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):

@@ -187,6 +187,23 @@ class Optimizer:
         ``learning_rate`` a float32 scalar Variable; slots come from :meth:`slot`."""
         raise NotImplementedError
 
+    def apply(self, grads, trainable_variables=None):
+        """Keras 3's form of :meth:`apply_gradients`: ``apply(grads, variables)``, the two
+        lists in matching order. Without ``trainable_variables``, the variables of the
+        previous ``apply`` call are used."""
+        if trainable_variables is None:
+            trainable_variables = getattr(self, "_apply_variables", None)
+            if trainable_variables is None:
+                raise ValueError("apply: pass trainable_variables (the list the gradients "
+                                 "belong to) at least on the first call")
+        else:
+            trainable_variables = self._apply_variables = list(trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(f"apply: {len(grads)} gradients for {len(trainable_variables)} "
+                             f"variables; give one gradient per variable")
+        return self.apply_gradients(zip(grads, trainable_variables))
+
     def minimize(self, loss, var_list, tape):
         """``apply_gradients`` of the gradients of ``loss`` recorded on ``tape``."""
         grads = tape.gradient(loss, var_list)

@@ -9,9 +9,10 @@ from ..layers.layer import reset_names
 from .batching import unpack_x_y_sample_weight
 from .model_plot import model_to_dot, plot_model
 from .progbar import Progbar
+from .sequence import pad_sequences
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical", "Progbar", "plot_model",
-           "model_to_dot", "unpack_x_y_sample_weight"]
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "pad_sequences", "Progbar",
+           "plot_model", "model_to_dot", "unpack_x_y_sample_weight"]
 
 
 def set_random_seed(seed):

@@ -1,0 +1,122 @@
+"""``keras.regularizers``: weight penalties added to the training loss.
+
+A regularizer is a function of one weight tensor returning a scalar; a layer given one
+(``Dense(..., kernel_regularizer=regularizers.l2(0.001))``) adds its value to the model's
+loss at every training step, so the penalty is part of the reported ``loss`` and of the
+gradient, as in Keras.
+"""
+
+from .. import ops
+from ._registry import lookup
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
+
+
+class Regularizer:
+    """Base class: ``regularizer(weight)`` is a scalar penalty."""
+
+    def __call__(self, x):
+        return ops.constant(0.0)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _factor(value, name):
+    value = float(value)
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative number; received {name}={value}")
+    return value
+
+
+class L1(Regularizer):
+    """``l1 * sum(|x|)``."""
+
+    def __init__(self, l1=0.01):
+        self.l1 = _factor(l1, "l1")
+
+    def __call__(self, x):
+        return self.l1 * ops.reduce_sum(ops.abs(x))
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    """``l2 * sum(x ** 2)``."""
+
+    def __init__(self, l2=0.01):
+        self.l2 = _factor(l2, "l2")
+
+    def __call__(self, x):
+        return self.l2 * ops.reduce_sum(ops.square(x))
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(|x|) + l2 * sum(x ** 2)``."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1, self.l2 = _factor(l1, "l1"), _factor(l2, "l2")
+
+    def __call__(self, x):
+        total = None
+        if self.l1:
+            total = self.l1 * ops.reduce_sum(ops.abs(x))
+        if self.l2:
+            part = self.l2 * ops.reduce_sum(ops.square(x))
+            total = part if total is None else total + part
+        return ops.zeros((), x.dtype) if total is None else total
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+def l1(l1=0.01):  # noqa: E741
+    return L1(l1)
+
+
+def l2(l2=0.01):
+    return L2(l2)
+
+
+def l1_l2(l1=0.01, l2=0.01):  # noqa: E741
+    return L1L2(l1, l2)
+
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+_BY_CLASS_NAME = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    """A regularizer from None, a name (``"l2"``: default factor), a config dict, a
+    Regularizer, or any callable ``weight -> scalar``."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        return (_BY_CLASS_NAME.get(identifier) or lookup("regularizer", identifier, _BY_NAME))()
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name"))
+        cls = _BY_CLASS_NAME.get(name) or lookup("regularizer", name, _BY_NAME)
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"regularizer must be None, a name, a config dict or a callable; "
+                    f"received {identifier!r}")
+
+
+def serialize(regularizer):
+    """``{"class_name": ..., "config": ...}`` for a built-in regularizer (for get_config)."""
+    if isinstance(regularizer, Regularizer):
+        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return regularizer

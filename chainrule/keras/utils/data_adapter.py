@@ -1,0 +1,158 @@
+"""What ``fit``, ``evaluate`` and ``predict`` iterate: batches of Tensors, from arrays or
+from a :class:`chainrule.data.Dataset`.
+
+Arrays are checked once, then cut into batches of ``batch_size`` (shuffled per epoch when
+asked, see :mod:`.batching`). A Dataset is already batched: each element is one batch,
+``(x, y)`` for training and evaluation, ``x`` (or ``(x, ...)``) for prediction, and
+``batch_size`` must not be given (as in Keras). A shuffle inside the Dataset reshuffles
+at every epoch, because every epoch iterates it afresh.
+"""
+
+import numpy as np
+
+from ...tensor import Tensor
+from . import batching
+
+__all__ = ["is_dataset", "adapt", "adapt_validation", "ArrayBatches", "DatasetBatches"]
+
+
+def is_dataset(x):
+    from ...data import Dataset
+    return isinstance(x, Dataset)
+
+
+def adapt(x, y, batch_size, caller, shuffle=False, targets=True):
+    """The batches of ``x`` (and ``y``) for ``caller``; ``targets`` says whether the loop
+    needs labels (fit, evaluate) or not (predict)."""
+    if is_dataset(x):
+        return DatasetBatches(x, y, batch_size, caller, targets)
+    return ArrayBatches(x, y, batch_size, caller, shuffle, targets)
+
+
+def adapt_validation(validation_data, batch_size):
+    """``fit``'s ``validation_data``: an ``(x_val, y_val)`` pair or a Dataset."""
+    if is_dataset(validation_data):
+        return DatasetBatches(validation_data, None, None, "fit (validation_data)", True)
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("fit: validation_data must be a pair (x_val, y_val) or a "
+                         "chainrule.data.Dataset of (x, y) batches")
+    return ArrayBatches(validation_data[0], validation_data[1], batch_size,
+                        "fit (validation_data)", False, True)
+
+
+class ArrayBatches:
+    """NumPy arrays (or Tensors, lists) cut into batches."""
+
+    def __init__(self, x, y, batch_size, caller, shuffle=False, targets=True):
+        self.batch_size = batching.check_batch_size(batch_size, caller)
+        self.x, self.y = batching.check_data(x, y, caller)
+        if targets and self.y is None:
+            raise ValueError(f"{caller}: y (the targets) is required")
+        self.shuffle, self.targets = shuffle, targets
+
+    @property
+    def steps(self):
+        return batching.steps_for(len(self.x), self.batch_size)
+
+    def sample_x(self):
+        return self.x
+
+    def split(self, validation_split):
+        """``(train, validation)``: the last fraction held out, as Keras does."""
+        (x, y), (xv, yv) = batching.split_validation(self.x, self.y, validation_split)
+        train = _replace(self, x, y)
+        val = _replace(self, xv, yv)
+        val.shuffle = False
+        return train, val
+
+    def batches(self, rng=None):
+        for index in batching.batch_indices(len(self.x), self.batch_size,
+                                            self.shuffle and rng is not None, rng):
+            x = Tensor._wrap(batching.take_batch(self.x, index))
+            if not self.targets:
+                yield x
+            else:
+                yield x, Tensor._wrap(batching.take_batch(self.y, index))
+
+
+def _replace(data, x, y):
+    clone = object.__new__(ArrayBatches)
+    clone.__dict__.update(data.__dict__, x=x, y=y)
+    return clone
+
+
+class DatasetBatches:
+    """A Dataset whose elements are batches."""
+
+    def __init__(self, dataset, y, batch_size, caller, targets=True):
+        if y is not None:
+            raise ValueError(f"{caller}: y must not be given when x is a Dataset (its "
+                             f"elements already hold the targets, as (x, y) pairs)")
+        if batch_size is not None:
+            raise ValueError(f"{caller}: batch_size must not be given when x is a Dataset "
+                             f"(it is already batched: use dataset.batch(n))")
+        self.dataset, self.caller, self.targets = dataset, caller, targets
+        self._steps = None
+
+    @property
+    def steps(self):
+        if self._steps is None:
+            n = int(self.dataset.cardinality())
+            if n == -1:
+                raise ValueError(f"{self.caller}: the Dataset is infinite (repeat() with no "
+                                 f"count); give it an end with take(n) or repeat(count)")
+            if n < 0:  # unknown (after filter): count the batches of one pass
+                n = sum(1 for _ in self.dataset.as_numpy_iterator())
+            if n == 0:
+                raise ValueError(f"{self.caller}: the Dataset is empty")
+            self._steps = n
+        return self._steps
+
+    def sample_x(self):
+        """The inputs of the first batch (for building the model before tracing)."""
+        for element in self.dataset.as_numpy_iterator():
+            return self._split(element, wrap=False)[0] if self.targets else \
+                self._inputs(element)
+        raise ValueError(f"{self.caller}: the Dataset is empty")
+
+    def split(self, validation_split):
+        raise ValueError("fit: validation_split is not supported when x is a Dataset (it "
+                         "cannot be cut without reading it); pass validation_data instead")
+
+    def batches(self, rng=None):
+        for element in self.dataset.as_numpy_iterator():
+            yield self._split(element) if self.targets else _wrap_all(self._inputs(element))
+
+    @staticmethod
+    def _inputs(element):
+        return element[0] if isinstance(element, tuple) else element
+
+    def _split(self, element, wrap=True):
+        if not isinstance(element, tuple) or len(element) not in (2, 3):
+            raise ValueError(f"{self.caller}: each element of the Dataset must be an (x, y) "
+                             f"pair of batches; received {_describe(element)}")
+        if len(element) == 3:
+            raise NotImplementedError(f"{self.caller}: (x, y, sample_weight) elements are "
+                                      f"not supported; give (x, y) pairs")
+        x, y = element
+        if not wrap:
+            return x, y
+        return _wrap_all(x), _wrap_all(y)
+
+
+def _wrap_all(obj):
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f" and obj.dtype != np.float32:
+            obj = obj.astype(np.float32)  # Keras's floatx, as arrays given to fit become
+        return Tensor._wrap(obj)
+    if isinstance(obj, dict):
+        return {k: _wrap_all(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_wrap_all(v) for v in obj)
+    return obj
+
+
+def _describe(element):
+    if isinstance(element, tuple):
+        return f"a tuple of {len(element)}"
+    return f"a single {type(element).__name__} (no targets)"
