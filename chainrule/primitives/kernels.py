@@ -121,8 +121,8 @@ def matmul(a, b, out=None, scan=None):
             result = _without_zero_rows(fast, a, b, out, scan)
         if result is not None:
             return result
-    if a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[-1] >= GOVERN_MIN_WORK \
-            and _governor.active:
+    if _state["adapt"] and a.ndim == 2 and b.ndim == 2 and _governor.active and \
+            a.shape[0] * a.shape[1] * b.shape[-1] >= GOVERN_MIN_WORK:
         return _governor.run(a, b, out)
     return np.matmul(a, b, out=out)
 
