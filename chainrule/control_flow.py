@@ -10,7 +10,7 @@ updates would happen); ``cond`` refuses it with a message saying what to do.
 
 import numpy as np
 
-from . import recording
+from . import nest, recording
 from .ops import convert_to_tensor, where
 from .tensor import Tensor
 
@@ -42,7 +42,8 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             f"value with cond (or where) and assign it once after, or run eagerly "
             f"(chainrule.config.run_functions_eagerly(True)).")
     leaves_a, leaves_b = [], []
-    skeleton_a, skeleton_b = _flatten(a, leaves_a), _flatten(b, leaves_b)
+    skeleton_a = nest.flatten(a, leaves_a, sort_keys=True)
+    skeleton_b = nest.flatten(b, leaves_b, sort_keys=True)
     if skeleton_a != skeleton_b:
         raise ValueError(f"cond: the branches return different structures: {_describe(a)} "
                          f"and {_describe(b)}")
@@ -54,7 +55,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             raise ValueError(f"cond: the branches return tensors of different shapes or "
                              f"dtypes: {x.shape} {x.dtype.name} and {y.shape} {y.dtype.name}")
         picked.append(where(p.reshape(()) if p.ndim else p, x, y))
-    return _unflatten(skeleton_a, iter(picked))
+    return nest.unflatten(skeleton_a, iter(picked))
 
 
 class _UpdateWatch:
@@ -71,25 +72,6 @@ class _UpdateWatch:
 
     def _record_read(self, tensor, what):
         pass
-
-
-def _flatten(obj, leaves):
-    if isinstance(obj, (list, tuple)):
-        return (type(obj), tuple(_flatten(o, leaves) for o in obj))
-    if isinstance(obj, dict):
-        return (dict, tuple((k, _flatten(v, leaves)) for k, v in sorted(obj.items())))
-    leaves.append(obj)
-    return None
-
-
-def _unflatten(skeleton, leaves):
-    if skeleton is None:
-        return next(leaves)
-    kind, items = skeleton
-    if kind is dict:
-        return {k: _unflatten(v, leaves) for k, v in items}
-    values = [_unflatten(s, leaves) for s in items]
-    return kind(*values) if hasattr(kind, "_fields") else kind(values)
 
 
 def _describe(obj):

@@ -12,6 +12,7 @@ its function in Python, once per element, on Tensors (TensorFlow traces it into 
 
 import numpy as np
 
+from .. import nest
 from .. import random as _random
 from ..tensor import Tensor
 
@@ -44,7 +45,7 @@ class Dataset:
         """One element per entry along the first axis of every array in ``tensors`` (an
         array, a tuple, a dict, or nested ones); all must have the same first size."""
         leaves = []
-        skeleton = _flatten(tensors, leaves, as_leaf_list=True)
+        skeleton = nest.flatten(tensors, leaves, list_is_leaf=True)
         arrays = [_to_array(leaf) for leaf in leaves]
         if not arrays:
             raise ValueError("from_tensor_slices: needs at least one array")
@@ -60,16 +61,16 @@ class Dataset:
 
         def make():
             for i in range(n):
-                yield _unflatten(skeleton, iter([a[i] for a in arrays]))
+                yield nest.unflatten(skeleton, iter([a[i] for a in arrays]))
         return Dataset(make, n)
 
     @staticmethod
     def from_tensors(tensors, name=None):
         """A dataset of one element: ``tensors`` itself."""
         leaves = []
-        skeleton = _flatten(tensors, leaves, as_leaf_list=True)
+        skeleton = nest.flatten(tensors, leaves, list_is_leaf=True)
         arrays = [_to_array(leaf) for leaf in leaves]
-        return Dataset(lambda: iter([_unflatten(skeleton, iter(arrays))]), 1)
+        return Dataset(lambda: iter([nest.unflatten(skeleton, iter(arrays))]), 1)
 
     @staticmethod
     def range(*args, dtype="int64", name=None):
@@ -98,14 +99,14 @@ class Dataset:
             datasets = datasets[0]
         structure = datasets
         leaves = []
-        skeleton = _flatten(structure, leaves)
+        skeleton = nest.flatten(structure, leaves)
         for d in leaves:
             if not isinstance(d, Dataset):
                 raise TypeError(f"zip: expected Datasets; received {type(d).__name__}")
 
         def make():
             for items in zip(*[iter(d._make_iterator()) for d in leaves]):
-                yield _unflatten(skeleton, iter(items))
+                yield nest.unflatten(skeleton, iter(items))
         return Dataset(make, _min_cardinality([d._cardinality for d in leaves]))
 
     # -- transformations -----------------------------------------------------------------
@@ -137,9 +138,9 @@ class Dataset:
         def make():
             for element in source._make_iterator():
                 leaves = []
-                skeleton = _flatten(element, leaves)
+                skeleton = nest.flatten(element, leaves)
                 for i in range(len(leaves[0])):
-                    yield _unflatten(skeleton, iter([leaf[i] for leaf in leaves]))
+                    yield nest.unflatten(skeleton, iter([leaf[i] for leaf in leaves]))
         return Dataset(make, UNKNOWN_CARDINALITY if self._cardinality != INFINITE_CARDINALITY
                        else INFINITE_CARDINALITY)
 
@@ -319,34 +320,10 @@ class Dataset:
 
 # -- element structures ------------------------------------------------------------------------
 
-_LEAF = None
-
-
-def _flatten(obj, leaves, as_leaf_list=False):
-    """Tuples and dicts (and namedtuples) are structure; with ``as_leaf_list`` a list is a
-    leaf (TensorFlow treats a list given to from_tensor_slices as one array)."""
-    if isinstance(obj, tuple) or (isinstance(obj, list) and not as_leaf_list):
-        return (type(obj), tuple(_flatten(o, leaves, as_leaf_list) for o in obj))
-    if isinstance(obj, dict):
-        return (dict, tuple((k, _flatten(v, leaves, as_leaf_list)) for k, v in obj.items()))
-    leaves.append(obj)
-    return _LEAF
-
-
-def _unflatten(skeleton, leaves):
-    if skeleton is _LEAF:
-        return next(leaves)
-    kind, items = skeleton
-    if kind is dict:
-        return {k: _unflatten(v, leaves) for k, v in items}
-    values = [_unflatten(s, leaves) for s in items]
-    return kind(*values) if hasattr(kind, "_fields") else kind(values)
-
-
 def _map_structure(fn, obj, as_leaf_list=False):
     leaves = []
-    skeleton = _flatten(obj, leaves, as_leaf_list)
-    return _unflatten(skeleton, iter([fn(leaf) for leaf in leaves]))
+    skeleton = nest.flatten(obj, leaves, as_leaf_list)
+    return nest.unflatten(skeleton, iter([fn(leaf) for leaf in leaves]))
 
 
 def _to_array(value):
@@ -365,7 +342,7 @@ def _stack(elements):
     skeleton = None
     for element in elements:
         leaves = []
-        skeleton = _flatten(element, leaves)
+        skeleton = nest.flatten(element, leaves)
         leaves_per.append(leaves)
     stacked = []
     for parts in zip(*leaves_per):
@@ -375,7 +352,7 @@ def _stack(elements):
                              f"be stacked into one batch; make them one shape first (e.g. "
                              f"with map, or keras.utils.pad_sequences)")
         stacked.append(np.stack(parts))
-    return _unflatten(skeleton, iter(stacked))
+    return nest.unflatten(skeleton, iter(stacked))
 
 
 def _positive(value, op, allow_autotune=False):
