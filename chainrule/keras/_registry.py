@@ -16,3 +16,19 @@ def lookup(kind, name, table):
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(f"Unknown {kind} {name!r}.{hint} Valid {kind} names: "
                      f"{', '.join(repr(v) for v in valid)}.")
+
+
+class Configurable:
+    """What initializers and regularizers share: ``get_config`` (their arguments),
+    ``from_config`` and a ``repr`` that shows them."""
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

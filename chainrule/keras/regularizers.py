@@ -7,27 +7,16 @@ gradient, as in Keras.
 """
 
 from .. import ops
-from ._registry import lookup
+from ._registry import Configurable, lookup
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: ``regularizer(weight)`` is a scalar penalty."""
 
     def __call__(self, x):
         return ops.constant(0.0)
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _factor(value, name):
