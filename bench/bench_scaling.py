@@ -56,10 +56,10 @@ PROJECT_TO = (1, 2, 8, 64, 512)
 # --------------------------------------------------------------------------- rank side
 
 class _Timed:
-    """A communicator that adds the seconds spent in all_reduce to ``seconds``."""
+    """A communicator that keeps the seconds each all_reduce call took, in ``durations``."""
 
     def __init__(self, inner):
-        self.inner, self.seconds, self.calls = inner, 0.0, 0
+        self.inner, self.durations = inner, []
         self.rank, self.size = inner.rank, inner.size
 
     def __getattr__(self, name):
@@ -72,9 +72,33 @@ class _Timed:
     def all_reduce(self, array, op="sum", out=None):
         start = time.perf_counter()
         out = self.inner.all_reduce(array, op, out)
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
+        self.durations.append(time.perf_counter() - start)
         return out
+
+
+def split_all_reduce_time(durations):
+    """``(transfer, wait, inside)`` in seconds, from each rank's list of per-call durations
+    (every rank makes the same calls, in the same order).
+
+    A call returns on every rank once the last rank has joined it, so the last rank to join
+    spends only the collective's own work inside it (its *transfer*) and every other rank
+    also waits for that last one. Per call, the shortest duration over the ranks is the
+    transfer, which lengthens the step on the critical path; the longest minus the
+    shortest is the wait, which is load imbalance between the ranks (one of them computed
+    longer, or was descheduled) and would be the same with an infinitely fast network.
+    ``inside`` is the most time any one rank spent inside the calls (transfer plus its
+    waits)."""
+    if not durations or not durations[0]:
+        return 0.0, 0.0, 0.0
+    calls = len(durations[0])
+    if any(len(d) != calls for d in durations):
+        raise ValueError(f"ranks made different numbers of all-reduce calls: "
+                         f"{[len(d) for d in durations]}")
+    per_call = list(zip(*durations))
+    transfer = sum(min(c) for c in per_call)
+    wait = sum(max(c) - min(c) for c in per_call)
+    inside = max(sum(d) for d in durations)
+    return transfer, wait, inside
 
 
 def _param_count(hidden):
@@ -119,18 +143,26 @@ def rank_main(model_name, batches, steps, out_path):
                           metrics=["accuracy"], jit_compile=True)
         model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0, shuffle=False)
         comm.barrier()
-        timed.seconds, timed.calls = 0.0, 0
+        timed.durations = []
         start = time.perf_counter()
         model.fit(x, y, batch_size=batch, verbose=0, shuffle=False)
         elapsed = time.perf_counter() - start
-        step = elapsed / steps
-        in_all_reduce = timed.seconds / steps
-        # the slowest rank sets the pace: report the largest step and all-reduce times
-        step, in_all_reduce = (max(v) for v in zip(*comm.allgather((step, in_all_reduce))))
+        gathered = comm.allgather((elapsed / steps, timed.durations))
+        step = max(s for s, _ in gathered)  # the slowest rank sets the pace
+        durations = [d for _, d in gathered]
+        transfer, wait, inside = (t / steps for t in split_all_reduce_time(durations))
+        # which rank joined each call last (it spent the least time inside): a rank that
+        # nearly always does is slower for a reason of its own; an even split is noise
+        last = [min(range(comm.size), key=lambda r: call[r]) for call in zip(*durations)]
+        last_share = [last.count(r) / max(len(last), 1) for r in range(comm.size)]
         results.append({"model": model_name, "params": params, "ranks": comm.size,
                         "threads": os.environ.get("OMP_NUM_THREADS"), "batch": batch,
-                        "step_s": step, "all_reduce_s": in_all_reduce,
-                        "all_reduce_share": in_all_reduce / step,
+                        "step_s": step, "all_reduce_s": transfer,
+                        "all_reduce_share": transfer / step,
+                        "wait_s": wait, "wait_share": wait / step,
+                        "inside_all_reduce_s": inside, "inside_share": inside / step,
+                        "all_reduce_calls": len(gathered[0][1]) / steps,
+                        "joined_last_share": last_share,
                         "samples_per_s": batch / step})
     grad_bytes = 4 * params
     alone = _time_all_reduce(comm, grad_bytes, 20) if comm.size > 1 else 0.0
@@ -205,14 +237,18 @@ def main(argv=None):
         report["models"][model] = runs
         print(f"\n{model} model ({runs[rank_counts[0]]['points'][0]['params']:,} weights, "
               f"gradient buffer {runs[rank_counts[0]]['gradient_bytes'] / 2**20:.2f} MiB)")
+        print("all-reduce: the collective's own time on the critical path (per call, the "
+              "shortest over the ranks);\nwait: time a rank spent in it waiting for a slower "
+              "rank (load imbalance, not communication)")
         print(f"{'batch':>6} {'ranks':>5} {'threads':>7} {'step ms':>9} {'all-reduce ms':>14} "
-              f"{'share':>6} {'samples/s':>10} {'vs 1 rank':>9}")
+              f"{'share':>6} {'wait ms':>8} {'share':>6} {'samples/s':>10} {'vs 1 rank':>9}")
         base = {p["batch"]: p for p in runs[rank_counts[0]]["points"]}
         for batch in batches:
             for r in rank_counts:
                 p = next(q for q in runs[r]["points"] if q["batch"] == batch)
                 print(f"{batch:>6} {r:>5} {p['threads'] or '-':>7} {1e3 * p['step_s']:>9.2f} "
                       f"{1e3 * p['all_reduce_s']:>14.3f} {100 * p['all_reduce_share']:>5.1f}% "
+                      f"{1e3 * p['wait_s']:>8.3f} {100 * p['wait_share']:>5.1f}% "
                       f"{p['samples_per_s']:>10.0f} "
                       f"{p['samples_per_s'] / base[batch]['samples_per_s']:>8.2f}x")
         multi = [r for r in rank_counts if r > 1]
@@ -225,6 +261,7 @@ def main(argv=None):
                   f"8 bytes {1e6 * run['all_reduce_8_bytes_s']:.1f} us "
                   f"(latency ~{1e6 * lat:.1f} us, bandwidth ~{bw / 1e9:.2f} GB/s)")
             # compute per sample of one 1-thread worker: the largest batch, minus its all-reduce
+            # (the waits stay in: they are this machine's imbalance, and would recur)
             p = max(run["points"], key=lambda q: q["batch"])
             per_sample = (p["step_s"] - p["all_reduce_s"]) / (p["batch"] / p["ranks"])
             report["models"][model]["projection"] = {}

@@ -31,3 +31,15 @@ def test_projection_is_ideal_without_communication_and_degrades_with_it():
 def test_parameter_count_of_the_two_models():
     assert bs._param_count(bs.MODELS["book"]) == 407_050
     assert bs._param_count(bs.MODELS["wide"]) == 784 * 2048 + 2048 + 2048 * 2048 + 2048 + 2048 * 10 + 10
+
+
+def test_all_reduce_time_splits_into_transfer_and_wait():
+    # call 1: rank 1 joined last (0.2 ms inside), rank 0 waited 3 ms for it;
+    # call 2: rank 0 joined last.
+    transfer, wait, inside = bs.split_all_reduce_time([[3.2e-3, 0.3e-3], [0.2e-3, 1.3e-3]])
+    assert transfer == pytest.approx(0.2e-3 + 0.3e-3)
+    assert wait == pytest.approx(3.0e-3 + 1.0e-3)
+    assert inside == pytest.approx(3.5e-3)  # rank 0: 3.2 + 0.3 ms
+    assert bs.split_all_reduce_time([[]]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="different numbers"):
+        bs.split_all_reduce_time([[1.0], [1.0, 2.0]])

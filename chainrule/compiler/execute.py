@@ -70,9 +70,9 @@ class CompiledGraph:
         self._input_specs = [(v.shape, v.dtype) for v in graph.inputs]
         # The Variable objects that updates write to, by value index (those passed as
         # arguments are filled in at each call).
-        self._variable_objects = {v.index: v.variable for v in graph.values
-                                  if v.variable is not None}
-        self._variables = [(v.index, v.variable) for v in graph.values if v.kind == VARIABLE]
+        values = list(graph.values) + program.variables  # with those of inlined graphs
+        self._variable_objects = {v.index: v.variable for v in values if v.variable is not None}
+        self._variables = [(v.index, v.variable) for v in values if v.kind == VARIABLE]
         self._outputs = [v.index for v in program.outputs]
         buffers = plan_buffers(program)
         for index, buffer in buffers.items():

@@ -33,7 +33,7 @@ def _overwritable(op):
     """The inputs whose buffer the op's first output may take over (when they die there)."""
     if isinstance(op.prim, Loop):
         return [v for v in op.inputs if pattern(v.shape, op.prim.shape) == "full"]
-    return list(op.inputs) if op.prim.elementwise else []
+    return list(op.inputs) if op.prim.in_place else []
 
 
 def plan_buffers(program):

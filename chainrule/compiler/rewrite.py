@@ -4,6 +4,10 @@ A :class:`Program` is the graph's nodes as :class:`Op` s after passes that keep 
 number the same. None of them knows any model, layer or op sequence; each reads only what
 the primitive table says of a primitive:
 
+* **inlining**: an effect that can say what it does as a graph (its ``inline`` method;
+  ``apply_gradients`` gives its optimizer's ``update_step`` for every variable) is replaced
+  by that graph's nodes, so the update runs as the program's own fused loops rather than
+  through a call per variable;
 * **lowering**: a primitive with a ``decompose`` (``dense``: a product plus a bias add;
   ``sigmoid``: its multiply-tanh-add steps) is replaced by its parts, so they can fuse with
   their neighbours;
@@ -25,7 +29,7 @@ An op of the program may have several outputs (a fused loop); effects (Variable 
 
 import numpy as np
 
-from ..graph.graph import CONSTANT, RESULT, Value
+from ..graph.graph import CONSTANT, RESULT, VARIABLE, Value
 from ..primitives import Primitive, kernels
 from ..primitives import table as P
 from .fusion import fuse
@@ -61,12 +65,14 @@ class Op:
 
 class Program:
     """A graph rewritten for the executor: ``ops`` in order, the ``constants`` folding and
-    lowering made, the graph's ``outputs`` (a folded or shared value may stand for one) and
+    lowering made, the ``variables`` that inlined graphs read or update beyond the graph's
+    own, the graph's ``outputs`` (a folded or shared value may stand for one) and
     ``value_count``, the number of registers its values need."""
 
-    def __init__(self, ops, constants, outputs, value_count):
+    def __init__(self, ops, constants, outputs, value_count, variables=()):
         self.ops, self.constants, self.outputs = ops, constants, outputs
         self.value_count = value_count
+        self.variables = list(variables)
 
     def listing(self):
         """The program as text, one op per line (fused loops show their members)."""
@@ -88,6 +94,7 @@ def rewrite(graph, fusion=None):
     ops = [Op(n.prim, n.inputs, n.params, () if n.output is None else (n.output,))
            for n in graph.nodes]
     alias = {}  # value index -> the value that replaces it
+    ops = _inline(ops, graph, values)
     ops = _lower(ops, values) if fusion else ops
     ops = _fold_constants(ops, alias, values)
     ops = _share_common(ops, alias)
@@ -97,14 +104,26 @@ def rewrite(graph, fusion=None):
     if fusion:
         ops = fuse(ops, keep)
     ops = _share_column_scans(ops)
-    return Program(ops, values.constants, outputs, values.count)
+    return Program(ops, values.constants, outputs, values.count, values.variables)
 
 
 class _Values:
-    """Makes the values that rewriting adds (lowered intermediates, folded constants)."""
+    """Makes the values that rewriting adds (lowered intermediates, folded constants, the
+    values of inlined graphs)."""
 
     def __init__(self, count):
-        self.count, self.constants = count, []
+        self.count, self.constants, self.variables = count, [], []
+
+    def copy_of(self, v):
+        """A new value like ``v`` (a constant keeps its example as it is: a Python number
+        stays one, so it combines with arrays as it did when traced)."""
+        new = Value(self.count, v.kind, v.shape, v.dtype, v.name, v.example, v.variable)
+        self.count += 1
+        if v.kind == CONSTANT:
+            self.constants.append(new)
+        elif v.kind == VARIABLE:
+            self.variables.append(new)
+        return new
 
     def result(self, shape, dtype):
         v = Value(self.count, RESULT, tuple(shape), np.dtype(dtype))
@@ -128,6 +147,49 @@ def _substituted(op, alias):
 
 def _pure(op):
     return isinstance(op.prim, Primitive) and not op.prim.stateful and not op.is_update
+
+
+def _inline(ops, graph, values):
+    """Effects with an ``inline(*inputs, **params)`` that returns a graph over the same
+    inputs are replaced by that graph's nodes (recursively). A Variable the program already
+    reads keeps its value; the graph's other captures get values of their own."""
+    variables = {id(v.variable): v for v in graph.values if v.variable is not None}
+    return _inline_ops(ops, variables, values)
+
+
+def _inline_ops(ops, variables, values):
+    result = []
+    for op in ops:
+        inline = getattr(op.prim, "inline", None) if op.is_update else None
+        inner = inline(*op.inputs, **op.params) if inline is not None else None
+        if inner is None:
+            result.append(op)
+            continue
+        if [(v.shape, v.dtype) for v in inner.inputs] != [(v.shape, v.dtype) for v in op.inputs]:
+            raise ValueError(f"{op.prim.name}.inline returned a graph whose inputs do not "
+                             f"match the node's: {inner.inputs} for {op.inputs}")
+        mapping = {v.index: outer for v, outer in zip(inner.inputs, op.inputs)}
+        for v in inner.values:
+            if v.index in mapping or v.kind == RESULT:
+                continue
+            if v.variable is not None:
+                known = variables.get(id(v.variable))
+                if known is None:
+                    known = variables[id(v.variable)] = values.copy_of(v)
+                mapping[v.index] = known
+            else:
+                mapping[v.index] = values.copy_of(v)
+        nodes = []
+        for node in inner.nodes:
+            outs = ()
+            if node.output is not None:
+                out = mapping[node.output.index] = values.result(node.output.shape,
+                                                                 node.output.dtype)
+                outs = (out,)
+            nodes.append(Op(node.prim, [mapping[v.index] for v in node.inputs], node.params,
+                            outs))
+        result += _inline_ops(nodes, variables, values)
+    return result
 
 
 def _lower(ops, values):

@@ -52,9 +52,15 @@ def all_reduce_packed(values, op=ReduceOp.SUM, communicator=None, scale=None):
     for dtype, members in by_dtype.items():
         flat = [ops.reshape(tensors[i], (-1,)) for i in members]
         buffer = ops.concat(flat, 0) if len(flat) > 1 else flat[0]
+        reduce_op = op
         if scale is not None:
-            buffer = buffer * ops.cast(scale, dtype) if scale.dtype != dtype else buffer * scale
-        buffer = bind(_all_reduce_prim, (buffer,), {"communicator": communicator, "op": op})
+            factor = ops.cast(scale, dtype) if scale.dtype != dtype else scale
+            if op == ReduceOp.MEAN and communicator.size > 1:
+                # the mean's division joins the scaling pass (exact for 2, 4, 8... ranks)
+                factor, reduce_op = factor / communicator.size, ReduceOp.SUM
+            buffer = buffer * factor
+        buffer = bind(_all_reduce_prim, (buffer,), {"communicator": communicator,
+                                                     "op": reduce_op})
         start = 0
         for i in members:
             t = tensors[i]

@@ -25,14 +25,27 @@ __all__ = ["all_reduce"]
 
 
 def all_reduce_forward(x, communicator, op):
-    if recording.state.listeners:  # a tracing run (see the module docstring)
-        return np.array(x, copy=True, order="C")
     # into a new array, never in place: x may be read elsewhere
-    return communicator.all_reduce(x, op, out=np.empty(np.shape(x), np.result_type(x)))
+    return all_reduce_kernel(x, np.empty(np.shape(x), np.result_type(x)), communicator, op)
+
+
+def all_reduce_kernel(x, out, communicator, op):
+    """The collective into ``out``: the compiled executor passes a planned buffer, kept
+    between steps (a fresh one costs a page fault per 4 kB on the first write), and when
+    ``x`` dies here (a packed gradient buffer) ``x`` itself: the reduction is then made in
+    place, without the copy into a separate receive buffer."""
+    if recording.state.listeners:  # a tracing run (see the module docstring)
+        if out is not x:
+            np.copyto(out, x)
+        return out
+    if out is x:
+        return communicator.all_reduce(out, op)
+    return communicator.all_reduce(np.asarray(x, order="C"), op, out=out)
 
 
 def all_reduce_vjp(g, out, x, communicator, op):
     return (all_reduce(g, communicator=communicator, op=op),)
 
 
-all_reduce = defprimitive("all_reduce", all_reduce_forward, all_reduce_vjp)
+all_reduce = defprimitive("all_reduce", all_reduce_forward, all_reduce_vjp,
+                          kernel=all_reduce_kernel, in_place=True)

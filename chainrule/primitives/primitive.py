@@ -31,7 +31,10 @@ the forward and the rule, so that it never keeps a list of its own:
   dtype, as NumPy's arithmetic does), ``"common"`` (to their common dtype: comparisons) or
   ``"as_is"``;
 * ``decompose(emit, *inputs, **params)``: the op as other primitives (``dense`` is a
-  product plus a bias add), for the compiler to fuse its parts with their neighbours.
+  product plus a bias add), for the compiler to fuse its parts with their neighbours;
+* ``in_place``: the kernel may be given as ``out`` an input of the result's shape and dtype
+  that nothing reads afterwards (element-wise ops may always; ``all_reduce`` then reduces
+  in place, with no copy of the buffer).
 """
 
 import inspect
@@ -50,10 +53,11 @@ class Primitive:
     """A named NumPy forward function and its VJP (``None`` when not differentiable)."""
 
     __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
-                 "kernel", "scalar", "operands", "decompose", "stateful")
+                 "kernel", "scalar", "operands", "decompose", "stateful", "in_place")
 
     def __init__(self, name, forward, vjp=None, describe_error=None, why=None, kernel=None,
-                 scalar=None, operands="result", decompose=None, stateful=False):
+                 scalar=None, operands="result", decompose=None, stateful=False,
+                 in_place=False):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -65,6 +69,7 @@ class Primitive:
         self.decompose = decompose
         # A stateful primitive (random draws) must run at every call: never folded or shared.
         self.stateful = stateful
+        self.in_place = in_place or scalar is not None
 
     @property
     def elementwise(self):

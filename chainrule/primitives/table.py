@@ -25,7 +25,8 @@ PRIMITIVES = {}
 
 
 def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kernel=None,
-                 scalar=None, operands="result", decompose=None, stateful=False):
+                 scalar=None, operands="result", decompose=None, stateful=False,
+                 in_place=False):
     """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so).
 
     A forward that is a NumPy ufunc is its own kernel; ``scalar`` may be a template string
@@ -37,7 +38,7 @@ def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kern
     if isinstance(scalar, str):
         scalar = scalar.format
     prim = Primitive(name, forward, vjp, describe_error, why, kernel, scalar, operands,
-                     decompose, stateful)
+                     decompose, stateful, in_place)
     PRIMITIVES[name] = prim
     return prim
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
+from chainrule.distribute import LocalCommunicator
 from chainrule.primitives import kernels
 from chainrule.primitives import table as P
 
@@ -197,8 +198,8 @@ KERNELS = sorted(name for name, p in P.PRIMITIVES.items() if p.kernel is not Non
 @pytest.mark.parametrize("name", KERNELS)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_every_kernel_writes_its_primitives_forward(backend, name):
-    """Each kernel in the table, into a given buffer (and over its own input, for the
-    element-wise ones), equals the forward bit for bit."""
+    """Each kernel in the table, into a given buffer (and over its own input, for those
+    that may write there: element-wise ones, all_reduce), equals the forward bit for bit."""
     prim = P.PRIMITIVES[name]
     rng = np.random.default_rng(7)
     a, b = edgy(rng, (37, 19)), edgy(rng, (37, 19))
@@ -212,6 +213,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
         "reduce_min": ((a,), {"axis": None, "keepdims": False}),
         "softmax": ((a,), {"axis": 1}),
         "sparse_softmax_cross_entropy": ((rng.integers(0, 19, 37), a), {}),
+        "all_reduce": ((a,), {"communicator": LocalCommunicator(), "op": "mean"}),
     }.get(name, (None, {}))
     if args is None:
         arity = 1 if name in ("negative", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
@@ -223,7 +225,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
     out = np.empty(want.shape, want.dtype)
     assert prim.kernel(*args, out=out, **params) is not None
     same_bits(out, want)
-    if prim.elementwise:
+    if prim.in_place:
         for k, x in enumerate(args):  # over an input that dies there
             if x.shape == want.shape and x.dtype == want.dtype:
                 inputs = [np.array(y) for y in args]

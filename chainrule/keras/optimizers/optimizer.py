@@ -17,6 +17,8 @@ import numpy as np
 
 from ... import recording
 from ...graph import function
+from ...graph.capture import trace
+from ...graph.graph import VARIABLE
 from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
 from ...tensor import Tensor
 from ...variable import Variable
@@ -148,26 +150,61 @@ class Optimizer:
         return self.iterations
 
     def _apply(self, grads, variables):
-        """The update itself, on gradient arrays: clipping, weight decay, ``update_step``
-        for each variable, then ``iterations += 1``. The learning rate (and a schedule) is
-        read here, so a replayed graph sees its current value."""
-        if self.clipvalue is not None or self.clipnorm is not None or \
-                self.global_clipnorm is not None:
+        """The update itself, on gradient arrays: clipping, :meth:`_begin_step`,
+        ``update_step`` for each variable, then ``iterations += 1``. The learning rate (and
+        a schedule) is read here, so a replayed graph sees its current value."""
+        if self._clips:
             grads = self._clip(grads)
-        lr = float(self.learning_rate._value)
-        self._prepare_step(lr)
+        self._begin_step(variables)
         with paused_recorders():  # an update is not part of any tape's record
             for g, v in zip(grads, variables):
-                if self.weight_decay:
-                    v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
-                    mark_changed(v)
                 self._update(g, v)
         self.iterations._value += 1
         mark_changed(self.iterations)
 
+    @property
+    def _clips(self):
+        return self.clipvalue is not None or self.clipnorm is not None or \
+            self.global_clipnorm is not None
+
+    def _begin_step(self, variables):
+        """What a step does before the variables' own updates: reads the learning rate (a
+        schedule sets it now), shrinks the weights by weight decay, and lets a subclass
+        compute the step's scalars (:meth:`_prepare_step`)."""
+        lr = float(self.learning_rate._value)
+        if self.weight_decay:
+            for v in variables:
+                v._value -= v._value * v._value.dtype.type(lr * self.weight_decay)
+                mark_changed(v)
+        self._prepare_step(lr)
+
     def _prepare_step(self, learning_rate):
         """Called once per step before the variables' updates, with the learning rate as a
         float: where a subclass computes the step's scalars (Adam's bias correction)."""
+
+    def _step_graph(self, variable_values, gradient_values):
+        """The whole step as a graph over ``(w1, g1, w2, g2, ...)``, for a compiled training
+        step to run as its own ops (see :meth:`ApplyGradients.inline`); None when the
+        step cannot be one: gradients that are clipped first, or that are not of their
+        Variable's shape and dtype (eager code casts them), or Variables passed to the
+        traced step as arguments (the graph would hold the slots of one of them)."""
+        if self._clips or any(v.kind != VARIABLE for v in variable_values) or \
+                any((g.shape, g.dtype) != (v.shape, v.dtype)
+                    for g, v in zip(gradient_values, variable_values)):
+            return None
+        variables = [v.variable for v in variable_values]
+        self._build_new(variables)
+        operands = [x for v, g in zip(variables, gradient_values)
+                    for x in (v, np.zeros(g.shape, g.dtype))]
+        traced = trace(self._whole_step, *operands, name=f"{self.name}_step")
+        return None if traced.value_reads else traced.graph
+
+    def _whole_step(self, *operands):
+        variables, grads = operands[0::2], operands[1::2]
+        BEGIN_STEP.apply(*variables, optimizer=self)
+        for g, v in zip(grads, variables):
+            self.update_step(g, v, self._learning_rate)
+        self.iterations.assign_add(1)
 
     def _update(self, grad, var):
         runner = self._runners.get(id(var))
@@ -276,6 +313,13 @@ class ApplyGradients:
     vjp = None
     why = "it changes the Variables in place; an update is not differentiable"
 
+    def inline(self, *operands, optimizer):
+        """The step as a graph over this node's inputs (the optimizer's own ops: a begin
+        node, each variable's ``update_step``, the counter), for a compiler to run in place
+        of the node; or None (see ``Optimizer._step_graph``). ``operands`` are the node's
+        input values."""
+        return optimizer._step_graph(operands[0::2], operands[1::2])
+
     def apply(self, *operands, optimizer):
         variables, grads = operands[0::2], operands[1::2]
         grads = [optimizer._gradient_array(g, v) for g, v in zip(grads, variables)]
@@ -294,6 +338,34 @@ class ApplyGradients:
 
 
 APPLY_GRADIENTS = ApplyGradients()
+
+
+class BeginStep:
+    """The first node of an inlined optimizer step (``Optimizer._begin_step``): the learning
+    rate and its schedule, weight decay and the step's scalars (Adam's step size),
+    computed when the graph runs. Its operands are the Variables being updated."""
+
+    name = "begin_step"
+    vjp = None
+    why = "it changes the optimizer's state in place; an update is not differentiable"
+
+    def apply(self, *variables, optimizer):
+        if recording.listeners():
+            announce_effect(self, variables, {"optimizer": optimizer})
+            with unannounced_updates():
+                optimizer._begin_step(variables)
+        else:
+            optimizer._begin_step(variables)
+
+    def changes(self, *variables, optimizer):
+        own = [v for v in vars(optimizer).values() if isinstance(v, Variable)]
+        return list(variables) + optimizer.variables + own
+
+    def __repr__(self):
+        return "<effect begin_step>"
+
+
+BEGIN_STEP = BeginStep()
 
 
 def _norm(g):
