@@ -167,8 +167,13 @@ def test_other_losses_compiled_equal_eager(loss, last, targets):
     lambda: optimizers.Adam(),
     lambda: optimizers.Adam(amsgrad=True),
     lambda: optimizers.Adam(learning_rate=lambda step: 1e-3 / (1 + step)),  # a schedule
+    lambda: optimizers.SGD(0.05, momentum=0.9, weight_decay=0.01),
+    lambda: optimizers.Adam(weight_decay=0.004),
+    lambda: optimizers.RMSprop(clipnorm=0.5),  # not inlined: the clipping is NumPy code
+    lambda: optimizers.SGD(0.05, global_clipnorm=0.5),
 ], ids=["sgd", "momentum", "nesterov", "rmsprop", "rmsprop-momentum", "rmsprop-centered",
-        "rmsprop-both", "adagrad", "adam", "amsgrad", "adam-schedule"])
+        "rmsprop-both", "adagrad", "adam", "amsgrad", "adam-schedule", "sgd-decay",
+        "adam-decay", "rmsprop-clipnorm", "sgd-global-clipnorm"])
 def test_every_optimizer_compiled_equals_eager(make_optimizer):
     data = mnist_subset(300, 50)
     eager = run(False, lambda: book_model(16), data, epochs=2, batch_size=64,
@@ -177,6 +182,31 @@ def test_every_optimizer_compiled_equals_eager(make_optimizer):
               optimizer=make_optimizer())
     assert_same_run(eager, jit)  # Adam's bias correction needs the live step counter
     assert int(jit["model"].optimizer.iterations) == int(eager["model"].optimizer.iterations) == 10
+
+
+@pytest.mark.parametrize("clip, inlined", [(None, True), (1.0, False)])
+def test_the_compiled_step_runs_the_optimizer_update_inline(clip, inlined):
+    """The graph keeps one apply_gradients node; the compiled program replaces it with the
+    optimizer's own ops (its begin_step, fused update loops, the counter), except when the
+    gradients are clipped first."""
+    (x, y), _ = mnist_subset(128, 10)
+    keras.utils.set_random_seed(0)
+    model = book_model(16)
+    model.compile(optimizer=optimizers.Adam(clipnorm=clip),
+                  loss="sparse_categorical_crossentropy", jit_compile=True)
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    traced = next(t for (method, _), t in model._jit._by_shapes.items()
+                  if method == "_gradient_step")
+    assert [n.prim.name for n in traced.graph.nodes].count("apply_gradients") == 1
+    program = traced.compiled().program
+    names = [op.prim.name for op in program.ops]
+    assert ("apply_gradients" in names) is not inlined
+    assert ("begin_step" in names) is inlined
+    if inlined and kernels.numba_module() is not None:
+        # each variable's update is one loop that stores to it and its two slots
+        stores = [op.prim.stores for op in program.ops if op.prim.name == "loop"]
+        assert sum(len(s) == 3 for s in stores) == len(model.trainable_weights)
+    assert int(model.optimizer.iterations) == 2
 
 
 def test_a_learning_rate_changed_between_fits_takes_effect():
