@@ -332,6 +332,10 @@ def concat_forward(*xs, axis):
     return xp.concatenate(xs, axis=axis)
 
 
+def concat_kernel(*xs, out, axis):
+    return xp.concatenate(xs, axis=axis, out=out)
+
+
 def concat_vjp(g, out, *xs, axis):
     grads, start = [], 0
     for x in xs:
@@ -351,7 +355,8 @@ transpose = defprimitive("transpose", transpose_forward, transpose_vjp)
 broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, broadcast_to_vjp)
 getitem = defprimitive("getitem", getitem_forward, getitem_vjp)
 scatter_add = defprimitive("scatter_add", scatter_add_forward, scatter_add_vjp)
-concat = defprimitive("concat", concat_forward, concat_vjp, describe_error=_concat_error)
+concat = defprimitive("concat", concat_forward, concat_vjp, describe_error=_concat_error,
+                      kernel=concat_kernel)
 
 # -- linear algebra --------------------------------------------------------------------------
 

@@ -214,6 +214,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
         "softmax": ((a,), {"axis": 1}),
         "sparse_softmax_cross_entropy": ((rng.integers(0, 19, 37), a), {}),
         "all_reduce": ((a,), {"communicator": LocalCommunicator(), "op": "mean"}),
+        "concat": ((a, b, edgy(rng, (2, 19))), {"axis": 0}),
     }.get(name, (None, {}))
     if args is None:
         arity = 1 if name in ("negative", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
