@@ -6,10 +6,11 @@ For each model (the book's Dense 512 relu / Dense 10 softmax, and a wider Dense 
 each global batch, every rank count is started by ``python -m chainrule.launch -n R`` (which
 gives each rank cores / R math-library threads: 1 rank x 2 threads against 2 ranks x 1
 thread on a 2-core machine). A rank times ``fit`` over ``--steps`` global batches after a
-warm-up fit, and the time spent inside all-reduces during it (a timing wrapper around the
-communicator: the wait for the slower rank counts, as it does in a real step). It also
-times the all-reduce of the gradient buffer alone, after a barrier, and of 8 bytes, which give
-this machine's latency and bandwidth.
+warm-up fit, and each all-reduce call during it (a timing wrapper around the communicator);
+:func:`split_all_reduce_time` divides the time inside the calls into the collective's own
+work on the critical path and the waiting for a slower rank. It also times the all-reduce of
+the gradient buffer alone, after a barrier, and of 8 bytes, which give this machine's
+latency and bandwidth.
 
 The projection to 8, 64 and 512 workers takes the measured compute time per sample of one
 1-thread rank and the ring all-reduce cost model
