@@ -22,14 +22,37 @@ def softmax_shift(logits, labels, z, neg_picked):
         label = labels[i]
         if label < 0 or label >= classes:
             return False
-        m = logits[i, 0]
-        for j in range(1, classes):  # np.maximum: the later value on ties, NaN spreads
-            v = logits[i, j]
-            m = m if (m > v or m != m) else v
-        for j in range(classes):
-            z[i, j] = logits[i, j] - m
+        _shift_row(logits, z, i)
         neg_picked[i] = -z[i, label]
     return True
+
+
+@numba.njit(**_OPTIONS)
+def _shift_row(x, z, i):
+    # z[i] = x[i] - max(x[i]), the max as np.maximum takes it: the later value on ties,
+    # NaN spreads
+    m = x[i, 0]
+    for j in range(1, x.shape[1]):
+        v = x[i, j]
+        m = m if (m > v or m != m) else v
+    for j in range(x.shape[1]):
+        z[i, j] = x[i, j] - m
+
+
+@numba.njit(**_OPTIONS)
+def row_shift(x, z):
+    """z = x - x.max(axis=1, keepdims=True)."""
+    for i in range(x.shape[0]):
+        _shift_row(x, z, i)
+
+
+@numba.njit(**_OPTIONS)
+def divide_rows(e, sums):
+    """e /= sums[:, None]."""
+    for i in range(e.shape[0]):
+        s = sums[i]
+        for j in range(e.shape[1]):
+            e[i, j] = e[i, j] / s
 
 
 @numba.njit(**_OPTIONS)

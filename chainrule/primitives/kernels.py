@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-__all__ = ["backend", "use", "numba_module", "matmul", "ColumnScan", "softmax_cross_entropy",
+__all__ = ["backend", "use", "numba_module", "matmul", "ColumnScan", "softmax", "softmax_cross_entropy",
            "adapt_threads", "ThreadGovernor"]
 
 _state = {"choice": "auto", "numba": None}
@@ -321,6 +321,25 @@ def _scratch(role, size, dtype):
     if array is None or array.size < size:
         array = store[key] = np.empty(size, dtype)
     return array[:size]
+
+
+def softmax(x, out, axis):
+    """``softmax``'s forward into ``out``, the same numbers: ``exp(x - max)`` over its sum.
+    With numba, a 2-D float32 ``x`` of at most 128 classes along its last axis takes four
+    calls (shift, NumPy's exp, NumPy's summation order, divide) instead of five NumPy
+    calls and two temporaries, which on a batch of logits cost more than the work."""
+    fast = _compiled()
+    if fast is not None and x.ndim == 2 and axis in (1, -1) and 0 < x.shape[1] <= 128 \
+            and _contiguous(x, out):
+        sums = _scratch("sums", x.shape[0], x.dtype)
+        fast.row_shift(x, out)
+        np.exp(out, out=out)
+        fast.row_sums(out, sums)
+        fast.divide_rows(out, sums)
+        return out
+    np.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+    np.exp(out, out=out)
+    return np.divide(out, out.sum(axis=axis, keepdims=True), out=out)
 
 
 def softmax_cross_entropy(logits, labels, out):

@@ -522,9 +522,7 @@ def _sparse_xent_error(labels, logits):
 
 
 def softmax_kernel(x, out, axis):
-    xp.subtract(x, x.max(axis=axis, keepdims=True), out=out)
-    xp.exp(out, out=out)
-    return xp.divide(out, out.sum(axis=axis, keepdims=True), out=out)
+    return kernels.softmax(x, out, axis)
 
 
 def sparse_softmax_cross_entropy_kernel(labels, logits, out):
@@ -573,6 +571,10 @@ def one_hot_forward(indices, depth, dtype):
     return (indices[..., None] == xp.arange(depth)).astype(dtype)
 
 
+def one_hot_kernel(indices, out, depth, dtype):
+    return xp.equal(indices[..., None], xp.arange(depth), out=out)  # 1 and 0 in out's dtype
+
+
 def random_forward(shape, dtype, seed, distribution, a, b):
     # A draw at every call, from the generator chainrule.random gives at that moment (so a
     # replayed graph draws afresh, exactly as eager code would, and set_seed applies).
@@ -588,7 +590,8 @@ random = defprimitive("random", random_forward, stateful=True,
 _INDEX = "its result is an integer index, which has no derivative"
 argmax = defprimitive("argmax", argmax_forward, why=_INDEX)
 argmin = defprimitive("argmin", argmin_forward, why=_INDEX)
-one_hot = defprimitive("one_hot", one_hot_forward, why="its input is an integer index")
+one_hot = defprimitive("one_hot", one_hot_forward, why="its input is an integer index",
+                       kernel=one_hot_kernel)
 sign = defprimitive("sign", xp.sign, why="it is piecewise constant (derivative 0 almost everywhere)")
 floor = defprimitive("floor", xp.floor, why="it is piecewise constant (derivative 0 almost everywhere)")
 round = defprimitive("round", xp.round, why="it is piecewise constant (derivative 0 almost everywhere)")  # noqa: A001

@@ -215,6 +215,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
         "sparse_softmax_cross_entropy": ((rng.integers(0, 19, 37), a), {}),
         "all_reduce": ((a,), {"communicator": LocalCommunicator(), "op": "mean"}),
         "concat": ((a, b, edgy(rng, (2, 19))), {"axis": 0}),
+        "one_hot": ((rng.integers(-1, 7, 37),), {"depth": 5, "dtype": np.dtype(np.float32)}),
     }.get(name, (None, {}))
     if args is None:
         arity = 1 if name in ("negative", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
@@ -232,6 +233,18 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
                 inputs = [np.array(y) for y in args]
                 prim.kernel(*inputs, out=inputs[k], **params)
                 same_bits(inputs[k], want)
+
+
+@pytest.mark.parametrize("shape, axis", [((64, 10), 1), ((5, 1), -1), ((3, 200), 1),
+                                         ((4, 3, 7), -1), ((6, 9), 0), ((128, 128), 1)])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_softmax_kernel_gives_the_forward_bits_for_any_layout(backend, shape, axis):
+    rng = np.random.default_rng(3)
+    for x in (edgy(rng, shape), rng.standard_normal(shape).astype(F32) * 20):
+        want = P.softmax.forward(x, axis=axis)
+        out = np.empty_like(want)
+        kernels.softmax(x, out, axis)
+        same_bits(out, want)
 
 
 class FakeController:
