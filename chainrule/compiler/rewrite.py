@@ -153,7 +153,8 @@ def _inline(ops, graph, values):
     """Effects with an ``inline(*inputs, **params)`` that returns a graph over the same
     inputs are replaced by that graph's nodes (recursively). A Variable the program already
     reads keeps its value; the graph's other captures get values of their own."""
-    variables = {id(v.variable): v for v in graph.values if v.variable is not None}
+    # Only captured Variables: one passed as an argument may be another Variable next call.
+    variables = {id(v.variable): v for v in graph.values if v.kind == VARIABLE}
     return _inline_ops(ops, variables, values)
 
 

@@ -114,3 +114,53 @@ def test_dead_ops_go_but_random_draws_stay():
 
     _, prog = program(f, X)
     assert "exp" not in names(prog) and "random" in names(prog)
+
+
+class _ScaledStore:
+    """A toy effect, ``v <- x * factor``, that can say what it does as a graph: the
+    compiler's inlining pass knows only the ``inline`` method, not this class."""
+
+    name = "scaled_store"
+    vjp = None
+    why = "it changes a Variable in place"
+
+    def __init__(self, inlinable):
+        self.inlinable, self.applied = inlinable, 0
+
+    def apply(self, v, x, factor):
+        from chainrule import recording
+        if recording.listeners():
+            recording.announce_effect(self, (v, x), {"factor": factor})
+        with recording.unannounced_updates():
+            self.applied += 1
+            v.assign(x * factor)
+
+    def changes(self, v, x, factor):
+        return [v]
+
+    def inline(self, v, x, factor):
+        if not self.inlinable:
+            return None
+        offset = cr.Variable(np.float32(0.0), name="offset")  # a capture of the inner graph
+        return cr.function(lambda w, y: w.assign(y * factor + offset)).get_graph(
+            v.variable, np.zeros(x.shape, x.dtype))
+
+
+@pytest.mark.parametrize("inlinable", [True, False])
+def test_an_effect_with_an_inline_graph_runs_as_that_graphs_ops(inlinable):
+    effect = _ScaledStore(inlinable)
+    v = cr.Variable(np.zeros((8, 4), np.float32))
+
+    def step(x):
+        effect.apply(v, cr.matmul(x, W), factor=3.0)
+        return cr.reduce_sum(v)  # read after the update: it sees the stored value
+
+    graph = cr.function(step).get_graph(cr.constant(X))
+    compiled = graph.compile()
+    ops = [op.prim.name for op in compiled.program.ops]
+    assert ("scaled_store" in ops) is not inlinable
+    before = effect.applied
+    (total,) = compiled(X)
+    assert effect.applied == before + (not inlinable)  # inlined: its apply never runs
+    np.testing.assert_array_equal(v.numpy(), (X @ W) * np.float32(3.0))
+    assert total == np.sum((X @ W) * np.float32(3.0), dtype=np.float32)
