@@ -1,4 +1,5 @@
-"""Name lookup shared by every ``get(identifier)``: one error message for unknown names."""
+"""What the ``get(identifier)`` functions share: name lookup with one error message for
+unknown names, objects from names or config dicts, and the ``Configurable`` base."""
 
 import difflib
 
@@ -16,6 +17,28 @@ def lookup(kind, name, table):
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(f"Unknown {kind} {name!r}.{hint} Valid {kind} names: "
                      f"{', '.join(repr(v) for v in valid)}.")
+
+
+def from_name_or_config(kind, identifier, classes, names):
+    """The object a name or a ``{"class_name": ..., "config": {...}}`` dict stands for:
+    a class name (``classes``) or a registered name (``names``, any case) made with its
+    default arguments, or the dict's class through ``from_config``; None for anything
+    else."""
+    if isinstance(identifier, str):
+        return (classes.get(identifier) or lookup(kind, identifier, names))()
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name"))
+        cls = classes.get(name) or lookup(kind, name, names)
+        return cls.from_config(identifier.get("config", {}))
+    return None
+
+
+def serialize(obj):
+    """``{"class_name": ..., "config": ...}`` for a :class:`Configurable` (for
+    ``get_config``); anything else (a plain callable, None) as it is."""
+    if isinstance(obj, Configurable):
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    return obj
 
 
 class Configurable:

@@ -27,7 +27,7 @@ import math
 
 from .. import dtypes, random
 from ..ops import fill
-from ._registry import Configurable, lookup
+from ._registry import Configurable, from_name_or_config, serialize
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
@@ -196,21 +196,9 @@ def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), a class name, a config dict
     ``{"class_name": ..., "config": {...}}``, an Initializer, or any callable
     ``(shape, dtype) -> tensor``."""
-    if isinstance(identifier, str):
-        cls = _BY_CLASS_NAME.get(identifier) or lookup("initializer", identifier, _BY_NAME)
-        return cls()
-    if isinstance(identifier, dict):
-        cls = _BY_CLASS_NAME.get(identifier.get("class_name")) or \
-            lookup("initializer", str(identifier.get("class_name")), _BY_NAME)
-        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, (str, dict)):
+        return from_name_or_config("initializer", identifier, _BY_CLASS_NAME, _BY_NAME)
     if isinstance(identifier, Initializer) or callable(identifier):
         return identifier
     raise TypeError(f"initializer must be a name, a config dict or a callable; received "
                     f"{identifier!r} of type {type(identifier).__name__}")
-
-
-def serialize(initializer):
-    """``{"class_name": ..., "config": ...}`` for a built-in initializer (for get_config)."""
-    if isinstance(initializer, Initializer):
-        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-    return initializer

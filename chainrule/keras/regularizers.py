@@ -7,7 +7,7 @@ gradient, as in Keras.
 """
 
 from .. import ops
-from ._registry import Configurable, lookup
+from ._registry import Configurable, from_name_or_config, serialize
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
 
@@ -92,20 +92,9 @@ def get(identifier):
     Regularizer, or any callable ``weight -> scalar``."""
     if identifier is None:
         return None
-    if isinstance(identifier, str):
-        return (_BY_CLASS_NAME.get(identifier) or lookup("regularizer", identifier, _BY_NAME))()
-    if isinstance(identifier, dict):
-        name = str(identifier.get("class_name"))
-        cls = _BY_CLASS_NAME.get(name) or lookup("regularizer", name, _BY_NAME)
-        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, (str, dict)):
+        return from_name_or_config("regularizer", identifier, _BY_CLASS_NAME, _BY_NAME)
     if callable(identifier):
         return identifier
     raise TypeError(f"regularizer must be None, a name, a config dict or a callable; "
                     f"received {identifier!r}")
-
-
-def serialize(regularizer):
-    """``{"class_name": ..., "config": ...}`` for a built-in regularizer (for get_config)."""
-    if isinstance(regularizer, Regularizer):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    return regularizer

@@ -1,6 +1,6 @@
 """``keras.optimizers``: SGD, RMSprop, Adagrad, Adam, the Optimizer base, and :func:`get`."""
 
-from .._registry import lookup
+from .._registry import from_name_or_config
 from .adagrad import Adagrad
 from .adam import Adam
 from .optimizer import Optimizer
@@ -18,11 +18,7 @@ def get(identifier):
     ``{"class_name": ..., "config": {...}}``, or an Optimizer (returned as it is)."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str):
-        return (_CLASSES.get(identifier) or lookup("optimizer", identifier, _BY_NAME))()
-    if isinstance(identifier, dict):
-        name = str(identifier.get("class_name"))
-        cls = _CLASSES.get(name) or lookup("optimizer", name, _BY_NAME)
-        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, (str, dict)):
+        return from_name_or_config("optimizer", identifier, _CLASSES, _BY_NAME)
     raise TypeError(f"optimizer must be a name such as 'rmsprop' or an Optimizer; received "
                     f"{identifier!r} of type {type(identifier).__name__}")
