@@ -32,7 +32,7 @@ uses it only when nothing records (see ``jit_compile=True``).
 
 import numpy as np
 
-from ..graph.graph import CONSTANT, VARIABLE
+from ..graph.graph import CONSTANT, VARIABLE, VariableUpdate
 from ..recording import mark_changed
 from ..tensor import Tensor
 from ..variable import Variable
@@ -147,6 +147,9 @@ def _effect_step(op, ins, variables):
     arrays."""
     effect, params = op.prim, op.params
     is_variable = [v.variable is not None for v in op.inputs]
+    direct = _direct_update(op, ins, variables)
+    if direct is not None:
+        return direct
     if is_variable == [True, False]:
         var_index, value_index = ins  # the common case, assign*: no list to build
 
@@ -157,6 +160,35 @@ def _effect_step(op, ins, variables):
 
     def step(r):
         effect.apply(*[variables[i] if var else r[i] for i, var in pairs], **params)
+    return step
+
+
+_IN_PLACE = {"assign": np.copyto, "assign_add": np.add, "assign_sub": np.subtract}
+
+
+def _direct_update(op, ins, variables):
+    """``assign*`` of a whole Variable as one NumPy call into its array, when the shapes and
+    dtypes the graph records are ones that ``Variable.assign*`` accepts without a word (the
+    checks are done once, here); otherwise None, and the update goes through ``apply``."""
+    if not isinstance(op.prim, VariableUpdate) or op.params.get("index") is not None:
+        return None
+    target, value = op.inputs
+    if target.variable is None or value.variable is not None or \
+            np.broadcast_shapes(value.shape, target.shape) != tuple(target.shape) or \
+            not np.can_cast(value.dtype, target.dtype, "same_kind"):
+        return None
+    var_index, value_index = ins
+    ufunc = _IN_PLACE[op.prim.name]
+    if ufunc is np.copyto:
+        def step(r):
+            variable = variables[var_index]
+            np.copyto(variable._value, r[value_index])
+            mark_changed(variable)
+    else:
+        def step(r):
+            variable = variables[var_index]
+            ufunc(variable._value, r[value_index], out=variable._value)
+            mark_changed(variable)
     return step
 
 

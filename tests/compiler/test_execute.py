@@ -121,3 +121,36 @@ def test_a_kernel_gradient_rescans_an_input_buffer_refilled_in_place():
         np.testing.assert_array_equal(compiled(x).numpy(), step(cr.constant(x)).numpy())
     ops = [op for op in compiled.get_graph(x).compile().program.ops]
     assert ops[0].params.get("scan") is not None  # the pairing under test took place
+
+
+def test_variable_updates_compiled_equal_eager():
+    """Whole-Variable updates run as one in-place NumPy call each (checked once, when the
+    program is made); a slice update keeps the Variable's own method."""
+    def updates(v, count, total, x):
+        v.assign_add(x)  # same shape
+        v.assign_sub(cr.reduce_sum(x) * 0.5)  # a scalar, broadcast over v
+        v[1].assign(x[0])  # a slice
+        count.assign_add(1)  # a Python int into an int64 Variable
+        total.assign(cr.reduce_max(x))
+        return v * 1.0
+
+    def fresh():
+        return (cr.Variable(np.float32([1.0, 2.0, 3.0])), cr.Variable(np.int64(0)),
+                cr.Variable(np.float32(0.0)))
+
+    x = np.float32([0.25, -1.5, 4.0])
+    eager, jit = fresh(), fresh()
+    step = cr.function(lambda x: updates(*jit, x), jit_compile=True)
+    for k in range(3):
+        want = updates(*eager, cr.constant(x * k))
+        got = step(x * k)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        for a, b in zip(jit, eager):
+            assert a.dtype == b.dtype and a.numpy().tolist() == b.numpy().tolist()
+    assert jit[1].numpy() == 3
+
+    v = cr.Variable(np.int32([1, 2]))
+    compiled = cr.function(lambda x: v.assign_add(x) * 1).get_graph(
+        cr.constant(np.int32([1, 1]))).compile()
+    compiled(np.int32([1, 1]))
+    assert v.numpy().tolist() == [2, 3]

@@ -102,7 +102,7 @@ def test_compiled_step_holds_the_all_reduce():
         model.fit(X[:64], Y[:64], batch_size=32, verbose=0)
         return [[n.prim.name for n in traced.graph]
                 for (method, _), traced in model._jit._by_shapes.items()
-                if method == "_gradient_step"]
+                if method == "_measured_gradient_step"]
 
     for graphs in run_ranks(2, work):
         assert graphs and all(names.count("all_reduce") == 1 for names in graphs)

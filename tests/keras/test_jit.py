@@ -56,7 +56,7 @@ def assert_same_run(a, b):
         np.testing.assert_array_equal(wa, wb)
 
 
-def traces(model, step="_gradient_step"):
+def traces(model, step="_measured_gradient_step"):
     fn = model._jit._functions.get(step)
     return 0 if fn is None else fn.tracing_count
 
@@ -69,7 +69,7 @@ def test_book_model_compiled_equals_eager(backend):
     assert traces(jit["model"]) == 2
     jit["model"].fit(*mnist_subset(1000, 10)[0], epochs=1, batch_size=128, verbose=0)
     assert traces(jit["model"]) == 2
-    assert traces(jit["model"], "_test_forward") == 2
+    assert traces(jit["model"], "_measured_test_forward") == 2
     assert traces(jit["model"], "_predict_forward") == 2
 
 
@@ -78,7 +78,7 @@ def test_the_book_step_is_compiled_by_generic_passes():
     a fused loop with its neighbours (the bias adds with relu, the cross-entropy gradient
     with the bias gradient's column sums, relu's gradient with its column sums)."""
     model = run(True, epochs=1)["model"]
-    traced = next(iter(model._jit._functions["_gradient_step"]._traces.values()))
+    traced = next(iter(model._jit._functions["_measured_gradient_step"]._traces.values()))
     program = traced._compiled.program
     loops = [op.prim for op in program.ops if op.prim.name == "loop"]
     if kernels.backend() != "numba":
@@ -196,7 +196,7 @@ def test_the_compiled_step_runs_the_optimizer_update_inline(clip, inlined):
                   loss="sparse_categorical_crossentropy", jit_compile=True)
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     traced = next(t for (method, _), t in model._jit._by_shapes.items()
-                  if method == "_gradient_step")
+                  if method == "_measured_gradient_step")
     assert [n.prim.name for n in traced.graph.nodes].count("apply_gradients") == 1
     program = traced.compiled().program
     names = [op.prim.name for op in program.ops]
@@ -278,6 +278,34 @@ def test_an_untraceable_train_step_falls_back_to_eager_with_one_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jit["model"].fit(*data[0], epochs=1, batch_size=64, verbose=0)  # warned once
+
+
+def test_the_metric_updates_run_inside_the_compiled_step():
+    model = run(True, epochs=1)["model"]
+    traced = next(iter(model._jit._functions["_measured_gradient_step"]._traces.values()))
+    updated = {id(v.variable) for node in traced.graph if node.is_update
+               for v in node.inputs if v.variable is not None}
+    for metric in model.metrics:  # the loss tracker and the accuracy
+        assert {id(v) for v in metric.variables} <= updated, metric.name
+    assert not model._jit.eager and "_gradient_step" not in model._jit._functions
+
+
+class PythonSideMetric(keras.metrics.Mean):
+    """A metric that reads its values into Python: no graph can repeat that."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        super().update_state(float(np.mean(np.asarray(y_pred)[:, 0])))
+
+
+def test_a_metric_read_in_python_keeps_the_step_compiled():
+    data = mnist_subset(256, 10)
+    eager = run(False, data=data, batch_size=64, metrics=[PythonSideMetric("first")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: only the metrics leave the graph
+        jit = run(True, data=data, batch_size=64, metrics=[PythonSideMetric("first")])
+    assert_same_run(eager, jit)
+    assert "reads traced values" in jit["model"]._jit.eager["_measured_gradient_step"]
+    assert traces(jit["model"], "_gradient_step") == 1  # the step itself still compiled
 
 
 def test_auto_runs_an_overridden_train_step_as_written():
@@ -388,7 +416,7 @@ def check_skipping_compiled_equals_eager(optimizer):
     eager = run(False, data=data, optimizer=optimizer)
     jit = run(True, data=data, optimizer=optimizer)
     assert_same_run(eager, jit)
-    traced = next(iter(jit["model"]._jit._functions["_gradient_step"]._traces.values()))
+    traced = next(iter(jit["model"]._jit._functions["_measured_gradient_step"]._traces.values()))
     products = [op for op in traced._compiled.program.ops if op.prim.name == "matmul"]
     x = traced.graph.inputs[0]
 

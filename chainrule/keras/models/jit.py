@@ -8,11 +8,14 @@ primitive calls eager code makes, so a replay gives eager numbers.
 
 What is traced:
 
-* training: ``Model._gradient_step`` (forward, loss, ``tape.gradient``,
-  ``optimizer.apply_gradients``, one graph node that replays the optimizer's own update, so
-  the step counter and learning rate are read live). The loss tracker and metrics are then
-  updated from its outputs in Python, as in eager mode.
-* evaluation and prediction: ``Model._test_forward`` and ``Model._predict_forward``.
+* training: ``Model._measured_gradient_step``: forward, loss, ``tape.gradient``,
+  ``optimizer.apply_gradients`` (one graph node that replays the optimizer's own update, so
+  the step counter and learning rate are read live; the compiler inlines it), and the
+  updates of the loss trackers and metrics (``assign_add`` on their Variables), so a batch
+  is one call. When a metric cannot be replayed (it reads values into Python), the
+  metrics are updated in Python after a compiled ``Model._gradient_step`` instead.
+* evaluation: ``Model._measured_test_forward`` (or ``Model._test_forward``), the same
+  way; prediction: ``Model._predict_forward``.
 * a ``train_step``, ``test_step`` or ``predict_step`` that a subclass overrides is traced
   whole.
 
@@ -63,14 +66,25 @@ class CompiledSteps:
 
     def run(self, method, *args):
         """``getattr(model, method)(*args)``, through its compiled graph."""
+        found, result = self._run(method, args, quiet=False)
+        return result
+
+    def try_run(self, method, *args):
+        """Runs ``method`` through its compiled graph and returns True; returns False,
+        without running it or warning, when it cannot be compiled faithfully (the caller
+        has another way)."""
+        found, _ = self._run(method, args, quiet=True)
+        return found
+
+    def _run(self, method, args, quiet):
         # The loops call with a few plain tensors: find their trace by shapes alone (this
         # runs once per batch, so the general signature below is worth skipping).
         shapes = _shapes(args)
         traced = self._by_shapes.get((method, shapes)) if shapes is not None else None
         if traced is not None and not recording.recorders():
-            return traced.run(args, compiled=True)
+            return True, traced.run(args, compiled=True)
         if method in self.eager:
-            return getattr(self.model, method)(*args)
+            return (False, None) if quiet else (True, getattr(self.model, method)(*args))
         fn = self._functions.get(method)
         if fn is None:
             fn = self._functions[method] = _CheckedFunction(getattr(self.model, method),
@@ -79,14 +93,16 @@ class CompiledSteps:
             traced, tensors = fn._traced_for(args, {})
         except CannotCompile as e:
             self.eager[method] = str(e)
+            if quiet:
+                return False, None
             warnings.warn(f"jit_compile: {type(self.model).__name__}.{method.lstrip('_')} "
-                          f"runs eagerly: {e}", stacklevel=3)
-            return getattr(self.model, method)(*args)
+                          f"runs eagerly: {e}", stacklevel=4)
+            return True, getattr(self.model, method)(*args)
         if shapes is not None:
             self._by_shapes[(method, shapes)] = traced
         # Inside another trace (a step that calls super().train_step()) the graph is
         # replayed op by op, so that trace records it.
-        return traced.run(tensors, compiled=not recording.recorders())
+        return True, traced.run(tensors, compiled=not recording.recorders())
 
 
 class _CheckedFunction(Function):

@@ -193,13 +193,43 @@ class Model(Layer):
         """One gradient step on a batch ``(x, y)`` or ``(x, y, sample_weight)``; returns
         the metrics' running values.
 
-        The gradient step itself is :meth:`_gradient_step` (compiled under ``jit_compile``);
-        the metrics are updated from its loss and predictions."""
+        The gradient step itself is :meth:`_gradient_step`; the loss trackers and metrics
+        are updated from its loss and predictions (:meth:`_measure`). Under
+        ``jit_compile`` both run as one compiled graph, so a batch costs one call."""
         x, y, sample_weight = batching.unpack_x_y_sample_weight(data)
         args = (x, y) if sample_weight is None else (x, y, sample_weight)
-        loss, y_pred, output_losses = self._run("_gradient_step", *args)
+        self._measured("_gradient_step", args)
+        return self.get_metrics_result()
+
+    def _measured(self, step, args):
+        """Runs ``step`` (``_gradient_step`` or ``_test_forward``) on ``args`` and updates
+        the metrics from what it returns. Compiled, the metric updates join the step's
+        graph (``_measured_gradient_step`` ...); a metric that a replay could not repeat
+        (one that reads values into Python) keeps them in Python, after the compiled step."""
+        if self._jit is not None:
+            if self._jit.try_run(f"_measured{step}", *args):
+                return
+        x, y = args[0], args[1]
+        sample_weight = args[2] if len(args) > 2 else None
+        loss, y_pred, output_losses = self._run(step, *args)
+        self._update_metrics(x, y, loss, y_pred, output_losses, sample_weight)
+
+    def _update_metrics(self, x, y, loss, y_pred, output_losses, sample_weight):
         self._track_losses(loss, output_losses, x)
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+
+    def _measured_gradient_step(self, x, y, sample_weight=None):
+        """:meth:`_gradient_step` and the metric updates, as one function to trace."""
+        loss, y_pred, output_losses = self._gradient_step(x, y, sample_weight)
+        self._update_metrics(x, y, loss, y_pred, output_losses, sample_weight)
+        return loss
+
+    def _measured_test_forward(self, x, y, sample_weight=None):
+        """:meth:`_test_forward` and the metric updates, as one function to trace."""
+        loss, y_pred, output_losses = self._test_forward(x, y, sample_weight)
+        self._update_metrics(x, y, loss, y_pred, output_losses, sample_weight)
+        return loss
 
     def _track_losses(self, loss, output_losses, x):
         n = batching.num_samples(x)
@@ -253,9 +283,8 @@ class Model(Layer):
         changing the weights."""
         x, y, sample_weight = batching.unpack_x_y_sample_weight(data)
         args = (x, y) if sample_weight is None else (x, y, sample_weight)
-        loss, y_pred, output_losses = self._run("_test_forward", *args)
-        self._track_losses(loss, output_losses, x)
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        self._measured("_test_forward", args)
+        return self.get_metrics_result()
 
     def _test_forward(self, x, y, sample_weight=None):
         if self._loss_fn is not None:
