@@ -132,6 +132,11 @@ def _step(op, buffers, variables):
                 r[out] = forward(*[r[i] for i in ins], **params)
         return step
     kernel = op.prim.kernel
+    if op.prim.specialize is not None:
+        chosen = op.prim.specialize([v.shape for v in op.inputs], [v.dtype for v in op.inputs],
+                                    **params)
+        if chosen is not None:
+            kernel, params = chosen, {}
     if len(ins) == 1 and not params:
         (a,) = ins
         return lambda r: kernel(r[a], out=buf)
@@ -217,10 +222,16 @@ def _loop_step(op, ins, buffers, variables):
              enumerate(zip(op.inputs, in_shapes)) if v.kind == CONSTANT}
     reads = [(n, i, s) for n, (i, s) in enumerate(zip(ins, in_shapes)) if n not in fixed]
     args = [fixed.get(n) for n in range(len(ins))] + out_views
+    # The view of each register's array, made again only when the register holds another
+    # array (planned buffers and Variables keep theirs: a reshape per call is then waste).
+    sources = [None] * len(ins)
 
     def step(r):
         for n, i, s in reads:
-            args[n] = r[i].reshape(s)
+            array = r[i]
+            if array is not sources[n]:
+                sources[n] = array
+                args[n] = array.reshape(s)
         run(rows, cols, *args)
         for index in stored:
             mark_changed(variables[index])

@@ -127,6 +127,17 @@ def matmul(a, b, out=None, scan=None):
     return np.matmul(a, b, out=out)
 
 
+def matmul_for(shape_a, shape_b):
+    """The product kernel for operands of these shapes: ``np.matmul`` itself when the
+    product is too small for :func:`matmul` to search for zero lines or to time (so the
+    checks are made once, not at every call), else None. The thresholds are read now: a
+    program planned before they change keeps its choice."""
+    if len(shape_a) != 2 or len(shape_b) != 2:
+        return None
+    work = shape_a[0] * shape_a[1] * shape_b[1]
+    return np.matmul if work < SKIP_MIN_WORK and work < GOVERN_MIN_WORK else None
+
+
 class ColumnScan:
     """What :func:`matmul` found about one left operand: its nonzero columns and those
     columns packed together, in buffers of its own. Whoever passes one guarantees that

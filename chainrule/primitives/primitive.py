@@ -34,7 +34,10 @@ the forward and the rule, so that it never keeps a list of its own:
   product plus a bias add), for the compiler to fuse its parts with their neighbours;
 * ``in_place``: the kernel may be given as ``out`` an input of the result's shape and dtype
   that nothing reads afterwards (element-wise ops may always; ``all_reduce`` then reduces
-  in place, with no copy of the buffer).
+  in place, with no copy of the buffer);
+* ``specialize(shapes, dtypes, **params)``: a kernel for inputs of exactly these shapes
+  and dtypes, chosen once when a program is planned, or None to keep ``kernel`` (a product
+  too small to be searched for zero lines is then a bare ``np.matmul``).
 """
 
 import inspect
@@ -53,11 +56,12 @@ class Primitive:
     """A named NumPy forward function and its VJP (``None`` when not differentiable)."""
 
     __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
-                 "kernel", "scalar", "operands", "decompose", "stateful", "in_place")
+                 "kernel", "scalar", "operands", "decompose", "stateful", "in_place",
+                 "specialize")
 
     def __init__(self, name, forward, vjp=None, describe_error=None, why=None, kernel=None,
                  scalar=None, operands="result", decompose=None, stateful=False,
-                 in_place=False):
+                 in_place=False, specialize=None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -70,6 +74,7 @@ class Primitive:
         # A stateful primitive (random draws) must run at every call: never folded or shared.
         self.stateful = stateful
         self.in_place = in_place or scalar is not None
+        self.specialize = specialize
 
     @property
     def elementwise(self):

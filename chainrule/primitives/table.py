@@ -26,7 +26,7 @@ PRIMITIVES = {}
 
 def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kernel=None,
                  scalar=None, operands="result", decompose=None, stateful=False,
-                 in_place=False):
+                 in_place=False, specialize=None):
     """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so).
 
     A forward that is a NumPy ufunc is its own kernel; ``scalar`` may be a template string
@@ -38,7 +38,7 @@ def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kern
     if isinstance(scalar, str):
         scalar = scalar.format
     prim = Primitive(name, forward, vjp, describe_error, why, kernel, scalar, operands,
-                     decompose, stateful, in_place)
+                     decompose, stateful, in_place, specialize)
     PRIMITIVES[name] = prim
     return prim
 
@@ -385,8 +385,15 @@ def matmul_kernel(a, b, out, scan=None, first=False):
     return kernels.matmul(a, b, out=out, scan=scan)
 
 
+def matmul_specialize(shapes, dtypes, scan=None, first=False):
+    """A product that shares no column scan and is too small to search: ``np.matmul``."""
+    if scan is not None:
+        return None
+    return kernels.matmul_for(shapes[0], shapes[1])
+
+
 matmul = defprimitive("matmul", kernels.matmul, matmul_vjp, describe_error=_matmul_error,
-                      kernel=matmul_kernel)
+                      kernel=matmul_kernel, specialize=matmul_specialize)
 
 
 def dense_forward(x, kernel, bias):
