@@ -51,6 +51,16 @@ def mark_changed(variable):
         variable._changed = _clock[0]
 
 
+def mark_all_changed(variables):
+    """Stamps each of ``variables`` as changed now, with one tick of the clock (updated
+    together, by one loop)."""
+    with _clock_lock:
+        _clock[0] += 1
+        now = _clock[0]
+    for variable in variables:
+        variable._changed = now
+
+
 class paused_recorders:
     """Turns this thread's recorders off for a moment: what runs inside is not part of any
     record (an explanation's own sweep; a layer drawing its initial weights in a trace)."""

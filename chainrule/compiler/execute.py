@@ -33,7 +33,7 @@ uses it only when nothing records (see ``jit_compile=True``).
 import numpy as np
 
 from ..graph.graph import CONSTANT, VARIABLE, VariableUpdate
-from ..recording import mark_changed
+from ..recording import mark_all_changed, mark_changed
 from ..tensor import Tensor
 from ..variable import Variable
 from .codegen import compile_loop
@@ -233,6 +233,6 @@ def _loop_step(op, ins, buffers, variables):
                 sources[n] = array
                 args[n] = array.reshape(s)
         run(rows, cols, *args)
-        for index in stored:
-            mark_changed(variables[index])
+        if stored:
+            mark_all_changed([variables[index] for index in stored])
     return step

@@ -277,12 +277,14 @@ def _drop_dead(ops, keep):
 
 def _share_column_scans(ops):
     """Products whose left operands are the same array (``x``, or its transpose ``x.T``)
-    share one ColumnScan; the first of them in the program starts it afresh at every run."""
+    share one ColumnScan; the first of them in the program starts it afresh at every run.
+    Only products large enough to be searched for zero lines take part."""
     transposed_from = {op.output.index: op.inputs[0] for op in ops
                        if op.prim is P.transpose and len(op.output.shape) == 2}
     users = {}
     for op in ops:
-        if op.prim is P.matmul and len(op.output.shape) == 2:
+        if op.prim is P.matmul and len(op.output.shape) == 2 and \
+                kernels.searched(op.inputs[0].shape, op.inputs[1].shape):
             left = op.inputs[0]
             base = transposed_from.get(left.index, left)
             users.setdefault(base.index, []).append(op)

@@ -127,15 +127,20 @@ def matmul(a, b, out=None, scan=None):
     return np.matmul(a, b, out=out)
 
 
+def searched(shape_a, shape_b):
+    """Whether :func:`matmul` may search a product of these shapes for zero lines."""
+    return len(shape_a) == 2 and len(shape_b) == 2 and \
+        shape_a[0] * shape_a[1] * shape_b[1] >= SKIP_MIN_WORK
+
+
 def matmul_for(shape_a, shape_b):
     """The product kernel for operands of these shapes: ``np.matmul`` itself when the
     product is too small for :func:`matmul` to search for zero lines or to time (so the
     checks are made once, not at every call), else None. The thresholds are read now: a
     program planned before they change keeps its choice."""
-    if len(shape_a) != 2 or len(shape_b) != 2:
+    if len(shape_a) != 2 or len(shape_b) != 2 or searched(shape_a, shape_b):
         return None
-    work = shape_a[0] * shape_a[1] * shape_b[1]
-    return np.matmul if work < SKIP_MIN_WORK and work < GOVERN_MIN_WORK else None
+    return np.matmul if shape_a[0] * shape_a[1] * shape_b[1] < GOVERN_MIN_WORK else None
 
 
 class ColumnScan:
