@@ -164,3 +164,28 @@ def test_an_effect_with_an_inline_graph_runs_as_that_graphs_ops(inlinable):
     assert effect.applied == before + (not inlinable)  # inlined: its apply never runs
     np.testing.assert_array_equal(v.numpy(), (X @ W) * np.float32(3.0))
     assert total == np.sum((X @ W) * np.float32(3.0), dtype=np.float32)
+
+
+def test_only_products_large_enough_to_search_share_a_column_scan():
+    """A layer's product and its kernel gradient share one scan of ``x`` only when the
+    kernels would search a product that size for zero lines; the small ones are bare
+    ``np.matmul`` calls in the compiled program, with the same numbers."""
+    from chainrule.primitives import kernels
+
+    def layer(x, w, g):
+        return cr.matmul(x, w), cr.matmul(cr.transpose(x), g)
+
+    small = (X, W, rng.normal(size=(8, 4)).astype(np.float32))
+    big = (rng.normal(size=(128, 784)).astype(np.float32),
+           rng.normal(size=(784, 64)).astype(np.float32),
+           rng.normal(size=(128, 64)).astype(np.float32))
+    assert not kernels.searched(small[0].shape, small[1].shape)
+    assert kernels.searched(big[0].shape, big[1].shape)
+    for arrays, shared in ((small, False), (big, True)):
+        _, prog = program(layer, *arrays)
+        scans = [op.params.get("scan") for op in prog.ops if op.prim.name == "matmul"]
+        assert len(scans) == 2
+        assert (scans[0] is not None and scans[0] is scans[1]) == shared
+        compiled_equals_eager(layer, *arrays)
+    assert kernels.matmul_for(small[0].shape, small[1].shape) is np.matmul
+    assert kernels.matmul_for(big[0].shape, big[1].shape) is None
