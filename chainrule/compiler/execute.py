@@ -150,11 +150,11 @@ def _effect_step(op, ins, variables):
     """An effect (``assign*``, an optimizer step) through its own ``apply``: the same checks
     and arithmetic as eager code. Variables are passed as themselves, other values as
     arrays."""
-    effect, params = op.prim, op.params
-    is_variable = [v.variable is not None for v in op.inputs]
     direct = _direct_update(op, ins, variables)
     if direct is not None:
         return direct
+    effect, params = op.prim, op.params
+    is_variable = [v.variable is not None for v in op.inputs]
     if is_variable == [True, False]:
         var_index, value_index = ins  # the common case, assign*: no list to build
 

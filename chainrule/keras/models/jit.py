@@ -66,7 +66,7 @@ class CompiledSteps:
 
     def run(self, method, *args):
         """``getattr(model, method)(*args)``, through its compiled graph."""
-        found, result = self._run(method, args, quiet=False)
+        _, result = self._run(method, args, quiet=False)
         return result
 
     def try_run(self, method, *args):

@@ -194,7 +194,7 @@ class Model(Layer):
         the metrics' running values.
 
         The gradient step itself is :meth:`_gradient_step`; the loss trackers and metrics
-        are updated from its loss and predictions (:meth:`_measure`). Under
+        are updated from its loss and predictions (:meth:`_measured`). Under
         ``jit_compile`` both run as one compiled graph, so a batch costs one call."""
         x, y, sample_weight = batching.unpack_x_y_sample_weight(data)
         args = (x, y) if sample_weight is None else (x, y, sample_weight)
