@@ -11,7 +11,7 @@ import numbers
 
 from . import ops
 from .backend import xp
-from .recording import announce_update, mark_changed, state as _recording
+from .recording import announce_read, announce_update, mark_changed, state as _recording
 from .tensor import Tensor, _array_repr, _to_array
 
 
@@ -48,6 +48,8 @@ class Variable(Tensor):
 
     def numpy(self):
         """A copy of the current value (later assignments do not change it)."""
+        if _recording.listeners:
+            announce_read(self, "numpy")
         return self._value.copy()
 
     def __repr__(self):

@@ -68,6 +68,8 @@ class Tracer:
             if what == "bool":  # an `if` on a tensor: a replay would silently repeat this branch
                 raise TensorAsConditionError(v, _user_line())
             self.value_reads.append(f"{what}() of {v.label} {v.shape}")
+        elif isinstance(tensor, Variable):  # read live by a replay, but not by this Python
+            self.value_reads.append(f"{what}() of Variable '{tensor.name}' {tensor.shape}")
 
 
     def _save(self, variable):

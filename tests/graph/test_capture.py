@@ -75,6 +75,20 @@ def test_variables_are_read_live():
     assert f.tracing_count == 1
 
 
+def test_reading_a_variable_into_python_is_noted_as_a_value_read():
+    """A replay reads Variables live, but a number Python took from one while tracing is
+    frozen: the trace says so, as for any traced value."""
+    from chainrule.graph.capture import trace
+
+    w = cr.Variable([1.0, 2.0])
+    for read in (lambda: float(w[0]), lambda: w.numpy()[0], lambda: float(cr.reduce_sum(w))):
+        traced = trace(lambda x: x * read(), cr.constant([1.0, 1.0]))
+        assert traced.value_reads
+    traced = trace(lambda x: x * float(w.numpy()[1]), cr.constant([1.0, 1.0]))
+    assert traced.value_reads == ["numpy() of Variable '%s' (2,)" % w.name]
+    assert trace(lambda x: x * w, cr.constant([1.0, 1.0])).value_reads == []
+
+
 @pytest.mark.parametrize("first_call_inside_tape", [False, True])
 def test_gradients_flow_through_a_function_called_in_a_tape(first_call_inside_tape):
     w = cr.Variable([0.5, -1.5])

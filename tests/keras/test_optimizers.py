@@ -219,3 +219,30 @@ def test_no_warnings_in_the_plain_path():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimizers.RMSprop().apply_gradients([(cr.ones((2,)), cr.Variable([1.0, 2.0]))])
+
+
+class StepScaled(optimizers.Optimizer):
+    """A custom rule that reads the step count into Python: no replay can repeat that."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        variable.assign_sub(gradient * (float(self.iterations.numpy()) + 1.0))
+
+
+def test_an_update_step_that_reads_values_runs_as_written():
+    v = cr.Variable([0.0])
+    opt = StepScaled()
+    for _ in range(3):
+        opt.apply_gradients([(cr.constant([1.0]), v)])
+    assert v.numpy().tolist() == [-(1.0 + 2.0 + 3.0)]  # not the first step's scale, frozen
+    assert int(opt.iterations) == 3 and list(opt._programs.values()) == [None]
+
+
+def test_one_compiled_step_for_all_variables():
+    ws = [cr.Variable(np.ones((3, 2), np.float32)), cr.Variable(np.ones(2, np.float32))]
+    opt = optimizers.Adam()
+    for _ in range(2):
+        opt.apply_gradients([(cr.ones((3, 2)), ws[0]), (cr.ones((2,)), ws[1])])
+    (program,) = opt._programs.values()  # traced once, for the pair of variables
+    names = [op.prim.name for op in program.program.ops]
+    assert names[0] == "begin_step" and names[-1] == "assign_add"
+    assert int(opt.iterations) == 2

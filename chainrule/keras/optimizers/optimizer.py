@@ -4,10 +4,11 @@ A subclass writes its algorithm for one variable in ``update_step(gradient, vari
 learning_rate)`` with chainrule ops and Variable updates (``assign``, ``assign_sub``), as
 in Keras 3, and creates its per-variable state in ``build(var_list)`` with
 :meth:`Optimizer.add_slot`. That one piece of code is the whole update, eager or compiled:
-it is captured once per variable shape (:func:`chainrule.function`) and run by the
-compiler, which fuses it into one pass over the variable and its slots (with numba) or
-runs it on planned, reused buffers (without). Updates are never differentiated and never
-recorded by a tape.
+the step over all the variables (begin, each ``update_step``, the counter) is traced once
+per list of variables and run by the compiler, which fuses each variable's update into one
+pass over it and its slots (with numba) or runs it on planned, reused buffers (without).
+A compiled training step inlines the same program. Updates are never differentiated and
+never recorded by a tape.
 """
 
 import math
@@ -16,7 +17,6 @@ import warnings
 import numpy as np
 
 from ... import recording
-from ...graph import function
 from ...graph.capture import trace
 from ...graph.graph import VARIABLE
 from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
@@ -56,10 +56,10 @@ class Optimizer:
             name=f"{self.name}/learning_rate")
         self._slots = {}  # id(variable) -> {slot name: slot Variable}, as build made them
         self._slot_variables = []
-        # update_step, captured once per variable signature (the slots are arguments, so
-        # variables of one shape share a trace), and per variable its compiled run.
-        self._update_function = function(self._update_one, jit_compile=True)
-        self._runners = {}
+        # The whole step (begin, each variable's update_step, the counter) compiled once
+        # per list of variables: {key: CompiledGraph, or None when a replay would not be
+        # faithful}. See _apply.
+        self._programs = {}
         self.built = False
 
     # -- learning rate ---------------------------------------------------------------------
@@ -150,17 +150,26 @@ class Optimizer:
         return self.iterations
 
     def _apply(self, grads, variables):
-        """The update itself, on gradient arrays: clipping, :meth:`_begin_step`,
-        ``update_step`` for each variable, then ``iterations += 1``. The learning rate (and
-        a schedule) is read here, so a replayed graph sees its current value."""
+        """The update itself, on gradient arrays of the variables' shapes and dtypes:
+        clipping, then :meth:`_whole_step` (:meth:`_begin_step`, ``update_step`` for each
+        variable, ``iterations += 1``) as one compiled program for this list of variables,
+        the program a compiled training step inlines. The learning rate (and a schedule) is
+        read when it runs. An ``update_step`` that reads a value into Python (a replay
+        would freeze it) runs as written instead."""
         if self._clips:
             grads = self._clip(grads)
-        self._begin_step(variables)
+        key = (tuple(map(id, variables)), tuple((g.shape, g.dtype) for g in grads))
+        program = self._programs.get(key, False)
+        if program is False:
+            traced = self._trace_step(variables, [(g.shape, g.dtype) for g in grads])
+            program = self._programs[key] = None if traced.value_reads else traced.compiled()
+        operands = [x for pair in zip(variables, grads) for x in pair]
+        if program is not None:
+            program(*operands)
+            return
         with paused_recorders():  # an update is not part of any tape's record
-            for g, v in zip(grads, variables):
-                self._update(g, v)
-        self.iterations._value += 1
-        mark_changed(self.iterations)
+            self._whole_step(*[x if isinstance(x, Variable) else Tensor._wrap(x)
+                               for x in operands])
 
     @property
     def _clips(self):
@@ -192,12 +201,17 @@ class Optimizer:
                 any((g.shape, g.dtype) != (v.shape, v.dtype)
                     for g, v in zip(gradient_values, variable_values)):
             return None
-        variables = [v.variable for v in variable_values]
-        self._build_new(variables)
-        operands = [x for v, g in zip(variables, gradient_values)
-                    for x in (v, np.zeros(g.shape, g.dtype))]
-        traced = trace(self._whole_step, *operands, name=f"{self.name}_step")
+        traced = self._trace_step([v.variable for v in variable_values],
+                                  [(g.shape, g.dtype) for g in gradient_values])
         return None if traced.value_reads else traced.graph
+
+    def _trace_step(self, variables, gradient_specs):
+        """:meth:`_whole_step` traced for these Variables and gradients of these
+        ``(shape, dtype)`` (tracing changes nothing)."""
+        self._build_new(variables)
+        operands = [x for v, (shape, dtype) in zip(variables, gradient_specs)
+                    for x in (v, np.zeros(shape, dtype))]
+        return trace(self._whole_step, *operands, name=f"{self.name}_step")
 
     def _whole_step(self, *operands):
         variables, grads = operands[0::2], operands[1::2]
@@ -205,18 +219,6 @@ class Optimizer:
         for g, v in zip(grads, variables):
             self.update_step(g, v, self._learning_rate)
         self.iterations.assign_add(1)
-
-    def _update(self, grad, var):
-        runner = self._runners.get(id(var))
-        if runner is None:
-            slots = tuple(self._slots[id(var)].values())
-            traced, _ = self._update_function._traced_for((Tensor._wrap(grad), var) + slots, {})
-            runner = self._runners[id(var)] = (traced.compiled(), slots)
-        compiled, slots = runner
-        compiled(grad, var, *slots)
-
-    def _update_one(self, gradient, variable, *slots):
-        self.update_step(gradient, variable, self._learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
         """One step of the algorithm for one variable, written with chainrule ops and
