@@ -45,12 +45,7 @@ def plot_history(history, path, title=None):
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _finish(fig, path, title)
 
 
 def plot_samples(images, labels, path, predictions=None, columns=5, class_names=None):
@@ -77,9 +72,16 @@ def plot_samples(images, labels, path, predictions=None, columns=5, class_names=
             text += f"\npredicted {name(guess)}"
             colour = "black" if int(guess) == int(labels[i]) else "red"
         ax.set_title(text, fontsize=9, color=colour)
+    return _finish(fig, path)
+
+
+def _finish(fig, path, title=None):
+    """Titles, lays out, saves (atomically) and closes ``fig``; returns ``path``."""
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 

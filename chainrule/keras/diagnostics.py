@@ -429,7 +429,7 @@ def plot_diagnostics(history, path, title=None):
     """Draws the loss (and metric) curves with the diagnostics of a ``fit(...,
     diagnostics=True)`` run: gradient norms, update ratios, dead ReLU fractions and logit
     scale per step, on log scales where they span decades. Returns ``path``."""
-    from ..plotting import _pyplot, _save
+    from ..plotting import _finish, _pyplot
     d = history.diagnostics
     logs = history.history
     plt = _pyplot()
@@ -471,12 +471,7 @@ def plot_diagnostics(history, path, title=None):
         ax.grid(alpha=0.3)
     for ax in axes[panels:]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _finish(fig, path, title)
 
 
 # -- 4. the run's environment ---------------------------------------------------------------------

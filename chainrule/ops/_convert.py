@@ -37,6 +37,17 @@ def tensor_arg(x):
     return x if isinstance(x, Tensor) else Tensor._wrap(_to_array(x))
 
 
+def same_shape_tensors(values, op):
+    """``values`` as a non-empty list of Tensors of one shape, or a ValueError naming ``op``."""
+    tensors = [convert_to_tensor(v) for v in values]
+    if not tensors:
+        raise ValueError(f"{op}: needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"{op}: all tensors need the same shape; got {sorted(shapes)}")
+    return tensors
+
+
 def _adopt(value, dtype, op):
     """A value that is not a tensor (scalar, list, NumPy array) as a tensor of ``dtype``."""
     kind = type(value)

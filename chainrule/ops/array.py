@@ -10,7 +10,8 @@ from ..primitives import table as P
 from ..primitives.primitive import bind
 from ..backend import xp
 from ..tensor import Tensor, _to_array
-from ._convert import binary_args, convert_to_tensor, normalize_axis, tensor_arg
+from ._convert import (binary_args, convert_to_tensor, normalize_axis, same_shape_tensors,
+                       tensor_arg)
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -210,12 +211,7 @@ def concat(values, axis):
 
 def stack(values, axis=0):
     """Joins tensors of one shape along a new axis."""
-    xs = [convert_to_tensor(v) for v in values]
-    if not xs:
-        raise ValueError("stack: needs at least one tensor")
-    shapes = {x.shape for x in xs}
-    if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors need the same shape; got {sorted(shapes)}")
+    xs = same_shape_tensors(values, "stack")
     return concat([expand_dims(x, axis) for x in xs], axis)
 
 

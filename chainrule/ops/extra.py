@@ -12,7 +12,8 @@ import numpy as np
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
-from ._convert import binary_args, convert_to_tensor, normalize_axes, normalize_axis, tensor_arg
+from ._convert import (binary_args, convert_to_tensor, normalize_axes, normalize_axis,
+                       same_shape_tensors, tensor_arg)
 from .array import concat, getitem, one_hot, reshape, transpose, where
 from .linalg import matmul
 from .math import (
@@ -150,12 +151,7 @@ def cumprod(x, axis=0, exclusive=False, reverse=False):
 
 def add_n(inputs):
     """The element-wise sum of a list of tensors of one shape and dtype."""
-    inputs = [convert_to_tensor(t) for t in inputs]
-    if not inputs:
-        raise ValueError("add_n: needs at least one tensor")
-    shapes = {t.shape for t in inputs}
-    if len(shapes) > 1:
-        raise ValueError(f"add_n: all tensors need the same shape; got {sorted(shapes)}")
+    inputs = same_shape_tensors(inputs, "add_n")
     total = inputs[0]
     for t in inputs[1:]:
         total = total + t
