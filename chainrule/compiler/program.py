@@ -54,7 +54,8 @@ class Program:
 
 
 class Loop:
-    """A pseudo-primitive: the ops of one fused group, computed in one pass over ``shape``.
+    """A pseudo-primitive: the ops of one fused group (made by :mod:`.fusion`), computed in
+    one pass over ``shape``.
 
     ``body``: the element-wise ops and the ``(variable, kind, value)`` updates (stores), in
     program order; ``sums``: ``(result, source)`` pairs, the column sums of members' results.

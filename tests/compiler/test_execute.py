@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.compiler import compile
+from chainrule.compiler import CompiledGraph, compile
 from tests.graph.graph_op_suite import CASES, as_tensors
 
 
@@ -155,3 +155,16 @@ def test_variable_updates_compiled_equal_eager():
         cr.constant(np.int32([1, 1]))))
     compiled(np.int32([1, 1]))
     assert v.numpy().tolist() == [2, 3]
+
+
+def test_jit_compile_gives_the_function_the_compiler():
+    f = cr.function(lambda x: cr.exp(x) * 2.0, jit_compile=True)
+    assert f.compile is compile and cr.function(lambda x: x).compile is None
+    x = cr.constant([0.0, 1.0])
+    np.testing.assert_array_equal(f(x).numpy(), (cr.exp(x) * 2.0).numpy())
+    (traced,) = f._traces.values()
+    assert isinstance(traced._compiled, CompiledGraph)  # made by the call, which ran on it
+    with cr.GradientTape() as tape:  # a tape cannot see the executor: replayed op by op
+        tape.watch(x)
+        y = f(x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), (cr.exp(x) * 2.0).numpy())

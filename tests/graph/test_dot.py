@@ -87,3 +87,12 @@ def test_render_svg_and_png(tmp_path):
     assert "<svg" in open(svg).read() and ">6<" in open(svg).read()
     png = draw(g, tmp_path / "backward.png", backward=True)
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_worked_example_script_writes_both_pictures(tmp_path, capsys):
+    from chainrule.examples import draw_worked_example
+    draw_worked_example.main(str(tmp_path))
+    assert "grad(loss, w) = 2, grad(loss, b) = 1" in capsys.readouterr().out
+    pictures = sorted(p.name for p in tmp_path.iterdir())
+    assert [p.split(".")[0] for p in pictures] == ["worked_example_backward",
+                                                  "worked_example_forward"]
