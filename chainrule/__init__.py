@@ -32,7 +32,8 @@ from .ops.custom_gradient import custom_gradient
 from . import config, debug, errors, linalg, math, nn, ops, random
 from .config import device
 from .control_flow import cond
-from .graph import Graph, function
+from .graph import Graph
+from .compiler.jit import function
 from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)

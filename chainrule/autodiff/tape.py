@@ -10,8 +10,7 @@ used more than once (the chain rule's "sum over paths").
 import contextlib
 import warnings
 
-from .. import ops
-from .. import recording
+from .. import nest, ops, recording
 from ..recording import paused_recorders
 from ..tensor import Tensor
 from ..variable import Variable
@@ -19,10 +18,6 @@ from . import stats as _stats
 from .explain import PathTrace, explain as explain_path
 
 __all__ = ["GradientTape", "UnconnectedGradients", "sweep"]
-
-# Set by chainrule.graph (which builds on this module, not the other way round): makes a
-# Graph of a tape's record, for GradientTape.graph().
-graph_view = None
 
 
 class UnconnectedGradients:
@@ -57,18 +52,8 @@ class GradientTape:
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self._persistent = persistent
         self._auto_watch = watch_accessed_variables
-        self._records = []
-        self._clock_marks = []  # (record index, Variable change clock) where the clock moved
-        self._connected = {}  # id -> tensor, for every tensor that depends on a watched one
-        self._watched = {}  # id -> tensor, the sources (watched explicitly or auto-watched)
-        # id -> (primitive, inputs, output) for results that depend on a watched tensor only
-        # through a non-differentiable op: not needed for gradients, kept so that
-        # explain() can name the op that cut the path.
-        self._blocked = {}
-        self._cuts = []  # (primitive, input id, output id): edges where the last sweep stopped
-        self._trace = None  # what explain() keeps after a one-shot tape is released
         self._recording = False
-        self._used = False
+        self.reset()
 
     # -- recording -----------------------------------------------------------------------
     def __enter__(self):
@@ -107,12 +92,15 @@ class GradientTape:
     def reset(self):
         """Forgets everything recorded and watched so far; recording continues."""
         self._records = []
-        self._clock_marks = []
-        self._connected = {}
-        self._watched = {}
+        self._clock_marks = []  # (record index, Variable change clock) where the clock moved
+        self._connected = {}  # id -> tensor, for every tensor that depends on a watched one
+        self._watched = {}  # id -> tensor, the sources (watched explicitly or auto-watched)
+        # id -> (primitive, inputs, output) for results that depend on a watched tensor only
+        # through a non-differentiable op: not needed for gradients, kept so that
+        # explain() can name the op that cut the path.
         self._blocked = {}
-        self._cuts = []
-        self._trace = None
+        self._cuts = []  # (primitive, input id, output id): edges where the last sweep stopped
+        self._trace = None  # what explain() keeps after a one-shot tape is released
         self._used = False
 
     def watch(self, tensor):
@@ -224,21 +212,6 @@ class GradientTape:
             self._backward(targets, [ops.ones_like(t) for t in targets], [], cuts)
         return PathTrace.of(self, cuts)
 
-    def graph(self, targets=None, names=None):
-        """What this tape recorded, as a :class:`chainrule.Graph` (see ``chainrule.graph``).
-
-        Call it before ``gradient()`` on a one-shot tape (which then releases its record),
-        or on a ``persistent=True`` tape. ``targets`` limits the graph to what they depend
-        on; ``names`` maps names to tensors (``names=locals()`` works) for the listing and
-        the pictures.
-        """
-        if self._records is None:
-            raise RuntimeError("graph(): this one-shot tape was released by gradient(); call "
-                               "graph() before gradient(), or use GradientTape(persistent=True)")
-        if graph_view is None:
-            raise RuntimeError("graph(): import chainrule.graph first")
-        return graph_view(self, targets, names)
-
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
         """Full Jacobian: for each source, a tensor of shape ``target.shape + source.shape``."""
@@ -335,7 +308,7 @@ class GradientTape:
 
 def sweep(records, grads, keep=None, cuts=None, on_edge=None, stale=None):
     """The reverse sweep, the one every gradient in chainrule comes from: a tape's, and a
-    graph's (:meth:`chainrule.Graph.gradients`, which feeds it the graph's nodes).
+    graph's (:func:`chainrule.graph.gradients`, which feeds it the graph's nodes).
 
     ``records``: ``(primitive, inputs, params, output, needs)`` in execution order;
     ``grads``: ``{id(tensor): gradient}``, seeded with the targets' gradients and filled in
@@ -451,15 +424,10 @@ def _describe(t):
 
 
 def _flatten(structure):
-    if isinstance(structure, Tensor):
-        return [structure]
-    if isinstance(structure, dict):
-        return [t for key in structure for t in _flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [t for item in structure for t in _flatten(item)]
-    if structure is None:
-        return [None]
-    return [ops.convert_to_tensor(structure)]
+    """The leaves of a nested list/tuple/dict, as tensors (None stays None)."""
+    leaves = []
+    nest.flatten(structure, leaves)
+    return [x if x is None or isinstance(x, Tensor) else ops.convert_to_tensor(x) for x in leaves]
 
 
 def _sources(structure, caller, where="sources"):
@@ -477,10 +445,5 @@ def _sources(structure, caller, where="sources"):
 
 
 def _unflatten(structure, flat):
-    if isinstance(structure, dict):
-        return {key: _unflatten(value, flat) for key, value in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        items = [_unflatten(item, flat) for item in structure]
-        return items if isinstance(structure, list) else type(structure)(items) \
-            if not hasattr(structure, "_fields") else type(structure)(*items)
-    return next(flat)
+    """``structure`` (nested lists, tuples, dicts) with its leaves taken from ``flat``."""
+    return nest.unflatten(nest.flatten(structure, []), flat)

@@ -1,4 +1,4 @@
-"""Code generation: a fused :class:`~.fusion.Loop` as a numba-compiled function.
+"""Code generation: a fused :class:`~.program.Loop` as a numba-compiled function.
 
 The loop's members are written out as one Python function over the elements, from each
 primitive's ``scalar`` form in the table, and compiled with numba. Every member's operands

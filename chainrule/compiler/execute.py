@@ -25,7 +25,7 @@ uses it only when nothing records (see ``jit_compile=True``).
 >>> import numpy as np, chainrule as cr
 >>> f = cr.function(lambda x: cr.reduce_sum(cr.exp(x) * 2.0 + 1.0))
 >>> _ = f(cr.constant([0.0, 1.0]))
->>> run = f.graph.compile()
+>>> run = compile(f.graph)
 >>> [float(a) for a in run(np.array([0.0, 0.0], np.float32))]
 [6.0]
 """
@@ -37,11 +37,18 @@ from ..recording import mark_all_changed, mark_changed
 from ..tensor import Tensor
 from ..variable import Variable
 from .codegen import compile_loop
-from .fusion import Loop
 from .plan import plan_buffers
+from .program import Loop
 from .rewrite import rewrite
 
-__all__ = ["CompiledGraph"]
+__all__ = ["CompiledGraph", "compile"]
+
+
+def compile(graph, fusion=None):  # noqa: A001 (shadows the builtin in this module only)
+    """``graph`` (a :class:`~chainrule.Graph`) as a :class:`CompiledGraph`: the same
+    computation on plain arrays, with planned, reused buffers (no tape can see it).
+    ``fusion`` (default: when the numba kernels are in use) fuses element-wise chains."""
+    return CompiledGraph(graph, fusion)
 
 
 class CompiledGraph:
@@ -52,7 +59,7 @@ class CompiledGraph:
 
     Attributes:
         graph: the :class:`~chainrule.Graph` it runs.
-        program: the :class:`~chainrule.compiler.rewrite.Program` it runs (``listing()``
+        program: the :class:`~chainrule.compiler.program.Program` it runs (``listing()``
             shows it, fused loops with their members).
         buffer_count / buffer_bytes: how many preallocated buffers the plan uses, and their
             size; ``planned_count`` how many values live in them (more values than buffers

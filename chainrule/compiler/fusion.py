@@ -25,62 +25,17 @@ import numpy as np
 from ..graph.graph import VariableUpdate
 from ..primitives import Primitive
 from ..primitives import table as P
+from .program import Loop, Op
 
-__all__ = ["Loop", "fuse", "FUSED_DTYPES"]
+__all__ = ["fuse", "pattern", "FUSED_DTYPES"]
 
 # The dtypes a loop computes in (numba has no float16 arithmetic; integers are left to NumPy).
 FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.bool_))
 _STORES = ("assign", "assign_add", "assign_sub")
 
 
-class Loop:
-    """A pseudo-primitive: the ops of one fused group, computed in one pass over ``shape``.
-
-    ``body``: the element-wise ops and the ``(variable, kind, value)`` updates (stores), in
-    program order; ``sums``: ``(result, source)`` pairs, the column sums of members' results.
-    ``inputs``: the values read from outside; ``outputs``: the members' results that are
-    written to memory (read outside the group), then the sums.
-    """
-
-    vjp = None
-    stateful = False
-    why = "it exists only inside a compiled program"
-    name = "loop"
-
-    def __init__(self, shape):
-        self.shape = shape
-        self.body, self.sums = [], []
-        self.results = {}  # value index -> Value, the members' results
-        self.reads = set()  # indices of the values its members and stores read
-        self.inputs, self.outputs = [], []
-        self.open = True
-
-    @property
-    def members(self):
-        return [item for item in self.body if not isinstance(item, tuple)]
-
-    @property
-    def stores(self):
-        return [item for item in self.body if isinstance(item, tuple)]
-
-    def size(self):
-        return len(self.body) + len(self.sums)
-
-    def describe(self):
-        lines = [f"{op.output.ref} = {op.prim.name}({', '.join(v.ref for v in op.inputs)})"
-                 for op in self.members]
-        lines += [f"{out.ref} = column_sum({src.ref})" for out, src in self.sums]
-        lines += [f"{kind}({var.ref}, {value.ref})" for var, kind, value in self.stores]
-        return lines
-
-    def __repr__(self):
-        return f"<loop over {self.shape}: {', '.join(op.prim.name for op in self.members)}>"
-
-
 def fuse(ops, keep):
     """The ops with every fusable group replaced by one op of a :class:`Loop`."""
-    from .rewrite import Op  # rewrite calls this pass; Op lives there
-
     emitted, open_groups = [], []
     group_of = {}  # value index -> the group whose member made it (sums included)
     stored_in = {}  # variable value index -> the open group that stores to it

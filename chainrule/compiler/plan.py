@@ -13,7 +13,8 @@ outputs keep their buffers.
 import numpy as np
 
 from ..primitives import Primitive
-from .fusion import Loop, pattern
+from .fusion import pattern
+from .program import Loop
 
 __all__ = ["plan_buffers", "is_planned"]
 

@@ -1,8 +1,8 @@
 """Rewriting a graph into the program the compiled executor runs.
 
-A :class:`Program` is the graph's nodes as :class:`Op` s after passes that keep every
-number the same. None of them knows any model, layer or op sequence; each reads only what
-the primitive table says of a primitive:
+A :class:`~.program.Program` is the graph's nodes as :class:`~.program.Op` s after passes
+that keep every number the same. None of them knows any model, layer or op sequence; each
+reads only what the primitive table says of a primitive:
 
 * **inlining**: an effect that can say what it does as a graph (its ``inline`` method;
   ``apply_gradients`` gives its optimizer's ``update_step`` for every variable) is replaced
@@ -33,56 +33,13 @@ from ..graph.graph import CONSTANT, RESULT, VARIABLE, Value
 from ..primitives import Primitive, kernels
 from ..primitives import table as P
 from .fusion import fuse
+from .program import Op, Program
 
-__all__ = ["Op", "Program", "rewrite"]
+__all__ = ["rewrite"]
 
 # A folded constant up to this many elements is stored contiguous (a larger broadcast view
 # stays a view: it costs no memory).
 _SMALL = 1 << 20
-
-
-class Op:
-    """One step of a program: ``outputs = prim(*inputs, **params)``."""
-
-    __slots__ = ("prim", "inputs", "params", "outputs")
-
-    def __init__(self, prim, inputs, params, outputs):
-        self.prim, self.inputs, self.params = prim, tuple(inputs), params
-        self.outputs = tuple(outputs)
-
-    @property
-    def is_update(self):
-        return not self.outputs
-
-    @property
-    def output(self):
-        return self.outputs[0] if self.outputs else None
-
-    def __repr__(self):
-        outs = ", ".join(v.ref for v in self.outputs)
-        return f"<Op {outs} = {self.prim.name}({', '.join(v.ref for v in self.inputs)})>"
-
-
-class Program:
-    """A graph rewritten for the executor: ``ops`` in order, the ``constants`` folding and
-    lowering made, the ``variables`` that inlined graphs read or update beyond the graph's
-    own, the graph's ``outputs`` (a folded or shared value may stand for one) and
-    ``value_count``, the number of registers its values need."""
-
-    def __init__(self, ops, constants, outputs, value_count, variables=()):
-        self.ops, self.constants, self.outputs = ops, constants, outputs
-        self.value_count = value_count
-        self.variables = list(variables)
-
-    def listing(self):
-        """The program as text, one op per line (fused loops show their members)."""
-        lines = []
-        for op in self.ops:
-            outs = ", ".join(v.ref for v in op.outputs)
-            call = f"{op.prim.name}({', '.join(v.ref for v in op.inputs)})"
-            lines.append(f"{outs} = {call}" if outs else call)
-            lines += [f"    {line}" for line in getattr(op.prim, "describe", lambda: [])()]
-        return "\n".join(lines)
 
 
 def rewrite(graph, fusion=None):

@@ -16,7 +16,7 @@ the graph as data::
 
 One collective per step (per dtype, or per bucket of ``bucket_bytes``) pays the latency of a
 message once instead of once per weight. The result is a :class:`~chainrule.Graph` like any
-other: it prints, draws, runs (``graph.run``) and compiles (``graph.compile()``).
+other: it prints, draws, runs (``graph.run``) and compiles (``chainrule.compiler.compile``).
 """
 
 import numpy as np

@@ -45,7 +45,7 @@ def main(folder="."):
     print(graph)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "distributed_step" + (".svg" if shutil.which("dot") else ".dot"))
-    graph.draw(path, max_items=2)
+    tf.graph.draw(graph, path, max_items=2)
     print("wrote", path)
 
 

@@ -24,7 +24,8 @@ def main(folder="."):
         x1 = x * w
         x2 = x1 + b
         loss = tf.abs(y_true - x2)
-    graph = tape.graph(loss, names=dict(x=x, w=w, b=b, y_true=y_true, x1=x1, x2=x2, loss=loss))
+    graph = tf.graph.from_tape(tape, loss,
+                               names=dict(x=x, w=w, b=b, y_true=y_true, x1=x1, x2=x2, loss=loss))
     grad_w, grad_b = tape.gradient(loss, [w, b])
     print(graph)
     print(f"grad(loss, w) = {float(grad_w):g}, grad(loss, b) = {float(grad_b):g}")
@@ -32,7 +33,7 @@ def main(folder="."):
     extension = ".svg" if shutil.which("dot") else ".dot"
     for direction, backward in (("forward", False), ("backward", True)):
         path = os.path.join(folder, f"worked_example_{direction}{extension}")
-        graph.draw(path, backward=backward)
+        tf.graph.draw(graph, path, backward=backward)
         print("wrote", path)
 
 

@@ -1,21 +1,26 @@
-"""Graphs as data: capture, draw, explain and compile computations.
+"""Graphs as data: capture, draw and differentiate computations.
 
-* :class:`Graph` (``graph.py``): nodes over values, a text listing, replay with ``run``.
-* ``GradientTape.graph()`` and :func:`function` / :func:`trace` (``capture.py``): two ways
-  to get one, both recorders over the same primitive calls.
-* ``Graph.to_dot`` / ``Graph.draw`` (``dot.py``): forward and backward pictures.
-* ``Graph.gradient_graph`` (``derivatives.py``): the derivative as a graph of its own.
-* ``Graph.compile``: replay on planned, reused buffers (:mod:`chainrule.compiler`).
+One way up, each module built on those before it:
+
+* :class:`Graph` (``graph.py``): the data: nodes over values, a text listing (``print``),
+  replay with ``run``;
+* :class:`GraphBuilder` and :func:`from_tape` (``builder.py``): a graph from a stream of
+  primitive calls, such as what a GradientTape recorded;
+* :func:`trace` and :class:`Function` (``capture.py``): a graph from a traced Python
+  function; :func:`chainrule.function` is built on them;
+* :func:`gradients` and :func:`gradient_graph` (``derivatives.py``): the derivative as
+  numbers, and as a graph of its own;
+* :func:`to_dot` and :func:`draw` (``dot.py``): forward and backward pictures.
+
+Compiling a graph is :func:`chainrule.compiler.compile`, a package built on this one.
 """
 
-from ..autodiff import tape as _tape
-from .builder import GraphBuilder, TraceError
+from .builder import GraphBuilder, TraceError, from_tape
 from .capture import Function, Traced, function, trace
-from .dot import GraphvizNotFound, format_value
+from .derivatives import gradient_graph, gradients
+from .dot import GraphvizNotFound, draw, format_value, to_dot
 from .graph import Graph, Node, Value, VariableUpdate
 
-# A tape offers its record as a Graph through this hook: autodiff knows nothing of graphs.
-_tape.graph_view = Graph.from_tape
-
-__all__ = ["Function", "Graph", "GraphBuilder", "GraphvizNotFound", "Node", "TraceError", "Traced", "Value",
-           "VariableUpdate", "format_value", "function", "trace"]
+__all__ = ["Function", "Graph", "GraphBuilder", "GraphvizNotFound", "Node", "TraceError", "Traced",
+           "Value", "VariableUpdate", "draw", "format_value", "from_tape", "function",
+           "gradient_graph", "gradients", "to_dot", "trace"]

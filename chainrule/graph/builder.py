@@ -1,6 +1,6 @@
 """GraphBuilder: turns a stream of primitive calls on Tensors into a :class:`Graph`.
 
-A tape's record (``Graph.from_tape``) and a trace (:mod:`chainrule.graph.capture`) both feed
+A tape's record (:func:`from_tape`) and a trace (:mod:`chainrule.graph.capture`) both feed
 one of these, call by call; it matches tensors by identity, turns tensors it has not seen
 into captures (Variables read live, other tensors frozen as constants) and refuses what a
 replay could not repeat.
@@ -135,3 +135,36 @@ class GraphBuilder:
     def finish(self, outputs, name="graph"):
         outs = [self.value_of(t) for t in outputs]
         return Graph(self.values, self.nodes, self.inputs, outs, name)
+
+
+def from_tape(tape, targets=None, names=None):
+    """What ``tape`` (a :class:`~chainrule.GradientTape`) recorded, as a :class:`Graph`.
+
+    Call it before ``tape.gradient()`` on a one-shot tape (which then releases its record),
+    or on a ``persistent=True`` tape. ``targets`` (a tensor or a list) limits the graph to
+    what they depend on; ``names`` maps names to tensors (``names=locals()`` works) for the
+    listing and the pictures. The graph keeps the values the tape saw: a Variable changed
+    afterwards does not change the picture of the past.
+
+    >>> import chainrule as cr
+    >>> w = cr.Variable(3.0, name="w")
+    >>> with cr.GradientTape() as tape:
+    ...     y = w * w
+    >>> [node.prim.name for node in from_tape(tape, y)]
+    ['multiply']
+    """
+    if tape._records is None:
+        raise RuntimeError("from_tape(): this one-shot tape was released by gradient(); call "
+                           "from_tape() before gradient(), or use GradientTape(persistent=True)")
+    builder = GraphBuilder(names, snapshot_variables=True)
+    for t in tape._watched.values():
+        if not isinstance(t, Variable):
+            builder.add_input(t)
+    for prim, inputs, params, out, _needs in tape._records:
+        builder.add_node(prim, inputs, params, out)
+    if targets is None:  # every result no recorded op reads
+        used = {id(x) for _p, inputs, _q, _o, _n in tape._records for x in inputs}
+        return builder.finish([rec[3] for rec in tape._records if id(rec[3]) not in used],
+                              name="tape")
+    targets = list(targets) if isinstance(targets, (list, tuple)) else [targets]
+    return builder.finish(targets, name="tape").pruned()

@@ -1,4 +1,5 @@
-"""Capturing a Python function over tensors as a :class:`Graph`, and ``chainrule.function``.
+"""Capturing a Python function over tensors as a :class:`Graph`: :func:`trace`, and the
+:class:`Function` behind ``chainrule.function``.
 
 Tracing runs the function once with a :class:`Tracer` in the list of recorders that
 :func:`chainrule.primitives.bind` notifies, the same hook a GradientTape uses: no
@@ -114,14 +115,16 @@ class Traced:
     ``value_reads`` lists, in words, each time the function read the value of a traced
     tensor into Python (``float(x)``, ``bool(x > 0)``, ``x.numpy()``): a replay repeats
     what the function did with the values seen while tracing. ``literals`` are the parts
-    of the result that are not tensors (a replay returns them unchanged).
+    of the result that are not tensors (a replay returns them unchanged). ``compile`` is
+    what compiles the graph for :meth:`compiled` (given by a :class:`Function` that has
+    one; this package does not know the compiler, which is built on it).
     """
 
-    __slots__ = ("graph", "_out_skeleton", "_out_plan", "_compiled", "value_reads")
+    __slots__ = ("graph", "_out_skeleton", "_out_plan", "compile", "_compiled", "value_reads")
 
-    def __init__(self, graph, out_skeleton, out_plan, value_reads=()):
+    def __init__(self, graph, out_skeleton, out_plan, value_reads=(), compile=None):
         self.graph, self._out_skeleton, self._out_plan = graph, out_skeleton, out_plan
-        self._compiled = None
+        self.compile, self._compiled = compile, None
         self.value_reads = list(value_reads)
 
     @property
@@ -129,12 +132,18 @@ class Traced:
         return [x for kind, x in self._out_plan if kind == "literal"]
 
     def compiled(self):
-        """The graph compiled (:mod:`chainrule.compiler`), made on first use."""
+        """The graph compiled by ``compile`` (for a callable on arrays, such as a
+        :class:`~chainrule.compiler.CompiledGraph`), made on first use."""
         if self._compiled is None:
-            self._compiled = self.graph.compile()
+            if self.compile is None:
+                raise ValueError(f"the trace of '{self.graph.name}' was made without a "
+                                 f"compiler (chainrule.function(jit_compile=True) has one)")
+            self._compiled = self.compile(self.graph)
         return self._compiled
 
     def run(self, tensor_args, compiled=False):
+        """The function's result for these tensor arguments: the graph replayed op by op,
+        or (``compiled``) its compiled program run on their arrays."""
         if compiled:
             outputs = [Tensor._wrap(a) for a in self.compiled()(*tensor_args)]
         else:
@@ -156,6 +165,10 @@ def trace(fn, *args, name=None, **kwargs):
     >>> [node.prim.name for node in traced.graph]
     ['exp', 'multiply']
     """
+    return _trace(fn, args, kwargs, name)
+
+
+def _trace(fn, args, kwargs, name=None, compile=None):
     leaves = []
     skeleton = _flatten((args, kwargs), leaves, "")
     builder = GraphBuilder(strict=True)
@@ -194,22 +207,25 @@ def trace(fn, *args, name=None, **kwargs):
         else:
             plan.append(("literal", leaf))
     graph = builder.finish(outputs, name=name or getattr(fn, "__name__", "graph"))
-    return Traced(graph, out_skeleton, plan, tracer.value_reads)
+    return Traced(graph, out_skeleton, plan, tracer.value_reads, compile)
 
 
 class Function:
     """A Python function over tensors that is traced once per input signature and then
-    run by replaying its graph. Make one with :func:`function`.
+    run by replaying its graph. Make one with :func:`chainrule.function`.
+
+    ``compile`` (``chainrule.compiler.compile`` for ``jit_compile=True``; None replays op
+    by op) makes each trace's compiled program; calls outside any tape run it.
 
     Attributes:
         graph: the graph of the most recent call's signature.
         tracing_count: how many times the function has been traced.
     """
 
-    def __init__(self, fn, jit_compile=False):
+    def __init__(self, fn, compile=None):
         functools.update_wrapper(self, fn)
         self._fn = fn
-        self.jit_compile = jit_compile
+        self.compile = compile
         self._traces = {}
         self._last = None
         self.tracing_count = 0
@@ -221,7 +237,7 @@ class Function:
         self._last = traced
         # The compiled path works on bare arrays, so a tape could not record it: while any
         # recorder is active the graph runs op by op through the normal dispatch instead.
-        return traced.run(tensors, compiled=self.jit_compile and not recording.recorders())
+        return traced.run(tensors, compiled=self.compile is not None and not recording.recorders())
 
     def get_graph(self, *args, **kwargs):
         """The graph for these arguments' signature (traced now if it is new; not run)."""
@@ -245,7 +261,7 @@ class Function:
         return traced, tensors
 
     def _trace(self, args, kwargs):
-        return trace(self._fn, *args, **kwargs)
+        return _trace(self._fn, args, kwargs, compile=self.compile)
 
     def __get__(self, instance, owner=None):
         # As a method decorator: bind `self` like a plain function would.
@@ -257,39 +273,19 @@ class Function:
 
 def function(func=None, *, jit_compile=False, input_signature=None, autograph=True,
              reduce_retracing=False):
-    """Captures ``func`` as a graph on its first call and replays the graph afterwards
-    (TensorFlow's ``tf.function``). Works as ``@function``, ``@function(jit_compile=True)``
-    and ``function(fn)``.
-
-    A new trace is made for each new *signature*: the shapes and dtypes of the tensor and
-    array arguments, and the values of the other (Python) arguments. Variables the function
-    reads are read live on every call, so it sees updated weights; Variable updates inside
-    it are replayed. Called inside a GradientTape, the replay is recorded like any other
-    ops, so gradients flow through it. With ``jit_compile=True`` calls outside any tape run
-    on :mod:`chainrule.compiler.execute`'s executor (buffers planned once, no per-op dispatch).
-    ``input_signature``, ``autograph`` and ``reduce_retracing`` are accepted for
-    compatibility and ignored.
+    """:func:`chainrule.function` as this package alone can offer it: traced once per
+    signature, then replayed op by op. ``jit_compile=True`` needs the compiler, which is
+    built on this package: :func:`chainrule.function` (``tf.function``) has it.
 
     >>> import chainrule as cr
-    >>> @cr.function
-    ... def f(x, scale):
-    ...     return cr.reduce_sum(x * x) * scale
-    >>> float(f(cr.constant([1.0, 2.0]), 2.0))
-    10.0
-    >>> float(f(cr.constant([3.0, 4.0]), 2.0)), f.tracing_count  # same signature: replayed
-    (50.0, 1)
-    >>> print(f.graph)  # doctest: +NORMALIZE_WHITESPACE
-    graph f(x):
-      %0 = input 'x'  # (2,) float32
-      %3 = constant 2  # () float32
-      %1 = multiply(%0, %0)  # (2,) float32
-      %2 = reduce_sum(%1, keepdims=False)  # () float32
-      %4 = multiply(%2, %3)  # () float32
-      return %4
+    >>> f = function(lambda x: x * 2.0)
+    >>> float(f(cr.constant(3.0))), f.tracing_count
+    (6.0, 1)
     """
-    if func is None:
-        return functools.partial(function, jit_compile=jit_compile)
-    return Function(func, jit_compile=jit_compile)
+    if jit_compile:
+        raise ValueError("chainrule.graph.function cannot compile (the graph package does "
+                         "not know the compiler); use chainrule.function(jit_compile=True)")
+    return function if func is None else Function(func)
 
 
 # -- argument structures -----------------------------------------------------------------

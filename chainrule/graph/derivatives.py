@@ -2,7 +2,7 @@
 
 :func:`adjoints` runs the tape's own reverse sweep over a graph's nodes at its example
 values and keeps what a picture of backpropagation needs: each value's gradient and each
-edge's local derivative.
+edge's local derivative; :func:`gradients` is its gradients alone.
 
 :func:`gradient_graph` builds the derivative as a new graph. Every VJP is written in
 chainrule ops, so tracing "replay this graph under a GradientTape and take the gradient"
@@ -16,6 +16,7 @@ from ..recording import paused_recorders
 from ..autodiff.tape import GradientTape, sweep, unbroadcast
 from ..ops import ones_like
 from ..tensor import Tensor
+from .capture import trace
 from .graph import INPUT, VARIABLE
 
 
@@ -72,6 +73,22 @@ def adjoints(graph, target=None):
     return result
 
 
+def gradients(graph, target=None):
+    """The gradient of ``target`` (default: the graph's only output) with respect to every
+    value of ``graph``, at its captured values (:meth:`Graph.example_values`):
+    ``{Value: ndarray}``.
+
+    >>> import chainrule as cr
+    >>> w = cr.Variable(3.0, name="w")
+    >>> with cr.GradientTape() as tape:
+    ...     y = w * w
+    >>> g = cr.graph.from_tape(tape, y)
+    >>> {v.label: float(a) for v, a in gradients(g).items()}
+    {'w': 6.0, '%1': 1.0}
+    """
+    return adjoints(graph, target).grads
+
+
 def _vjp(prim, g, out, inputs, params, needs):
     if prim.vjp_wants_needs:
         return prim.vjp(g, out, *inputs, needs=needs, **params)
@@ -89,13 +106,11 @@ def gradient_graph(graph, target=None, sources=None):
     >>> import chainrule as cr
     >>> f = cr.function(lambda x: cr.reduce_sum(x * x * x))
     >>> _ = f(cr.constant([1.0, 2.0]))
-    >>> df = f.graph.gradient_graph()              # 3 x^2
-    >>> ddf = df.gradient_graph()                  # 6 x (of the sum of the gradient)
+    >>> df = gradient_graph(f.graph)               # 3 x^2
+    >>> ddf = gradient_graph(df)                   # 6 x (of the sum of the gradient)
     >>> ddf.run(cr.constant([1.0, 2.0]))[0].numpy().tolist()
     [6.0, 12.0]
     """
-    from .capture import trace
-
     target = _single_output(graph, target)
     wanted = _sources(graph, sources)
     target_position = graph.outputs.index(target)

@@ -18,6 +18,7 @@ import subprocess
 
 import numpy as np
 
+from .derivatives import adjoints
 from .graph import CONSTANT, INPUT, RESULT, VARIABLE, format_number
 
 
@@ -43,17 +44,14 @@ def to_dot(graph, backward=False, target=None, max_items=4):
     >>> w = cr.Variable(3.0, name="w")
     >>> with cr.GradientTape() as tape:
     ...     y = w * 2.0
-    >>> print(tape.graph(names={"y": y}).to_dot())  # doctest: +ELLIPSIS
+    >>> print(to_dot(cr.graph.from_tape(tape, names={"y": y})))  # doctest: +ELLIPSIS
     digraph "tape" {
     ...
       v0 -> n0 [label="3"];
     ...
     """
-    adj = None
     values = graph.example_values()
-    if backward:
-        from .derivatives import adjoints
-        adj = adjoints(graph, target)
+    adj = adjoints(graph, target) if backward else None
     lines = [f'digraph "{_escape(graph.name)}" {{',
              '  rankdir=TB;',
              '  node [fontname="Helvetica", fontsize=11];',

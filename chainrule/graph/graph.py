@@ -6,18 +6,20 @@ tape watched), a captured *variable* (read live each time the graph runs, so upd
 weights are seen), a captured *constant*, or the *result* of a node. A node is one call of
 a primitive from :mod:`chainrule.primitives.table` (or an in-place Variable update).
 
-Graphs come from what a :class:`~chainrule.GradientTape` recorded (``tape.graph()``) or
-from tracing a Python function (:func:`chainrule.function`); both are recorders over the
-same primitive calls. Once you have one you can read it (iterate nodes, print the listing),
-draw it (``to_dot``, ``draw``), run it again (``run``), differentiate it
-(``gradient_graph``) and compile it (``compile``).
+This module is the data and nothing above it: what reads, runs and prunes a graph. The
+rest of :mod:`chainrule.graph` is functions over a Graph, each in the module that does it:
+making one from a tape's record (:func:`~chainrule.graph.from_tape`) or by tracing a Python
+function (:func:`chainrule.function`), both recorders over the same primitive calls;
+pictures (:func:`~chainrule.graph.to_dot`, :func:`~chainrule.graph.draw`); derivatives
+(:func:`~chainrule.graph.gradients`, :func:`~chainrule.graph.gradient_graph`). Compiling one
+is :func:`chainrule.compiler.compile`, a layer above.
 
 >>> import chainrule as cr
 >>> w = cr.Variable(3.0, name="w")
 >>> x = cr.constant(2.0)
 >>> with cr.GradientTape() as tape:
 ...     y = x * w + 1.0
->>> g = tape.graph(names={"x": x, "y": y})
+>>> g = cr.graph.from_tape(tape, names={"x": x, "y": y})
 >>> print(g)  # doctest: +NORMALIZE_WHITESPACE
 graph tape(w):
   %0 = constant 'x' 2  # () float32
@@ -232,23 +234,12 @@ class Graph:
                              f"new shapes (chainrule.function does so by itself).")
         return tensor
 
-    # -- views and transformations (each in its own module) -------------------------------
-    def to_dot(self, backward=False, target=None, max_items=4):
-        """Graphviz DOT text: the forward graph with each edge's value, or (``backward=True``)
-        the reversed graph with local derivatives on edges and gradients on nodes."""
-        from .dot import to_dot
-        return to_dot(self, backward=backward, target=target, max_items=max_items)
-
-    def draw(self, path, backward=False, target=None, max_items=4):
-        """Renders :meth:`to_dot` to ``path`` (``.svg``, ``.png`` or ``.pdf``) with Graphviz."""
-        from .dot import draw
-        return draw(self, path, backward=backward, target=target, max_items=max_items)
-
+    # -- values at the captured leaves ----------------------------------------------------
     def example_values(self):
         """Every value of the graph at the captured leaf values: ``{Value: ndarray}``.
 
         Computed afresh by the primitives' forward functions, with Variable updates skipped,
-        so reading them changes nothing (pictures and :meth:`gradients` use this)."""
+        so reading them changes nothing (pictures and gradients at the captured values use this)."""
         arrays = {v.index: np.asarray(v.variable._value if v.example is None else v.example)
                   for v in self.values if v.kind != RESULT}
         for node in self.nodes:
@@ -257,42 +248,7 @@ class Graph:
                     *[arrays[v.index] for v in node.inputs], **node.params)
         return {v: arrays[v.index] for v in self.values}
 
-    def gradients(self, target=None):
-        """The gradient of ``target`` (default: the only output) with respect to every value
-        of the graph, at :meth:`example_values`: ``{Value: ndarray}``."""
-        from .derivatives import adjoints
-        return adjoints(self, target).grads
-
-    def gradient_graph(self, target=None, sources=None):
-        """A new graph, with the same inputs, that computes d target / d sources."""
-        from .derivatives import gradient_graph
-        return gradient_graph(self, target, sources)
-
-    def compile(self):
-        """A :class:`~chainrule.compiler.CompiledGraph`: the same computation on plain
-        arrays with planned, reused buffers (no tape can see it)."""
-        from ..compiler import CompiledGraph
-        return CompiledGraph(self)
-
-    # -- building --------------------------------------------------------------------------
-    @classmethod
-    def from_tape(cls, tape, targets=None, names=None):
-        """The graph of what ``tape`` recorded (see :meth:`GradientTape.graph`)."""
-        from .builder import GraphBuilder  # the builder builds on this module
-        builder = GraphBuilder(names, snapshot_variables=True)
-        for t in tape._watched.values():
-            if not isinstance(t, Variable):
-                builder.add_input(t)
-        for prim, inputs, params, out, _needs in tape._records:
-            builder.add_node(prim, inputs, params, out)
-        if targets is None:
-            used = {id(x) for _p, inputs, _q, _o, _n in tape._records for x in inputs}
-            outputs = [rec[3] for rec in tape._records if id(rec[3]) not in used]
-        else:
-            outputs = [t for t in _as_list(targets)]
-        graph = builder.finish(outputs, name="tape")
-        return graph.pruned() if targets is not None else graph
-
+    # -- transforming ----------------------------------------------------------------------
     def pruned(self):
         """The graph without the nodes the outputs do not need (updates are always kept)."""
         needed = {v.index for v in self.outputs}
@@ -376,7 +332,3 @@ def _operand(example):
     if isinstance(example, (int, float, complex)) and not isinstance(example, np.generic):
         return example
     return Tensor._wrap(np.asarray(example))
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.compiler import CompiledGraph, compile
 from tests.graph.graph_op_suite import CASES, as_tensors
 
 
@@ -11,7 +12,7 @@ from tests.graph.graph_op_suite import CASES, as_tensors
 def test_compiled_equals_eager_on_the_op_suite(case):
     fn, arrays = CASES[case]
     eager = fn(*as_tensors(arrays))
-    compiled = cr.function(fn).get_graph(*as_tensors(arrays)).compile()
+    compiled = compile(cr.function(fn).get_graph(*as_tensors(arrays)))
     for _ in range(2):  # the second call runs on reused buffers
         (got,) = compiled(*arrays)
         assert got.dtype == eager.dtype and got.shape == eager.shape
@@ -26,7 +27,7 @@ def test_buffers_are_reused_and_outputs_are_copies():
         return y
 
     x = np.linspace(-1, 1, 1000).astype(np.float32)
-    compiled = cr.function(chain).get_graph(cr.constant(x)).compile()
+    compiled = compile(cr.function(chain).get_graph(cr.constant(x)))
     # Ten tanh and ten loops of the multiply-add (or twenty ufuncs without numba), in two
     # buffers that take turns.
     assert compiled.planned_count >= 20 and compiled.buffer_count <= 2
@@ -44,7 +45,7 @@ def test_views_keep_their_buffers_alive():
         return cr.matmul(t, b)
 
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    compiled = cr.function(f).get_graph(cr.constant(x)).compile()
+    compiled = compile(cr.function(f).get_graph(cr.constant(x)))
     np.testing.assert_allclose(compiled(x)[0], f(cr.constant(x)).numpy())
 
 
@@ -94,7 +95,7 @@ def test_jit_function_inside_a_tape_falls_back_to_recorded_replay():
 
 
 def test_compiled_graph_refuses_inputs_it_was_not_planned_for():
-    compiled = cr.function(lambda x: x * 2.0).get_graph(cr.constant([1.0, 2.0])).compile()
+    compiled = compile(cr.function(lambda x: x * 2.0).get_graph(cr.constant([1.0, 2.0])))
     with pytest.raises(ValueError, match=r"planned for inputs of shape \(2,\)"):
         compiled(np.ones(3, np.float32))
 
@@ -119,7 +120,7 @@ def test_a_kernel_gradient_rescans_an_input_buffer_refilled_in_place():
         live = rng.choice(300, 100, replace=False)  # different zero columns each time
         x[:, live] = rng.random((128, 100))
         np.testing.assert_array_equal(compiled(x).numpy(), step(cr.constant(x)).numpy())
-    ops = [op for op in compiled.get_graph(x).compile().program.ops]
+    ops = [op for op in compile(compiled.get_graph(x)).program.ops]
     assert ops[0].params.get("scan") is not None  # the pairing under test took place
 
 
@@ -150,7 +151,20 @@ def test_variable_updates_compiled_equal_eager():
     assert jit[1].numpy() == 3
 
     v = cr.Variable(np.int32([1, 2]))
-    compiled = cr.function(lambda x: v.assign_add(x) * 1).get_graph(
-        cr.constant(np.int32([1, 1]))).compile()
+    compiled = compile(cr.function(lambda x: v.assign_add(x) * 1).get_graph(
+        cr.constant(np.int32([1, 1]))))
     compiled(np.int32([1, 1]))
     assert v.numpy().tolist() == [2, 3]
+
+
+def test_jit_compile_gives_the_function_the_compiler():
+    f = cr.function(lambda x: cr.exp(x) * 2.0, jit_compile=True)
+    assert f.compile is compile and cr.function(lambda x: x).compile is None
+    x = cr.constant([0.0, 1.0])
+    np.testing.assert_array_equal(f(x).numpy(), (cr.exp(x) * 2.0).numpy())
+    (traced,) = f._traces.values()
+    assert isinstance(traced._compiled, CompiledGraph)  # made by the call, which ran on it
+    with cr.GradientTape() as tape:  # a tape cannot see the executor: replayed op by op
+        tape.watch(x)
+        y = f(x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), (cr.exp(x) * 2.0).numpy())

@@ -6,7 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.compiler import CompiledGraph
-from chainrule.compiler.fusion import Loop
+from chainrule.compiler.program import Loop
 from chainrule.keras import optimizers
 from chainrule.primitives import kernels
 from chainrule.primitives import table as P

@@ -129,7 +129,7 @@ def train_graph(communicator, batch_size=64):
     share = batch_size // communicator.size
     start = communicator.rank * share
     graph = tf.function(step).get_graph(x[:share], y[:share])
-    run = tf.distribute.data_parallel(graph, communicator).compile()
+    run = tf.compiler.compile(tf.distribute.data_parallel(graph, communicator))
     for epoch in range(EPOCHS):
         for first in range(0, len(x), batch_size):
             rows = slice(first + start, first + start + share)

@@ -48,7 +48,7 @@ def test_listing_shows_one_packed_all_reduce_before_the_update():
             v = v.producer.inputs[0]
         assert v is reduced
     assert "all_reduce" not in str(graph)  # the original is left as it was
-    assert "all_reduce" in dp.to_dot()
+    assert "all_reduce" in cr.graph.to_dot(dp)
 
 
 def test_unpacked_and_bucketed_forms():
@@ -72,7 +72,7 @@ def test_on_one_rank_the_rewritten_step_trains_as_the_original(how):
         graph.run(X, Y)
     model, step = make_step()
     dp = data_parallel(cr.function(step).get_graph(X, Y), LocalCommunicator())
-    run = dp.run if how == "run" else dp.compile()
+    run = dp.run if how == "run" else cr.compiler.compile(dp)
     for _ in range(3):
         run(X, Y)
     for a, b in zip(reference.get_weights(), model.get_weights()):
@@ -82,14 +82,15 @@ def test_on_one_rank_the_rewritten_step_trains_as_the_original(how):
 def test_two_thread_ranks_on_halves_train_as_one_rank_on_the_whole_batch():
     reference, step = make_step()
     initial = reference.get_weights()
-    run = cr.function(step).get_graph(X, Y).compile()
+    run = cr.compiler.compile(cr.function(step).get_graph(X, Y))
     for _ in range(3):
         run(X, Y)
 
     def work(comm):
         model, step = make_step(weights=initial)
         rows = slice(4 * comm.rank, 4 * comm.rank + 4)
-        run = data_parallel(cr.function(step).get_graph(X[rows], Y[rows]), comm).compile()
+        graph = cr.function(step).get_graph(X[rows], Y[rows])
+        run = cr.compiler.compile(data_parallel(graph, comm))
         for _ in range(3):
             run(X[rows], Y[rows])
         return model.get_weights()

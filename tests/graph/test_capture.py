@@ -192,3 +192,16 @@ def test_a_layer_built_inside_a_trace_draws_its_weights_once():
     first, again = f(x).numpy(), f(x).numpy()
     np.testing.assert_array_equal(first, again)
     assert "random" not in [node.prim.name for node in f.get_graph(x)]
+
+
+def test_the_graph_package_traces_without_the_compiler():
+    # chainrule.graph knows no compiler: its function replays op by op, and says where
+    # compiling is; a trace made without a compiler says so instead of compiling.
+    from chainrule.graph import function, trace
+    f = function(lambda x: x * 2.0)
+    assert float(f(cr.constant(3.0))) == 6.0 and float(f(cr.constant(4.0))) == 8.0
+    assert f.tracing_count == 1 and f.compile is None
+    with pytest.raises(ValueError, match=r"chainrule.function\(jit_compile=True\)"):
+        function(lambda x: x, jit_compile=True)
+    with pytest.raises(ValueError, match="without a compiler"):
+        trace(lambda x: x * 2.0, cr.constant(1.0)).compiled()

@@ -3,6 +3,7 @@
 import numpy as np
 
 import chainrule as cr
+from chainrule.graph import gradient_graph, to_dot
 from chainrule.testing import numerical_gradient as numeric_gradient
 
 
@@ -14,8 +15,8 @@ def test_second_derivatives_through_a_captured_graph_match_finite_differences():
     x0 = np.array([0.3, -1.2, 0.8], np.float64)
     captured = cr.function(f)
     captured(cr.constant(x0))
-    first = captured.graph.gradient_graph()  # d f / d x
-    second = first.gradient_graph()  # d (sum of d f / d x) / d x = Hessian @ ones
+    first = gradient_graph(captured.graph)  # d f / d x
+    second = gradient_graph(first)  # d (sum of d f / d x) / d x = Hessian @ ones
 
     def grad_sum(x):
         return float(np.sum(first.run(cr.constant(x))[0].numpy()))
@@ -57,7 +58,7 @@ def test_gradient_graph_with_respect_to_variables():
     f = cr.function(lambda x: cr.reduce_sum(cr.nn.relu(cr.matmul(x, w) + b)))
     x = cr.constant(np.array([[1.0, 2.0]], np.float32))
     f(x)
-    grads = f.graph.gradient_graph(sources=[w, b])
+    grads = gradient_graph(f.graph, sources=[w, b])
     got_w, got_b = grads.run(x)
     with cr.GradientTape() as tape:
         y = cr.reduce_sum(cr.nn.relu(cr.matmul(x, w) + b))
@@ -65,12 +66,12 @@ def test_gradient_graph_with_respect_to_variables():
     np.testing.assert_allclose(got_w.numpy(), want_w.numpy())
     np.testing.assert_allclose(got_b.numpy(), want_b.numpy())
     assert grads.inputs[0].name == "x"
-    assert "digraph" in grads.to_dot()  # the gradient can be drawn like any graph
+    assert "digraph" in to_dot(grads)  # the gradient can be drawn like any graph
 
 
 def test_unconnected_source_gives_zeros():
     w = cr.Variable(2.0, name="w")
     f = cr.function(lambda x: x * 3.0 + cr.stop_gradient(w))
     f(cr.constant(1.0))
-    grad_x, grad_w = f.graph.gradient_graph().run(cr.constant(1.0))
+    grad_x, grad_w = gradient_graph(f.graph).run(cr.constant(1.0))
     assert float(grad_x) == 3.0 and float(grad_w) == 0.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.graph import GraphvizNotFound, format_value
+from chainrule.graph import GraphvizNotFound, draw, format_value, from_tape, gradients, to_dot
 from chainrule.graph import dot as dot_module
 
 
@@ -18,7 +18,7 @@ def worked_example_graph():
         x1 = x * w
         x2 = x1 + b
         loss = cr.abs(y_true - x2)
-    return tape.graph(loss, names=dict(x=x, w=w, b=b, y_true=y_true, x1=x1, x2=x2, loss=loss))
+    return from_tape(tape, loss, names=dict(x=x, w=w, b=b, y_true=y_true, x1=x1, x2=x2, loss=loss))
 
 
 def edge_labels(dot_text):
@@ -31,7 +31,7 @@ def node_label(dot_text, text):
 
 
 def test_forward_picture_shows_the_values_on_the_edges():
-    text = worked_example_graph().to_dot()
+    text = to_dot(worked_example_graph())
     labels = edge_labels(text)
     assert labels["v0 -> n0"] == "2" and labels["v1 -> n0"] == "3"  # x, w into x1 = x * w
     assert labels["n0 -> n1"] == "6"  # x1
@@ -42,7 +42,7 @@ def test_forward_picture_shows_the_values_on_the_edges():
 
 
 def test_backward_picture_shows_local_derivatives_and_gradients():
-    text = worked_example_graph().to_dot(backward=True)
+    text = to_dot(worked_example_graph(), backward=True)
     labels = edge_labels(text)
     assert labels["n0 -> v1"] == "grad(x1, w) = 2"
     assert labels["n1 -> n0"] == "grad(x2, x1) = 1"
@@ -56,7 +56,7 @@ def test_backward_picture_shows_local_derivatives_and_gradients():
 
 def test_gradients_are_plain_data_too():
     g = worked_example_graph()
-    grads = {v.label: float(a) for v, a in g.gradients().items() if v.kind != "constant"}
+    grads = {v.label: float(a) for v, a in gradients(g).items() if v.kind != "constant"}
     assert grads == {"w": 2.0, "b": 1.0, "x1": 1.0, "x2": 1.0, "%6": -1.0, "loss": 1.0}
 
 
@@ -66,7 +66,7 @@ def test_tensor_edges_show_shape_and_first_values():
     v = cr.Variable(np.ones((2, 3), np.float32))
     with cr.GradientTape() as tape:
         y = cr.reduce_sum(v * 2.0)
-    text = tape.graph(y).to_dot(backward=True)
+    text = to_dot(from_tape(tape, y), backward=True)
     assert "(2, 3) [1, 1, 1, 1, ...]" in text  # the value of v, on the forward edge
     assert "grad: (2, 3) [2, 2, 2, 2, ...]" in text  # the gradient flowing into v
 
@@ -74,8 +74,8 @@ def test_tensor_edges_show_shape_and_first_values():
 def test_draw_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(dot_module.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizNotFound, match="apt-get install graphviz.*pip install graphviz"):
-        worked_example_graph().draw(tmp_path / "g.svg")
-    path = worked_example_graph().draw(tmp_path / "g.dot")  # DOT text needs nothing
+        draw(worked_example_graph(), tmp_path / "g.svg")
+    path = draw(worked_example_graph(), tmp_path / "g.dot")  # DOT text needs nothing
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     assert path == tmp_path / "g.dot"
 
@@ -83,7 +83,16 @@ def test_draw_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path):
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_render_svg_and_png(tmp_path):
     g = worked_example_graph()
-    svg = g.draw(tmp_path / "forward.svg")
+    svg = draw(g, tmp_path / "forward.svg")
     assert "<svg" in open(svg).read() and ">6<" in open(svg).read()
-    png = g.draw(tmp_path / "backward.png", backward=True)
+    png = draw(g, tmp_path / "backward.png", backward=True)
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_worked_example_script_writes_both_pictures(tmp_path, capsys):
+    from chainrule.examples import draw_worked_example
+    draw_worked_example.main(str(tmp_path))
+    assert "grad(loss, w) = 2, grad(loss, b) = 1" in capsys.readouterr().out
+    pictures = sorted(p.name for p in tmp_path.iterdir())
+    assert [p.split(".")[0] for p in pictures] == ["worked_example_backward",
+                                                  "worked_example_forward"]

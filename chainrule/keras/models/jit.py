@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from ... import recording
+from ... import compiler, recording
 from ...graph.capture import Function
 from ...graph import TraceError
 from ...tensor import Tensor
@@ -109,7 +109,7 @@ class _CheckedFunction(Function):
     """A traced function that refuses traces a replay could not repeat faithfully."""
 
     def __init__(self, fn, model):
-        super().__init__(fn, jit_compile=True)
+        super().__init__(fn, compile=compiler.compile)
         self._model = model
 
     def _trace(self, args, kwargs):

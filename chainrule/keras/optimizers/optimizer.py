@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ... import recording
+from ... import compiler, recording
 from ...graph.capture import trace
 from ...graph.graph import VARIABLE
 from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
@@ -162,7 +162,8 @@ class Optimizer:
         program = self._programs.get(key, False)
         if program is False:
             traced = self._trace_step(variables, [(g.shape, g.dtype) for g in grads])
-            program = self._programs[key] = None if traced.value_reads else traced.compiled()
+            program = self._programs[key] = None if traced.value_reads else \
+                compiler.compile(traced.graph)
         operands = [x for pair in zip(variables, grads) for x in pair]
         if program is not None:
             program(*operands)
