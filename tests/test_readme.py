@@ -75,8 +75,9 @@ def assert_prints(expected, got, line):
 
 
 def test_the_readme_has_its_blocks():
-    assert len(PYTHON) >= 8
-    assert sum(expected is not None for _c, _l, expected in PYTHON) >= 6
+    # The parser found the blocks (a changed fence style would otherwise test nothing).
+    assert len(PYTHON) >= 5
+    assert sum(expected is not None for _c, _l, expected in PYTHON) >= 3
     assert "python -m chainrule.launch -n 2 train.py" in open(README, encoding="utf-8").read()
 
 
