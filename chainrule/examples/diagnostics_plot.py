@@ -2,9 +2,10 @@
 scikit-learn's 8x8 digits (they ship with scikit-learn, so this runs offline), trained with
 RMSprop at a learning rate high enough for the diagnostics to have something to say.
 
-    python -m chainrule.examples.diagnostics_plot docs
+    python -m chainrule.examples.diagnostics_plot [output folder]
 
-writes ``docs/diagnostics.png`` and prints the diagnosis.
+writes ``diagnostics.png`` into the folder (default ``out/``; ``docs`` renews the README's
+picture) and prints the diagnosis.
 """
 
 import argparse
@@ -25,7 +26,7 @@ def load_digits():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", nargs="?", default="docs", help="folder for diagnostics.png")
+    parser.add_argument("out", nargs="?", default="out", help="folder for diagnostics.png")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)

@@ -3,10 +3,11 @@ drawn so the reader sees where the ranks communicate.
 
     python -m chainrule.examples.draw_distributed_step [output folder]
 
-Writes ``distributed_step.svg`` (``.dot`` when Graphviz's `dot` is not installed). The step
-is captured for a batch of 64 rows (a rank's share of a global batch of 128 on two ranks);
-the rewrite packs the four gradients into one buffer, all-reduces it (the mean over the
-ranks) and cuts it back before ``apply_gradients``.
+Writes ``distributed_step.svg`` (``.dot`` when Graphviz's `dot` is not installed) into the
+folder (default ``out/``; ``docs`` renews the README's picture). The step is captured for a
+batch of 64 rows (a rank's share of a global batch of 128 on two ranks); the rewrite packs
+the four gradients into one buffer, all-reduces it (the mean over the ranks) and cuts it back
+before ``apply_gradients``.
 """
 
 import os
@@ -40,7 +41,7 @@ def distributed_step():
     return tf.distribute.data_parallel(graph)
 
 
-def main(folder="."):
+def main(folder="out"):
     graph = distributed_step()
     print(graph)
     os.makedirs(folder, exist_ok=True)

@@ -7,7 +7,8 @@ gradient (grad(loss, w) = 2, grad(loss, b) = 1).
 
     python -m chainrule.examples.draw_worked_example [output folder]
 
-Writes forward/backward .dot files, and .svg pictures when Graphviz's `dot` is installed.
+Writes forward/backward .dot files, and .svg pictures when Graphviz's `dot` is installed, into
+the folder (default ``out/``; ``docs`` renews the README's pictures).
 """
 
 import os
@@ -17,7 +18,7 @@ import sys
 import chainrule as tf
 
 
-def main(folder="."):
+def main(folder="out"):
     w, b = tf.Variable(3.0, name="w"), tf.Variable(1.0, name="b")
     x, y_true = tf.constant(2.0), tf.constant(4.0)
     with tf.GradientTape() as tape:
