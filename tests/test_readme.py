@@ -9,7 +9,7 @@ Two blocks get more than a run:
 
 * the book's MNIST code runs on a 1% stand-in (600 training and 100 test images, the only
   change: the sizes in its reshapes) so that it takes a second and needs no download; the
-  same code runs verbatim on the real MNIST with ``--runslow``;
+  same code runs verbatim on the real MNIST wherever it is at hand (CI's run with data);
 * the block the README saves as ``train.py`` also runs on two MPI ranks through the README's
   ``python -m chainrule.launch -n 2 train.py``, where MPI is installed (always in CI).
 """
@@ -130,7 +130,6 @@ def test_book_code_on_a_small_stand_in(tmp_path, monkeypatch):
     assert accuracy > 0.8
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not DATASETS or not os.path.exists(os.path.join(DATASETS, "mnist.npz")),
                     reason="needs mnist.npz in $CHAINRULE_DATASETS")
 def test_book_code_verbatim_on_mnist(tmp_path, monkeypatch):
