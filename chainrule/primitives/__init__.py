@@ -6,6 +6,6 @@ and, where one pays, a kernel that writes into a given buffer; :mod:`.kernels` h
 loops those kernels run (numba when installed, NumPy otherwise).
 """
 
-from .primitive import OpError, Primitive, bind
+from .primitive import Kink, OpError, Primitive, bind
 
-__all__ = ["OpError", "Primitive", "bind"]
+__all__ = ["Kink", "OpError", "Primitive", "bind"]

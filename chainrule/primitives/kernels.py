@@ -359,13 +359,10 @@ def softmax(x, out, axis):
 
 
 def softmax_cross_entropy(logits, labels, out):
-    """``sparse_softmax_cross_entropy``'s forward into ``out``: per row,
-    ``log(sum(exp(shifted))) - shifted[label]`` with ``shifted = logits - max``, the same
-    numbers. Exponentials and logarithms are NumPy's in both backends (numba's differ from
-    them in the last bit); a label out of range raises ValueError."""
-    if logits.ndim != 2:
-        out[...] = _forward_xent(labels, logits)
-        return out
+    """``sparse_softmax_cross_entropy``'s forward into ``out`` for 2-D ``logits`` (batch,
+    classes): per row, ``log(sum(exp(shifted))) - shifted[label]`` with ``shifted = logits -
+    max``, the same numbers. Exponentials and logarithms are NumPy's in both backends
+    (numba's differ from them in the last bit); a label out of range raises ValueError."""
     rows, classes = logits.shape
     shifted = _scratch("softmax", logits.size, logits.dtype).reshape(logits.shape)
     sums = _scratch("sums", rows, logits.dtype)
@@ -386,11 +383,6 @@ def softmax_cross_entropy(logits, labels, out):
         np.add.reduce(shifted, axis=1, keepdims=True, out=tmp)
     np.log(sums, out=sums)
     return np.add(sums, out, out=out)  # log(sum) - shifted[label]
-
-
-def _forward_xent(labels, logits):
-    from .table import sparse_softmax_cross_entropy_forward  # the table imports this module
-    return sparse_softmax_cross_entropy_forward(labels, logits)
 
 
 def _bad_label(labels, classes):
