@@ -14,66 +14,23 @@ from .reduction import reduce_sum
 from .special import erf, expm1
 
 
+# -- activations ---------------------------------------------------------------------------
+
 def relu(x):
     """``max(x, 0)``; the derivative at 0 is taken as 0."""
     return bind(P.relu, (tensor_arg(x),))
 
 
-def softmax(logits, axis=-1, _result_type=Tensor):
-    """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
-    x = tensor_arg(logits)
-    axis = normalize_axis(-1 if axis is None else axis, x.ndim, "softmax")
-    return bind(P.softmax, (x,), {"axis": axis}, _result_type)
+def relu6(features):
+    """``min(max(x, 0), 6)``."""
+    return minimum(relu(features), 6)
 
 
-def log_softmax(logits, axis=-1):
-    """``log(softmax(x))`` along ``axis``, exactly (no log of a rounded zero)."""
-    x = tensor_arg(logits)
-    return bind(P.log_softmax, (x,), {"axis": normalize_axis(-1 if axis is None else axis, x.ndim, "log_softmax")})
+def leaky_relu(features, alpha=0.2):
+    """``x`` where positive, ``alpha * x`` elsewhere (TensorFlow's default alpha is 0.2)."""
+    x = tensor_arg(features)
+    return where(greater(x, 0), x, alpha * x)
 
-
-def sparse_softmax_cross_entropy_with_logits(labels, logits):
-    """Per-example cross-entropy between integer ``labels`` and unnormalised ``logits``.
-
-    ``labels`` has the shape of ``logits`` without its last (class) axis; the result has
-    that shape too. The gradient with respect to ``logits`` is ``softmax - one_hot``.
-    """
-    logits = tensor_arg(logits)
-    labels = tensor_arg(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integers, "
-                        f"not {labels.dtype}")
-    if logits.dtype.kind != "f":
-        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: logits must be floating, "
-                        f"not {logits.dtype}")
-    classes = logits.shape[-1] if logits.ndim else 0
-    if labels.size:
-        lo, hi = int(xp.min(labels._value)), int(xp.max(labels._value))
-        if lo < 0 or hi >= classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label {bad} is out of "
-                             f"range for {classes} classes (valid labels are 0..{classes - 1})")
-    return bind(P.sparse_softmax_cross_entropy, (labels, logits))
-
-
-def dropout(x, rate, noise_shape=None, seed=None):
-    """``x`` with a random fraction ``rate`` of its entries zeroed and the rest scaled by
-    ``1 / (1 - rate)``; ``noise_shape`` (broadcast against ``x``) shares one draw along
-    axes of size 1. ``seed`` as in :func:`chainrule.random.generator`."""
-    x = tensor_arg(x)
-    shape = x.shape if noise_shape is None else tuple(noise_shape)
-    noise = bind(P.random, (), {"shape": shape, "dtype": xp.dtype("float32"), "seed": seed,
-                                "distribution": "uniform", "a": 0, "b": 1})
-    keep = cast(greater_equal(noise, rate), x.dtype)
-    return multiply(x, divide(keep, xp.float32(1 - rate)))
-
-
-def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
-    """Per-example cross-entropy between probability ``labels`` and ``logits``."""
-    return -reduce_sum(multiply(labels, log_softmax(logits, axis)), axis)
-
-
-# -- more activations and losses ----------------------------------------------------------
 
 def elu(features, alpha=1.0):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
@@ -100,17 +57,6 @@ def gelu(features, approximate=False):
     return 0.5 * x * (1 + erf(x * (1 / _math.sqrt(2))))
 
 
-def leaky_relu(features, alpha=0.2):
-    """``x`` where positive, ``alpha * x`` elsewhere (TensorFlow's default alpha is 0.2)."""
-    x = tensor_arg(features)
-    return where(greater(x, 0), x, alpha * x)
-
-
-def relu6(features):
-    """``min(max(x, 0), 6)``."""
-    return minimum(relu(features), 6)
-
-
 def silu(features, beta=1.0):
     """``x * sigmoid(beta * x)`` (also called swish)."""
     x = tensor_arg(features)
@@ -131,10 +77,17 @@ def log_sigmoid(x):
     return -softplus(-tensor_arg(x))
 
 
-def l2_loss(t):
-    """``sum(t ** 2) / 2``."""
-    t = tensor_arg(t)
-    return reduce_sum(t * t) * 0.5
+def softmax(logits, axis=-1, _result_type=Tensor):
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
+    x = tensor_arg(logits)
+    axis = normalize_axis(-1 if axis is None else axis, x.ndim, "softmax")
+    return bind(P.softmax, (x,), {"axis": axis}, _result_type)
+
+
+def log_softmax(logits, axis=-1):
+    """``log(softmax(x))`` along ``axis``, exactly (no log of a rounded zero)."""
+    x = tensor_arg(logits)
+    return bind(P.log_softmax, (x,), {"axis": normalize_axis(-1 if axis is None else axis, x.ndim, "log_softmax")})
 
 
 def bias_add(value, bias):
@@ -142,8 +95,59 @@ def bias_add(value, bias):
     return tensor_arg(value) + bias
 
 
+# -- losses --------------------------------------------------------------------------------
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits):
+    """Per-example cross-entropy between integer ``labels`` and unnormalised ``logits``.
+
+    ``labels`` has the shape of ``logits`` without its last (class) axis; the result has
+    that shape too. The gradient with respect to ``logits`` is ``softmax - one_hot``.
+    """
+    logits = tensor_arg(logits)
+    labels = tensor_arg(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integers, "
+                        f"not {labels.dtype}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"sparse_softmax_cross_entropy_with_logits: logits must be floating, "
+                        f"not {logits.dtype}")
+    classes = logits.shape[-1] if logits.ndim else 0
+    if labels.size:
+        lo, hi = int(xp.min(labels._value)), int(xp.max(labels._value))
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"sparse_softmax_cross_entropy_with_logits: label {bad} is out of "
+                             f"range for {classes} classes (valid labels are 0..{classes - 1})")
+    return bind(P.sparse_softmax_cross_entropy, (labels, logits))
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """Per-example cross-entropy between probability ``labels`` and ``logits``."""
+    return -reduce_sum(multiply(labels, log_softmax(logits, axis)), axis)
+
+
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
     """Per-entry cross-entropy of 0/1 (or probability) ``labels`` and ``logits``:
     ``max(x, 0) - x * z + log(1 + exp(-|x|))``, which never overflows."""
     x, z = binary_args("sigmoid_cross_entropy_with_logits", logits, labels)
     return relu(x) - x * z + softplus(-abs(x))
+
+
+def l2_loss(t):
+    """``sum(t ** 2) / 2``."""
+    t = tensor_arg(t)
+    return reduce_sum(t * t) * 0.5
+
+
+# -- dropout -------------------------------------------------------------------------------
+
+def dropout(x, rate, noise_shape=None, seed=None):
+    """``x`` with a random fraction ``rate`` of its entries zeroed and the rest scaled by
+    ``1 / (1 - rate)``; ``noise_shape`` (broadcast against ``x``) shares one draw along
+    axes of size 1. ``seed`` as in :func:`chainrule.random.generator`."""
+    x = tensor_arg(x)
+    shape = x.shape if noise_shape is None else tuple(noise_shape)
+    noise = bind(P.random, (), {"shape": shape, "dtype": xp.dtype("float32"), "seed": seed,
+                                "distribution": "uniform", "a": 0, "b": 1})
+    keep = cast(greater_equal(noise, rate), x.dtype)
+    return multiply(x, divide(keep, xp.float32(1 - rate)))

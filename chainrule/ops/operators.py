@@ -101,8 +101,10 @@ def _pos(self):
     return self
 
 
-def install_operators(cls=Tensor):
-    """Sets the operators and NumPy-style methods of ``cls`` (Tensor) to these ops."""
+def install_operators():
+    """Gives :class:`~chainrule.tensor.Tensor` its operators and NumPy-style methods, each
+    one of these ops (called once, by ``chainrule.ops``'s ``__init__``)."""
+    cls = Tensor
     for name, op in (("add", add), ("sub", subtract), ("mul", multiply),
                      ("truediv", divide), ("floordiv", floordiv), ("mod", mod),
                      ("pow", pow), ("matmul", matmul)):

@@ -248,8 +248,9 @@ sigmoid = defprimitive("sigmoid", sigmoid_forward, vjp=sigmoid_vjp, kernel=sigmo
 relu = defprimitive("relu", relu_forward, vjp=relu_vjp, kernel=relu_kernel,
                     scalar="({0} if ({0} > {zero} or {0} != {0}) else {zero})",
                     kink=_AT_ZERO, dead_when_zero=True)
-relu_grad = defprimitive("relu_grad", relu_grad_forward, vjp=relu_grad_vjp, kernel=relu_grad_kernel,
-                         scalar="({0} * ({one} if {1} > 0 else {zero}))", operands=("result", "as_is"))
+relu_grad = defprimitive("relu_grad", relu_grad_forward, vjp=relu_grad_vjp,
+                         kernel=relu_grad_kernel, scalar="({0} * ({one} if {1} > 0 else {zero}))",
+                         operands=("result", "as_is"))
 softplus = defprimitive("softplus", softplus_forward, vjp=softplus_vjp)
 
 # -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
