@@ -1,10 +1,12 @@
-"""``chainrule.nn``: activations and losses under TensorFlow's ``tf.nn`` names."""
+"""``chainrule.nn``: activations and losses under TensorFlow's ``tf.nn`` names, re-exported
+from :mod:`chainrule.ops.nn`, with the element-wise activations of
+:mod:`chainrule.ops.math` and the moments and normalization of
+:mod:`chainrule.ops.reduction`."""
 
-from .ops import (  # noqa: F401
-    dropout, log_softmax, relu, sigmoid, softmax, softmax_cross_entropy_with_logits,
-    softplus, sparse_softmax_cross_entropy_with_logits, tanh,
+from .ops.nn import (  # noqa: F401
+    bias_add, dropout, elu, gelu, l2_loss, leaky_relu, log_sigmoid, log_softmax, relu, relu6,
+    selu, sigmoid_cross_entropy_with_logits, silu, softmax, softmax_cross_entropy_with_logits,
+    softsign, sparse_softmax_cross_entropy_with_logits, swish,
 )
-from .ops import (  # noqa: F401
-    bias_add, elu, gelu, l2_loss, l2_normalize, leaky_relu, log_sigmoid, moments, relu6,
-    selu, sigmoid_cross_entropy_with_logits, silu, softsign, swish,
-)
+from .ops.math import sigmoid, softplus, tanh  # noqa: F401
+from .ops.reduction import l2_normalize, moments  # noqa: F401

@@ -2,35 +2,19 @@
 
 ``set_seed(s)`` makes every later draw repeatable: the same seed gives the same sequence
 of tensors. An op-level ``seed`` gives a draw of its own, fixed by (global seed, op seed).
+The generator itself is :mod:`chainrule.primitives.rng`, below the op table.
 """
 
 import numpy as np
 
 from . import dtypes
 from .ops.array import _shape
+from .primitives import table as P
+from .primitives.primitive import bind
+from .primitives.rng import generator, get_seed, set_seed
 from .tensor import Tensor
 
 __all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle", "generator"]
-
-_state = {"seed": None, "rng": np.random.default_rng()}
-
-
-def set_seed(seed):
-    """Resets the global generator; ``None`` makes it unpredictable again."""
-    _state["seed"] = seed
-    _state["rng"] = np.random.default_rng(seed)
-
-
-def get_seed():
-    return _state["seed"]
-
-
-def generator(seed=None):
-    """The NumPy Generator a draw uses: the global one, or one fixed by ``seed``."""
-    if seed is None:
-        return _state["rng"]
-    global_seed = 0 if _state["seed"] is None else _state["seed"]
-    return np.random.default_rng([global_seed, seed])
 
 
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
@@ -55,33 +39,8 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
 def _random(shape, dtype, seed, distribution, a, b):
     # Through the `random` primitive, so that a traced function draws anew at every call
     # (as TensorFlow's random ops do inside tf.function) instead of replaying one draw.
-    from .primitives import table as primitives
-    from .primitives.primitive import bind
-    return bind(primitives.random, (), {"shape": _shape(shape), "dtype": dtype, "seed": seed,
-                                        "distribution": distribution, "a": a, "b": b})
-
-
-def draw(shape, dtype, seed, distribution, a, b):
-    """The array behind :func:`uniform` (``a`` to ``b``), :func:`normal` and
-    :func:`truncated_normal` (mean ``a``, standard deviation ``b``)."""
-    rng = generator(seed)
-    if distribution == "uniform":
-        if dtype.kind in "iu":
-            return rng.integers(a, b, size=shape, dtype=dtype)
-        values = rng.random(shape, dtype=np.float32 if dtype == dtypes.float32 else np.float64)
-        if (a, b) != (0, 1):  # (x * 1 + 0 is x: the plain draw has the same bits)
-            values = values * (b - a) + a
-        return values.astype(dtype, copy=False)
-    if distribution == "normal":
-        values = rng.standard_normal(shape, dtype=np.float32 if dtype == dtypes.float32
-                                     else np.float64)
-        return (values * b + a).astype(dtype, copy=False)
-    values = rng.standard_normal(shape)
-    bad = np.abs(values) > 2
-    while bad.any():
-        values[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(values) > 2
-    return (values * b + a).astype(dtype)
+    return bind(P.random, (), {"shape": _shape(shape), "dtype": dtype, "seed": seed,
+                               "distribution": distribution, "a": a, "b": b})
 
 
 def shuffle(value, seed=None):

@@ -1,8 +1,10 @@
 """Tensor: an immutable value, and conversion to tensors.
 
-A :class:`Tensor` wraps one NumPy array and never changes it. Its operators call the
-functions in :mod:`chainrule.ops`, which is where recording for gradients happens; this
-module knows nothing about tapes.
+A :class:`Tensor` wraps one NumPy array and never changes it. Its operators (``+``, ``@``,
+``[]``, ...) and NumPy-style methods (``reshape``, ``sum``, ...) are functions of
+:mod:`chainrule.ops`, which is where recording for gradients happens: the ops, defined
+above this module, install them on the class when they are imported
+(:func:`chainrule.ops.operators.install_operators`). This module knows nothing about tapes.
 
 A :class:`Variable` is the only thing updated in place (``assign``, ``assign_add``,
 ``assign_sub``). Layers and optimizers hold Variables; gradient tapes watch trainable ones
@@ -174,155 +176,6 @@ class Tensor:
     # `==` stays element-wise and returns a boolean tensor.
     __hash__ = object.__hash__
 
-    # -- operators: each is one function of chainrule.ops --------------------------------
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.subtract(self, other)
-
-    def __rsub__(self, other):
-        return ops.subtract(other, self)
-
-    def __mul__(self, other):
-        return ops.multiply(self, other)
-
-    def __rmul__(self, other):
-        return ops.multiply(other, self)
-
-    def __truediv__(self, other):
-        return ops.divide(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.divide(other, self)
-
-    def __floordiv__(self, other):
-        return ops.floordiv(self, other)
-
-    def __rfloordiv__(self, other):
-        return ops.floordiv(other, self)
-
-    def __mod__(self, other):
-        return ops.mod(self, other)
-
-    def __rmod__(self, other):
-        return ops.mod(other, self)
-
-    def __pow__(self, other):
-        return ops.pow(self, other)
-
-    def __rpow__(self, other):
-        return ops.pow(other, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __neg__(self):
-        return ops.negative(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __invert__(self):
-        return ops.logical_not(self)
-
-    def __and__(self, other):
-        return ops.logical_and(self, other)
-
-    def __or__(self, other):
-        return ops.logical_or(self, other)
-
-    def __eq__(self, other):
-        return ops.equal(self, other)
-
-    def __ne__(self, other):
-        return ops.not_equal(self, other)
-
-    def __lt__(self, other):
-        return ops.less(self, other)
-
-    def __le__(self, other):
-        return ops.less_equal(self, other)
-
-    def __gt__(self, other):
-        return ops.greater(self, other)
-
-    def __ge__(self, other):
-        return ops.greater_equal(self, other)
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index)
-
-    @property
-    def T(self):
-        return ops.transpose(self)
-
-    # -- a few NumPy-style methods, for convenience --------------------------------------
-    def reshape(self, *shape):
-        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def astype(self, dtype):
-        return ops.cast(self, dtype)
-
-    # Their signatures accept NumPy's extra arguments, because np.mean(t, axis=0) and its
-    # kin call these methods with dtype= and out= (out must be None: tensors are immutable).
-    def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-        return ops.reduce_sum(_numpy_style(self, dtype, out, kwargs, "sum"), axis, keepdims)
-
-    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-        x = _numpy_style(self, dtype, out, kwargs, "mean")
-        if dtype is None and x.dtype.kind in "iub":
-            x = ops.cast(x, "float64")  # NumPy's mean of integers is a float64
-        return ops.reduce_mean(x, axis, keepdims)
-
-    def prod(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-        return ops.reduce_prod(_numpy_style(self, dtype, out, kwargs, "prod"), axis, keepdims)
-
-    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-        x = _numpy_style(self, dtype, out, kwargs, "var")
-        v = ops.reduce_variance(x, axis, keepdims)
-        if ddof:
-            n = x.size // max(v.size, 1)
-            v = v * (n / (n - ddof))
-        return v
-
-    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-        return ops.sqrt(self.var(axis, dtype, out, ddof, keepdims, **kwargs))
-
-    def max(self, axis=None, out=None, keepdims=False, **kwargs):
-        return ops.reduce_max(_numpy_style(self, None, out, kwargs, "max"), axis, keepdims)
-
-    def min(self, axis=None, out=None, keepdims=False, **kwargs):
-        return ops.reduce_min(_numpy_style(self, None, out, kwargs, "min"), axis, keepdims)
-
-    def argmax(self, axis=None, out=None, **kwargs):
-        x = _numpy_style(self, None, out, kwargs, "argmax")
-        return ops.argmax(ops.reshape(x, (-1,)) if axis is None else x, 0 if axis is None else axis)
-
-    def argmin(self, axis=None, out=None, **kwargs):
-        x = _numpy_style(self, None, out, kwargs, "argmin")
-        return ops.argmin(ops.reshape(x, (-1,)) if axis is None else x, 0 if axis is None else axis)
-
-
-def _numpy_style(x, dtype, out, extra, method):
-    if out is not None:
-        raise TypeError(f"Tensor.{method}: out= is not supported (tensors are immutable); "
-                        f"use the returned tensor")
-    if extra.get("where", True) is True:  # NumPy passes where=True meaning "everywhere"
-        extra.pop("where", None)
-    if extra:
-        raise TypeError(f"Tensor.{method}: unsupported arguments {sorted(extra)}")
-    return x if dtype is None else ops.cast(x, dtype)
-
 
 def _array_text(a):
     return np.array2string(np.asarray(a), separator=", ", threshold=100)
@@ -355,13 +208,12 @@ def _to_array(value, dtype=None):
                       f"{'' if dtype is None else f' of dtype {dtype}'}: {e}") from None
 
 
-def as_tensor(value, dtype=None):
-    """``value`` as a Tensor (returned unchanged when it already is one of that dtype)."""
-    if isinstance(value, Tensor):
-        if dtype is None or value.dtype == dtype:
-            return value
-        return ops.cast(value, dtype)
-    return Tensor._wrap(_to_array(value, dtype))
-
-
-from . import ops  # noqa: E402  (ops builds on Tensor; operators above resolve it at call time)
+def plain_index(index):
+    """An index with Tensors replaced by arrays (and lists by arrays), NumPy-style."""
+    if isinstance(index, tuple):
+        return tuple(plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.numpy()
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index

@@ -9,10 +9,11 @@ differentiate through a value that changed after it was read).
 
 import numbers
 
-from . import ops
 from .backend import xp
+from .primitives import table as P
+from .primitives.primitive import bind
 from .recording import announce_read, announce_update, mark_changed, state as _recording
-from .tensor import Tensor, _array_repr, _to_array
+from .tensor import Tensor, _array_repr, _to_array, plain_index
 
 
 class Variable(Tensor):
@@ -115,7 +116,7 @@ class _VariableSlice(Tensor):
     def of(cls, variable, index):
         # The read is an ordinary recorded getitem whose result is of this class, so
         # gradients flow through a slice as through any indexing.
-        s = ops.getitem(variable, index, _result_type=cls)
+        s = bind(P.getitem, (variable,), {"index": plain_index(index)}, cls)
         s._variable = variable
         s._index = index
         return s
@@ -143,8 +144,6 @@ class _VariableSlice(Tensor):
         var._value[self._index] -= var._checked(delta, "assign_sub", self._value.shape)
         mark_changed(var)
         return var if read_value else None
-
-
 
 
 def _unique_name(base):

@@ -31,61 +31,6 @@ def test_docstring_examples(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-def imports_of(path):
-    """Every module a file imports, anywhere in it (functions included), as absolute names."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
-    names = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[:len(parts) - node.level + 1]
-                base = ".".join(parts + ([base] if base else []))
-            names += [f"{base}.{alias.name}" for alias in node.names] + [base]
-    return names
-
-
-CORE = ["autodiff", "ops", "primitives", "tensor.py", "variable.py", "recording.py",
-        "dtypes.py", "backend.py"]
-LAYERS = {  # what each part must not import, not even inside a function
-    **{part: ("chainrule.graph", "chainrule.compiler", "chainrule.keras") for part in CORE},
-    "graph": ("chainrule.compiler", "chainrule.keras"),
-    "graph/graph.py": ("chainrule.graph", "chainrule.compiler", "chainrule.keras"),  # the data
-    "compiler": ("chainrule.keras",),
-}
-
-
-@pytest.mark.parametrize("part", sorted(LAYERS))
-def test_dependencies_point_one_way(part):
-    root = PACKAGE / part
-    files = [root] if root.suffix == ".py" else sorted(root.rglob("*.py"))
-    assert files
-    for path in files:
-        bad = [name for name in imports_of(path) if name.startswith(LAYERS[part])]
-        assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}"
-
-
-def imports_inside_functions(path):
-    """The package's own modules that ``path`` imports inside a function."""
-    names = []
-    for function in ast.walk(ast.parse(path.read_text())):
-        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names += [ast.unparse(node) for node in ast.walk(function)
-                      if isinstance(node, ast.ImportFrom) and
-                      (node.level or (node.module or "").startswith("chainrule"))]
-    return names
-
-
-@pytest.mark.parametrize("part", ["autodiff", "compiler", "graph"])
-def test_imports_are_at_the_top(part):
-    # An import inside a function is how a circle hides; these parts have none to hide.
-    for path in sorted((PACKAGE / part).rglob("*.py")):
-        assert not imports_inside_functions(path), f"{path.relative_to(PACKAGE)}"
-
-
 def code_lines(path):
     """Lines that are neither blank, comments nor docstrings."""
     source = path.read_text()

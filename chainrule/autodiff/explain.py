@@ -140,10 +140,8 @@ def _differentiable_reach(trace, source_id):
 
 
 def _cut_reason(prim):
-    if prim.name == "stop_gradient":
-        return "`stop_gradient`, which cuts the gradient on purpose"
-    if prim.name == "cast":
-        return "`cast` to an integer dtype (integer values have no gradient)"
+    if prim.cut_reason is not None:  # the table's words for this op (stop_gradient, cast)
+        return prim.cut_reason
     return f"`{prim.name}`, whose derivative rule gives no gradient for that input"
 
 

@@ -280,9 +280,6 @@ class NumericsCallback(Callback):
 
 # -- 3. training diagnostics ---------------------------------------------------------------------
 
-_LOGIT_INPUT = {"softmax": 0, "log_softmax": 0, "sigmoid": 0, "sparse_softmax_cross_entropy": 1}
-
-
 class _Activations:
     """A recorder, on during the forward pass of a training step: dead ReLU units per layer
     and the scale of the logits."""
@@ -295,13 +292,12 @@ class _Activations:
     def _record(self, prim, inputs, params, out):
         if not self.on:
             return
-        name = prim.name
-        if name == "relu":
-            layer = (debug.current_layer() or "relu").split("/")[-1]
+        if prim.dead_when_zero:  # the table says which activations' units die
+            layer = (debug.current_layer() or prim.name).split("/")[-1]
             value = out._value.reshape(-1, out.shape[-1]) if out.ndim else out._value.reshape(1, 1)
             self.dead[layer] = float(np.mean(~value.any(axis=0)))
-        elif name in _LOGIT_INPUT:
-            logits = inputs[_LOGIT_INPUT[name]]._value
+        elif prim.logits_input is not None:
+            logits = inputs[prim.logits_input]._value
             self.logit_scale = float(np.std(logits))
 
 

@@ -1,4 +1,4 @@
-"""Creating tensors, shapes, indexing, joining and selecting."""
+"""Creating tensors, shapes, indexing, joining, padding and selecting."""
 
 import builtins
 import numbers
@@ -9,7 +9,7 @@ from .. import dtypes
 from ..primitives import table as P
 from ..primitives.primitive import bind
 from ..backend import xp
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor, _to_array, plain_index
 from ._convert import (binary_args, convert_to_tensor, normalize_axis, same_shape_tensors,
                        tensor_arg)
 
@@ -76,6 +76,11 @@ def linspace(start, stop, num, dtype=dtypes.float32):
 
 def identity(input):  # noqa: A002
     return tensor_arg(input)
+
+
+def stop_gradient(input):  # noqa: A002
+    """``input`` unchanged, with no gradient flowing back through it."""
+    return bind(P.stop_gradient, (tensor_arg(input),))
 
 
 def shape(input):  # noqa: A002
@@ -166,20 +171,9 @@ def broadcast_to(input, shape):  # noqa: A002
     return bind(P.broadcast_to, (x,), {"shape": shape})
 
 
-def _index(index):
-    """An index with Tensors replaced by arrays (and lists by arrays), NumPy-style."""
-    if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.numpy()
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 def getitem(x, index, _result_type=Tensor):
     """``x[index]`` with NumPy's indexing rules (slices, ints, None, arrays, masks)."""
-    return bind(P.getitem, (tensor_arg(x),), {"index": _index(index)}, _result_type)
+    return bind(P.getitem, (tensor_arg(x),), {"index": plain_index(index)}, _result_type)
 
 
 def gather(params, indices, axis=None, batch_dims=0):
@@ -188,7 +182,7 @@ def gather(params, indices, axis=None, batch_dims=0):
         raise NotImplementedError("gather: batch_dims other than 0 is not supported")
     x = tensor_arg(params)
     axis = normalize_axis(0 if axis is None else axis, x.ndim, "gather")
-    idx = np.asarray(_index(indices))
+    idx = np.asarray(plain_index(indices))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: indices must be integers, not {idx.dtype}")
     return getitem(x, (slice(None),) * axis + (idx,))
@@ -219,6 +213,41 @@ def unstack(value, axis=0):
     x = tensor_arg(value)
     axis = normalize_axis(axis, x.ndim, "unstack")
     return [getitem(x, (slice(None),) * axis + (i,)) for i in builtins.range(x.shape[axis])]
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """``tensor`` padded by ``paddings[i] = [before, after]`` entries along axis ``i``.
+    ``mode``: ``"CONSTANT"`` (with ``constant_values``), ``"REFLECT"`` (mirrored, edge
+    excluded) or ``"SYMMETRIC"`` (mirrored, edge included)."""
+    x = tensor_arg(tensor)
+    paddings = np.asarray(paddings.numpy() if isinstance(paddings, Tensor) else paddings)
+    if paddings.shape != (x.ndim, 2) or (paddings < 0).any():
+        raise ValueError(f"pad: paddings must be {x.ndim} pairs of non-negative ints (one "
+                         f"per axis of shape {x.shape}); received {paddings.tolist()}")
+    mode = mode.upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC'; "
+                         f"received {mode!r}")
+    for axis, (before, after) in enumerate(paddings.tolist()):
+        if not before and not after:
+            continue
+        n = x.shape[axis]
+        if mode == "CONSTANT":
+            def block(k):
+                shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+                return Tensor._wrap(xp.full(shape, constant_values, x.dtype))
+            parts = [block(before), x, block(after)]
+        else:
+            edge = 1 if mode == "REFLECT" else 0
+            if max(before, after) > n - edge:
+                raise ValueError(f"pad: {mode} padding of {max(before, after)} along axis "
+                                 f"{axis} needs at most {n - edge} (the axis has {n} entries)")
+            lead = (slice(None),) * axis
+            head = np.arange(before - 1 + edge, edge - 1, -1)
+            tail = np.arange(n - 1 - edge, n - 1 - edge - after, -1)
+            parts = [getitem(x, lead + (head,)), x, getitem(x, lead + (tail,))]
+        x = concat([p for p in parts if p.shape[axis]], axis)
+    return x
 
 
 def where(condition, x=None, y=None):

@@ -114,7 +114,7 @@ def custom_gradient(f=None):
                  for gx, x in zip(input_grads + list(variable_grads), inputs)]
         return tuple(grads)
 
-    prim = Primitive(f"custom_gradient({name})", forward, vjp)
+    prim = Primitive(f"custom_gradient({name})", forward, vjp=vjp)
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):

@@ -1,9 +1,19 @@
-"""The tensor product: matmul, tensordot and NumPy-style dot, for any rank."""
+"""Linear algebra: the tensor product (matmul, dense, tensordot, NumPy-style dot and
+einsum, for any rank), linear solves, inverses, determinants, diagonals and traces."""
 
+import builtins
+
+import numpy as np
+
+from ..backend import xp
 from ..primitives import table as P
-from ..primitives.primitive import bind
-from ._convert import binary_args, normalize_axis
-from .array import matrix_transpose, reshape, transpose
+from ..primitives.primitive import OpError, bind
+from ..tensor import Tensor
+from ._convert import binary_args, normalize_axis, tensor_arg
+from .array import (broadcast_to, concat, getitem, matrix_transpose, one_hot, reshape,
+                    transpose)
+from .math import abs, cast, not_equal
+from .reduction import argmax, reduce_sum
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):
@@ -111,3 +121,206 @@ def dot(a, b):
     if a.ndim <= 2 and b.ndim <= 2:
         return matmul(a, b)
     return tensordot(a, b, ([a.ndim - 1], [0 if b.ndim == 1 else b.ndim - 2]))
+
+
+# -- einsum --------------------------------------------------------------------------------
+
+def einsum(equation, *inputs, **kwargs):
+    """Sums of products written as index letters, as ``tf.einsum``: ``"ij,jk->ik"`` is a
+    matrix product, ``"bij,bjk->bik"`` a batched one, ``"ii->i"`` is not supported
+    (a repeated index within one operand). Contractions go pairwise, left to right, each
+    as one ``matmul`` after transposes and reshapes."""
+    if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+        inputs = tuple(inputs[0])
+    xs = [tensor_arg(t) for t in inputs]
+    for x in xs[1:]:
+        binary_args("einsum", xs[0], x)  # one dtype for all, or a clear error
+    lhs, arrow, out = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(xs):
+        raise ValueError(f"einsum: {equation!r} names {len(terms)} operands but "
+                         f"{len(xs)} were given")
+    terms, out = _expand_ellipsis(terms, out if arrow else None, xs, equation)
+    sizes = {}
+    for term, x in zip(terms, xs):
+        if len(term) != x.ndim:
+            raise ValueError(f"einsum: {term!r} has {len(term)} indices but the operand has "
+                             f"shape {x.shape}")
+        if len(set(term)) != len(term):
+            raise NotImplementedError(f"einsum: a repeated index within one operand "
+                                      f"({term!r}, a diagonal) is not supported")
+        for letter, d in zip(term, x.shape):
+            if sizes.setdefault(letter, d) != d:
+                raise ValueError(f"einsum: index {letter!r} has sizes {sizes[letter]} and {d} "
+                                 f"in {equation!r}")
+    if out is None:  # implicit mode: the letters used once, in alphabetical order
+        counts = {}
+        for term in terms:
+            for letter in term:
+                counts[letter] = counts.get(letter, 0) + 1
+        out = "".join(sorted(k for k, c in counts.items() if c == 1))
+    x, term = xs[0], terms[0]
+    for k in builtins.range(1, len(xs)):
+        later = set(out).union(*terms[k + 1:])
+        x, term = _contract(x, term, xs[k], terms[k], later)
+    # Sum what the output does not keep, then order the axes as asked.
+    drop = [i for i, letter in enumerate(term) if letter not in out]
+    if drop:
+        x = reduce_sum(x, tuple(drop))
+        term = "".join(letter for letter in term if letter in out)
+    missing = set(out) - set(term)
+    if missing:
+        raise ValueError(f"einsum: output index {''.join(sorted(missing))!r} appears in no "
+                         f"operand of {equation!r}")
+    return transpose(x, [term.index(letter) for letter in out])
+
+
+def _expand_ellipsis(terms, out, xs, equation):
+    if "..." not in equation:
+        return terms, out
+    used = set("".join(terms) + (out or ""))
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    width = max(x.ndim - (len(t) - 3) for t, x in zip(terms, xs) if "..." in t)
+    fill = "".join(spare[:width])
+    expanded = []
+    for t, x in zip(terms, xs):
+        if "..." in t:
+            k = x.ndim - (len(t) - 3)
+            t = t.replace("...", fill[width - k:])
+        expanded.append(t)
+    if out is not None:
+        out = out.replace("...", fill)
+    elif fill:
+        out = None  # implicit mode puts broadcast axes first, then the lone letters
+    return expanded, out
+
+
+def _contract(a, ta, b, tb, later):
+    """``a`` (indices ``ta``) times ``b`` (``tb``), summing the shared indices that
+    nothing later needs: one batched matmul."""
+    # Indices only one operand has and nothing later needs are summed first.
+    for name, keep in (("a", set(tb) | later), ("b", set(ta) | later)):
+        x, t = (a, ta) if name == "a" else (b, tb)
+        lone = [i for i, letter in enumerate(t) if letter not in keep]
+        if lone:
+            x = reduce_sum(x, tuple(lone))
+            t = "".join(letter for i, letter in enumerate(t) if i not in lone)
+        a, ta = (x, t) if name == "a" else (a, ta)
+        b, tb = (x, t) if name == "b" else (b, tb)
+    batch = [c for c in ta if c in tb and c in later]
+    summed = [c for c in ta if c in tb and c not in later]
+    free_a = [c for c in ta if c not in tb]
+    free_b = [c for c in tb if c not in ta]
+
+    def size(x, t, letters):
+        n = 1
+        for c in letters:
+            n *= x.shape[t.index(c)]
+        return n
+
+    batch_shape = tuple(a.shape[ta.index(c)] for c in batch)
+    a2 = reshape(transpose(a, [ta.index(c) for c in batch + free_a + summed]),
+                 batch_shape + (size(a, ta, free_a), size(a, ta, summed)))
+    b2 = reshape(transpose(b, [tb.index(c) for c in batch + summed + free_b]),
+                 batch_shape + (size(b, tb, summed), size(b, tb, free_b)))
+    out_shape = batch_shape + tuple(a.shape[ta.index(c)] for c in free_a) + \
+        tuple(b.shape[tb.index(c)] for c in free_b)
+    return reshape(matmul(a2, b2), out_shape), "".join(batch + free_a + free_b)
+
+
+# -- linear systems ------------------------------------------------------------------------
+
+def _eliminate(matrix, rhs, op):
+    """Gauss-Jordan elimination with partial pivoting on ``[matrix | rhs]``, batched over
+    leading axes. Row swaps are products with permutation matrices built from one-hot
+    rows, so there is no read of a value into Python and a trace replays it faithfully.
+    Returns ``(solution, pivots, swapped)``."""
+    a = tensor_arg(matrix)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{op}: needs square matrices (..., n, n); received shape {a.shape}")
+    if a.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating matrix, not {a.dtype}")
+    n = a.shape[-1]
+    m = a if rhs is None else concat([a, rhs], -1)
+    eye = Tensor._wrap(xp.eye(n, dtype=a.dtype))
+    pivots, swapped = [], []
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero pivot is reported below
+        m = _sweep(m, n, eye, a.dtype, pivots, swapped)
+    if any(bool(xp.any(pv._value == 0)) for pv in pivots):
+        raise OpError(f"{op}: the matrix is singular (not invertible)")
+    return getitem(m, (Ellipsis, slice(None), slice(n, None))), pivots, swapped
+
+
+def _sweep(m, n, eye, dtype, pivots, swapped):
+    for j in builtins.range(n):
+        e_j = Tensor._wrap(xp.eye(n, dtype=dtype)[j])
+        p = argmax(abs(getitem(m, (Ellipsis, slice(j, None), j))), axis=-1) + j
+        e_p = one_hot(p, n, dtype=dtype)
+        outer = lambda u, v: reshape(u, u.shape + (1,)) * reshape(v, v.shape[:-1] + (1,) + v.shape[-1:])  # noqa: E731
+        swap = eye - outer(e_j, e_j) - outer(e_p, e_p) + outer(e_j, e_p) + outer(e_p, e_j)
+        m = matmul(swap, m)
+        pivot = getitem(m, (Ellipsis, j, j))
+        row = getitem(m, (Ellipsis, j, slice(None))) / reshape(pivot, pivot.shape + (1,))
+        factors = getitem(m, (Ellipsis, slice(None), j)) * (1 - e_j)
+        m = m - reshape(factors, factors.shape + (1,)) * reshape(row, row.shape[:-1] + (1,) + row.shape[-1:])
+        keep = reshape(1 - e_j, (n, 1))
+        m = m * keep + reshape(e_j, (n, 1)) * reshape(row, row.shape[:-1] + (1,) + row.shape[-1:])
+        pivots.append(pivot)
+        swapped.append(not_equal(p, j))
+    return m
+
+
+def solve(matrix, rhs, adjoint=False, name=None):
+    """The ``X`` with ``matrix @ X = rhs`` (``tf.linalg.solve``): ``matrix`` is
+    ``(..., n, n)``, ``rhs`` ``(..., n, k)``."""
+    a, b = binary_args("solve", matrix, rhs)
+    if adjoint:
+        a = matrix_transpose(a)
+    if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+        raise ValueError(f"solve: rhs must have shape (..., {a.shape[-1]}, k) for a matrix of "
+                         f"shape {a.shape}; received {b.shape}")
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if a.shape[:-2] != batch:
+        a = broadcast_to(a, batch + a.shape[-2:])
+    if b.shape[:-2] != batch:
+        b = broadcast_to(b, batch + b.shape[-2:])
+    return _eliminate(a, b, "solve")[0]
+
+
+def inv(input, adjoint=False, name=None):  # noqa: A002
+    """The inverse of each square matrix (``tf.linalg.inv``)."""
+    a = tensor_arg(input)
+    if a.ndim < 2:
+        raise ValueError(f"inv: needs square matrices (..., n, n); received shape {a.shape}")
+    eye = Tensor._wrap(xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape).copy())
+    return solve(a, eye, adjoint=adjoint)
+
+
+def diag_part(input):  # noqa: A002
+    """The main diagonal of each matrix (the last two axes)."""
+    a = tensor_arg(input)
+    k = np.arange(min(a.shape[-2:]))
+    return getitem(a, (Ellipsis, k, k))
+
+
+def trace(x, name=None):
+    """The sum of each matrix's diagonal."""
+    return reduce_sum(diag_part(x), -1)
+
+
+def det(input, name=None):  # noqa: A002
+    """The determinant of each square matrix (``tf.linalg.det``): the product of the
+    elimination's pivots, negated once per row swap. (A singular matrix gives 0.)"""
+    a = tensor_arg(input)
+    try:
+        _, pivots, swapped = _eliminate(a, None, "det")
+    except ValueError as e:
+        if "singular" not in str(e):
+            raise
+        return Tensor._wrap(xp.zeros(a.shape[:-2], a.dtype))
+    out = pivots[0]
+    for pv in pivots[1:]:
+        out = out * pv
+    for s in swapped:
+        out = out * (1 - 2 * cast(s, a.dtype))
+    return out

@@ -1,12 +1,13 @@
-"""Element-wise arithmetic, comparisons and reductions."""
+"""Element-wise math: arithmetic, comparisons, logic, element-wise functions and casts."""
 
-import builtins
+import math as _math
 
+from .. import dtypes
 from ..primitives import table as P
 from ..primitives.primitive import bind
-from ..backend import xp
 from ..tensor import Tensor
-from ._convert import binary_args, normalize_axes, tensor_arg
+from ._convert import binary_args, same_shape_tensors, tensor_arg
+from .array import where
 
 
 def _binary(prim):
@@ -63,7 +64,6 @@ sqrt = _unary(P.sqrt)
 abs = _unary(P.abs)  # noqa: A001
 tanh = _unary(P.tanh)
 sigmoid = _unary(P.sigmoid)
-relu = _unary(P.relu)
 softplus = _unary(P.softplus)
 sign = _unary(P.sign)
 floor = _unary(P.floor)
@@ -86,75 +86,8 @@ def clip_by_value(t, clip_value_min, clip_value_max):
     return minimum(maximum(t, clip_value_min), clip_value_max)
 
 
-def _reduce(prim, x, axis, keepdims):
-    x = tensor_arg(x)
-    return bind(prim, (x,), {"axis": normalize_axes(axis, x.ndim, prim.name),
-                             "keepdims": builtins.bool(keepdims)})
-
-
-def reduce_sum(input_tensor, axis=None, keepdims=False):
-    """Sum over ``axis`` (all axes when None)."""
-    return _reduce(P.reduce_sum, input_tensor, axis, keepdims)
-
-
-def reduce_max(input_tensor, axis=None, keepdims=False):
-    return _reduce(P.reduce_max, input_tensor, axis, keepdims)
-
-
-def reduce_min(input_tensor, axis=None, keepdims=False):
-    return _reduce(P.reduce_min, input_tensor, axis, keepdims)
-
-
-def reduce_mean(input_tensor, axis=None, keepdims=False):
-    """Mean over ``axis``. As in TensorFlow, the mean of an integer tensor is an integer
-    (truncated toward zero): cast to float first for the exact mean."""
-    x = tensor_arg(input_tensor)
-    axes = normalize_axes(axis, x.ndim, "reduce_mean")
-    count = x.size if axes is None else _prod(x.shape[a] for a in axes)
-    total = _reduce(P.reduce_sum, x, axes, keepdims)
-    if x.dtype.kind == "f":
-        return total * (1.0 / count) if count else total * xp.nan
-    return Tensor._wrap(xp.trunc(total._value / count).astype(x.dtype))
-
-
-def reduce_logsumexp(input_tensor, axis=None, keepdims=False):
-    """``log(sum(exp(x)))`` over ``axis``, shifted by the maximum so it cannot overflow."""
-    x = tensor_arg(input_tensor)
-    peak = stop_gradient(reduce_max(x, axis, keepdims=True))
-    out = log(reduce_sum(exp(x - peak), axis, keepdims=True)) + peak
-    return out if keepdims else _drop_axes(out, normalize_axes(axis, x.ndim, "reduce_logsumexp"))
-
-
-def _drop_axes(x, axes):
-    from .array import reshape
-    shape = () if axes is None else tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    return reshape(x, shape)
-
-
-def argmax(input, axis=None, output_type=None):  # noqa: A002
-    """Index of the largest entry along ``axis`` (TensorFlow's default axis is 0)."""
-    return _arg(P.argmax, input, axis, output_type)
-
-
-def argmin(input, axis=None, output_type=None):  # noqa: A002
-    return _arg(P.argmin, input, axis, output_type)
-
-
-def _arg(prim, x, axis, output_type):
-    x = tensor_arg(x)
-    axis = 0 if axis is None else int(axis)
-    out = bind(prim, (x,), {"axis": axis})
-    return out if output_type is None else cast(out, output_type)
-
-
-def stop_gradient(input):  # noqa: A002
-    """``input`` unchanged, with no gradient flowing back through it."""
-    return bind(P.stop_gradient, (tensor_arg(input),))
-
-
 def cast(x, dtype):
     """``x`` converted to ``dtype`` (values truncate toward zero when casting to ints)."""
-    from .. import dtypes
     x = tensor_arg(x)
     dtype = dtypes.as_dtype(dtype)
     if x._value.dtype == dtype:
@@ -162,8 +95,56 @@ def cast(x, dtype):
     return bind(P.cast, (x,), {"dtype": dtype})
 
 
-def _prod(items):
-    n = 1
-    for i in items:
-        n *= i
-    return n
+def add_n(inputs):
+    """The element-wise sum of a list of tensors of one shape and dtype."""
+    inputs = same_shape_tensors(inputs, "add_n")
+    total = inputs[0]
+    for t in inputs[1:]:
+        total = total + t
+    return total
+
+
+def ceil(x):
+    """The smallest integer not below ``x`` (no gradient: piecewise constant)."""
+    return -floor(-tensor_arg(x))
+
+
+def rsqrt(x):
+    """``1 / sqrt(x)``."""
+    return 1 / sqrt(x)
+
+
+def squared_difference(x, y):
+    """``(x - y) ** 2``."""
+    d = tensor_arg(x) - y if isinstance(x, Tensor) else x - tensor_arg(y)
+    return d * d
+
+
+def divide_no_nan(x, y):
+    """``x / y``, with 0 where ``y`` is 0."""
+    x, y = binary_args("divide_no_nan", x, y)
+    zero = equal(y, 0)
+    return where(zero, 0 * x * y, x / where(zero, 1, y))
+
+
+def xlogy(x, y):
+    """``x * log(y)``, with 0 where ``x`` is 0."""
+    x, y = binary_args("xlogy", x, y)
+    zero = equal(x, 0)
+    return where(zero, 0 * x * y, x * log(where(zero, 1, y)))
+
+
+def is_nan(x):
+    """Where ``x`` is NaN (NaN is the one value not equal to itself)."""
+    x = tensor_arg(x)
+    return not_equal(x, x)
+
+
+def is_inf(x):
+    """Where ``x`` is +inf or -inf."""
+    return equal(abs(tensor_arg(x)), _math.inf)
+
+
+def is_finite(x):
+    """Where ``x`` is neither infinite nor NaN (NaN compares false with everything)."""
+    return less(abs(tensor_arg(x)), _math.inf)

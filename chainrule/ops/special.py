@@ -17,10 +17,9 @@ import math
 from ..backend import xp
 from ..tensor import Tensor
 from ._convert import binary_args, tensor_arg
-from .array import where
+from .array import stop_gradient, where
 from .math import (
-    abs, equal, exp, greater, less, log, logical_and, minimum, mod, round, sign, sqrt,
-    stop_gradient,
+    abs, cast, equal, exp, greater, less, log, logical_and, minimum, mod, round, sign, sqrt,
 )
 
 __all__ = [
@@ -233,7 +232,6 @@ def _erf_parts(x):
 
 def _in_float64(fn, x):
     # The series' later coefficients underflow in float32: sum in float64 and cast back.
-    from .math import cast
     return cast(fn(cast(x, "float64")), x.dtype)
 
 

@@ -47,5 +47,5 @@ def all_reduce_vjp(g, out, x, communicator, op):
     return (all_reduce(g, communicator=communicator, op=op),)
 
 
-all_reduce = defprimitive("all_reduce", all_reduce_forward, all_reduce_vjp,
+all_reduce = defprimitive("all_reduce", all_reduce_forward, vjp=all_reduce_vjp,
                           kernel=all_reduce_kernel, in_place=True)

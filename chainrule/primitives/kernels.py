@@ -8,6 +8,9 @@
   which both call it, agree bit for bit.
 * :func:`softmax_cross_entropy`, the fused loss forward in one pass per row.
 
+When a product is worth searching for zero lines is decided in :mod:`.sparsity`, how many
+threads the BLAS gets for a large one in :mod:`.threads`; this module holds the loops.
+
 :func:`use` picks the backend (``"numba"``, ``"numpy"``, ``"auto"``); the compiler's fused
 loops (:mod:`chainrule.compiler.codegen`) follow the same choice. Every numba loop does, per
 element, the float32 operations of its NumPy fallback in the same order, so both give the
@@ -20,14 +23,16 @@ same bits; the tests check this on both backends.
 [3.0, 3.0, 3.0]
 """
 
-import os
 import threading
-import time
 
 import numpy as np
 
-__all__ = ["backend", "use", "numba_module", "matmul", "ColumnScan", "softmax", "softmax_cross_entropy",
-           "adapt_threads", "ThreadGovernor"]
+from . import sparsity, threads
+from .sparsity import searched
+from .threads import adapt_threads  # noqa: F401  (the switch's documented place)
+
+__all__ = ["backend", "use", "numba_module", "matmul", "matmul_for", "ColumnScan", "softmax",
+           "softmax_cross_entropy"]
 
 _state = {"choice": "auto", "numba": None}
 
@@ -75,25 +80,17 @@ def _numba_kernels():
 
 # -- the kernels ---------------------------------------------------------------------------
 
-# A product is searched for zero lines when it has at least this many multiply-adds (the
-# search costs one pass over the left operand, about 1/N of the product's work) ...
-SKIP_MIN_WORK = 1 << 21
-# ... and computed without them when at most this share of the lines is left: below that,
-# the copies the smaller product needs cost less than the multiply-adds it saves.
-# Setting it to 0 turns the skipping off.
-SKIP_MAX_ACTIVE = 0.8
-
-
 def matmul(a, b, out=None, scan=None):
     """``np.matmul(a, b, out=out)``; with the numba kernels, the all-zero lines of a large,
     sparse ``a`` are left out.
 
     The book's first layer multiplies MNIST batches, in which a third of the 784 pixels are
     zero in all 128 images, and its kernel gradient is the same product transposed. For a
-    2-D float product of at least :data:`SKIP_MIN_WORK` multiply-adds whose left operand is
+    2-D float product that :func:`.sparsity.searched` allows, whose left operand is
 
-    * C-ordered (``x @ kernel``) with at most :data:`SKIP_MAX_ACTIVE` of its columns holding
-      a nonzero: the product of those columns with the matching rows of ``b``;
+    * C-ordered (``x @ kernel``) with at most :data:`.sparsity.SKIP_MAX_ACTIVE` of its
+      columns holding a nonzero: the product of those columns with the matching rows of
+      ``b``;
     * F-ordered, i.e. a transpose (``x.T @ grad``), with at most that share of its rows
       holding a nonzero: those rows' product, and exact zeros in the other rows.
 
@@ -111,7 +108,7 @@ def matmul(a, b, out=None, scan=None):
     if fast is not None and type(a) is np.ndarray and type(b) is np.ndarray \
             and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype \
             and a.dtype in (np.float32, np.float64) and a.shape[1] == b.shape[0] \
-            and a.size * b.shape[1] >= SKIP_MIN_WORK \
+            and searched(a.shape, b.shape) \
             and (out is None or (out.shape == (a.shape[0], b.shape[1]) and out.dtype == a.dtype
                                  and out.flags.c_contiguous)):
         result = None
@@ -121,16 +118,9 @@ def matmul(a, b, out=None, scan=None):
             result = _without_zero_rows(fast, a, b, out, scan)
         if result is not None:
             return result
-    if _state["adapt"] and a.ndim == 2 and b.ndim == 2 and _governor.active and \
-            a.shape[0] * a.shape[1] * b.shape[-1] >= GOVERN_MIN_WORK:
-        return _governor.run(a, b, out)
+    if threads.governs(a, b):
+        return threads.timed_matmul(a, b, out)
     return np.matmul(a, b, out=out)
-
-
-def searched(shape_a, shape_b):
-    """Whether :func:`matmul` may search a product of these shapes for zero lines."""
-    return len(shape_a) == 2 and len(shape_b) == 2 and \
-        shape_a[0] * shape_a[1] * shape_b[1] >= SKIP_MIN_WORK
 
 
 def matmul_for(shape_a, shape_b):
@@ -140,7 +130,7 @@ def matmul_for(shape_a, shape_b):
     program planned before they change keeps its choice."""
     if len(shape_a) != 2 or len(shape_b) != 2 or searched(shape_a, shape_b):
         return None
-    return np.matmul if shape_a[0] * shape_a[1] * shape_b[1] < GOVERN_MIN_WORK else None
+    return np.matmul if shape_a[0] * shape_a[1] * shape_b[1] < threads.GOVERN_MIN_WORK else None
 
 
 class ColumnScan:
@@ -180,7 +170,7 @@ def _packed_columns(fast, c, most, scan):
 
 
 def _without_zero_columns(fast, a, b, out, scan):
-    found = _packed_columns(fast, a, int(SKIP_MAX_ACTIVE * a.shape[1]), scan)
+    found = _packed_columns(fast, a, sparsity.most_active(a.shape[1]), scan)
     if found is None or not fast.finite_outside(b, found[0]):
         return None
     cols, a_active = found
@@ -192,7 +182,7 @@ def _without_zero_columns(fast, a, b, out, scan):
 def _without_zero_rows(fast, a, b, out, scan):
     at = a.T  # C-ordered: its columns are a's rows
     rows, cols = a.shape[0], b.shape[1]
-    found = _packed_columns(fast, at, int(SKIP_MAX_ACTIVE * rows), scan)
+    found = _packed_columns(fast, at, sparsity.most_active(rows), scan)
     if found is None or not fast.finite_outside(b, found[0][:0]):  # all of b
         return None
     keep, a_active = found
@@ -203,126 +193,6 @@ def _without_zero_rows(fast, a, b, out, scan):
     np.matmul(a_active.T, b, out=partial)
     fast.place_rows(partial, keep, out)
     return out
-
-
-# -- how many threads the BLAS gets -----------------------------------------------------------
-
-# Products of at least this many multiply-adds are timed by the governor.
-GOVERN_MIN_WORK = 1 << 22
-
-
-class ThreadGovernor:
-    """Chooses, from measured speed, whether large products use all of the BLAS's threads
-    or one.
-
-    A multithreaded BLAS splits each product evenly between its threads and waits for the
-    last; on a machine where other processes take a core now and then, that thread is
-    often the one descheduled, and the product takes as long as on one thread or much
-    longer (measured here on two cores: 2x longer with one busy neighbour, 10x with two).
-    The governor times every large product per multiply-add and keeps a running cost for
-    the setting in use. Now and then it tries the other setting for one product (two if
-    the first is not clearly worse) and switches when that was cheaper by a margin. A
-    probe that loses doubles the wait before the next one (up to ``longest`` products), so
-    a machine that stays quiet, or stays busy, pays for almost no probes. It needs
-    threadpoolctl to change the BLAS's thread count, and does nothing when that is missing
-    or the BLAS has one thread; ``kernels.adapt_threads(False)`` turns it off."""
-
-    def __init__(self, shortest=32, longest=4096, margin=0.8):
-        self.shortest, self.longest, self.margin = shortest, longest, margin
-        self.wait = shortest
-        self.controller = None
-        self.threads = None  # (all, 1) once known
-        self.cost = [None, None]  # running seconds per multiply-add, per setting
-        self.mode = 0
-        self.until_probe = shortest
-        self.probe = []  # costs seen while trying the other setting
-        self.active = None  # decided on first use
-
-    def start(self):
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return False
-        controller = ThreadpoolController()
-        counts = [i["num_threads"] for i in controller.info() if i["user_api"] == "blas"]
-        if not counts or max(counts) < 2:
-            return False
-        self.controller, self.threads = controller, (max(counts), 1)
-        return True
-
-    def run(self, a, b, out):
-        start = time.perf_counter()
-        result = np.matmul(a, b, out=out)
-        self.observe((time.perf_counter() - start) / (a.shape[0] * a.shape[1] * b.shape[-1]))
-        return result
-
-    def observe(self, cost):
-        if self.probe:
-            self._probed(cost)
-            return
-        old = self.cost[self.mode]
-        self.cost[self.mode] = cost if old is None else old + 0.25 * (cost - old)
-        self.until_probe -= 1
-        if self.until_probe <= 0:
-            self.probe.append(None)  # the next product runs on the other setting
-            self._set(1 - self.mode)
-
-    def _probed(self, cost):
-        self.probe = [c for c in self.probe if c is not None] + [cost]
-        usual = self.cost[1 - self.mode]  # the setting the probe left
-        mean = sum(self.probe) / len(self.probe)
-        if len(self.probe) == 1 and usual is not None and cost > usual / self.margin:
-            mean = cost  # clearly worse: one product is enough to tell
-        elif len(self.probe) < 2:
-            return
-        self.probe = []
-        if usual is None or mean < self.margin * usual:  # the other setting wins: stay
-            self.cost[self.mode] = mean
-            self.wait = self.shortest
-        else:
-            self.cost[self.mode] = mean
-            self._set(1 - self.mode)
-            self.wait = min(2 * self.wait, self.longest)
-        self.until_probe = self.wait
-
-    def _set(self, mode):
-        if mode != self.mode:
-            self.mode = mode
-            self.controller.limit(limits=self.threads[mode], user_api="blas")
-
-    def stop(self):
-        if self.controller is not None:
-            self._set(0)
-        self.active = False
-
-
-class _Lazy:
-    """The governor, started on first use (threadpoolctl scans the loaded libraries)."""
-
-    def __getattr__(self, name):
-        governor = ThreadGovernor()
-        governor.active = _state["adapt"] and governor.start()
-        globals()["_governor"] = governor
-        return getattr(governor, name)
-
-
-_governor = _Lazy()
-# Off unless asked for: a BLAS rounds differently on one thread than on several, so runs
-# that switch would no longer repeat each other (or eager code) bit for bit.
-_state["adapt"] = os.environ.get("CHAINRULE_ADAPT_THREADS", "0") not in ("", "0")
-
-
-def adapt_threads(enabled=True):
-    """Lets the governor (:class:`ThreadGovernor`) choose the BLAS's thread count for large
-    products, or not: ``adapt_threads(False)`` (the default, unless the environment sets
-    ``CHAINRULE_ADAPT_THREADS=1``) restores all of its threads. With it on, epochs stay
-    steady when other processes compete for the cores, at a price: the BLAS rounds
-    differently on one thread than on several, so two runs no longer agree bit for bit."""
-    global _governor
-    if not enabled and isinstance(_governor, ThreadGovernor):
-        _governor.stop()
-    _state["adapt"] = bool(enabled)
-    _governor = _Lazy()
 
 
 _scratch_arrays = threading.local()  # per thread: the kernels release the GIL
@@ -359,13 +229,10 @@ def softmax(x, out, axis):
 
 
 def softmax_cross_entropy(logits, labels, out):
-    """``sparse_softmax_cross_entropy``'s forward into ``out``: per row,
-    ``log(sum(exp(shifted))) - shifted[label]`` with ``shifted = logits - max``, the same
-    numbers. Exponentials and logarithms are NumPy's in both backends (numba's differ from
-    them in the last bit); a label out of range raises ValueError."""
-    if logits.ndim != 2:
-        out[...] = _forward_xent(labels, logits)
-        return out
+    """``sparse_softmax_cross_entropy``'s forward into ``out`` for 2-D ``logits`` (batch,
+    classes): per row, ``log(sum(exp(shifted))) - shifted[label]`` with ``shifted = logits -
+    max``, the same numbers. Exponentials and logarithms are NumPy's in both backends
+    (numba's differ from them in the last bit); a label out of range raises ValueError."""
     rows, classes = logits.shape
     shifted = _scratch("softmax", logits.size, logits.dtype).reshape(logits.shape)
     sums = _scratch("sums", rows, logits.dtype)
@@ -386,11 +253,6 @@ def softmax_cross_entropy(logits, labels, out):
         np.add.reduce(shifted, axis=1, keepdims=True, out=tmp)
     np.log(sums, out=sums)
     return np.add(sums, out, out=out)  # log(sum) - shifted[label]
-
-
-def _forward_xent(labels, logits):
-    from .table import sparse_softmax_cross_entropy_forward  # the table imports this module
-    return sparse_softmax_cross_entropy_forward(labels, logits)
 
 
 def _bad_label(labels, classes):

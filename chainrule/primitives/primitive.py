@@ -14,8 +14,11 @@ input tensors and ``params`` the op's static parameters (axis, shape, ...). A VJ
 declares a keyword ``needs`` receives a tuple of booleans telling which inputs want a
 gradient, so it can skip the rest (a matmul then skips the gradient of a model's input).
 ``None`` in the returned tuple means "no gradient" (zero, or not differentiable there).
-Rules are written with chainrule's own ops, so a tape that is active while a gradient is
-computed records the backward pass too: that is how second derivatives work.
+Rules are written with recorded ops (the table's primitives and Tensor's operators), so a
+tape that is active while a gradient is computed records the backward pass too: that is how
+second derivatives work.
+
+Every field after the name and the forward is given by keyword.
 
 What the compiled executor (:mod:`chainrule.compiler`) needs is in the table too, next to
 the forward and the rule, so that it never keeps a list of its own:
@@ -37,10 +40,28 @@ the forward and the rule, so that it never keeps a list of its own:
   in place, with no copy of the buffer);
 * ``specialize(shapes, dtypes, **params)``: a kernel for inputs of exactly these shapes
   and dtypes, chosen once when a program is planned, or None to keep ``kernel`` (a product
-  too small to be searched for zero lines is then a bare ``np.matmul``).
+  too small to be searched for zero lines is then a bare ``np.matmul``);
+* ``stateful``: the op must run at every call (a random draw): never folded or shared.
+
+And what the tools around the tape need to know about an op, so that none of them keeps a
+list of op names:
+
+* ``why``: for a non-differentiable primitive, why, in words (an explanation of a None
+  gradient quotes it);
+* ``cut_reason``: for a differentiable one whose rule may return None for an input, what
+  that means, in words, naming the op (``stop_gradient`` cuts on purpose; ``cast`` to an
+  integer dtype carries no gradient);
+* ``describe_error(*inputs, **params)``: a sentence on why inputs do not fit, or None;
+* ``kink``: a :class:`Kink`, where the derivative jumps (relu at 0, maximum at a tie): a
+  gradient check reports a point there instead of failing on it;
+* ``dead_when_zero``: for an activation, a unit whose output is 0 for every example is
+  dead (no gradient reaches its weights): training diagnostics count such units;
+* ``logits_input``: which input holds logits (softmax, sigmoid, the fused cross-entropy),
+  whose spread training diagnostics watch.
 """
 
 import inspect
+from typing import Callable, NamedTuple
 
 from ..recording import state as _recording
 from ..tensor import Tensor
@@ -52,29 +73,41 @@ class OpError(ValueError):
     """An op received inputs it cannot combine (shapes, dtypes); the message names the op."""
 
 
+class Kink(NamedTuple):
+    """Where a primitive's derivative jumps: ``distance(*input_arrays)`` is an array that
+    changes sign at the switching point (and is 0 on it); ``where`` names the point in
+    words, completing "the point where ..." (``"its input is 0"``)."""
+
+    distance: Callable
+    where: str
+
+
 class Primitive:
-    """A named NumPy forward function and its VJP (``None`` when not differentiable)."""
+    """A named NumPy forward function, its VJP (``None`` when not differentiable), and the
+    other facts about the op listed in this module's docstring, each a keyword field."""
 
     __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
-                 "kernel", "scalar", "operands", "decompose", "stateful", "in_place",
-                 "specialize")
+                 "cut_reason", "kernel", "scalar", "operands", "decompose", "stateful",
+                 "in_place", "specialize", "kink", "dead_when_zero", "logits_input")
 
-    def __init__(self, name, forward, vjp=None, describe_error=None, why=None, kernel=None,
-                 scalar=None, operands="result", decompose=None, stateful=False,
-                 in_place=False, specialize=None):
+    def __init__(self, name, forward, *, vjp=None, describe_error=None, why=None,
+                 cut_reason=None, kernel=None, scalar=None, operands="result", decompose=None,
+                 stateful=False, in_place=False, specialize=None, kink=None,
+                 dead_when_zero=False, logits_input=None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
         self.vjp_wants_needs = vjp is not None and "needs" in inspect.signature(vjp).parameters
         self.describe_error = describe_error
-        # For a non-differentiable primitive: why, in words (used by explanations).
-        self.why = why
+        self.why, self.cut_reason = why, cut_reason
         self.kernel, self.scalar, self.operands = kernel, scalar, operands
         self.decompose = decompose
-        # A stateful primitive (random draws) must run at every call: never folded or shared.
         self.stateful = stateful
         self.in_place = in_place or scalar is not None
         self.specialize = specialize
+        self.kink = kink
+        self.dead_when_zero = dead_when_zero
+        self.logits_input = logits_input
 
     @property
     def elementwise(self):

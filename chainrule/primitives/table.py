@@ -3,8 +3,11 @@ forward, its VJP, and what the compiled executor runs (a kernel writing into a g
 an element-wise op's one-element form, a decomposition into other primitives).
 
 Everything else in chainrule is a composition of these. Forward functions take and return
-arrays; VJPs take and return Tensors and are written with chainrule's own ops, so they can
-be differentiated again (see :mod:`chainrule.primitives.primitive` for the signatures).
+arrays; VJPs take and return Tensors and are written with the primitives of this table
+(called with explicit parameters, as JAX's rules call ``lax``) and Tensor's operators, so
+they are recorded like any op and can be differentiated again (see
+:mod:`chainrule.primitives.primitive` for the signatures). The table imports nothing from
+:mod:`chainrule.ops`, which is built on it.
 
 Broadcasting is not handled here: a VJP may return a gradient of the broadcast output's
 shape, and the tape sums it back to the input's shape in one place.
@@ -17,17 +20,15 @@ several recorded ops in the training step with one, and have exact, stable forms
 """
 
 from ..backend import xp
-from .. import ops
-from . import kernels
-from .primitive import Primitive
+from . import kernels, rng
+from .primitive import Kink, Primitive
 
 PRIMITIVES = {}
 
 
-def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kernel=None,
-                 scalar=None, operands="result", decompose=None, stateful=False,
-                 in_place=False, specialize=None):
+def defprimitive(name, forward, *, vjp=None, why=None, kernel=None, scalar=None, **fields):
     """Registers a primitive; ``vjp=None`` marks it non-differentiable (``why`` says so).
+    Every field after the forward is given by keyword (see :class:`Primitive` for them all).
 
     A forward that is a NumPy ufunc is its own kernel; ``scalar`` may be a template string
     (``"({0} + {1})"``) for the element-wise form."""
@@ -37,8 +38,7 @@ def defprimitive(name, forward, vjp=None, *, describe_error=None, why=None, kern
         kernel = forward
     if isinstance(scalar, str):
         scalar = scalar.format
-    prim = Primitive(name, forward, vjp, describe_error, why, kernel, scalar, operands,
-                     decompose, stateful, in_place, specialize)
+    prim = Primitive(name, forward, vjp=vjp, why=why, kernel=kernel, scalar=scalar, **fields)
     PRIMITIVES[name] = prim
     return prim
 
@@ -55,6 +55,45 @@ def _broadcast_error(a, b, **_):
         return (f"shapes {a.shape} and {b.shape} cannot be broadcast together (trailing "
                 f"dimensions must be equal or 1); reshape or expand_dims one of them")
     return None
+
+
+# The rules call the primitives of this table with explicit parameters, and the operators
+# of Tensor (``g * b``, ``-g``: installed by chainrule.ops, there whenever a rule runs). These
+# few shape steps keep the shortcuts of chainrule.ops: no record when nothing changes.
+
+def _reshaped(x, shape):
+    shape = tuple(int(d) for d in shape)
+    return x if shape == x.shape else reshape(x, shape=shape)
+
+
+def _broadcast(x, shape):
+    shape = tuple(int(d) for d in shape)
+    return x if shape == x.shape else broadcast_to(x, shape=shape)
+
+
+def _transposed(x, perm):
+    return x if perm == tuple(range(x.ndim)) else transpose(x, perm=perm)
+
+
+def _matrix_transpose(x):
+    return transpose(x, perm=tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+
+
+def _cast(x, dtype):
+    return x if x.dtype == dtype else cast(x, dtype=dtype)
+
+
+def _input_itself(x):
+    return x
+
+
+def _difference(a, b):
+    return a - b
+
+
+# Where the derivative of relu and abs, and of maximum and minimum, jumps.
+_AT_ZERO = Kink(_input_itself, "its input is 0")
+_AT_A_TIE = Kink(_difference, "its two inputs are equal")
 
 
 # -- element-wise arithmetic ---------------------------------------------------------------
@@ -78,7 +117,7 @@ def divide_vjp(g, out, a, b, needs):
 
 def power_vjp(g, out, a, b, needs):
     ga = g * b * a ** (b - 1) if needs[0] else None
-    gb = g * out * ops.log(a) if needs[1] else None
+    gb = g * out * log(a) if needs[1] else None
     return ga, gb
 
 
@@ -87,27 +126,27 @@ def maximum_vjp(g, out, a, b):
     # are routed by multiplying with a boolean mask: a select (np.where) on a data-dependent
     # mask is several times slower, being branchy.
     first = a >= b
-    return g * first, g * ops.logical_not(first)
+    return g * first, g * logical_not(first)
 
 
 def minimum_vjp(g, out, a, b):
     first = a <= b
-    return g * first, g * ops.logical_not(first)
+    return g * first, g * logical_not(first)
 
 
-add = defprimitive("add", xp.add, add_vjp, describe_error=_broadcast_error,
+add = defprimitive("add", xp.add, vjp=add_vjp, describe_error=_broadcast_error,
                    scalar="({0} + {1})")
-subtract = defprimitive("subtract", xp.subtract, subtract_vjp, describe_error=_broadcast_error,
+subtract = defprimitive("subtract", xp.subtract, vjp=subtract_vjp, describe_error=_broadcast_error,
                         scalar="({0} - {1})")
-multiply = defprimitive("multiply", xp.multiply, multiply_vjp, describe_error=_broadcast_error,
+multiply = defprimitive("multiply", xp.multiply, vjp=multiply_vjp, describe_error=_broadcast_error,
                         scalar="({0} * {1})")
-divide = defprimitive("divide", xp.true_divide, divide_vjp, describe_error=_broadcast_error,
+divide = defprimitive("divide", xp.true_divide, vjp=divide_vjp, describe_error=_broadcast_error,
                       scalar="({0} / {1})")
-power = defprimitive("power", xp.power, power_vjp, describe_error=_broadcast_error)
-maximum = defprimitive("maximum", xp.maximum, maximum_vjp, describe_error=_broadcast_error,
-                       scalar=_MAX)
-minimum = defprimitive("minimum", xp.minimum, minimum_vjp, describe_error=_broadcast_error,
-                       scalar=_MIN)
+power = defprimitive("power", xp.power, vjp=power_vjp, describe_error=_broadcast_error)
+maximum = defprimitive("maximum", xp.maximum, vjp=maximum_vjp, describe_error=_broadcast_error,
+                       scalar=_MAX, kink=_AT_A_TIE)
+minimum = defprimitive("minimum", xp.minimum, vjp=minimum_vjp, describe_error=_broadcast_error,
+                       scalar=_MIN, kink=_AT_A_TIE)
 
 # -- element-wise functions ----------------------------------------------------------------
 
@@ -129,7 +168,7 @@ def sqrt_vjp(g, out, x):
 
 
 def abs_vjp(g, out, x):
-    return (g * ops.sign(x),)
+    return (g * sign(x),)
 
 
 def tanh_vjp(g, out, x):
@@ -153,11 +192,7 @@ def softplus_forward(x):
 def softplus_vjp(g, out, x):
     # Exactly sigmoid(x) everywhere, including x == 0; the composite
     # relu(x) + log(1 + exp(-|x|)) would give 0 there (the subgradients of relu and abs).
-    return (g * ops.sigmoid(x),)
-
-
-def relu_forward(x):
-    return xp.maximum(x, 0)
+    return (g * sigmoid(x),)
 
 
 def sigmoid_kernel(x, out):
@@ -202,19 +237,21 @@ def relu_grad_vjp(gg, out, g, y):
     return relu_grad(gg, y), None
 
 
-negative = defprimitive("negative", xp.negative, negative_vjp, scalar="(-{0})")
-exp = defprimitive("exp", xp.exp, exp_vjp)
-log = defprimitive("log", xp.log, log_vjp)
-sqrt = defprimitive("sqrt", xp.sqrt, sqrt_vjp, scalar="np.sqrt({0})")
-abs = defprimitive("abs", xp.abs, abs_vjp, scalar="abs({0})")  # noqa: A001
-tanh = defprimitive("tanh", xp.tanh, tanh_vjp)
-sigmoid = defprimitive("sigmoid", sigmoid_forward, sigmoid_vjp, kernel=sigmoid_kernel,
-                       decompose=sigmoid_decompose)
-relu = defprimitive("relu", relu_forward, relu_vjp, kernel=relu_kernel,
-                    scalar="({0} if ({0} > {zero} or {0} != {0}) else {zero})")
-relu_grad = defprimitive("relu_grad", relu_grad_forward, relu_grad_vjp, kernel=relu_grad_kernel,
-                         scalar="({0} * ({one} if {1} > 0 else {zero}))", operands=("result", "as_is"))
-softplus = defprimitive("softplus", softplus_forward, softplus_vjp)
+negative = defprimitive("negative", xp.negative, vjp=negative_vjp, scalar="(-{0})")
+exp = defprimitive("exp", xp.exp, vjp=exp_vjp)
+log = defprimitive("log", xp.log, vjp=log_vjp)
+sqrt = defprimitive("sqrt", xp.sqrt, vjp=sqrt_vjp, scalar="np.sqrt({0})")
+abs = defprimitive("abs", xp.abs, vjp=abs_vjp, scalar="abs({0})", kink=_AT_ZERO)  # noqa: A001
+tanh = defprimitive("tanh", xp.tanh, vjp=tanh_vjp)
+sigmoid = defprimitive("sigmoid", sigmoid_forward, vjp=sigmoid_vjp, kernel=sigmoid_kernel,
+                       decompose=sigmoid_decompose, logits_input=0)
+relu = defprimitive("relu", relu_forward, vjp=relu_vjp, kernel=relu_kernel,
+                    scalar="({0} if ({0} > {zero} or {0} != {0}) else {zero})",
+                    kink=_AT_ZERO, dead_when_zero=True)
+relu_grad = defprimitive("relu_grad", relu_grad_forward, vjp=relu_grad_vjp,
+                         kernel=relu_grad_kernel, scalar="({0} * ({one} if {1} > 0 else {zero}))",
+                         operands=("result", "as_is"))
+softplus = defprimitive("softplus", softplus_forward, vjp=softplus_vjp)
 
 # -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
 
@@ -231,8 +268,8 @@ def reduce_sum_forward(x, axis, keepdims):
 
 def reduce_sum_vjp(g, out, x, axis, keepdims):
     if not keepdims and g.ndim:  # a scalar broadcasts as it is; no reshape needed
-        g = ops.reshape(g, _keepdims_shape(x.shape, axis))
-    return (ops.broadcast_to(g, x.shape),)
+        g = _reshaped(g, _keepdims_shape(x.shape, axis))
+    return (_broadcast(g, x.shape),)
 
 
 def reduce_max_forward(x, axis, keepdims):
@@ -247,9 +284,9 @@ def reduce_extreme_vjp(g, out, x, axis, keepdims):
     # The gradient is shared equally among the entries that reach the extreme value.
     kept = _keepdims_shape(x.shape, axis)
     if not keepdims:
-        g, out = ops.reshape(g, kept), ops.reshape(out, kept)
-    hit = ops.cast(ops.equal(x, out), x.dtype)
-    count = ops.reduce_sum(hit, axis, keepdims=True)
+        g, out = _reshaped(g, kept), _reshaped(out, kept)
+    hit = _cast(equal(x, out), x.dtype)
+    count = reduce_sum(hit, axis=axis, keepdims=True)
     return (g * hit / count,)
 
 
@@ -260,11 +297,11 @@ def _reduction_kernel(ufunc):
     return kernel
 
 
-reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, reduce_sum_vjp,
+reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, vjp=reduce_sum_vjp,
                           kernel=_reduction_kernel(xp.add))
-reduce_max = defprimitive("reduce_max", reduce_max_forward, reduce_extreme_vjp,
+reduce_max = defprimitive("reduce_max", reduce_max_forward, vjp=reduce_extreme_vjp,
                           kernel=_reduction_kernel(xp.maximum))
-reduce_min = defprimitive("reduce_min", reduce_min_forward, reduce_extreme_vjp,
+reduce_min = defprimitive("reduce_min", reduce_min_forward, vjp=reduce_extreme_vjp,
                           kernel=_reduction_kernel(xp.minimum))
 
 # -- shapes and indexing ---------------------------------------------------------------------
@@ -275,7 +312,7 @@ def reshape_forward(x, shape):
 
 
 def reshape_vjp(g, out, x, shape):
-    return (ops.reshape(g, x.shape),)
+    return (_reshaped(g, x.shape),)
 
 
 def _reshape_error(x, shape):
@@ -290,7 +327,7 @@ def transpose_vjp(g, out, x, perm):
     inverse = [0] * len(perm)
     for i, p in enumerate(perm):
         inverse[p] = i
-    return (ops.transpose(g, tuple(inverse)),)
+    return (_transposed(g, tuple(inverse)),)
 
 
 def broadcast_to_forward(x, shape):
@@ -325,7 +362,7 @@ def scatter_add_forward(g, index, shape):
 
 
 def scatter_add_vjp(g, out, x, index, shape):
-    return (ops.getitem(g, index),)
+    return (getitem(g, index=index),)
 
 
 def concat_forward(*xs, axis):
@@ -340,7 +377,7 @@ def concat_vjp(g, out, *xs, axis):
     grads, start = [], 0
     for x in xs:
         stop = start + x.shape[axis]
-        grads.append(ops.getitem(g, (slice(None),) * axis + (slice(start, stop),)))
+        grads.append(getitem(g, index=(slice(None),) * axis + (slice(start, stop),)))
         start = stop
     return tuple(grads)
 
@@ -350,20 +387,20 @@ def _concat_error(*xs, axis):
             f"all other dimensions must match")
 
 
-reshape = defprimitive("reshape", reshape_forward, reshape_vjp, describe_error=_reshape_error)
-transpose = defprimitive("transpose", transpose_forward, transpose_vjp)
-broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, broadcast_to_vjp)
-getitem = defprimitive("getitem", getitem_forward, getitem_vjp)
-scatter_add = defprimitive("scatter_add", scatter_add_forward, scatter_add_vjp)
-concat = defprimitive("concat", concat_forward, concat_vjp, describe_error=_concat_error,
+reshape = defprimitive("reshape", reshape_forward, vjp=reshape_vjp, describe_error=_reshape_error)
+transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp)
+broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, vjp=broadcast_to_vjp)
+getitem = defprimitive("getitem", getitem_forward, vjp=getitem_vjp)
+scatter_add = defprimitive("scatter_add", scatter_add_forward, vjp=scatter_add_vjp)
+concat = defprimitive("concat", concat_forward, vjp=concat_vjp, describe_error=_concat_error,
                       kernel=concat_kernel)
 
 # -- linear algebra --------------------------------------------------------------------------
 
 
 def matmul_vjp(g, out, a, b, needs):
-    ga = ops.matmul(g, ops.matrix_transpose(b)) if needs[0] else None
-    gb = ops.matmul(ops.matrix_transpose(a), g) if needs[1] else None
+    ga = matmul(g, _matrix_transpose(b)) if needs[0] else None
+    gb = matmul(_matrix_transpose(a), g) if needs[1] else None
     return ga, gb
 
 
@@ -392,7 +429,7 @@ def matmul_specialize(shapes, dtypes, scan=None, first=False):
     return kernels.matmul_for(shapes[0], shapes[1])
 
 
-matmul = defprimitive("matmul", kernels.matmul, matmul_vjp, describe_error=_matmul_error,
+matmul = defprimitive("matmul", kernels.matmul, vjp=matmul_vjp, describe_error=_matmul_error,
                       kernel=matmul_kernel, specialize=matmul_specialize)
 
 
@@ -412,9 +449,9 @@ def dense_decompose(emit, x, kernel, bias):
 
 
 def dense_vjp(g, out, x, kernel, bias, needs):
-    gx = ops.matmul(g, ops.matrix_transpose(kernel)) if needs[0] else None
-    gk = ops.matmul(ops.matrix_transpose(x), g) if needs[1] else None
-    gb = ops.reduce_sum(g, tuple(range(g.ndim - 1))) if needs[2] else None
+    gx = matmul(g, _matrix_transpose(kernel)) if needs[0] else None
+    gk = matmul(_matrix_transpose(x), g) if needs[1] else None
+    gb = reduce_sum(g, axis=tuple(range(g.ndim - 1)), keepdims=False) if needs[2] else None
     return gx, gk, gb
 
 
@@ -424,7 +461,7 @@ def _dense_error(x, kernel, bias):
 
 # A layer's `x @ kernel + bias` as one record: the bias gradient is one column sum instead
 # of an add record plus the tape's unbroadcast, and the forward writes one array, not two.
-dense = defprimitive("dense", dense_forward, dense_vjp, describe_error=_dense_error,
+dense = defprimitive("dense", dense_forward, vjp=dense_vjp, describe_error=_dense_error,
                      kernel=dense_kernel, decompose=dense_decompose)
 
 # -- selection, dtype, gradient control ------------------------------------------------------
@@ -432,7 +469,7 @@ dense = defprimitive("dense", dense_forward, dense_vjp, describe_error=_dense_er
 
 def where_vjp(g, out, condition, x, y, needs):
     gx = g * condition if needs[1] else None
-    gy = g * ops.logical_not(condition) if needs[2] else None
+    gy = g * logical_not(condition) if needs[2] else None
     return None, gx, gy
 
 
@@ -443,7 +480,7 @@ def cast_forward(x, dtype):
 def cast_vjp(g, out, x, dtype):
     # Only a float-to-float cast carries a gradient; through an integer it is cut.
     if x.dtype.kind == "f" and out.dtype.kind == "f":
-        return (ops.cast(g, x.dtype),)
+        return (_cast(g, x.dtype),)
     return (None,)
 
 
@@ -471,12 +508,14 @@ def stop_gradient_vjp(g, out, x):
     return (None,)
 
 
-where = defprimitive("where", xp.where, where_vjp, describe_error=_broadcast_error,
+where = defprimitive("where", xp.where, vjp=where_vjp, describe_error=_broadcast_error,
                      kernel=where_kernel, scalar="({1} if {0} else {2})",
                      operands=("as_is", "result", "result"))
-cast = defprimitive("cast", cast_forward, cast_vjp, kernel=cast_kernel, scalar="{0}")
+cast = defprimitive("cast", cast_forward, vjp=cast_vjp, kernel=cast_kernel, scalar="{0}",
+                   cut_reason="`cast` to an integer dtype (integer values have no gradient)")
 # stop_gradient has a VJP (returning None) so that the tape records where paths are cut.
-stop_gradient = defprimitive("stop_gradient", identity_forward, stop_gradient_vjp)
+stop_gradient = defprimitive("stop_gradient", identity_forward, vjp=stop_gradient_vjp,
+                             cut_reason="`stop_gradient`, which cuts the gradient on purpose")
 
 # -- fused neural-network ops ----------------------------------------------------------------
 
@@ -490,7 +529,7 @@ def softmax_forward(x, axis):
 
 
 def softmax_vjp(g, out, x, axis):
-    return (out * (g - ops.reduce_sum(g * out, axis, keepdims=True)),)
+    return (out * (g - reduce_sum(g * out, axis=(axis,), keepdims=True)),)
 
 
 def log_softmax_forward(x, axis):
@@ -499,7 +538,7 @@ def log_softmax_forward(x, axis):
 
 
 def log_softmax_vjp(g, out, x, axis):
-    return (g - ops.exp(out) * ops.reduce_sum(g, axis, keepdims=True),)
+    return (g - exp(out) * reduce_sum(g, axis=(axis,), keepdims=True),)
 
 
 def sparse_softmax_cross_entropy_forward(labels, logits):
@@ -515,10 +554,10 @@ def sparse_softmax_cross_entropy_forward(labels, logits):
 
 def sparse_softmax_cross_entropy_vjp(g, out, labels, logits):
     # d loss / d logits = softmax(logits) - one_hot(label): exact, no clipping needed.
-    probs = ops.softmax(logits, -1)
+    probs = softmax(logits, axis=logits.ndim - 1)
     # The primitive itself: the labels were range-checked when the loss was computed.
     target = one_hot(labels, depth=logits.shape[-1], dtype=logits.dtype)
-    return None, ops.expand_dims(g, -1) * (probs - target)
+    return None, reshape(g, shape=tuple(g.shape) + (1,)) * (probs - target)
 
 
 def _sparse_xent_error(labels, logits):
@@ -533,15 +572,20 @@ def softmax_kernel(x, out, axis):
 
 
 def sparse_softmax_cross_entropy_kernel(labels, logits, out):
+    if logits.ndim != 2:  # the loop is written for (batch, classes)
+        out[...] = sparse_softmax_cross_entropy_forward(labels, logits)
+        return out
     return kernels.softmax_cross_entropy(logits, labels, out)
 
 
-softmax = defprimitive("softmax", softmax_forward, softmax_vjp, kernel=softmax_kernel)
-log_softmax = defprimitive("log_softmax", log_softmax_forward, log_softmax_vjp)
+softmax = defprimitive("softmax", softmax_forward, vjp=softmax_vjp, kernel=softmax_kernel,
+                       logits_input=0)
+log_softmax = defprimitive("log_softmax", log_softmax_forward, vjp=log_softmax_vjp,
+                           logits_input=0)
 sparse_softmax_cross_entropy = defprimitive(
     "sparse_softmax_cross_entropy", sparse_softmax_cross_entropy_forward,
-    sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error,
-    kernel=sparse_softmax_cross_entropy_kernel)
+    vjp=sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error,
+    kernel=sparse_softmax_cross_entropy_kernel, logits_input=1)
 
 # -- not differentiable: integer, boolean or piecewise-constant results -----------------------
 
@@ -583,10 +627,9 @@ def one_hot_kernel(indices, out, depth, dtype):
 
 
 def random_forward(shape, dtype, seed, distribution, a, b):
-    # A draw at every call, from the generator chainrule.random gives at that moment (so a
-    # replayed graph draws afresh, exactly as eager code would, and set_seed applies).
-    from .. import random
-    return random.draw(shape, dtype, seed, distribution, a, b)
+    # A draw at every call, from the generator in use at that moment (so a replayed graph
+    # draws afresh, exactly as eager code would, and set_seed applies).
+    return rng.draw(shape, dtype, seed, distribution, a, b)
 
 
 # Noise as an op (random.uniform/normal, dropout's mask): a traced function then draws anew
@@ -608,7 +651,7 @@ floordiv = defprimitive("floordiv", xp.floor_divide, why="it is piecewise consta
 
 def mod_vjp(g, out, a, b, needs):
     # a mod b = a - floor(a / b) * b, and floor is locally constant.
-    return g, (-g * ops.floor(a / b) if needs[1] else None)
+    return g, (-g * floor(a / b) if needs[1] else None)
 
 
-mod = defprimitive("mod", xp.mod, mod_vjp, describe_error=_broadcast_error)
+mod = defprimitive("mod", xp.mod, vjp=mod_vjp, describe_error=_broadcast_error)

@@ -10,9 +10,9 @@ coarse to say anything.
 
 Two things make a plain comparison misleading, and :func:`check_grads` handles both:
 
-* **kinks**: relu, abs, maximum and minimum switch branch at a point; an input within
-  ``eps`` of it (or that crosses it during the finite differences) is reported as a kink,
-  with a :class:`KinkWarning`, not as a failure;
+* **kinks**: relu, abs, maximum and minimum switch branch at a point (any primitive whose
+  table entry has a ``kink``); an input within ``eps`` of it (or that crosses it during the
+  finite differences) is reported as a kink, with a :class:`KinkWarning`, not as a failure;
 * **where the error is**: on a mismatch the function is recorded once more and each
   recorded op's derivative rule is checked on its own, in order; the error names the first
   one that disagrees (a table rule, or a ``custom_gradient``), with its relative error and
@@ -34,11 +34,6 @@ from ..variable import Variable
 __all__ = ["check_grads", "numerical_gradient", "numerical_jvp", "GradientCheckError",
            "GradientCheckReport", "KinkWarning"]
 
-# Ops whose derivative jumps where this quantity crosses 0.
-_KINKS = {
-    "relu": lambda x: x, "abs": lambda x: x,
-    "maximum": lambda a, b: a - b, "minimum": lambda a, b: a - b,
-}
 _FULL_JACOBIAN_MAX = 64  # input entries x output entries below which J is compared whole
 
 
@@ -52,7 +47,8 @@ class GradientCheckError(AssertionError):
 
 
 class KinkWarning(UserWarning):
-    """A gradient check met a point where relu/abs/maximum/minimum switch branch."""
+    """A gradient check met a point where an op switches branch (relu at 0, maximum at a
+    tie: a primitive with a ``kink``)."""
 
 
 class GradientCheckReport:
@@ -128,7 +124,7 @@ class _KinkWatch:
 
     def __init__(self, eps):
         self.eps = eps
-        self.center = None  # per kink op: (name, sign array), from the unperturbed run
+        self.center = None  # per kink op: (primitive, sign array), from the unperturbed run
         self.flagged = {}  # kink op index -> number of entries on a kink
         self.run = None
 
@@ -136,12 +132,11 @@ class _KinkWatch:
         self.run = []
 
     def _record(self, prim, inputs, params, out):
-        distance = _KINKS.get(prim.name)
-        if distance is None or self.run is None:
+        if prim.kink is None or self.run is None:
             return
-        d = np.asarray(distance(*[x._value for x in inputs]), dtype=np.float64)
+        d = np.asarray(prim.kink.distance(*[x._value for x in inputs]), dtype=np.float64)
         k = len(self.run)
-        self.run.append((prim.name, np.sign(d)))
+        self.run.append((prim, np.sign(d)))
         if self.center is None:
             near = np.abs(d) <= self.eps
         elif k < len(self.center):
@@ -157,11 +152,11 @@ class _KinkWatch:
     def descriptions(self):
         out = []
         for k in sorted(self.flagged):
-            name = self.center[k][0] if self.center and k < len(self.center) else "?"
-            where = "its two inputs are equal" if name in ("maximum", "minimum") else "its input is 0"
-            out.append(f"'{name}' (kink op #{k + 1}): {self.flagged[k]} entr"
+            prim = self.center[k][0]
+            out.append(f"'{prim.name}' (kink op #{k + 1}): {self.flagged[k]} entr"
                        f"{'y sits' if self.flagged[k] == 1 else 'ies sit'} within eps of the "
-                       f"point where {where}; its derivative there is a convention, not a limit")
+                       f"point where {prim.kink.where}; its derivative there is a convention, "
+                       f"not a limit")
         return out
 
 
@@ -178,8 +173,9 @@ def check_grads(f, *args, order=1, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0, wrt=N
     """Checks that the tape's gradients of ``f`` at ``args`` match finite differences.
 
     Raises :class:`GradientCheckError` naming the first recorded op whose derivative rule
-    disagrees; returns a :class:`GradientCheckReport` otherwise. Points on a kink of
-    relu/abs/maximum/minimum give a :class:`KinkWarning` instead of an error.
+    disagrees; returns a :class:`GradientCheckReport` otherwise. Points on a kink (relu at 0,
+    maximum at a tie: any primitive with a ``kink``) give a :class:`KinkWarning` instead of
+    an error.
 
     Args:
         f: a function of tensors returning one tensor.
@@ -372,10 +368,10 @@ def _first_wrong_op(f, point, arrays, wrt, eps, rtol, atol, rng):
         rec.remove(lines)
     records = list(tape._records)
     for n, (prim, inputs, params, out, needs) in enumerate(records):
-        distance = _KINKS.get(prim.name)
         # The op alone is moved by eps * v (|v| a few units): closer than that to its
         # switching point, its finite differences straddle the kink.
-        if distance is not None and (np.abs(distance(*[x._value for x in inputs])) <= 10 * eps).any():
+        if prim.kink is not None and \
+                (np.abs(prim.kink.distance(*[x._value for x in inputs])) <= 10 * eps).any():
             continue
         result = _check_one_op(prim, inputs, params, out, needs, eps, rng)
         if result is None:

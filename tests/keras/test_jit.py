@@ -9,7 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import keras
-from chainrule.primitives import kernels
+from chainrule.primitives import kernels, sparsity
 from chainrule.keras import layers, optimizers
 
 from ._helpers import blobs, mnist_subset
@@ -428,10 +428,10 @@ def check_skipping_compiled_equals_eager(optimizer):
     scans = [op.params.get("scan") for op in products if reads_x(op)]
     assert len(scans) == 2 and scans[0] is scans[1] is not None  # x is scanned once
     # and the data did take the skipping path: the products differ from full ones
-    previous, kernels.SKIP_MAX_ACTIVE = kernels.SKIP_MAX_ACTIVE, 0.0
+    previous, sparsity.SKIP_MAX_ACTIVE = sparsity.SKIP_MAX_ACTIVE, 0.0
     try:
         full = run(True, data=data, optimizer=optimizer)
     finally:
-        kernels.SKIP_MAX_ACTIVE = previous
+        sparsity.SKIP_MAX_ACTIVE = previous
     assert any((a != b).any() for a, b in zip(full["weights"], jit["weights"]))
     np.testing.assert_allclose(full["predict"], jit["predict"], atol=1e-4)

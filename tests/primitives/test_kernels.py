@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
 from chainrule.distribute import LocalCommunicator
-from chainrule.primitives import kernels
+from chainrule.primitives import kernels, sparsity, threads
 from chainrule.primitives import table as P
 
 try:
@@ -170,7 +170,7 @@ def test_matmul_lets_inf_and_nan_in_skipped_lines_spread(numba_kernels):
        zero_share=st.floats(0, 1), layout=st.sampled_from(["x@w", "x@w.T", "x.T@g"]),
        seed=st.integers(0, 2**16))
 def test_matmul_is_the_product_for_any_sparsity(rows, depth, cols, zero_share, layout, seed):
-    previous, kernels.SKIP_MIN_WORK = kernels.SKIP_MIN_WORK, 0  # search every product
+    previous, sparsity.SKIP_MIN_WORK = sparsity.SKIP_MIN_WORK, 0  # search every product
     old_backend = kernels.use("numba")
     try:
         rng = np.random.default_rng(seed)
@@ -188,7 +188,7 @@ def test_matmul_is_the_product_for_any_sparsity(rows, depth, cols, zero_share, l
         zero_lines = ~a.any(axis=1)
         assert (got[zero_lines] == 0).all() and not np.signbit(got[zero_lines]).any()
     finally:
-        kernels.SKIP_MIN_WORK = previous
+        sparsity.SKIP_MIN_WORK = previous
         kernels.use(old_backend)
 
 
@@ -258,7 +258,7 @@ class FakeController:
 
 def governed(costs_by_threads, calls):
     """A governor fed ``calls`` products whose cost depends on the thread setting in use."""
-    gov = kernels.ThreadGovernor()
+    gov = threads.ThreadGovernor()
     gov.controller, gov.threads, gov.active = FakeController(), (2, 1), True
     modes = []
     for _ in range(calls):
@@ -286,16 +286,16 @@ def test_the_governor_goes_to_one_thread_when_threads_stall_and_back_when_they_d
 
 
 def test_the_governor_is_off_unless_asked_for_and_times_products_when_on():
-    previous = kernels._state["adapt"]
+    previous = threads._state["adapt"]
     a = np.ones((256, 256), F32)
     try:
-        kernels.adapt_threads(False)
+        threads.adapt_threads(False)
         same_bits(kernels.matmul(a, a), np.matmul(a, a))
-        assert kernels._governor.active is False
-        kernels.adapt_threads(True)
+        assert threads._governor.active is False
+        threads.adapt_threads(True)
         kernels.matmul(a, a)
-        gov = kernels._governor
+        gov = threads._governor
         if gov.active:  # threadpoolctl installed and a multithreaded BLAS
             assert gov.cost[gov.mode] is not None
     finally:
-        kernels.adapt_threads(previous)
+        threads.adapt_threads(previous)

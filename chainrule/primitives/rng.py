@@ -1,0 +1,55 @@
+"""The one seeded generator every random draw comes from, and the draw the ``random``
+primitive makes with it.
+
+It lives below the table, so the table's stateful ``random`` primitive needs nothing from
+:mod:`chainrule.random` (the user API, built on the table and the ops).
+"""
+
+import numpy as np
+
+from .. import dtypes
+
+__all__ = ["set_seed", "get_seed", "generator", "draw"]
+
+_state = {"seed": None, "rng": np.random.default_rng()}
+
+
+def set_seed(seed):
+    """Resets the global generator; ``None`` makes it unpredictable again."""
+    _state["seed"] = seed
+    _state["rng"] = np.random.default_rng(seed)
+
+
+def get_seed():
+    return _state["seed"]
+
+
+def generator(seed=None):
+    """The NumPy Generator a draw uses: the global one, or one fixed by ``seed``."""
+    if seed is None:
+        return _state["rng"]
+    global_seed = 0 if _state["seed"] is None else _state["seed"]
+    return np.random.default_rng([global_seed, seed])
+
+
+def draw(shape, dtype, seed, distribution, a, b):
+    """The array behind :func:`chainrule.random.uniform` (``a`` to ``b``), ``normal`` and
+    ``truncated_normal`` (mean ``a``, standard deviation ``b``)."""
+    rng = generator(seed)
+    if distribution == "uniform":
+        if dtype.kind in "iu":
+            return rng.integers(a, b, size=shape, dtype=dtype)
+        values = rng.random(shape, dtype=np.float32 if dtype == dtypes.float32 else np.float64)
+        if (a, b) != (0, 1):  # (x * 1 + 0 is x: the plain draw has the same bits)
+            values = values * (b - a) + a
+        return values.astype(dtype, copy=False)
+    if distribution == "normal":
+        values = rng.standard_normal(shape, dtype=np.float32 if dtype == dtypes.float32
+                                     else np.float64)
+        return (values * b + a).astype(dtype, copy=False)
+    values = rng.standard_normal(shape)
+    bad = np.abs(values) > 2
+    while bad.any():
+        values[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(values) > 2
+    return (values * b + a).astype(dtype)
