@@ -82,7 +82,6 @@ class Model(Trainer, Layer):
         """Sets the weights from a file of ``save`` or ``save_weights``; the shapes must fit."""
         saving.load_weights(self, filepath)
 
-
     # -- configuration -------------------------------------------------------------------------
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -36,11 +36,6 @@ def _as_loss(loss):
     return losses_module.LossFunctionWrapper(resolved, name=name)
 
 
-def _output_names(model):
-    names = getattr(model, "output_names", None)
-    return list(names) if names else None
-
-
 def _flat_outputs(values, names, what):
     """Per-output values (targets, predictions, sample weights) as a list in output order."""
     if isinstance(values, dict):
