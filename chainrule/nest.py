@@ -26,7 +26,16 @@ def is_nested(x):
 
 def flatten(structure):
     """The leaves of ``structure``, depth first, in order."""
-    return tree_flatten(structure)[0]
+    out, stack = [], [structure]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
 
 
 def map_structure(fn, *structures):

@@ -14,6 +14,7 @@ Pair = namedtuple("Pair", "first second")
 def test_flatten_walks_depth_first_and_dicts_in_insertion_order():
     structure = {"b": [1, (2, 3)], "a": {"y": 4, "x": 5}, "c": Pair(6, None)}
     assert nest.flatten(structure) == [1, 2, 3, 4, 5, 6, None]  # not sorted: b before a
+    assert nest.tree_flatten(structure)[0] == nest.flatten(structure)
     assert nest.flatten(7) == [7] and nest.flatten([]) == []
     assert nest.is_nested([1]) and nest.is_nested({}) and not nest.is_nested(np.zeros(2))
 
