@@ -41,21 +41,18 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             f"both branches run there and only values can be selected. Compute the new "
             f"value with cond (or where) and assign it once after, or run eagerly "
             f"(chainrule.config.run_functions_eagerly(True)).")
-    leaves_a, leaves_b = [], []
-    skeleton_a = nest.flatten(a, leaves_a, sort_keys=True)
-    skeleton_b = nest.flatten(b, leaves_b, sort_keys=True)
-    if skeleton_a != skeleton_b:
+    if not nest.same_structure(a, b):  # (dicts match by key, in any order)
         raise ValueError(f"cond: the branches return different structures: {_describe(a)} "
                          f"and {_describe(b)}")
-    picked = []
     p = pred if pred.dtype == np.bool_ else Tensor._wrap(np.asarray(pred._value, bool))
-    for x, y in zip(leaves_a, leaves_b):
+
+    def pick(x, y):
         x, y = convert_to_tensor(x), convert_to_tensor(y)
         if x.shape != y.shape or x.dtype != y.dtype:
             raise ValueError(f"cond: the branches return tensors of different shapes or "
                              f"dtypes: {x.shape} {x.dtype.name} and {y.shape} {y.dtype.name}")
-        picked.append(where(p.reshape(()) if p.ndim else p, x, y))
-    return nest.unflatten(skeleton_a, iter(picked))
+        return where(p.reshape(()) if p.ndim else p, x, y)
+    return nest.map_structure(pick, a, b)
 
 
 class _UpdateWatch:

@@ -44,8 +44,7 @@ class Dataset:
     def from_tensor_slices(tensors, name=None):
         """One element per entry along the first axis of every array in ``tensors`` (an
         array, a tuple, a dict, or nested ones); all must have the same first size."""
-        leaves = []
-        skeleton = nest.flatten(tensors, leaves, list_is_leaf=True)
+        leaves, skeleton = nest.tree_flatten(tensors, list_is_leaf=True)
         arrays = [_to_array(leaf) for leaf in leaves]
         if not arrays:
             raise ValueError("from_tensor_slices: needs at least one array")
@@ -61,16 +60,15 @@ class Dataset:
 
         def make():
             for i in range(n):
-                yield nest.unflatten(skeleton, iter([a[i] for a in arrays]))
+                yield nest.tree_unflatten(skeleton, [a[i] for a in arrays])
         return Dataset(make, n)
 
     @staticmethod
     def from_tensors(tensors, name=None):
         """A dataset of one element: ``tensors`` itself."""
-        leaves = []
-        skeleton = nest.flatten(tensors, leaves, list_is_leaf=True)
+        leaves, skeleton = nest.tree_flatten(tensors, list_is_leaf=True)
         arrays = [_to_array(leaf) for leaf in leaves]
-        return Dataset(lambda: iter([nest.unflatten(skeleton, iter(arrays))]), 1)
+        return Dataset(lambda: iter([nest.tree_unflatten(skeleton, arrays)]), 1)
 
     @staticmethod
     def range(*args, dtype="int64", name=None):
@@ -98,15 +96,14 @@ class Dataset:
         if len(datasets) == 1 and isinstance(datasets[0], (tuple, list, dict)):
             datasets = datasets[0]
         structure = datasets
-        leaves = []
-        skeleton = nest.flatten(structure, leaves)
+        leaves, skeleton = nest.tree_flatten(structure)
         for d in leaves:
             if not isinstance(d, Dataset):
                 raise TypeError(f"zip: expected Datasets; received {type(d).__name__}")
 
         def make():
             for items in zip(*[iter(d._make_iterator()) for d in leaves]):
-                yield nest.unflatten(skeleton, iter(items))
+                yield nest.tree_unflatten(skeleton, items)
         return Dataset(make, _min_cardinality([d._cardinality for d in leaves]))
 
     # -- transformations -----------------------------------------------------------------
@@ -137,10 +134,9 @@ class Dataset:
 
         def make():
             for element in source._make_iterator():
-                leaves = []
-                skeleton = nest.flatten(element, leaves)
+                leaves, skeleton = nest.tree_flatten(element)
                 for i in range(len(leaves[0])):
-                    yield nest.unflatten(skeleton, iter([leaf[i] for leaf in leaves]))
+                    yield nest.tree_unflatten(skeleton, [leaf[i] for leaf in leaves])
         return Dataset(make, UNKNOWN_CARDINALITY if self._cardinality != INFINITE_CARDINALITY
                        else INFINITE_CARDINALITY)
 
@@ -321,9 +317,8 @@ class Dataset:
 # -- element structures ------------------------------------------------------------------------
 
 def _map_structure(fn, obj, as_leaf_list=False):
-    leaves = []
-    skeleton = nest.flatten(obj, leaves, as_leaf_list)
-    return nest.unflatten(skeleton, iter([fn(leaf) for leaf in leaves]))
+    leaves, skeleton = nest.tree_flatten(obj, as_leaf_list)
+    return nest.tree_unflatten(skeleton, [fn(leaf) for leaf in leaves])
 
 
 def _to_array(value):
@@ -341,8 +336,7 @@ def _stack(elements):
     leaves_per = []
     skeleton = None
     for element in elements:
-        leaves = []
-        skeleton = nest.flatten(element, leaves)
+        leaves, skeleton = nest.tree_flatten(element)
         leaves_per.append(leaves)
     stacked = []
     for parts in zip(*leaves_per):
@@ -352,7 +346,7 @@ def _stack(elements):
                              f"be stacked into one batch; make them one shape first (e.g. "
                              f"with map, or keras.utils.pad_sequences)")
         stacked.append(np.stack(parts))
-    return nest.unflatten(skeleton, iter(stacked))
+    return nest.tree_unflatten(skeleton, stacked)
 
 
 def _positive(value, op, allow_autotune=False):

@@ -5,6 +5,13 @@ chapter 2 of *Deep Learning with Python* uses: ``keras.Sequential``, ``layers.De
 ``model.compile/fit/evaluate/predict``, ``keras.losses``, ``keras.optimizers``...
 
 ``keras.datasets`` is a subpackage of its own, imported on first use.
+
+The modules depend one way, each only on those before it: the families resolved by name
+(activations, initializers, regularizers, losses, metrics, optimizers; ``_registry`` holds
+their :class:`~chainrule.keras._registry.Registry`), then ``layers``, ``saving`` (a function
+of any model, which finds model classes in the layer registry), ``callbacks``,
+``diagnostics`` and ``distribute``, ``trainers`` (compile/fit/evaluate/predict) and last
+``models`` (``Model`` is a Trainer and a Layer).
 """
 
 import importlib

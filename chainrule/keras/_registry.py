@@ -1,42 +1,84 @@
-"""What the ``get(identifier)`` functions share: name lookup with one error message for
-unknown names, objects from names or config dicts, and the ``Configurable`` base."""
+"""Names of Keras objects: one :class:`Registry` per family (layers, optimizers, losses,
+metrics, activations, initializers, regularizers), through which ``get(identifier)``,
+``deserialize`` and saved configs resolve names; :func:`serialize`, the
+``{"class_name": ..., "config": ...}`` form every family's configs share; the
+``Configurable`` base; and :func:`snake_case`, how class names become default names.
+"""
 
 import difflib
+import re
+
+__all__ = ["Registry", "serialize", "Configurable", "snake_case"]
 
 
-def lookup(kind, name, table):
-    """``table[name]`` (case-insensitive); an unknown name raises a ValueError that lists
-    the valid names and suggests the closest one."""
-    key = name.lower()
-    if key in table:
-        return table[key]
-    if name in table:
-        return table[name]
-    valid = sorted(table)
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"Unknown {kind} {name!r}.{hint} Valid {kind} names: "
-                     f"{', '.join(repr(v) for v in valid)}.")
+def snake_case(name):
+    """``"SparseCategoricalAccuracy"`` -> ``"sparse_categorical_accuracy"``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def from_name_or_config(kind, identifier, classes, names):
-    """The object a name or a ``{"class_name": ..., "config": {...}}`` dict stands for:
-    a class name (``classes``) or a registered name (``names``, any case) made with its
-    default arguments, or the dict's class through ``from_config``; None for anything
-    else."""
-    if isinstance(identifier, str):
-        return (classes.get(identifier) or lookup(kind, identifier, names))()
-    if isinstance(identifier, dict):
-        name = str(identifier.get("class_name"))
-        cls = classes.get(name) or lookup(kind, name, names)
-        return cls.from_config(identifier.get("config", {}))
-    return None
+class Registry:
+    """The named objects of one family (``kind``: "layer", "optimizer", ...).
+
+    ``classes`` maps class names (what a config's ``"class_name"`` holds) to classes;
+    ``names`` maps the names ``get("...")`` accepts, in any case, to a class (made with its
+    default arguments) or a function (returned as it is)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.classes = {}
+        self.names = {}
+
+    def register(self, obj, *names):
+        """Adds ``obj`` (a class, under its class name, or a function) under ``names`` too;
+        returns ``obj``."""
+        if isinstance(obj, type):
+            self.classes[obj.__name__] = obj
+        for name in names:
+            self.names[name] = obj
+        return obj
+
+    def lookup(self, name):
+        """``names[name]`` (in any case); an unknown name raises a ValueError that lists the
+        valid names and suggests the closest one."""
+        key = name.lower()
+        if key in self.names:
+            return self.names[key]
+        if name in self.names:
+            return self.names[name]
+        valid = sorted(self.names)
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown {self.kind} {name!r}.{hint} Valid {self.kind} names: "
+                         f"{', '.join(repr(v) for v in valid)}.")
+
+    def from_name(self, name):
+        """What ``name`` stands for: a class name or a registered class made with its default
+        arguments, or a registered function."""
+        found = self.classes.get(name) or self.lookup(name)
+        return found() if isinstance(found, type) else found
+
+    def class_named(self, name, custom_objects=None):
+        """The class a config's ``class_name`` names: one of ``custom_objects``, a registered
+        class, or (for families with names) a registered name."""
+        classes = {**self.classes, **(custom_objects or {})}
+        if name in classes:
+            return classes[name]
+        if self.names:
+            return self.lookup(str(name))
+        raise ValueError(f"Unknown {self.kind} class {name!r}. Known: "
+                         f"{', '.join(sorted(classes))}; pass custom_objects={{'{name}': "
+                         f"{name}}} for your own {self.kind}s.")
+
+    def deserialize(self, config, custom_objects=None):
+        """The object a :func:`serialize` dict describes."""
+        cls = self.class_named(config.get("class_name"), custom_objects)
+        return cls.from_config(config.get("config", {}))
 
 
 def serialize(obj):
-    """``{"class_name": ..., "config": ...}`` for a :class:`Configurable` (for
-    ``get_config``); anything else (a plain callable, None) as it is."""
-    if isinstance(obj, Configurable):
+    """``{"class_name": ..., "config": ...}`` for an object with ``get_config`` (a layer, an
+    optimizer, an initializer...); anything else (a plain function, None) as it is."""
+    if hasattr(obj, "get_config") and not isinstance(obj, type):
         return {"class_name": type(obj).__name__, "config": obj.get_config()}
     return obj
 

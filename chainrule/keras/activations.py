@@ -6,7 +6,7 @@ activation); :func:`get` turns a name, ``None`` or a callable into the function.
 
 from .. import ops
 from ..tensor import Tensor
-from ._registry import lookup
+from ._registry import Registry
 
 __all__ = ["relu", "softmax", "sigmoid", "tanh", "linear", "get", "serialize"]
 
@@ -57,8 +57,9 @@ def linear(x):
     return x
 
 
-_BY_NAME = {"relu": relu, "softmax": softmax, "sigmoid": sigmoid, "tanh": tanh,
-            "linear": linear}
+REGISTRY = Registry("activation")
+for _fn in (relu, softmax, sigmoid, tanh, linear):
+    REGISTRY.register(_fn, _fn.__name__)
 
 
 def get(identifier):
@@ -66,7 +67,7 @@ def get(identifier):
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        return lookup("activation", identifier, _BY_NAME)
+        return REGISTRY.lookup(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name, a callable or None; received "
@@ -75,7 +76,7 @@ def get(identifier):
 
 def serialize(activation):
     """The name of a built-in activation (for ``get_config``), else the callable itself."""
-    for name, fn in _BY_NAME.items():
+    for name, fn in REGISTRY.names.items():
         if activation is fn:
             return name
     if activation is ops.softmax:

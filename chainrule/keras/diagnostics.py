@@ -25,11 +25,13 @@ import warnings
 
 import numpy as np
 
-from .. import debug, random
+from .. import __version__, debug, random
 from ..recording import recorders
 from ..tensor import Tensor
+from ..testing import check_grads
 from . import activations, metrics as metrics_module
 from .callbacks import Callback
+from .callbacks.history import plot_diagnostics
 
 __all__ = ["FitWatch", "TrainingCheckWarning", "check_model_gradients", "run_info",
            "plot_diagnostics", "diagnose"]
@@ -167,13 +169,8 @@ def _check_inputs(x, classifier):
 
 def _loss_of(model):
     """(the per-sample loss function, its keyword arguments) compiled into ``model``."""
-    loss = getattr(model, "_loss_fn", None)
-    fns = getattr(loss, "_fns", None)  # a CompileLoss: one loss per output, once built
-    if fns is not None:
-        loss = fns[0] if len(fns) == 1 else None
-    elif loss is not None and getattr(loss, "loss", None) is not None:
-        from .models.compile_utils import _as_loss  # not built yet: resolve the one loss
-        loss = _as_loss(loss.loss) if not isinstance(loss.loss, (list, dict)) else None
+    compiled = getattr(model, "_loss_fn", None)  # a CompileLoss, when compiled with a loss
+    loss = compiled.single_loss() if compiled is not None else None
     fn = getattr(loss, "fn", None)
     if fn is None or not callable(fn):
         return None, {}
@@ -421,55 +418,6 @@ def diagnose(d):
     return "diagnostics: " + "\n  ".join(problems)
 
 
-def plot_diagnostics(history, path, title=None):
-    """Draws the loss (and metric) curves with the diagnostics of a ``fit(...,
-    diagnostics=True)`` run: gradient norms, update ratios, dead ReLU fractions and logit
-    scale per step, on log scales where they span decades. Returns ``path``."""
-    from ..plotting import _finish, _pyplot
-    d = history.diagnostics
-    logs = history.history
-    plt = _pyplot()
-    names = sorted(k for k in logs if not k.startswith("val_"))
-    panels = len(names) + 4
-    columns = 3
-    rows = -(-panels // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
-    axes = list(axes.flat)
-    for ax, name in zip(axes, names):
-        epochs = np.arange(1, len(logs[name]) + 1)
-        ax.plot(epochs, logs[name], "o-", label="training")
-        if f"val_{name}" in logs:
-            ax.plot(epochs, logs[f"val_{name}"], "s--", label="validation")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.legend()
-    rest = axes[len(names):]
-    for ax, key, label, log in zip(rest, ("grad_norm", "update_ratio", "dead_relu"),
-                                   ("gradient norm per layer", "update / weight ratio per step",
-                                    "dead ReLU units (fraction)"), (True, True, False)):
-        for layer, values in d[key].items():
-            ax.plot(np.arange(1, len(values) + 1), values, label=layer)
-        if key == "update_ratio":
-            ax.axhline(1e-3, color="grey", linestyle=":", label="1e-3")
-        if log and any(d[key].values()):
-            ax.set_yscale("log")
-        if key == "dead_relu":
-            ax.set_ylim(-0.02, 1.02)
-        ax.set_title(label)
-        ax.set_xlabel("step")
-        if d[key]:
-            ax.legend(fontsize="small")
-    ax = rest[3]
-    ax.plot(np.arange(1, len(d["logit_scale"]) + 1), d["logit_scale"])
-    ax.set_title("logits: standard deviation")
-    ax.set_xlabel("step")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    for ax in axes[panels:]:
-        ax.set_visible(False)
-    return _finish(fig, path, title)
-
-
 # -- 4. the run's environment ---------------------------------------------------------------------
 
 def run_info():
@@ -479,9 +427,8 @@ def run_info():
 
 @functools.lru_cache(maxsize=1)
 def _environment():
-    import chainrule
     versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "chainrule": chainrule.__version__}
+                "chainrule": __version__}
     numba = sys.modules.get("numba")
     if numba is not None:
         versions["numba"] = numba.__version__
@@ -517,7 +464,6 @@ def check_model_gradients(model, x, y, **kwargs):
     as it was). Returns a :class:`chainrule.testing.GradientCheckReport`; a wrong derivative
     raises :class:`chainrule.testing.GradientCheckError` naming the op. Keyword arguments go
     to :func:`chainrule.testing.check_grads`."""
-    from ..testing import check_grads
     model._require_compiled("check_gradients")
     x = np.asarray(x)
     if not model.built:

@@ -27,7 +27,7 @@ import math
 
 from .. import dtypes, random
 from ..ops import fill
-from ._registry import Configurable, from_name_or_config, serialize
+from ._registry import Configurable, Registry, serialize
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
@@ -180,24 +180,25 @@ LecunNormal = _fixed_variance_scaling(
     "LecunNormal", 1.0, "fan_in", "truncated_normal",
     "Truncated normal with stddev sqrt(1 / fan_in) / .8796.")
 
-_BY_NAME = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant,
-    "random_uniform": RandomUniform, "uniform": RandomUniform,
-    "random_normal": RandomNormal, "normal": RandomNormal,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-}
-_BY_CLASS_NAME = {cls.__name__: cls for cls in _BY_NAME.values()}
+REGISTRY = Registry("initializer")
+for _cls, *_names in (
+        (Zeros, "zeros"), (Ones, "ones"), (Constant, "constant"),
+        (RandomUniform, "random_uniform", "uniform"), (RandomNormal, "random_normal", "normal"),
+        (TruncatedNormal, "truncated_normal"), (VarianceScaling, "variance_scaling"),
+        (GlorotUniform, "glorot_uniform"), (GlorotNormal, "glorot_normal"),
+        (HeUniform, "he_uniform"), (HeNormal, "he_normal"),
+        (LecunUniform, "lecun_uniform"), (LecunNormal, "lecun_normal")):
+    REGISTRY.register(_cls, *_names)
 
 
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), a class name, a config dict
     ``{"class_name": ..., "config": {...}}``, an Initializer, or any callable
     ``(shape, dtype) -> tensor``."""
-    if isinstance(identifier, (str, dict)):
-        return from_name_or_config("initializer", identifier, _BY_CLASS_NAME, _BY_NAME)
+    if isinstance(identifier, str):
+        return REGISTRY.from_name(identifier)
+    if isinstance(identifier, dict):
+        return REGISTRY.deserialize(identifier)
     if isinstance(identifier, Initializer) or callable(identifier):
         return identifier
     raise TypeError(f"initializer must be a name, a config dict or a callable; received "

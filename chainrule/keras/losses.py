@@ -23,7 +23,7 @@ import numpy as np
 from .. import ops
 from .activations import logits_of
 from ..tensor import Tensor
-from ._registry import lookup
+from ._registry import Registry, snake_case
 
 __all__ = [
     "EPSILON", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy",
@@ -213,7 +213,7 @@ class Loss:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of "
                              f"{[r for r in _REDUCTIONS if r]} or None; received {reduction!r}")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
 
     def call(self, y_true, y_pred):
@@ -289,21 +289,16 @@ MeanAbsoluteError = _wrapper_class(
     "Mean over the batch of :func:`mean_absolute_error`.")
 
 
-def _snake(name):
-    import re
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-_FUNCTIONS = {
-    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-    "categorical_crossentropy": categorical_crossentropy,
-    "binary_crossentropy": binary_crossentropy,
-    "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
-    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
-}
-_CLASSES = {cls.__name__: cls for cls in (
-    SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
-    MeanSquaredError, MeanAbsoluteError)}
+REGISTRY = Registry("loss")
+for _fn, *_names in ((sparse_categorical_crossentropy, "sparse_categorical_crossentropy"),
+                     (categorical_crossentropy, "categorical_crossentropy"),
+                     (binary_crossentropy, "binary_crossentropy"),
+                     (mean_squared_error, "mean_squared_error", "mse"),
+                     (mean_absolute_error, "mean_absolute_error", "mae")):
+    REGISTRY.register(_fn, *_names)
+for _cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
+             MeanSquaredError, MeanAbsoluteError):
+    REGISTRY.register(_cls, _cls.__name__)  # (so that the valid names listed include them)
 
 
 def get(identifier):
@@ -311,14 +306,9 @@ def get(identifier):
     ``"sparse_categorical_crossentropy"``), an instance for class names
     (``"SparseCategoricalCrossentropy"``); Loss objects and callables pass through."""
     if isinstance(identifier, str):
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        return lookup("loss", identifier, {**_FUNCTIONS, **_CLASSES})
+        return REGISTRY.from_name(identifier)
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            lookup("loss", str(identifier.get("class_name")), _CLASSES)
-        return cls.from_config(identifier.get("config", {}))
+        return REGISTRY.deserialize(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"loss must be a name, a Loss or a callable; received {identifier!r}")

@@ -14,7 +14,7 @@ from .. import ops, recording
 from ..tensor import Tensor
 from ..variable import Variable
 from . import initializers, losses
-from ._registry import lookup
+from ._registry import Registry, snake_case
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "ShapeResolvedAccuracy",
@@ -37,7 +37,7 @@ class Metric:
     ``update_state``; the default ``reset_state`` sets every such Variable to zero."""
 
     def __init__(self, name=None, dtype="float32"):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype)
         self._variables = []
 
@@ -246,11 +246,6 @@ MeanAbsoluteError = _wrapper_class(
     "The running mean of the absolute error.")
 
 
-def _snake(name):
-    import re
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
 class ShapeResolvedAccuracy(Metric):
     """``"accuracy"`` in ``compile``: becomes the accuracy :func:`resolve` picks from the
     shapes of the first batch it sees, then delegates to it."""
@@ -276,17 +271,14 @@ class ShapeResolvedAccuracy(Metric):
             self.resolved.reset_state()
 
 
-_BY_NAME = {
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "binary_accuracy": BinaryAccuracy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "accuracy": ShapeResolvedAccuracy, "acc": ShapeResolvedAccuracy,  # see resolve()
-}
-_CLASSES = {cls.__name__: cls for cls in (
-    SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, Accuracy,
-    MeanSquaredError, MeanAbsoluteError, Mean, Sum)}
+REGISTRY = Registry("metric")
+for _cls, *_names in (
+        (SparseCategoricalAccuracy, "sparse_categorical_accuracy"),
+        (CategoricalAccuracy, "categorical_accuracy"), (BinaryAccuracy, "binary_accuracy"),
+        (Accuracy,), (MeanSquaredError, "mean_squared_error", "mse"),
+        (MeanAbsoluteError, "mean_absolute_error", "mae"), (Mean,), (Sum,),
+        (ShapeResolvedAccuracy, "accuracy", "acc")):  # see resolve()
+    REGISTRY.register(_cls, *_names)
 
 
 def get(identifier):
@@ -296,9 +288,9 @@ def get(identifier):
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        return lookup("metric", identifier, _BY_NAME)(name=identifier)
+        if identifier in REGISTRY.classes:
+            return REGISTRY.classes[identifier]()
+        return REGISTRY.lookup(identifier)(name=identifier)  # named as it was asked for
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"metric must be a name, a Metric or a callable; received {identifier!r}")

@@ -7,7 +7,7 @@ gradient, as in Keras.
 """
 
 from .. import ops
-from ._registry import Configurable, from_name_or_config, serialize
+from ._registry import Configurable, Registry, serialize
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize"]
 
@@ -83,8 +83,9 @@ def l1_l2(l1=0.01, l2=0.01):  # noqa: E741
     return L1L2(l1, l2)
 
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_BY_CLASS_NAME = {"L1": L1, "L2": L2, "L1L2": L1L2}
+REGISTRY = Registry("regularizer")
+for _cls, *_names in ((L1, "l1"), (L2, "l2"), (L1L2, "l1_l2", "l1l2")):
+    REGISTRY.register(_cls, *_names)
 
 
 def get(identifier):
@@ -92,8 +93,10 @@ def get(identifier):
     Regularizer, or any callable ``weight -> scalar``."""
     if identifier is None:
         return None
-    if isinstance(identifier, (str, dict)):
-        return from_name_or_config("regularizer", identifier, _BY_CLASS_NAME, _BY_NAME)
+    if isinstance(identifier, str):
+        return REGISTRY.from_name(identifier)
+    if isinstance(identifier, dict):
+        return REGISTRY.deserialize(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"regularizer must be None, a name, a config dict or a callable; "

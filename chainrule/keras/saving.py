@@ -25,14 +25,16 @@ import json
 import os
 import stat
 import tempfile
-import threading
 import zipfile
 import zlib
 
 import numpy as np
 
-from . import _nest
+from .. import nest
+from . import layers, losses, optimizers
 from . import metrics as metrics_module
+from ._registry import serialize
+from .layers.layer import checking_new_weights
 from .utils import npy
 
 FORMAT = "chainrule.model"
@@ -102,9 +104,9 @@ def _compile_config(model):
     args = getattr(model, "_compile_args", {})
     try:
         return json.loads(json.dumps({
-            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+            "optimizer": serialize(optimizer),
             # One identifier per output (a list or dict) for a model with several.
-            "loss": _nest.map_structure(_loss_identifier, model.loss),
+            "loss": nest.map_structure(_loss_identifier, model.loss),
             "loss_weights": args.get("loss_weights"),
             "metrics": _metric_names(args.get("metrics"), model),
             "weighted_metrics": _metric_names(args.get("weighted_metrics"), None),
@@ -117,7 +119,7 @@ def _loss_identifier(loss):
     if loss is None or isinstance(loss, str):
         return loss
     if hasattr(loss, "get_config"):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+        return serialize(loss)
     name = getattr(loss, "__name__", None)
     if name is None:
         raise TypeError(f"cannot describe the loss {loss!r} as data")
@@ -137,7 +139,7 @@ def _metric_names(spec, model):
         if isinstance(metric, metrics_module.Metric):
             return metric.name
         return metric.__name__
-    return _nest.map_structure(name, spec)
+    return nest.map_structure(name, spec)
 
 
 def _manifest(variables):
@@ -232,7 +234,7 @@ def _process_alive(pid):
 # -- reading -------------------------------------------------------------------------------
 # A model file is untrusted input. Every size is checked before it is allocated: config.json
 # against MAX_CONFIG_BYTES; the manifest's total against MAX_WEIGHT_BYTES; each weight the
-# architecture creates against the manifest (see check_new_weight); the arrays' members
+# architecture creates against the manifest (see _WeightCheck); the arrays' members
 # against the manifest; each .npy header against the weight it fills (see utils.npy).
 
 MAX_CONFIG_BYTES = 16 << 20
@@ -252,26 +254,22 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         if config.get("weights_only"):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
                                   f"the model in code and call model.load_weights({filepath!r})")
-        from . import models
-        from .models.functional import functional_class
         described = config.get("model")
         if not isinstance(described, dict) or not isinstance(described.get("config"), dict):
             raise SavedModelError(f"{filepath}: config.json has no model description ('model' "
                                   f"with 'class_name' and 'config')")
+        # Models register as layers (keras.models); a Model subclass built as
+        # Model(inputs, outputs) is rebuilt as such by its from_config.
         name = described.get("class_name")
-        classes = {"Sequential": models.Sequential, "Functional": models.Functional,
-                   **(custom_objects or {})}
+        classes = {**layers.REGISTRY.classes, **(custom_objects or {})}
         cls = classes.get(name) if isinstance(name, str) else None
-        if cls is not None and "input_layers" in described["config"] and \
-                isinstance(cls, type) and issubclass(cls, models.Model):
-            cls = functional_class(cls)  # a Model subclass built as Model(inputs, outputs)
         if cls is None:
             raise SavedModelError(f"{filepath}: model class {name!r} is unknown; pass "
                                   f"custom_objects={{'{name}': TheClass}}")
         manifest = config["weights"]
         _member_info(archive, "weights.npz", manifest, filepath)
         try:
-            with _expecting(manifest, filepath):
+            with checking_new_weights(_WeightCheck(manifest, filepath)):
                 model = cls.from_config(described["config"], custom_objects=custom_objects)
         except SavedModelError:
             raise
@@ -399,41 +397,28 @@ def _weight_limit():
     return min(MAX_WEIGHT_BYTES, memory // 2)
 
 
-# The manifest of the file whose architecture is being rebuilt (per thread), so that each
-# weight a layer creates is checked against it before its memory is allocated.
-_rebuilding = threading.local()
+class _WeightCheck:
+    """What ``Layer.add_weight`` runs, while a file's architecture is being rebuilt, before it
+    allocates: the weight must be the next one the file's manifest lists."""
 
+    def __init__(self, manifest, path):
+        self.manifest, self.path, self.next = manifest, path, 0
 
-@contextlib.contextmanager
-def _expecting(manifest, filepath):
-    previous = getattr(_rebuilding, "state", None)
-    _rebuilding.state = {"manifest": manifest, "path": filepath, "next": 0}
-    try:
-        yield
-    finally:
-        _rebuilding.state = previous
-
-
-def check_new_weight(layer, name, shape, dtype):
-    """Called by ``Layer.add_weight`` before it allocates: while a file's architecture is
-    being rebuilt, the weight must be the next one the file's manifest lists."""
-    state = getattr(_rebuilding, "state", None)
-    if state is None:
-        return
-    manifest, path, i = state["manifest"], state["path"], state["next"]
-    size = npy.nbytes(shape, dtype)
-    if i >= len(manifest):
-        raise SavedModelError(
-            f"{path}: the saved architecture makes more weights than the file holds "
-            f"({len(manifest)}): layer '{layer.name}' would create '{name}' of shape {shape} "
-            f"({size:,} bytes)")
-    saved_name, saved_shape, _ = manifest[i]
-    if tuple(shape) != saved_shape:
-        raise SavedModelError(
-            f"{path}: the saved architecture and weights disagree: layer '{layer.name}' would "
-            f"create '{name}' of shape {tuple(shape)} ({size:,} bytes), but the file's weight "
-            f"#{i} '{saved_name}' has shape {saved_shape}")
-    state["next"] = i + 1
+    def __call__(self, layer, name, shape, dtype):
+        manifest, path, i = self.manifest, self.path, self.next
+        size = npy.nbytes(shape, dtype)
+        if i >= len(manifest):
+            raise SavedModelError(
+                f"{path}: the saved architecture makes more weights than the file holds "
+                f"({len(manifest)}): layer '{layer.name}' would create '{name}' of shape "
+                f"{shape} ({size:,} bytes)")
+        saved_name, saved_shape, _ = manifest[i]
+        if tuple(shape) != saved_shape:
+            raise SavedModelError(
+                f"{path}: the saved architecture and weights disagree: layer '{layer.name}' "
+                f"would create '{name}' of shape {tuple(shape)} ({size:,} bytes), but the "
+                f"file's weight #{i} '{saved_name}' has shape {saved_shape}")
+        self.next = i + 1
 
 
 def _load_into(variables, archive, member, manifest, filepath, what):
@@ -538,7 +523,6 @@ def _converted(array, var, saved_name, filepath, what):
 
 
 def _recompile(model, settings, custom_objects):
-    from . import losses, optimizers
     custom_objects = custom_objects or {}
     def loss_of(loss):
         loss = custom_objects.get(loss, loss) if isinstance(loss, str) else loss

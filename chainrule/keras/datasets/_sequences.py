@@ -5,6 +5,8 @@ by ``index_from``, drop sequences not shorter than ``maxlen``, replace words out
 
 import numpy as np
 
+from ._files import DatasetCorruptError
+
 
 def shuffled(rng, *arrays):
     """The arrays in one random order drawn from ``rng``, a ``np.random.RandomState``
@@ -43,7 +45,6 @@ def as_object_array(sequences):
 
 
 def check_labels(labels, classes, what):
-    from ._files import DatasetCorruptError
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu" or (labels.size and (labels.min() < 0 or
                                                           labels.max() >= classes)):
@@ -55,7 +56,6 @@ def check_labels(labels, classes, what):
 
 
 def check_sequences(sequences, what):
-    from ._files import DatasetCorruptError
     if sequences.ndim != 1:
         raise DatasetCorruptError(f"{what}: expected one list of word indices per sample, "
                                   f"found an array of shape {sequences.shape}")

@@ -1,6 +1,11 @@
 """``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, and
-the merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)."""
+the merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum).
 
+Layers serialise as ``{"class_name": ..., "config": ...}`` (:func:`serialize`) and come
+back through :data:`REGISTRY` (:func:`deserialize`), where models register too, so that a
+model can hold another."""
+
+from .._registry import Registry, serialize
 from .core import Activation, Dropout, Flatten, Input, InputLayer
 from .dense import Dense
 from .keras_tensor import KerasTensor
@@ -13,24 +18,15 @@ __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "get", "serialize", "deserialize"]
 
-_CLASSES = {cls.__name__: cls for cls in (
-    Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract, Multiply,
-    Average, Maximum, Minimum)}
-
-
-def serialize(layer):
-    """``{"class_name": ..., "config": ...}``: what a saved model stores for one layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+REGISTRY = Registry("layer")
+for _cls in (Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract,
+             Multiply, Average, Maximum, Minimum):
+    REGISTRY.register(_cls)
 
 
 def deserialize(config, custom_objects=None):
     """The layer a :func:`serialize` dict describes (``custom_objects`` adds own classes)."""
-    classes = {**_CLASSES, **(custom_objects or {})}
-    name = config.get("class_name")
-    if name not in classes:
-        raise ValueError(f"Unknown layer class {name!r}. Known: {', '.join(sorted(classes))}; "
-                         f"pass custom_objects={{'{name}': {name}}} for your own layers.")
-    return classes[name].from_config(config.get("config", {}))
+    return REGISTRY.deserialize(config, custom_objects)
 
 
 get = deserialize

@@ -20,7 +20,7 @@ import numpy as np
 from ... import dtypes
 from ...recording import paused_recorders
 from ...tensor import Tensor
-from .. import _nest
+from ... import nest
 
 __all__ = ["KerasTensor", "KerasHistory", "Node", "is_symbolic", "symbolic_call"]
 
@@ -97,8 +97,8 @@ class Node:
         self.args = args
         self.kwargs = kwargs
         self.outputs = outputs
-        self.input_tensors = [t for t in _nest.flatten(args) if isinstance(t, KerasTensor)]
-        self.output_tensors = _nest.flatten(outputs)
+        self.input_tensors = [t for t in nest.flatten(args) if isinstance(t, KerasTensor)]
+        self.output_tensors = nest.flatten(outputs)
 
     @property
     def parent_nodes(self):
@@ -114,14 +114,14 @@ def is_symbolic(inputs):
     if isinstance(inputs, KerasTensor):
         return True
     if isinstance(inputs, (list, tuple, dict)):
-        return any(isinstance(t, KerasTensor) for t in _nest.flatten(inputs))
+        return any(isinstance(t, KerasTensor) for t in nest.flatten(inputs))
     return False
 
 
 def add_node(layer, args, kwargs, outputs):
     """Records ``outputs = layer(args, **kwargs)`` and stamps each output with its history."""
     node_index = len(layer._inbound_nodes)
-    for tensor_index, t in enumerate(_nest.flatten(outputs)):
+    for tensor_index, t in enumerate(nest.flatten(outputs)):
         t._keras_history = KerasHistory(layer, node_index, tensor_index)
     node = Node(layer, args, kwargs, outputs)
     layer._inbound_nodes.append(node)
@@ -132,14 +132,14 @@ def symbolic_call(layer, inputs, training=None, kwargs=None):
     """``layer(inputs)`` on KerasTensors: builds the layer, records a Node and returns
     KerasTensors shaped like the layer's outputs."""
     kwargs = dict(kwargs or {})
-    for t in _nest.flatten(inputs):
+    for t in nest.flatten(inputs):
         if not isinstance(t, KerasTensor):
             raise TypeError(
                 f"layer '{layer.name}' ({type(layer).__name__}) was called on a mix of "
                 f"symbolic tensors (keras.Input and what layers made of it) and a value of "
                 f"type {type(t).__name__}; in a functional model every input of a layer call "
                 f"must come from keras.Input")
-    probe = _nest.map_structure(_zeros_like_spec, inputs)
+    probe = nest.map_structure(_zeros_like_spec, inputs)
     probe_kwargs = dict(kwargs)
     if layer._call_takes_training():
         probe_kwargs["training"] = False  # a shape probe: no dropout draws
@@ -147,10 +147,10 @@ def symbolic_call(layer, inputs, training=None, kwargs=None):
         with paused_recorders():
             out = layer(probe, **probe_kwargs)
     except (ValueError, TypeError) as e:
-        shapes = _nest.map_structure(lambda t: t.shape, inputs)
+        shapes = nest.map_structure(lambda t: t.shape, inputs)
         raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
                       f"inputs of shape {shapes} failed: {e}") from e
-    outputs = _nest.map_structure(_spec_of, out)
+    outputs = nest.map_structure(_spec_of, out)
     if training is not None:
         kwargs["training"] = training
     add_node(layer, inputs, kwargs, outputs)

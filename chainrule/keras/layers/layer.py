@@ -7,18 +7,19 @@ also include those of the layers held in its attributes (found by walking them, 
 is nothing to register).
 """
 
+import contextlib
 import inspect
-import re
 import threading
 
 import numpy as np
 
-from ... import dtypes, ops
+from ... import dtypes, nest, ops
 from ...debug import layer_scope
 from ...recording import paused_recorders
 from ...tensor import Tensor
 from ...variable import Variable
-from .. import _nest, initializers
+from .. import initializers, regularizers
+from .._registry import snake_case
 from . import keras_tensor
 
 __all__ = ["Layer"]
@@ -36,10 +37,6 @@ def unique_name(base):
 def reset_names():
     """Restart layer numbering (``keras.utils.clear_session()``)."""
     _name_counts.clear()
-
-
-def snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def to_input_tensor(x, dtype=dtypes.float32):
@@ -123,10 +120,10 @@ class Layer:
     def _prepare(self, inputs):
         """``inputs`` as a float32 Tensor, after building the layer or checking the shape.
         A list, tuple or dict of inputs (a merge layer's) is converted entry by entry."""
-        if _nest.is_nested(inputs):
-            xs = _nest.map_structure(lambda v: to_input_tensor(v, self.dtype), inputs)
+        if nest.is_nested(inputs):
+            xs = nest.map_structure(lambda v: to_input_tensor(v, self.dtype), inputs)
             if not self.built:
-                self._build_for(_nest.map_structure(lambda t: t.shape, xs))
+                self._build_for(nest.map_structure(lambda t: t.shape, xs))
             return xs
         x = to_input_tensor(inputs, self.dtype)
         if not self.built:
@@ -136,8 +133,8 @@ class Layer:
         return x
 
     def _build_for(self, shape):
-        if _nest.is_nested(shape) and not _is_shape(shape):
-            self._build_shape = _nest.map_structure(lambda s: s, shape)
+        if nest.is_nested(shape) and not _is_shape(shape):
+            self._build_shape = nest.map_structure(lambda s: s, shape)
             self.build(shape)
             self.built = True
             return
@@ -188,8 +185,8 @@ class Layer:
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
         name = name or f"weight_{len(self._own_weights)}"
-        from ..saving import check_new_weight
-        check_new_weight(self, name, shape, dtype.name)  # a model file being loaded vouches for it
+        if _weight_checks.check is not None:  # a model file being loaded vouches for it
+            _weight_checks.check(self, name, shape, dtype.name)
         init = initializers.get(initializer)
         with paused_recorders():  # a first value, drawn once: not part of any traced step
             value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
@@ -199,7 +196,6 @@ class Layer:
         variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
         self._own_weights.append(variable)
         if regularizer is not None:
-            from .. import regularizers
             self.__dict__.setdefault("_weight_regularizers", []).append(
                 (variable, regularizers.get(regularizer)))
         return variable
@@ -250,7 +246,7 @@ class Layer:
             if isinstance(value, Variable):
                 found.append(value)
             elif isinstance(value, (list, tuple, dict)) and not isinstance(value, Tensor):
-                found.extend(v for v in _nest.flatten(value) if isinstance(v, Variable))
+                found.extend(v for v in nest.flatten(value) if isinstance(v, Variable))
         return found
 
     @property
@@ -284,7 +280,7 @@ class Layer:
             if isinstance(value, Layer):
                 found.append(value)
             elif isinstance(value, (list, tuple, dict)) and name not in _UNTRACKED:
-                found.extend(v for v in _nest.flatten(value) if isinstance(v, Layer))
+                found.extend(v for v in nest.flatten(value) if isinstance(v, Layer))
         return found
 
     # -- the functional API ----------------------------------------------------------------
@@ -359,6 +355,28 @@ class Layer:
 
 # Bookkeeping attributes that hold Variables or layers without owning them.
 _UNTRACKED = frozenset({"_own_weights", "_train_weights", "_inbound_nodes", "_losses"})
+
+
+class _WeightChecks(threading.local):
+    """Per thread: the check ``add_weight`` runs before it allocates (see
+    :func:`checking_new_weights`)."""
+
+    check = None
+
+
+_weight_checks = _WeightChecks()
+
+
+@contextlib.contextmanager
+def checking_new_weights(check):
+    """Within the block, ``add_weight`` calls ``check(layer, name, shape, dtype_name)``
+    before allocating a weight, in this thread: how loading a model file checks each weight
+    its architecture creates against the file before memory is allocated."""
+    previous, _weight_checks.check = _weight_checks.check, check
+    try:
+        yield
+    finally:
+        _weight_checks.check = previous
 
 
 class _CallState(threading.local):

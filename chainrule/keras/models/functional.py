@@ -15,7 +15,7 @@ tensors in the middle of another model's graph shares that model's layers and we
 
 from ... import ops
 from ...tensor import Tensor
-from .. import _nest
+from ... import nest
 from ..layers import deserialize, serialize
 from ..layers.core import InputLayer
 from ..layers.keras_tensor import KerasTensor
@@ -24,7 +24,7 @@ from .model import Model
 __all__ = ["Functional"]
 
 
-class Functional(Model):
+class Functional(Model, functional=True):
     """A model defined by its input and output KerasTensors.
 
     >>> from chainrule import keras
@@ -39,7 +39,7 @@ class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         Model.__init__(self, name=name, trainable=trainable, **kwargs)
         for what, struct in (("inputs", inputs), ("outputs", outputs)):
-            for t in _nest.flatten(struct):
+            for t in nest.flatten(struct):
                 if not isinstance(t, KerasTensor):
                     raise TypeError(
                         f"Model({what}=...): every entry must be a symbolic tensor (from "
@@ -47,8 +47,8 @@ class Functional(Model):
                         f"{type(t).__name__}")
         self._inputs_struct = _as_struct(inputs)
         self._outputs_struct = _as_struct(outputs)
-        self._inputs = _nest.flatten(self._inputs_struct)
-        self._outputs = _nest.flatten(self._outputs_struct)
+        self._inputs = nest.flatten(self._inputs_struct)
+        self._outputs = nest.flatten(self._outputs_struct)
         if not self._inputs or not self._outputs:
             raise ValueError("Model(inputs, outputs): needs at least one input and one output")
         self._nodes = _nodes_between(self._inputs, self._outputs)
@@ -93,11 +93,11 @@ class Functional(Model):
 
     @property
     def input_shape(self):
-        return _nest.map_structure(lambda t: t.shape, self._inputs_struct)
+        return nest.map_structure(lambda t: t.shape, self._inputs_struct)
 
     @property
     def output_shape(self):
-        return _nest.map_structure(lambda t: t.shape, self._outputs_struct)
+        return nest.map_structure(lambda t: t.shape, self._outputs_struct)
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at position ``index`` of ``layers``)."""
@@ -123,15 +123,15 @@ class Functional(Model):
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue  # its output is a model input, set above
-            args = _nest.map_structure(
+            args = nest.map_structure(
                 lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.args)
             kwargs = dict(node.kwargs)
             if "training" not in kwargs:
                 kwargs["training"] = training
             out = node.layer(args, **kwargs)
-            for kt, value in zip(node.output_tensors, _nest.flatten(out)):
+            for kt, value in zip(node.output_tensors, nest.flatten(out)):
                 values[id(kt)] = value
-        return _nest.map_structure(lambda t: values[id(t)], self._outputs_struct)
+        return nest.map_structure(lambda t: values[id(t)], self._outputs_struct)
 
     def _flat_inputs(self, inputs):
         """The data for each input, in ``self._inputs`` order."""
@@ -173,23 +173,21 @@ class Functional(Model):
             entry = serialize(layer)
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
-                {"args": _nest.map_structure(
+                {"args": nest.map_structure(
                     lambda t: ref(t) if isinstance(t, KerasTensor) else t, node.args),
                  "kwargs": node.kwargs}
                 for node in self._nodes
                 if node.layer is layer and not isinstance(layer, InputLayer)]
             layers.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": _nest.map_structure(ref, self._inputs_struct),
-                "output_layers": _nest.map_structure(ref, self._outputs_struct)}
+                "input_layers": nest.map_structure(ref, self._inputs_struct),
+                "output_layers": nest.map_structure(ref, self._outputs_struct)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from .sequential import Sequential
-        known = {"Functional": Functional, "Sequential": Sequential, **(custom_objects or {})}
         created, outputs_of, pending = {}, {}, []
         for entry in config["layers"]:
-            layer = deserialize(entry, known)
+            layer = deserialize(entry, custom_objects)  # (models are registered as layers)
             created[entry["name"]] = layer
             if isinstance(layer, InputLayer):
                 outputs_of[(layer.name, 0)] = layer.output
@@ -201,7 +199,7 @@ class Functional(Model):
         def resolve(item):
             if isinstance(item, dict) and set(item) == {"__tensor__"}:
                 name, k, i = item["__tensor__"]
-                return _nest.flatten(outputs_of[(name, k)])[i]
+                return nest.flatten(outputs_of[(name, k)])[i]
             if isinstance(item, dict):
                 return {key: resolve(v) for key, v in item.items()}
             if isinstance(item, list):
@@ -234,27 +232,31 @@ class Functional(Model):
         return cls(resolve(config["input_layers"]), resolve(config["output_layers"]),
                    name=config.get("name"), trainable=config.get("trainable", True))
 
+    # -- Model(inputs, outputs) -----------------------------------------------------------------
+    @classmethod
+    def adopt(cls, model, *args, **kwargs):
+        """``keras.Model(inputs, outputs)`` and subclasses constructed the same way: the
+        instance becomes (a subclass of) Functional, keeping its own methods (a
+        ``train_step`` override, say) ahead of Functional's."""
+        model.__class__ = cls.subclass_for(type(model))
+        Functional.__init__(model, *args, **kwargs)
 
-def become_functional(model, *args, **kwargs):
-    """``keras.Model(inputs, outputs)`` and subclasses constructed the same way: the
-    instance becomes (a subclass of) :class:`Functional`, keeping its own methods (a
-    ``train_step`` override, say) ahead of Functional's."""
-    model.__class__ = functional_class(type(model))
-    Functional.__init__(model, *args, **kwargs)
+    @staticmethod
+    def subclass_for(model_class):
+        """``model_class`` made functional: Functional for Model itself, else a subclass of
+        both (made once per class)."""
+        if issubclass(model_class, Functional):
+            return model_class
+        if model_class is Model:
+            return Functional
+        if model_class not in _SUBCLASSES:
+            _SUBCLASSES[model_class] = type(
+                model_class.__name__, (model_class, Functional),
+                {"__module__": model_class.__module__, "__qualname__": model_class.__qualname__})
+        return _SUBCLASSES[model_class]
 
 
-_SUBCLASSES = {}
-
-
-def functional_class(cls):
-    if issubclass(cls, Functional):
-        return cls
-    if cls is Model:
-        return Functional
-    if cls not in _SUBCLASSES:
-        _SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
-                                {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
-    return _SUBCLASSES[cls]
+_SUBCLASSES = {}  # Model subclass -> its functional subclass
 
 
 def _as_struct(x):

@@ -1,6 +1,6 @@
 """``keras.optimizers``: SGD, RMSprop, Adagrad, Adam, the Optimizer base, and :func:`get`."""
 
-from .._registry import from_name_or_config
+from .._registry import Registry
 from .adagrad import Adagrad
 from .adam import Adam
 from .optimizer import Optimizer
@@ -9,8 +9,9 @@ from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get"]
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam}
-_CLASSES = {cls.__name__: cls for cls in _BY_NAME.values()}
+REGISTRY = Registry("optimizer")
+for _cls, _name in ((SGD, "sgd"), (RMSprop, "rmsprop"), (Adagrad, "adagrad"), (Adam, "adam")):
+    REGISTRY.register(_cls, _name)
 
 
 def get(identifier):
@@ -18,7 +19,9 @@ def get(identifier):
     ``{"class_name": ..., "config": {...}}``, or an Optimizer (returned as it is)."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, (str, dict)):
-        return from_name_or_config("optimizer", identifier, _CLASSES, _BY_NAME)
+    if isinstance(identifier, str):
+        return REGISTRY.from_name(identifier)
+    if isinstance(identifier, dict):
+        return REGISTRY.deserialize(identifier)
     raise TypeError(f"optimizer must be a name such as 'rmsprop' or an Optimizer; received "
                     f"{identifier!r} of type {type(identifier).__name__}")

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ...tensor import Tensor
-from .. import _nest
+from ... import nest
 
 __all__ = ["as_array", "check_data", "check_batch_size", "split_validation", "batch_indices",
            "take_batch", "num_samples", "class_weight_to_sample_weights", "check_sample_weight",
@@ -73,10 +73,10 @@ def check_data(x, y, caller):
         raise ValueError(f"{caller}: x is required (the input samples)")
     x = as_array(x, "x", caller)
     y = as_array(y, "y", caller)
-    if _nest.is_nested(x) or _nest.is_nested(y):
-        sizes = {len(a) for a in _nest.flatten((x, y)) if a is not None}
+    if nest.is_nested(x) or nest.is_nested(y):
+        sizes = {len(a) for a in nest.flatten((x, y)) if a is not None}
         if len(sizes) > 1:
-            shapes = _nest.map_structure(lambda a: a.shape, (x, y))
+            shapes = nest.map_structure(lambda a: a.shape, (x, y))
             raise ValueError(f"{caller}: every input and target array must have the same "
                              f"number of samples (first dimension); received shapes "
                              f"x: {shapes[0]}, y: {shapes[1]}")
@@ -95,7 +95,7 @@ def check_data(x, y, caller):
 
 def num_samples(data):
     """The number of samples (first dimension) of an array or a structure of arrays."""
-    return len(_nest.flatten(data)[0])
+    return len(nest.flatten(data)[0])
 
 
 def check_batch_size(batch_size, caller, default=32):
@@ -140,8 +140,8 @@ def take_batch(array, index):
     """The rows of ``array`` at ``index`` (a view for a slice, one gather for indices)."""
     if array is None:
         return None
-    if _nest.is_nested(array):
-        return _nest.map_structure(lambda a: take_batch(a, index), array)
+    if nest.is_nested(array):
+        return nest.map_structure(lambda a: take_batch(a, index), array)
     if isinstance(index, slice):
         return array[index]
     return np.take(array, index, axis=0)
@@ -155,7 +155,7 @@ def class_weight_to_sample_weights(y, class_weight):
     """One weight per sample, ``class_weight[class]`` (1.0 for classes not listed), the
     class read from ``y`` as Keras does: the argmax of one-hot rows, else the rounded
     label."""
-    if _nest.is_nested(y):
+    if nest.is_nested(y):
         raise ValueError("`class_weight` is only supported for Models with a single output.")
     y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] > 1:
@@ -172,9 +172,9 @@ def check_sample_weight(sample_weight, y, caller):
     if sample_weight is None:
         return None
     weights = as_array(sample_weight, "sample_weight", caller)
-    weights = _nest.map_structure(lambda a: a.astype(np.float32, copy=False), weights)
+    weights = nest.map_structure(lambda a: a.astype(np.float32, copy=False), weights)
     n = num_samples(y)
-    for w in _nest.flatten(weights):
+    for w in nest.flatten(weights):
         if len(w) != n:
             raise ValueError(f"{caller}: sample_weight has {len(w)} entries but there are "
                              f"{n} samples")

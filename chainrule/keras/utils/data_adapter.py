@@ -10,6 +10,7 @@ at every epoch, because every epoch iterates it afresh.
 
 import numpy as np
 
+from ...data import Dataset
 from ...tensor import Tensor
 from . import batching
 
@@ -17,7 +18,6 @@ __all__ = ["is_dataset", "adapt", "adapt_validation", "ArrayBatches", "DatasetBa
 
 
 def is_dataset(x):
-    from ...data import Dataset
     return isinstance(x, Dataset)
 
 

@@ -18,7 +18,7 @@ order or as a dict keyed by output name.
 
 import numbers
 
-from .. import _nest
+from ... import nest
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 
@@ -34,11 +34,6 @@ def _as_loss(loss):
         return resolved
     name = loss if isinstance(loss, str) else getattr(resolved, "__name__", "loss")
     return losses_module.LossFunctionWrapper(resolved, name=name)
-
-
-def _output_names(model):
-    names = getattr(model, "output_names", None)
-    return list(names) if names else None
 
 
 def _flat_outputs(values, names, what):
@@ -95,7 +90,7 @@ class CompileLoss:
         self.metrics = []  # the <output>_loss trackers
         self.built = False
         self.last_values = ()
-        for spec in _nest.flatten(loss):
+        for spec in nest.flatten(loss):
             _as_loss(spec)  # unknown names fail at compile, not mid-fit
         if output_names is not None:
             self._resolve(output_names)
@@ -118,11 +113,11 @@ class CompileLoss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if not self.built:  # a subclassed model: the outputs are known from the first batch
-            n = len(_nest.flatten(y_pred)) if _nest.is_nested(y_pred) else 1
+            n = len(nest.flatten(y_pred)) if nest.is_nested(y_pred) else 1
             names = (list(y_pred) if isinstance(y_pred, dict)
                      else [f"output_{i + 1}" for i in range(n)] if n > 1 else ["output"])
             self._resolve(names)
-        if self._single and not _nest.is_nested(y_pred):
+        if self._single and not nest.is_nested(y_pred):
             self.last_values = ()
             value = self._fns[0](y_true, y_pred, sample_weight)
             return value if self._weights[0] is None else value * self._weights[0]
@@ -146,6 +141,15 @@ class CompileLoss:
             total = weighted if total is None else total + weighted
         self.last_values = tuple(values) if len(values) > 1 else ()
         return total
+
+    def single_loss(self):
+        """The loss of a model with one output and one loss (a callable ``(y_true, y_pred,
+        sample_weight)``), resolved even before the first batch; None otherwise."""
+        if self.built:
+            return self._fns[0] if len(self._fns) == 1 else None
+        if self.loss is None or isinstance(self.loss, (list, dict)):
+            return None
+        return _as_loss(self.loss)
 
     def update_trackers(self, values, batch_size):
         """Adds one batch's per-output losses to the ``<output>_loss`` trackers."""
@@ -238,7 +242,7 @@ class CompileMetrics:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if not self.built:
-            n = len(_nest.flatten(y_pred))
+            n = len(nest.flatten(y_pred))
             self._build(list(y_pred) if isinstance(y_pred, dict)
                         else [f"output_{i + 1}" for i in range(n)])
         split = None

@@ -1,0 +1,49 @@
+"""CSVLogger: one CSV row per epoch."""
+
+import csv
+import os
+
+import numpy as np
+
+from .callback import Callback
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: ``epoch`` then the logs' values, sorted by name.
+    ``append=True`` continues an existing file (without a second header)."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.sep, self.append = os.fspath(filename), separator, append
+        self._file = self._writer = self.keys = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._header_written = exists
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys,
+                                          delimiter=self.sep)
+            if not self._header_written:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({k: _csv_value(logs[k]) if k in logs else "NA" for k in self.keys})
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+def _csv_value(value):
+    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+        return f"[{', '.join(map(str, np.ravel(value)))}]"
+    return value
