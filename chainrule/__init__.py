@@ -5,6 +5,7 @@ Python* uses; ``chainrule.keras`` the Keras ones.
 """
 
 from . import dtypes
+from .version import __version__
 from .dtypes import (
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,
     uint64, as_dtype,
@@ -42,8 +43,6 @@ bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
 def is_tensor(x):
     """Whether ``x`` is a chainrule Tensor (or Variable)."""
     return isinstance(x, Tensor)
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name):

@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "chainrule"
 # a module belongs to the longest part that names it, so "graph.graph", the Graph data
 # structure, sits below the rest of "graph".
 LAYERS = [
-    {"backend", "dtypes", "config", "recording", "nest"},
+    {"backend", "dtypes", "config", "recording", "nest", "version"},
     {"tensor"},
     {"primitives"},
     {"variable"},

@@ -62,6 +62,12 @@ def test_core_import_does_not_load_keras_or_plotting():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_version_is_the_one_pyproject_declares():
+    import chainrule
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text()
+    assert f'version = "{chainrule.__version__}"' in pyproject
+
+
 def test_keras_namespace_is_reachable_from_the_top():
     import chainrule as tf
     assert importlib.import_module("chainrule.keras") is tf.keras

@@ -425,9 +425,7 @@ def _describe(t):
 
 def _flatten(structure):
     """The leaves of a nested list/tuple/dict, as tensors (None stays None)."""
-    leaves = []
-    nest.flatten(structure, leaves)
-    return [x if x is None or isinstance(x, Tensor) else ops.convert_to_tensor(x) for x in leaves]
+    return [x if x is None or isinstance(x, Tensor) else ops.convert_to_tensor(x) for x in nest.flatten(structure)]
 
 
 def _sources(structure, caller, where="sources"):
@@ -446,4 +444,4 @@ def _sources(structure, caller, where="sources"):
 
 def _unflatten(structure, flat):
     """``structure`` (nested lists, tuples, dicts) with its leaves taken from ``flat``."""
-    return nest.unflatten(nest.flatten(structure, []), flat)
+    return nest.pack_sequence_as(structure, flat)

@@ -25,7 +25,8 @@ import warnings
 
 import numpy as np
 
-from .. import __version__, debug, random
+from .. import debug, random
+from ..version import __version__
 from ..recording import recorders
 from ..tensor import Tensor
 from ..testing import check_grads
