@@ -19,6 +19,7 @@ import threading
 import numpy as np
 
 from . import recording
+from .autodiff.tape import sweep
 
 __all__ = ["check_numerics", "NumericsError", "layer_scope", "watching_layers"]
 
@@ -116,10 +117,9 @@ class NumericsChecker:
     def _error(self, prim, inputs, value):
         phase, rule_of, layer = "forward", None, current_layer()
         frame = sys._getframe(2)
-        sweep = _backward_code()
         f = frame
         while f is not None:
-            if f.f_code is sweep:
+            if f.f_code is sweep.__code__:  # inside the one reverse sweep every gradient runs
                 phase, rule_of = "backward", f.f_locals.get("prim")
                 forward_out = f.f_locals.get("out")
                 known = self._layer_of.get(id(forward_out))
@@ -150,11 +150,6 @@ class NumericsChecker:
                          + (f" ({self.where})" if self.where else ""))
         return NumericsError("\n".join(lines), op=prim.name, layer=layer, phase=phase,
                              epoch=self.epoch, batch=self.batch)
-
-
-def _backward_code():
-    from .autodiff.tape import sweep  # the one reverse sweep every gradient runs
-    return sweep.__code__
 
 
 def _count_bad(value):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import nest
 from .. import random as _random
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_array as _python_value_to_array
 
 __all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY"]
 
@@ -328,8 +328,7 @@ def _to_array(value):
         return value.numpy()
     if isinstance(value, np.ndarray):
         return value
-    from ..tensor import _to_array as convert
-    return np.asarray(convert(value))
+    return np.asarray(_python_value_to_array(value))
 
 
 def _stack(elements):

@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from .. import random
+from .. import ops, random
 from ..variable import Variable
 from .collective_ops import all_reduce, all_reduce_packed, normalize_op
 from .communicator import ReduceOp, get_communicator
@@ -88,7 +88,6 @@ class Strategy:
         "mean"); with ``axis``, reduced along that axis too (a mean then weighs every
         element of every rank equally, as a mean over the global batch does)."""
         op = normalize_op(reduce_op)
-        from .. import ops
         value = ops.convert_to_tensor(value)
         if axis is None:
             return all_reduce(value, op, self.communicator)

@@ -1,88 +1,12 @@
-"""How chainrule.keras is put together: its modules depend one way, every family resolves
-names through one kind of registry, and the public names stay where Keras has them."""
-
-import ast
-import pathlib
+"""How chainrule.keras is put together: every family resolves names through one kind of
+registry, and the public names stay where Keras has them (the order its modules import one
+another in is checked with the whole package's, in tests/test_imports.py)."""
 
 import numpy as np
 import pytest
 
 from chainrule import keras
 from chainrule.keras import callbacks, initializers, layers, losses, metrics, optimizers
-
-KERAS = pathlib.Path(keras.__file__).parent
-
-# The order, lowest first: a module may import its own part or a lower one, never a higher.
-ORDER = [
-    {"_registry", "activations", "initializers", "regularizers", "losses", "metrics",
-     "optimizers", "utils.npy", "utils.progbar", "utils.sequence", "utils.batching",
-     "utils.data_adapter", "datasets"},
-    {"layers", "utils"},
-    {"saving"},
-    {"callbacks"},
-    {"diagnostics", "distribute"},
-    {"trainers"},
-    {"models"},
-]
-
-
-def rank_of(module):
-    """The position in ORDER of ``module`` (dotted, relative to chainrule.keras)."""
-    for rank, parts in enumerate(ORDER):
-        if any(module == p or module.startswith(p + ".") for p in parts):
-            return rank
-    raise AssertionError(f"chainrule.keras.{module} is not placed in ORDER")
-
-
-def module_of(path):
-    """``path``'s module name relative to chainrule.keras ("" for the package itself)."""
-    name = ".".join(path.relative_to(KERAS).with_suffix("").parts)
-    return "" if name == "__init__" else name.removesuffix(".__init__")
-
-
-def keras_imports(path):
-    """The chainrule.keras modules that importing ``path`` runs (imports in functions
-    included), relative names: each one imported, and the packages above it, whose
-    ``__init__`` runs first."""
-    package = list(path.relative_to(KERAS).with_suffix("").parts[:-1])
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.ImportFrom) or not 0 < node.level <= len(package) + 1:
-            continue  # plain imports and those of chainrule's core: not keras modules
-        base = package[:len(package) - node.level + 1]
-        targets = [base + node.module.split(".")] if node.module else \
-            [base + [alias.name] for alias in node.names]
-        for parts in targets:  # (the packages holding ``path`` are already running)
-            yield from (".".join(parts[:n]) for n in range(1, len(parts) + 1)
-                        if n == len(parts) or parts[:n] != package[:n])
-
-
-def test_modules_import_one_way():
-    wrong = []
-    for path in sorted(KERAS.rglob("*.py")):
-        module = module_of(path)
-        if not module:
-            continue  # the package's front door imports everything
-        for target in keras_imports(path):
-            if rank_of(target) > rank_of(module):
-                wrong.append(f"{module} imports {target}, which is above it")
-    assert not wrong, "\n".join(wrong)
-
-
-def test_no_import_circle_not_even_through_a_function():
-    graph = {module_of(path): set(keras_imports(path)) for path in KERAS.rglob("*.py")}
-    state = {}  # module -> "open" while its imports are being walked, then "done"
-
-    def walk(module, trail):
-        if state.get(module) == "open":
-            raise AssertionError("import circle: " + " -> ".join(trail[trail.index(module):]))
-        if state.get(module) is None:
-            state[module] = "open"
-            for target in graph.get(module, ()):
-                walk(target, trail + [target])
-            state[module] = "done"
-
-    for module in graph:
-        walk(module, [module])
 
 
 def test_every_family_resolves_names_through_one_kind_of_registry():
