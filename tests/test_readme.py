@@ -159,3 +159,49 @@ def test_train_py_on_two_ranks_with_the_readme_command(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(re.findall(r"rank \d of \d", done.stdout)) == ["rank 0 of 2", "rank 1 of 2"]
+
+
+def layout_tree():
+    """The README's layout tree as {"": the names of chainrule's own lines, "ops": the files the
+    ops/ line and its continuation lines name, ...}; a line that names several parts names no
+    files inside them."""
+    text = open(README, encoding="utf-8").read()
+    tree = text[text.index("## How it is built"):].split("```")[1]
+    file_names = re.compile(r"\w[\w.]*(?:\.py|/)")
+    named, package = {"": set()}, None
+    for line in tree.splitlines()[2:]:
+        if not line.startswith(" "):
+            break  # bench/, tests/: beside the package
+        if line.startswith("  ") and not line.startswith("   "):
+            head, _, description = line.strip().partition("  ")
+            parts = file_names.findall(head)
+            named[""].update(parts)
+            package = parts[0][:-1] if len(parts) == 1 and parts[0].endswith("/") else None
+            line = description
+        if package:
+            named.setdefault(package, set()).update(file_names.findall(line))
+    return named
+
+
+def entries(folder):
+    """The modules ("x.py") and packages ("x/") in ``folder``."""
+    return {name + "/" if os.path.isdir(os.path.join(folder, name)) else name
+            for name in os.listdir(folder)
+            if not name.startswith("__") and (name.endswith(".py") or
+                                              os.path.isdir(os.path.join(folder, name)))}
+
+
+def test_the_layout_tree_names_every_part_and_only_real_files():
+    package = os.path.join(ROOT, "chainrule")
+    named = layout_tree()
+    assert named.pop("") == entries(package)
+    for sub, names in named.items():
+        real = entries(os.path.join(package, sub))
+        assert names <= real, f"{sub}/: the README names {sorted(names - real)}, not there"
+        modules = {name for name in real if name.endswith(".py")}
+        assert modules <= names, f"{sub}/: the README does not name {sorted(modules - names)}"
+
+
+def test_the_readme_stays_a_readme():
+    # Users' pages; the benchmark's method and history live in bench/README.md.
+    assert len(open(README, encoding="utf-8").read().splitlines()) <= 450
