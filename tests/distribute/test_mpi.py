@@ -3,6 +3,7 @@ this machine. They skip only where mpi4py cannot be imported, and never in CI
 (``CHAINRULE_REQUIRE_MPI=1``, set by .ci/run, turns a missing MPI into a failure)."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,13 +35,18 @@ if _MISSING and os.environ.get("CHAINRULE_REQUIRE_MPI"):
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
+def launcher_command(*args, n=2):
+    return [sys.executable, "-m", "chainrule.launch", "-n", str(n), WORKER, *map(str, args)]
+
+
+ENV = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
 def launch(*args, n=2, timeout=120):
     """Runs the worker on ``n`` ranks; returns (exit status, output, seconds)."""
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "chainrule.launch", "-n", str(n), WORKER,
-                           *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
+    done = subprocess.run(launcher_command(*args, n=n), capture_output=True, text=True,
+                          timeout=timeout, env=ENV, cwd=REPO)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - start
 
 
@@ -124,3 +130,52 @@ def test_a_relaunch_after_a_crash_resumes_to_the_uninterrupted_weights(tmp_path)
     model, _ = mpi_worker.train_fit(one_rank(), jit_compile="auto")
     for saved in ranks(tmp_path, "backup"):
         assert_same_weights(model.weights, saved)
+
+
+def _running(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(path, job, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        assert job.poll() is None and time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "ctrl-c"])
+def test_a_signal_to_the_launcher_ends_every_rank_first(how, tmp_path):
+    # What kill, a scheduler or Popen.terminate (SIGTERM), kill -INT (SIGINT) and Ctrl-C (SIGINT
+    # to the launcher's whole process group) send, while both ranks train and write backups.
+    backup = tmp_path / "backup"
+    signum = signal.SIGTERM if how == "SIGTERM" else signal.SIGINT
+    with open(tmp_path / "output.txt", "w") as output:
+        # Its own session, as a terminal's foreground job, whose SIGINT is not ignored.
+        job = subprocess.Popen(launcher_command("endless", tmp_path, backup), stdout=output,
+                               stderr=subprocess.STDOUT, env=ENV, cwd=REPO,
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    pids = []
+    try:
+        for r in range(2):
+            _wait_for(tmp_path / f"pid_rank{r}", job)
+            pids.append(int((tmp_path / f"pid_rank{r}").read_text()))
+        _wait_for(backup / "backup.chainrule", job)  # training, one epoch done
+        if how == "ctrl-c":
+            os.killpg(job.pid, signum)
+        else:
+            job.send_signal(signum)
+        assert job.wait(timeout=30) == -signum  # it waited for the job, then ended as asked
+        assert [_running(pid) for pid in pids] == [False, False]
+        written = os.stat(backup / "backup.chainrule").st_mtime_ns
+        time.sleep(1.0)
+        assert os.stat(backup / "backup.chainrule").st_mtime_ns == written
+    finally:
+        for pid in [job.pid] + pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
