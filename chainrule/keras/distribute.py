@@ -17,7 +17,8 @@ points and is otherwise unchanged:
   compiled step, its weight a Variable read at each call;
 * **logs**: each metric's running (total, count) is summed over the ranks after every step,
   so the logged loss and metrics are those of the whole global batches;
-* **side effects**: rank 0 alone shows the progress bar and writes checkpoints
+* **side effects**: rank 0 alone shows the progress bar (under a launcher, also for a model
+  trained without a strategy) and writes checkpoints
   (``ModelCheckpoint``, ``BackupAndRestore``); every rank still runs the callbacks, so
   ``EarlyStopping`` and schedules decide the same everywhere (they read the reduced logs).
   After a relaunch every rank restores from rank 0's backup;
@@ -33,7 +34,7 @@ import copy
 import numpy as np
 
 from ..distribute import all_reduce_packed, get_strategy, has_strategy
-from ..distribute.communicator import ReduceOp
+from ..distribute.communicator import ReduceOp, launched_rank
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
 from .callbacks import BackupAndRestore, ModelCheckpoint, ProgbarLogger
@@ -72,16 +73,19 @@ def reduce_gradients(model, grads):
 
 
 def filter_callbacks(model, callbacks, verbose):
-    """``(callbacks, verbose)`` for this rank: on ranks other than 0, no progress bar and no
-    checkpoint writes (a ``BackupAndRestore`` there only restores)."""
+    """``(callbacks, verbose)`` for this rank: on ranks other than 0 of a launched job, no
+    progress output (one job, one progress line, whether the model is distributed or each
+    rank trains its own); under a multi-replica strategy, no checkpoint writes either (a
+    ``BackupAndRestore`` there only restores)."""
     strategy = _strategy(model)
-    if strategy is None or strategy.is_chief:
+    distributed = strategy is not None
+    if (strategy.is_chief if distributed else launched_rank() == 0):
         return callbacks, verbose
     kept = []
     for cb in callbacks or []:
-        if isinstance(cb, (ProgbarLogger, ModelCheckpoint)):
+        if isinstance(cb, ProgbarLogger) or (distributed and isinstance(cb, ModelCheckpoint)):
             continue
-        kept.append(_RestoreOnly(cb) if isinstance(cb, BackupAndRestore) else cb)
+        kept.append(_RestoreOnly(cb) if distributed and isinstance(cb, BackupAndRestore) else cb)
     return kept, 0
 
 

@@ -205,6 +205,17 @@ def main(mode, out_dir, *args):
             f.write(str(os.getpid()))
         callbacks = [keras.callbacks.BackupAndRestore(args[0], delete_checkpoint=False)]
         train_fit(strategy, jit_compile="auto", callbacks=callbacks, epochs=10**6)
+    elif mode == "progress":  # what fit, evaluate and predict print (default verbose)
+        x, y = data()
+        alone = book_model()  # no strategy: each rank trains its own
+        alone.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+        alone.fit(x, y, epochs=EPOCHS, batch_size=64)
+        alone.evaluate(x, y)
+        alone.predict(x)
+        with strategy.scope():
+            together = book_model()
+            together.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+        together.fit(x, y, epochs=EPOCHS, batch_size=64)
     elif mode == "raise":
         comm.barrier()
         if comm.rank == 1:

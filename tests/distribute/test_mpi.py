@@ -3,6 +3,7 @@ this machine. They skip only where mpi4py cannot be imported, and never in CI
 (``CHAINRULE_REQUIRE_MPI=1``, set by .ci/run, turns a missing MPI into a failure)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,3 +180,45 @@ def test_a_signal_to_the_launcher_ends_every_rank_first(how, tmp_path):
         for pid in [job.pid] + pids:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _read_terminal(command):
+    """The output of ``command`` run with a pseudo-terminal as its stdout and stderr."""
+    import pty
+    leader, follower = pty.openpty()
+    job = subprocess.Popen(command, stdout=follower, stderr=follower, env=ENV, cwd=REPO)
+    os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every writer has closed it
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert job.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize("output", ["pipe", "terminal"])
+def test_progress_under_the_launcher_is_rank_0s_whole_lines_unless_on_a_terminal(output):
+    command = launcher_command("progress", REPO)
+    if output == "pipe":  # a log file or a pipe: every rank's stdout is still a pty
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV,
+                              cwd=REPO)
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = done.stdout
+        assert "\r" not in out and "\x1b" not in out  # no animation, no colour codes
+    else:
+        out = _read_terminal(command).replace("\r\n", "\n")  # the terminal's line ends
+        assert "\r" in out and "\x1b[" in out  # redrawn in place, in colour
+    # rank 0 alone: the model trained alone and the distributed one, two epochs each
+    assert out.count("Epoch 1/2") == 2 and out.count("Epoch 2/2") == 2
+    # a line as it ends up, without its colours
+    shown = [re.sub("\x1b\\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]) for line in out.split("\n")]
+    assert len([line for line in shown if line.lstrip().startswith(("5/5 ", "10/10 "))]) == \
+        2 * 2 + 2, out  # the finished line of each epoch, of evaluate and of predict
