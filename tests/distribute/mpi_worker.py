@@ -216,6 +216,20 @@ def main(mode, out_dir, *args):
             together = book_model()
             together.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
         together.fit(x, y, epochs=EPOCHS, batch_size=64)
+    elif mode == "uneven":  # each rank given other data: 300 and 200, then 300 and 290 samples
+        for sizes in ((300, 200), (300, 290)):
+            x, y = data(sizes[comm.rank])
+            with strategy.scope():
+                model = book_model()
+                model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+            for call in ("fit", "evaluate", "predict"):
+                try:
+                    if call == "predict":
+                        model.predict(x, batch_size=64, verbose=0)
+                    else:
+                        getattr(model, call)(x, y, batch_size=64, verbose=0)
+                except RuntimeError as e:
+                    print(f"rank {comm.rank} {sizes} {call}: {e}", flush=True)
     elif mode == "raise":
         comm.barrier()
         if comm.rank == 1:

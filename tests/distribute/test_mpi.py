@@ -44,11 +44,18 @@ ENV = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPAT
 
 
 def launch(*args, n=2, timeout=120):
-    """Runs the worker on ``n`` ranks; returns (exit status, output, seconds)."""
+    """Runs the worker on ``n`` ranks; returns (exit status, output, seconds). A job that
+    outlasts ``timeout`` is stopped by SIGTERM to the launcher (which ends every rank)."""
     start = time.monotonic()
-    done = subprocess.run(launcher_command(*args, n=n), capture_output=True, text=True,
-                          timeout=timeout, env=ENV, cwd=REPO)
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - start
+    with subprocess.Popen(launcher_command(*args, n=n), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=ENV, cwd=REPO) as job:
+        try:
+            out, _ = job.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            job.terminate()
+            out, _ = job.communicate(timeout=60)
+            pytest.fail(f"the job was still running after {timeout} s:\n{out}")
+    return job.returncode, out, time.monotonic() - start
 
 
 def ranks(out_dir, mode, n=2):
@@ -222,3 +229,21 @@ def test_progress_under_the_launcher_is_rank_0s_whole_lines_unless_on_a_terminal
     shown = [re.sub("\x1b\\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]) for line in out.split("\n")]
     assert len([line for line in shown if line.lstrip().startswith(("5/5 ", "10/10 "))]) == \
         2 * 2 + 2, out  # the finished line of each epoch, of evaluate and of predict
+
+
+def test_ranks_given_uneven_data_all_raise_the_same_error_within_seconds(tmp_path):
+    code, out, seconds = launch("uneven", tmp_path, timeout=90)
+    assert code == 0 and seconds < 60, out
+    for sizes, counts in (("(300, 200)", "samples=300, batches=5; rank 1: samples=200, "
+                                          "batches=4"),
+                          ("(300, 290)", "samples=300, batches=5; rank 1: samples=290, "
+                                          "batches=5")):
+        for call in ("fit", "evaluate", "predict"):
+            said = [line.split(": ", 1)[1] for line in out.splitlines()
+                    if line.startswith(f"rank ") and f" {sizes} {call}: " in line]
+            assert len(said) == 2 and said[0] == said[1], out  # the same error on both
+            if call == "fit" and sizes == "(300, 200)":  # told before any step
+                assert "(rank 0: steps=5, epochs=1, initial_epoch=0; rank 1: steps=4," in said[0]
+            else:
+                assert counts in said[0], out
+            assert "the same data" in said[0]

@@ -249,3 +249,23 @@ def test_progress_animates_where_the_jobs_output_is_a_terminal(launched, says, a
     out = stream.getvalue()
     assert ("\r" in out and "\x1b[" in out) == animated
     assert animated or out.count("\n") == 1 and out.startswith("3/3 ")
+
+
+@pytest.mark.parametrize("n_other", [100, 190])  # fewer steps; the same steps, fewer samples
+def test_ranks_given_uneven_data_all_raise_the_same_error(n_other):
+    def work(comm):
+        n = 203 if comm.rank == 0 else n_other
+        with MultiWorkerMirroredStrategy(communicator=comm).scope():
+            model = build()
+        told = []
+        for call in (lambda: model.fit(X[:n], Y[:n], batch_size=64, verbose=0),
+                     lambda: model.evaluate(X[:n], Y[:n], batch_size=64, verbose=0),
+                     lambda: model.predict(X[:n], batch_size=64, verbose=0)):
+            with pytest.raises(RuntimeError, match="the same data") as info:
+                call()
+            told.append(str(info.value))
+        return told
+
+    first, second = run_ranks(2, work)
+    assert first == second
+    assert f"rank 0: samples=203, batches=4; rank 1: samples={n_other}, batches=" in first[1]
