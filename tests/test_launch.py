@@ -1,6 +1,14 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from chainrule import launch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def command(n, **kw):
@@ -50,3 +58,51 @@ def test_dry_run_prints_the_command(capsys):
     assert launch.main(["-n", "2", "--mpiexec", "/x/mpiexec", "--dry-run", "train.py", "a"]) == 0
     out = capsys.readouterr().out
     assert "/x/mpiexec -n 2" in out and out.rstrip().endswith("-m mpi4py train.py a")
+
+
+FAKE_MPIEXEC = '''#!{python}
+import os, signal, sys, time
+# Stands for mpiexec: records the signals it gets, then takes a while to end "the ranks".
+if sys.argv[1:] == ["--version"]:
+    sys.exit(print("mpiexec (fake)"))
+def ending(signum, frame):
+    with open(os.path.join({out!r}, "signals"), "a") as f:
+        f.write(f"{{signum}}\\n")
+    time.sleep(1.0)
+    with open(os.path.join({out!r}, "ended"), "w"):
+        pass
+    sys.exit(1)
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(s, ending)
+with open(os.path.join({out!r}, "started"), "w") as f:
+    f.write(str(os.getpid()))
+while True:
+    time.sleep(0.05)
+'''
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_the_launcher_passes_a_signal_to_the_job_and_waits_for_it(signum, tmp_path):
+    mpiexec = tmp_path / "mpiexec"
+    mpiexec.write_text(FAKE_MPIEXEC.format(python=sys.executable, out=str(tmp_path)))
+    mpiexec.chmod(0o755)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.launch", "-n", "2", "--mpiexec", str(mpiexec),
+         "train.py"], cwd=REPO, env={**os.environ, "PYTHONPATH": REPO},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists() or not (tmp_path / "started").read_text():
+            assert job.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        job.send_signal(signum)
+        assert job.wait(timeout=30) == -signum
+        assert (tmp_path / "ended").exists()  # the launcher ended after the job, not before
+        assert (tmp_path / "signals").read_text() == f"{int(signum)}\n"
+    finally:
+        job.kill()
+        if (tmp_path / "started").exists():  # a fake mpiexec the launcher left running
+            try:
+                os.kill(int((tmp_path / "started").read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass

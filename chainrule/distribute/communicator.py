@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 __all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
-           "get_communicator", "launched_by_mpi"]
+           "get_communicator", "launched_by_mpi", "launched_rank", "TERMINAL_VARIABLE"]
 
 
 class ReduceOp:
@@ -176,9 +176,27 @@ _LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOC
                        "PMI_RANK")
 
 
+# The rank as the same launchers give it.
+_RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")
+
+# Set by ``python -m chainrule.launch`` in each rank: "1" when the job's output is a terminal,
+# else "0". An MPI launcher gives every rank a pseudo-terminal, wherever the job's output goes,
+# so a rank cannot tell by ``isatty``.
+TERMINAL_VARIABLE = "CHAINRULE_LAUNCH_TERMINAL"
+
+
 def launched_by_mpi():
     """Whether this process was started by an MPI launcher (mpiexec, srun ...)."""
     return any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+def launched_rank():
+    """This process's rank as its MPI launcher set it (0 outside a launcher), read from the
+    environment without starting MPI."""
+    for name in _RANK_VARIABLES:
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
 
 
 _default = []

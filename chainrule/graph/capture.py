@@ -97,7 +97,7 @@ class TensorAsConditionError(TraceError, OperatorNotAllowedInGraphError):
 
 
 def _user_line():
-    """``file:line: code`` of the innermost caller outside chainrule's own package."""
+    """``file:line (`code`)`` of the innermost caller outside chainrule's own package."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
@@ -105,7 +105,7 @@ def _user_line():
     if frame is None:
         return "in chainrule"
     line = (linecache.getline(frame.f_code.co_filename, frame.f_lineno) or "").strip()
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {line}" if line else \
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} (`{line}`)" if line else \
         f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 class Traced:

@@ -46,8 +46,8 @@ class Registry:
         if name in self.names:
             return self.names[name]
         valid = sorted(self.names)
-        close = difflib.get_close_matches(key, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest(name, valid)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ValueError(f"Unknown {self.kind} {name!r}.{hint} Valid {self.kind} names: "
                          f"{', '.join(repr(v) for v in valid)}.")
 
@@ -73,6 +73,34 @@ class Registry:
         """The object a :func:`serialize` dict describes."""
         cls = self.class_named(config.get("class_name"), custom_objects)
         return cls.from_config(config.get("config", {}))
+
+
+def _words(name):
+    """The lower-case words of a snake_case or CamelCase name."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
+
+
+def closest(name, valid):
+    """The name in ``valid`` that ``name`` most likely meant, or None: the one holding most
+    words of ``name`` (each allowing a typo, or cut short), then with the fewest other words,
+    then in the same style (snake_case or CamelCase), then the closest spelling; when none
+    holds any, the closest spelling. Spelling alone would take 'binary_crossentropy' for
+    'sparse_crossentropy', not 'sparse_categorical_crossentropy'."""
+    words = _words(name)
+
+    def rank(candidate):
+        theirs = _words(candidate)
+        held = sum(any(t.startswith(w) for t in theirs) or
+                   bool(difflib.get_close_matches(w, theirs, n=1, cutoff=0.8)) for w in words)
+        style = (name.lower() == name) != (candidate.lower() == candidate)
+        spelling = difflib.SequenceMatcher(None, name.lower(), candidate.lower()).ratio()
+        return -held, len(theirs), style, -spelling
+
+    ranked = sorted((rank(v), v) for v in valid)
+    if ranked and ranked[0][0][0] < 0:
+        return ranked[0][1]
+    close = difflib.get_close_matches(name.lower(), valid, n=1)
+    return close[0] if close else None
 
 
 def serialize(obj):

@@ -17,15 +17,20 @@ points and is otherwise unchanged:
   compiled step, its weight a Variable read at each call;
 * **logs**: each metric's running (total, count) is summed over the ranks after every step,
   so the logged loss and metrics are those of the whole global batches;
-* **side effects**: rank 0 alone shows the progress bar and writes checkpoints
+* **side effects**: rank 0 alone shows the progress bar (under a launcher, also for a model
+  trained without a strategy) and writes checkpoints
   (``ModelCheckpoint``, ``BackupAndRestore``); every rank still runs the callbacks, so
   ``EarlyStopping`` and schedules decide the same everywhere (they read the reduced logs).
   After a relaunch every rank restores from rank 0's backup;
 * **evaluate / predict**: the same sharding of each batch; predictions are gathered in order.
 
 ``fit``, ``evaluate`` and ``predict`` of such a model are collective: every rank must call
-them, with the same data and arguments (``if rank == 0: model.evaluate(...)`` would wait
-forever for the other ranks; MPI then has to be stopped from outside).
+them, with the same data and arguments. Before their first collective step the ranks
+compare what they are about to do (weights, epochs, steps, samples and batches), and on a
+difference every rank raises the same RuntimeError naming it, instead of the ranks with
+more steps waiting forever. A rank that does not call them at all (``if rank == 0:
+model.evaluate(...)``) still leaves the others waiting; MPI then has to be stopped from
+outside.
 """
 
 import copy
@@ -33,7 +38,7 @@ import copy
 import numpy as np
 
 from ..distribute import all_reduce_packed, get_strategy, has_strategy
-from ..distribute.communicator import ReduceOp
+from ..distribute.communicator import ReduceOp, launched_rank
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
 from .callbacks import BackupAndRestore, ModelCheckpoint, ProgbarLogger
@@ -72,16 +77,19 @@ def reduce_gradients(model, grads):
 
 
 def filter_callbacks(model, callbacks, verbose):
-    """``(callbacks, verbose)`` for this rank: on ranks other than 0, no progress bar and no
-    checkpoint writes (a ``BackupAndRestore`` there only restores)."""
+    """``(callbacks, verbose)`` for this rank: on ranks other than 0 of a launched job, no
+    progress output (one job, one progress line, whether the model is distributed or each
+    rank trains its own); under a multi-replica strategy, no checkpoint writes either (a
+    ``BackupAndRestore`` there only restores)."""
     strategy = _strategy(model)
-    if strategy is None or strategy.is_chief:
+    distributed = strategy is not None
+    if (strategy.is_chief if distributed else launched_rank() == 0):
         return callbacks, verbose
     kept = []
     for cb in callbacks or []:
-        if isinstance(cb, (ProgbarLogger, ModelCheckpoint)):
+        if isinstance(cb, ProgbarLogger) or (distributed and isinstance(cb, ModelCheckpoint)):
             continue
-        kept.append(_RestoreOnly(cb) if isinstance(cb, BackupAndRestore) else cb)
+        kept.append(_RestoreOnly(cb) if distributed and isinstance(cb, BackupAndRestore) else cb)
     return kept, 0
 
 
@@ -107,23 +115,34 @@ class DistributedLoop:
         self.rank, self.size = self.comm.rank, self.comm.size
         self.global_index = None  # the global batch the current shard belongs to
 
-    def begin_fit(self):
-        """Rank 0's weights, optimizer state and shuffling seed on every rank."""
+    def begin_fit(self, **plan):
+        """Checks that every rank is about to run the same training (the same weights, and
+        the same ``plan``: steps per epoch, epochs), then gives every rank rank 0's weights,
+        optimizer state and shuffling seed."""
         model = self.model
         variables = list(model.weights)
         if model.optimizer is not None:
             variables += list(model.optimizer.variables)
         shapes = [(v.shape, v.dtype.str) for v in variables]
-        if self.comm.allgather(shapes) != [shapes] * self.size:
+        everyone = self.comm.allgather((shapes, plan))
+        if any(theirs != shapes for theirs, _ in everyone):
             raise RuntimeError("MultiWorkerMirroredStrategy: the ranks' models have different "
                                "weights (shapes or counts differ); every rank must build the "
                                "same model and run the same script")
+        _check_same_plans([theirs for _, theirs in everyone], "train differently")
         self.strategy.broadcast_weights(variables)
         model._fit_seed = int(self.comm.broadcast_object(model._fit_seed))
 
     def shard(self, batches):
         """This rank's share of each global batch index in ``batches`` (slices stay
-        slices); sets the gradient weight for the step that follows."""
+        slices); sets the gradient weight for the step that follows. First the ranks check
+        that they walk the same global batches: a rank with more would otherwise wait
+        forever in a collective that the others never call."""
+        batches = list(batches)
+        sizes = [index.stop - index.start if isinstance(index, slice) else len(index)
+                 for index in batches]
+        _check_same_plans(self.comm.allgather({"samples": sum(sizes), "batches": len(sizes)}),
+                          "walk different global batches")
         scale = self.strategy._gradient_scale
         try:
             for index in batches:
@@ -170,6 +189,20 @@ class DistributedLoop:
         global batch index they fill."""
         parts = self.comm.allgather(local_out)
         return np.concatenate(parts, axis=0), self.global_index
+
+
+def _check_same_plans(plans, what):
+    """Raises the same RuntimeError on every rank unless the ranks' ``plans`` (one dict
+    each, gathered from every rank) are equal; ``what`` says what they describe."""
+    if any(plan != plans[0] for plan in plans):
+        each = "; ".join(f"rank {rank}: " + ", ".join(f"{k}={v}" for k, v in plan.items())
+                         for rank, plan in enumerate(plans))
+        raise RuntimeError(
+            f"MultiWorkerMirroredStrategy: the ranks would {what} ({each}), and a rank "
+            f"with more steps would wait forever for the others. fit, evaluate and predict "
+            f"are collective: call them on every rank with the same data and arguments (the "
+            f"whole data set on every rank: each rank takes its own share of every global "
+            f"batch)")
 
 
 def _mean_state(metric):

@@ -36,7 +36,7 @@ def book_model():
                              layers.Dense(10, activation="softmax")])
 
 
-def train_fit(strategy, jit_compile, callbacks=(), batch_size=64):
+def train_fit(strategy, jit_compile, callbacks=(), batch_size=64, epochs=EPOCHS):
     """The book's model trained by fit (2 epochs): 300 samples by 64 leave a last batch of
     44, and shuffling is on."""
     x, y = data()
@@ -45,7 +45,7 @@ def train_fit(strategy, jit_compile, callbacks=(), batch_size=64):
         model = book_model()
         model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], jit_compile=jit_compile)
-    history = model.fit(x, y, epochs=EPOCHS, batch_size=batch_size, verbose=2,
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2,
                         callbacks=list(callbacks))
     return model, history
 
@@ -200,6 +200,36 @@ def main(mode, out_dir, *args):
             callbacks.append(_KillAt(1, os.path.join(args[0], "backup.chainrule")))
         model, _ = train_fit(strategy, jit_compile="auto", callbacks=callbacks)
         _save(out_dir, f"backup_rank{comm.rank}", model.weights)
+    elif mode == "endless":  # args: backup_dir; trains (writing backups) until stopped
+        with open(os.path.join(out_dir, f"pid_rank{comm.rank}"), "w") as f:
+            f.write(str(os.getpid()))
+        callbacks = [keras.callbacks.BackupAndRestore(args[0], delete_checkpoint=False)]
+        train_fit(strategy, jit_compile="auto", callbacks=callbacks, epochs=10**6)
+    elif mode == "progress":  # what fit, evaluate and predict print (default verbose)
+        x, y = data()
+        alone = book_model()  # no strategy: each rank trains its own
+        alone.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+        alone.fit(x, y, epochs=EPOCHS, batch_size=64)
+        alone.evaluate(x, y)
+        alone.predict(x)
+        with strategy.scope():
+            together = book_model()
+            together.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+        together.fit(x, y, epochs=EPOCHS, batch_size=64)
+    elif mode == "uneven":  # each rank given other data: 300 and 200, then 300 and 290 samples
+        for sizes in ((300, 200), (300, 290)):
+            x, y = data(sizes[comm.rank])
+            with strategy.scope():
+                model = book_model()
+                model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+            for call in ("fit", "evaluate", "predict"):
+                try:
+                    if call == "predict":
+                        model.predict(x, batch_size=64, verbose=0)
+                    else:
+                        getattr(model, call)(x, y, batch_size=64, verbose=0)
+                except RuntimeError as e:
+                    print(f"rank {comm.rank} {sizes} {call}: {e}", flush=True)
     elif mode == "raise":
         comm.barrier()
         if comm.rank == 1:

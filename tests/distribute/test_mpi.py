@@ -3,6 +3,8 @@ this machine. They skip only where mpi4py cannot be imported, and never in CI
 (``CHAINRULE_REQUIRE_MPI=1``, set by .ci/run, turns a missing MPI into a failure)."""
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -34,14 +36,26 @@ if _MISSING and os.environ.get("CHAINRULE_REQUIRE_MPI"):
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 
 
+def launcher_command(*args, n=2):
+    return [sys.executable, "-m", "chainrule.launch", "-n", str(n), WORKER, *map(str, args)]
+
+
+ENV = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
 def launch(*args, n=2, timeout=120):
-    """Runs the worker on ``n`` ranks; returns (exit status, output, seconds)."""
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    """Runs the worker on ``n`` ranks; returns (exit status, output, seconds). A job that
+    outlasts ``timeout`` is stopped by SIGTERM to the launcher (which ends every rank)."""
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "chainrule.launch", "-n", str(n), WORKER,
-                           *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=REPO)
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - start
+    with subprocess.Popen(launcher_command(*args, n=n), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=ENV, cwd=REPO) as job:
+        try:
+            out, _ = job.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            job.terminate()
+            out, _ = job.communicate(timeout=60)
+            pytest.fail(f"the job was still running after {timeout} s:\n{out}")
+    return job.returncode, out, time.monotonic() - start
 
 
 def ranks(out_dir, mode, n=2):
@@ -124,3 +138,112 @@ def test_a_relaunch_after_a_crash_resumes_to_the_uninterrupted_weights(tmp_path)
     model, _ = mpi_worker.train_fit(one_rank(), jit_compile="auto")
     for saved in ranks(tmp_path, "backup"):
         assert_same_weights(model.weights, saved)
+
+
+def _running(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(path, job, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        assert job.poll() is None and time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "ctrl-c"])
+def test_a_signal_to_the_launcher_ends_every_rank_first(how, tmp_path):
+    # What kill, a scheduler or Popen.terminate (SIGTERM), kill -INT (SIGINT) and Ctrl-C (SIGINT
+    # to the launcher's whole process group) send, while both ranks train and write backups.
+    backup = tmp_path / "backup"
+    signum = signal.SIGTERM if how == "SIGTERM" else signal.SIGINT
+    with open(tmp_path / "output.txt", "w") as output:
+        # Its own session, as a terminal's foreground job, whose SIGINT is not ignored.
+        job = subprocess.Popen(launcher_command("endless", tmp_path, backup), stdout=output,
+                               stderr=subprocess.STDOUT, env=ENV, cwd=REPO,
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    pids = []
+    try:
+        for r in range(2):
+            _wait_for(tmp_path / f"pid_rank{r}", job)
+            pids.append(int((tmp_path / f"pid_rank{r}").read_text()))
+        _wait_for(backup / "backup.chainrule", job)  # training, one epoch done
+        if how == "ctrl-c":
+            os.killpg(job.pid, signum)
+        else:
+            job.send_signal(signum)
+        assert job.wait(timeout=30) == -signum  # it waited for the job, then ended as asked
+        assert [_running(pid) for pid in pids] == [False, False]
+        written = os.stat(backup / "backup.chainrule").st_mtime_ns
+        time.sleep(1.0)
+        assert os.stat(backup / "backup.chainrule").st_mtime_ns == written
+    finally:
+        for pid in [job.pid] + pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _read_terminal(command):
+    """The output of ``command`` run with a pseudo-terminal as its stdout and stderr."""
+    import pty
+    leader, follower = pty.openpty()
+    job = subprocess.Popen(command, stdout=follower, stderr=follower, env=ENV, cwd=REPO)
+    os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every writer has closed it
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert job.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize("output", ["pipe", "terminal"])
+def test_progress_under_the_launcher_is_rank_0s_whole_lines_unless_on_a_terminal(output):
+    command = launcher_command("progress", REPO)
+    if output == "pipe":  # a log file or a pipe: every rank's stdout is still a pty
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV,
+                              cwd=REPO)
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = done.stdout
+        assert "\r" not in out and "\x1b" not in out  # no animation, no colour codes
+    else:
+        out = _read_terminal(command).replace("\r\n", "\n")  # the terminal's line ends
+        assert "\r" in out and "\x1b[" in out  # redrawn in place, in colour
+    # rank 0 alone: the model trained alone and the distributed one, two epochs each
+    assert out.count("Epoch 1/2") == 2 and out.count("Epoch 2/2") == 2
+    # a line as it ends up, without its colours
+    shown = [re.sub("\x1b\\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]) for line in out.split("\n")]
+    assert len([line for line in shown if line.lstrip().startswith(("5/5 ", "10/10 "))]) == \
+        2 * 2 + 2, out  # the finished line of each epoch, of evaluate and of predict
+
+
+def test_ranks_given_uneven_data_all_raise_the_same_error_within_seconds(tmp_path):
+    code, out, seconds = launch("uneven", tmp_path, timeout=90)
+    assert code == 0 and seconds < 60, out
+    for sizes, counts in (("(300, 200)", "samples=300, batches=5; rank 1: samples=200, "
+                                          "batches=4"),
+                          ("(300, 290)", "samples=300, batches=5; rank 1: samples=290, "
+                                          "batches=5")):
+        for call in ("fit", "evaluate", "predict"):
+            said = [line.split(": ", 1)[1] for line in out.splitlines()
+                    if line.startswith(f"rank ") and f" {sizes} {call}: " in line]
+            assert len(said) == 2 and said[0] == said[1], out  # the same error on both
+            if call == "fit" and sizes == "(300, 200)":  # told before any step
+                assert "(rank 0: steps=5, epochs=1, initial_epoch=0; rank 1: steps=4," in said[0]
+            else:
+                assert counts in said[0], out
+            assert "the same data" in said[0]

@@ -2,6 +2,7 @@
 threads of this process (tests/distribute/threads.py), or one rank of two whose peer is
 assumed to hold the same data (``Mirror``)."""
 
+import io
 import os
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 import chainrule as tf
 from chainrule import keras
 from chainrule.distribute import LocalCommunicator, MultiWorkerMirroredStrategy
+from chainrule.distribute.communicator import TERMINAL_VARIABLE
 from chainrule.keras import layers
+from chainrule.keras.utils.progbar import Progbar
 from tests.distribute.threads import run_ranks
 
 RNG = np.random.default_rng(0)
@@ -201,3 +204,68 @@ def test_the_gradient_weight_is_back_to_one_after_fit():
         return float(strategy._gradient_scale.numpy())
 
     assert run_ranks(2, work) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_under_a_launcher_only_rank_0_prints_progress_even_without_a_strategy(
+        rank, monkeypatch, capsys):
+    # What Open MPI sets in each rank; a model trained alone on each rank, verbose as default.
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", rank)
+    model = build()
+    model.fit(X, Y, epochs=2, batch_size=64)
+    model.evaluate(X, Y)
+    model.predict(X)
+    out = capsys.readouterr().out
+    if rank == "0":
+        assert out.count("Epoch") == 2 and out.count("\n") == 2 + 2 + 2
+    else:
+        assert out == ""
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("launched, says, animated", [
+    (False, None, True),  # a terminal, no launcher
+    (True, None, False),  # mpiexec alone: every rank's pty may be a log file's
+    (True, "0", False),  # chainrule.launch writing to a file or a pipe
+    (True, "1", True)])  # chainrule.launch on a terminal
+def test_progress_animates_where_the_jobs_output_is_a_terminal(launched, says, animated,
+                                                               monkeypatch):
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "PMI_RANK",
+                 TERMINAL_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    if launched:
+        monkeypatch.setenv("PMIX_RANK", "0")
+    if says is not None:
+        monkeypatch.setenv(TERMINAL_VARIABLE, says)
+    stream = FakeTerminal()
+    bar = Progbar(3, stream=stream, interval=0.0)
+    for step in (1, 2, 3):
+        bar.update(step, [("loss", 0.5)])
+    out = stream.getvalue()
+    assert ("\r" in out and "\x1b[" in out) == animated
+    assert animated or out.count("\n") == 1 and out.startswith("3/3 ")
+
+
+@pytest.mark.parametrize("n_other", [100, 190])  # fewer steps; the same steps, fewer samples
+def test_ranks_given_uneven_data_all_raise_the_same_error(n_other):
+    def work(comm):
+        n = 203 if comm.rank == 0 else n_other
+        with MultiWorkerMirroredStrategy(communicator=comm).scope():
+            model = build()
+        told = []
+        for call in (lambda: model.fit(X[:n], Y[:n], batch_size=64, verbose=0),
+                     lambda: model.evaluate(X[:n], Y[:n], batch_size=64, verbose=0),
+                     lambda: model.predict(X[:n], batch_size=64, verbose=0)):
+            with pytest.raises(RuntimeError, match="the same data") as info:
+                call()
+            told.append(str(info.value))
+        return told
+
+    first, second = run_ranks(2, work)
+    assert first == second
+    assert f"rank 0: samples=203, batches=4; rank 1: samples={n_other}, batches=" in first[1]

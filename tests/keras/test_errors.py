@@ -116,3 +116,26 @@ def test_ragged_list_as_x_names_x_the_dimension_and_the_fix():
     with pytest.raises(ValueError, match=r"y is ragged: at dimension 1, some entries are "
                                          r"sequences and some are scalars"):
         model.fit([[1.0], [2.0]], [[0.0, 1.0], 2.0], verbose=0)
+
+
+@pytest.mark.parametrize("built", [True, False])
+def test_predicting_one_example_without_a_batch_axis_says_to_add_one(built):
+    m = model()
+    if built:
+        m.build((None, 4))
+    one = blobs(1)[0][0]  # shape (4,): one example, no batch axis
+    with pytest.raises(ValueError, match="found ndim=1") as e:
+        m.predict(one, verbose=0)
+    assert "add a batch axis: x[None] or np.expand_dims(x, 0)" in str(e.value)
+    assert m.predict(one[None], verbose=0).shape == (1, 3)  # what it says works
+
+
+@pytest.mark.parametrize("kwargs, meant", [
+    ({"loss": "sparse_crossentropy"}, "sparse_categorical_crossentropy"),
+    ({"loss": "SparseCrossentropy"}, "SparseCategoricalCrossentropy"),
+    ({"loss": "mean_abs_error"}, "mean_absolute_error"),
+    ({"loss": "mse", "metrics": ["sparse_accuracy"]}, "sparse_categorical_accuracy"),
+    ({"loss": "mse", "metrics": ["categorical_acc"]}, "categorical_accuracy")])
+def test_unknown_names_suggest_the_name_holding_their_words(kwargs, meant):
+    with pytest.raises(ValueError, match=f"Did you mean '{meant}'\\?"):
+        keras.Sequential([layers.Dense(3)]).compile(optimizer="rmsprop", **kwargs)

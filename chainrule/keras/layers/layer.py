@@ -154,10 +154,13 @@ class Layer:
     def _check_input(self, shape):
         """Raises a ValueError naming this layer when ``shape`` does not fit it."""
         if len(shape) < self._min_ndim:
+            one_example = len(shape) == self._min_ndim - 1  # most likely no batch axis
             raise ValueError(
                 f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible with "
                 f"the layer: expected min_ndim={self._min_ndim}, found ndim={len(shape)}. "
-                f"Full shape received: {tuple(shape)}")
+                f"Full shape received: {tuple(shape)}" + (
+                    ". Inputs come in batches: to predict one example, add a batch axis: "
+                    "x[None] or np.expand_dims(x, 0)" if one_example else ""))
         for axis, size in self._input_axes.items():
             if len(shape) >= -axis and shape[axis] != size:
                 built = f" (built for input shape {self._build_shape})" if self._build_shape else ""

@@ -365,7 +365,7 @@ class Trainer:
             self._prepare_loop(sample)
             train_step = self._step_function("train_step")
             if dist:
-                dist.begin_fit()
+                dist.begin_fit(steps=steps, epochs=epochs, initial_epoch=initial_epoch)
                 train_step = dist.step(train_step)
             logs = {}
             cbs.call("on_train_begin", logs)

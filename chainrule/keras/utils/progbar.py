@@ -4,14 +4,20 @@
 
 On a terminal the line is redrawn in place (``\\r``), at most every 0.05 s, with the
 colours Keras uses. Anywhere else (a log file, CI, a pipe) only the finished line is
-written, as plain text, so logs hold whole lines without control characters.
+written, as plain text, so logs hold whole lines without control characters. Under an MPI
+launcher every rank's output is a pseudo-terminal wherever the job's output goes, so there
+the bar animates only when ``python -m chainrule.launch`` says the job's output is a
+terminal.
 """
 
 import math
+import os
 import sys
 import time
 
-__all__ = ["Progbar", "format_value"]
+from ...distribute.communicator import TERMINAL_VARIABLE, launched_by_mpi
+
+__all__ = ["Progbar", "animates", "format_value"]
 
 _BOLD, _GREEN, _GREY, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
 
@@ -38,6 +44,16 @@ def format_eta(seconds):
     return f"{seconds:.0f}s"
 
 
+def animates(stream):
+    """Whether a progress line on ``stream`` is redrawn in place: when ``stream`` is a
+    terminal, and under an MPI launcher (whose ranks all write to pseudo-terminals, whatever
+    the job's output is) only when ``python -m chainrule.launch`` says that output is one."""
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        return False
+    return not launched_by_mpi() or os.environ.get(TERMINAL_VARIABLE) == "1"
+
+
 class Progbar:
     """A progress line for ``target`` steps.
 
@@ -47,7 +63,8 @@ class Progbar:
         width: characters in the bar.
         interval: the shortest time between two redraws on a terminal, in seconds.
         stream: where to write (default ``sys.stdout``).
-        dynamic: redraw in place; default: whether ``stream`` is a terminal.
+        dynamic: redraw in place; default: whether ``stream`` is a terminal (see
+            :func:`animates`).
     """
 
     def __init__(self, target, verbose=1, width=20, interval=0.05, unit_name="step",
@@ -55,10 +72,7 @@ class Progbar:
         self.target, self.verbose, self.width = target, verbose, width
         self.interval, self.unit_name = interval, unit_name
         self.stream = stream if stream is not None else sys.stdout
-        if dynamic is None:
-            isatty = getattr(self.stream, "isatty", None)
-            dynamic = bool(isatty and isatty())
-        self.dynamic = dynamic
+        self.dynamic = animates(self.stream) if dynamic is None else dynamic
         self._start = time.perf_counter()
         self._after_first_step = None
         self._last_draw = 0.0
