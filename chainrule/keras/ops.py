@@ -177,8 +177,10 @@ def swapaxes(x, axis1, axis2):
 
 def moveaxis(x, source, destination):
     x = convert_to_tensor(x)
-    perm = list(np.moveaxis(np.arange(x.ndim), source, destination))
-    return _ops.transpose(x, [int(p) for p in perm])
+    # NumPy's own axis logic, on a zero-strided array whose sizes name the axes.
+    moved = np.moveaxis(np.broadcast_to(0, tuple(builtins.range(1, x.ndim + 1))), source,
+                        destination)
+    return _ops.transpose(x, [d - 1 for d in moved.shape])
 
 
 def concatenate(xs, axis=0):
@@ -285,8 +287,13 @@ def logsumexp(x, axis=None, keepdims=False):
 def average(x, axis=None, weights=None):
     if weights is None:
         return mean(x, axis)
-    weights = convert_to_tensor(weights, convert_to_tensor(x).dtype)
-    return sum(x * weights, axis) / sum(weights, axis)
+    x = convert_to_tensor(x)
+    weights = convert_to_tensor(weights, x.dtype)
+    if weights.ndim == 1 and x.ndim > 1 and axis is not None:  # one weight per entry of axis
+        along = [1] * x.ndim
+        along[axis] = -1
+        weights = _ops.reshape(weights, along)
+    return sum(x * weights, axis) / sum(weights * ones_like(x), axis)
 
 
 def argmax(x, axis=None, keepdims=False):
