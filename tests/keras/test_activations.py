@@ -254,3 +254,22 @@ def test_models_with_activation_layers_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [type(layer).__name__ for layer in loaded.layers] == \
         [type(layer).__name__ for layer in model.layers]
+
+
+@pytest.mark.parametrize("name, dead", [("relu6", True), ("hard_sigmoid", True),
+                                        ("hard_silu", True), ("leaky_relu", False),
+                                        ("elu", False)])
+def test_diagnostics_count_dead_units_where_they_apply(name, dead):
+    """relu6, hard_sigmoid and hard_silu are made of relu, whose table entry says its units
+    die: units pushed below every input are counted dead; leaky_relu's and elu's never are."""
+    x, y = blobs(64)
+    model = keras.Sequential([
+        layers.Dense(4, activation=name, bias_initializer=keras.initializers.Constant(-100.0)),
+        layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=32, epochs=1, diagnostics=True, verbose=0)
+    first = model.layers[0].name
+    if dead:
+        assert history.diagnostics["dead_relu"][first] == [1.0, 1.0]
+    else:
+        assert first not in history.diagnostics["dead_relu"]
