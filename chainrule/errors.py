@@ -5,6 +5,8 @@ raises :class:`InvalidArgumentError`, which is also a ``ValueError``; so both
 ``except tf.errors.InvalidArgumentError`` and ``except ValueError`` catch it.
 """
 
+import difflib
+
 from .primitives.primitive import OpError
 
 __all__ = [
@@ -12,7 +14,7 @@ __all__ = [
     "OutOfRangeError", "ResourceExhaustedError", "UnimplementedError", "InternalError",
     "FailedPreconditionError", "UnknownError", "CancelledError", "AbortedError",
     "DeadlineExceededError", "PermissionDeniedError", "UnauthenticatedError",
-    "UnavailableError", "DataLossError", "OperatorNotAllowedInGraphError",
+    "UnavailableError", "DataLossError", "OperatorNotAllowedInGraphError", "MissingNameError",
 ]
 
 # The class ops raise: TensorFlow's name for it.
@@ -81,3 +83,22 @@ class DataLossError(OpError):
 
 class OperatorNotAllowedInGraphError(TypeError):
     """A traced tensor was used where Python needs a concrete value (``if tensor:``)."""
+
+
+class MissingNameError(AttributeError):
+    """A name asked of a chainrule module that it lacks (``layers.LSTM``). When TensorFlow or
+    Keras has the name (``kind`` names what it is there: ``"Keras layer"``), the message says
+    that chainrule does not have it yet; it always lists what the module does have
+    (``available``) and suggests the closest name."""
+
+    def __init__(self, module, name, kind, available):
+        names = sorted(n for n in available if not n.startswith("_"))
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        if kind:
+            message = (f"{name!r} is a {kind} that chainrule does not have yet ({module}).{hint} "
+                       f"What {module} has: {', '.join(names)}.")
+        else:
+            message = f"module {module!r} has no attribute {name!r}.{hint}"
+        super().__init__(message)
+        self.name = name

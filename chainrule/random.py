@@ -11,7 +11,7 @@ from . import dtypes
 from .ops.array import _shape
 from .primitives import table as P
 from .primitives.primitive import bind
-from .primitives.rng import generator, get_seed, set_seed
+from .primitives.rng import generator, get_seed, saved_state, set_seed
 from .tensor import Tensor
 
 __all__ = ["set_seed", "get_seed", "uniform", "normal", "truncated_normal", "shuffle", "generator"]

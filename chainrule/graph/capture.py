@@ -188,14 +188,13 @@ def _trace(fn, args, kwargs, name=None, compile=None):
 
     # Random ops draw while tracing too: put the generator back, so the first replay
     # draws what an eager call would have drawn.
-    rng = random.generator()
-    rng_state = rng.bit_generator.state
+    restore_generators = random.saved_state()
     try:
         with recording.only(tracer, tracer):
             result = fn(*call_args, **call_kwargs)
     finally:
         tracer.undo_updates()
-        rng.bit_generator.state = rng_state
+        restore_generators()
 
     out_leaves = []
     out_skeleton = _flatten(result, out_leaves, "")

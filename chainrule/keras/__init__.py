@@ -8,7 +8,8 @@ chapter 2 of *Deep Learning with Python* uses: ``keras.Sequential``, ``layers.De
 
 The modules depend one way, each only on those before it: the families resolved by name
 (activations, initializers, regularizers, losses, metrics, optimizers; ``_registry`` holds
-their :class:`~chainrule.keras._registry.Registry`), then ``layers``, ``saving`` (a function
+their :class:`~chainrule.keras._registry.Registry`) with ``ops`` and ``random`` (Keras 3's
+op and random namespaces over chainrule's), then ``layers``, ``saving`` (a function
 of any model, which finds model classes in the layer registry), ``callbacks``,
 ``diagnostics`` and ``distribute``, ``trainers`` (compile/fit/evaluate/predict) and last
 ``models`` (``Model`` is a Trainer and a Layer).
@@ -16,13 +17,14 @@ of any model, which finds model classes in the layer registry), ``callbacks``,
 
 import importlib
 
-from . import (activations, callbacks, initializers, layers, losses, metrics, models,
-               optimizers, regularizers, saving, utils)
+from . import (activations, callbacks, initializers, layers, losses, metrics, models, ops,
+               optimizers, random, regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential
 
 __all__ = ["Sequential", "Model", "Input", "activations", "callbacks", "initializers",
-           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "datasets"]
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
+           "saving", "utils", "datasets"]
 
 
 def __getattr__(name):

@@ -28,8 +28,9 @@ from ._registry import Registry, snake_case
 __all__ = [
     "EPSILON", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy",
     "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError",
-    "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-    "mean_squared_error", "mean_absolute_error", "mse", "mae", "get",
+    "MeanAbsolutePercentageError", "sparse_categorical_crossentropy",
+    "categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mse", "mae", "mape", "get",
 ]
 
 EPSILON = 1e-7  # keras.config.epsilon(): the clip margin for probabilities
@@ -191,8 +192,18 @@ def mean_absolute_error(y_true, y_pred):
     return ops.reduce_mean(ops.abs(y_pred - y_true), -1)
 
 
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(|(y_true - y_pred) / y_true|)`` over the last axis, with ``|y_true|``
+    kept at least ``EPSILON``: one value per sample."""
+    y_pred = _predictions(y_pred)
+    y_true = _float_targets(y_true, y_pred)
+    diff = ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), EPSILON))
+    return 100.0 * ops.reduce_mean(diff, -1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
 
 
 def _last_axis_only(fn_name, axis):
@@ -287,6 +298,9 @@ MeanSquaredError = _wrapper_class(
 MeanAbsoluteError = _wrapper_class(
     "MeanAbsoluteError", mean_absolute_error, {},
     "Mean over the batch of :func:`mean_absolute_error`.")
+MeanAbsolutePercentageError = _wrapper_class(
+    "MeanAbsolutePercentageError", mean_absolute_percentage_error, {},
+    "Mean over the batch of :func:`mean_absolute_percentage_error`.")
 
 
 REGISTRY = Registry("loss")
@@ -294,10 +308,12 @@ for _fn, *_names in ((sparse_categorical_crossentropy, "sparse_categorical_cross
                      (categorical_crossentropy, "categorical_crossentropy"),
                      (binary_crossentropy, "binary_crossentropy"),
                      (mean_squared_error, "mean_squared_error", "mse"),
-                     (mean_absolute_error, "mean_absolute_error", "mae")):
+                     (mean_absolute_error, "mean_absolute_error", "mae"),
+                     (mean_absolute_percentage_error, "mean_absolute_percentage_error",
+                      "mape")):
     REGISTRY.register(_fn, *_names)
 for _cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
-             MeanSquaredError, MeanAbsoluteError):
+             MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError):
     REGISTRY.register(_cls, _cls.__name__)  # (so that the valid names listed include them)
 
 

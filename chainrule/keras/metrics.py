@@ -19,7 +19,7 @@ from ._registry import Registry, snake_case
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "ShapeResolvedAccuracy",
     "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy", "MeanSquaredError",
-    "MeanAbsoluteError", "sparse_categorical_accuracy", "categorical_accuracy",
+    "MeanAbsoluteError", "MeanAbsolutePercentageError", "sparse_categorical_accuracy", "categorical_accuracy",
     "binary_accuracy", "accuracy", "get", "resolve",
 ]
 
@@ -244,6 +244,9 @@ MeanSquaredError = _wrapper_class(
 MeanAbsoluteError = _wrapper_class(
     "MeanAbsoluteError", _regression(losses.mean_absolute_error), "mean_absolute_error",
     "The running mean of the absolute error.")
+MeanAbsolutePercentageError = _wrapper_class(
+    "MeanAbsolutePercentageError", _regression(losses.mean_absolute_percentage_error),
+    "mean_absolute_percentage_error", "The running mean of the absolute percentage error.")
 
 
 class ShapeResolvedAccuracy(Metric):
@@ -276,7 +279,8 @@ for _cls, *_names in (
         (SparseCategoricalAccuracy, "sparse_categorical_accuracy"),
         (CategoricalAccuracy, "categorical_accuracy"), (BinaryAccuracy, "binary_accuracy"),
         (Accuracy,), (MeanSquaredError, "mean_squared_error", "mse"),
-        (MeanAbsoluteError, "mean_absolute_error", "mae"), (Mean,), (Sum,),
+        (MeanAbsoluteError, "mean_absolute_error", "mae"),
+        (MeanAbsolutePercentageError, "mean_absolute_percentage_error", "mape"), (Mean,), (Sum,),
         (ShapeResolvedAccuracy, "accuracy", "acc")):  # see resolve()
     REGISTRY.register(_cls, *_names)
 

@@ -42,9 +42,11 @@ from .reduction import (
 )
 from .linalg import dense, det, diag_part, dot, einsum, inv, matmul, solve, tensordot, trace
 from .nn import (
-    bias_add, dropout, elu, gelu, l2_loss, leaky_relu, log_sigmoid, log_softmax, relu, relu6,
-    selu, sigmoid_cross_entropy_with_logits, silu, softmax, softmax_cross_entropy_with_logits,
-    softsign, sparse_softmax_cross_entropy_with_logits, swish,
+    bias_add, celu, dropout, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu,
+    hard_swish, hard_tanh, l2_loss, leaky_relu, log_sigmoid, log_softmax, mish, relu, relu6,
+    selu, sigmoid_cross_entropy_with_logits, silu, soft_shrink, softmax,
+    softmax_cross_entropy_with_logits, softsign, sparse_plus, sparse_sigmoid,
+    sparse_softmax_cross_entropy_with_logits, squareplus, swish, tanh_shrink, threshold,
 )
 from .operators import install_operators
 

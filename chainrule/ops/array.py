@@ -269,6 +269,8 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=dtypes
     idx = tensor_arg(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, not {idx.dtype}")
+    if isinstance(depth, Tensor):  # tf.shape(y_pred)[1]: a size, static once traced
+        depth = int(depth._value)
     dtype = dtypes.as_dtype(dtype)
     valid = (idx._value >= 0) & (idx._value < depth)
     if not valid.all():

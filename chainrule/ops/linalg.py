@@ -127,9 +127,9 @@ def dot(a, b):
 
 def einsum(equation, *inputs, **kwargs):
     """Sums of products written as index letters, as ``tf.einsum``: ``"ij,jk->ik"`` is a
-    matrix product, ``"bij,bjk->bik"`` a batched one, ``"ii->i"`` is not supported
-    (a repeated index within one operand). Contractions go pairwise, left to right, each
-    as one ``matmul`` after transposes and reshapes."""
+    matrix product, ``"bij,bjk->bik"`` a batched one, ``"ii->i"`` a diagonal (an index
+    repeated within one operand). Contractions go pairwise, left to right, each as one
+    ``matmul`` after transposes and reshapes."""
     if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
         inputs = tuple(inputs[0])
     xs = [tensor_arg(t) for t in inputs]
@@ -146,9 +146,6 @@ def einsum(equation, *inputs, **kwargs):
         if len(term) != x.ndim:
             raise ValueError(f"einsum: {term!r} has {len(term)} indices but the operand has "
                              f"shape {x.shape}")
-        if len(set(term)) != len(term):
-            raise NotImplementedError(f"einsum: a repeated index within one operand "
-                                      f"({term!r}, a diagonal) is not supported")
         for letter, d in zip(term, x.shape):
             if sizes.setdefault(letter, d) != d:
                 raise ValueError(f"einsum: index {letter!r} has sizes {sizes[letter]} and {d} "
@@ -159,6 +156,7 @@ def einsum(equation, *inputs, **kwargs):
             for letter in term:
                 counts[letter] = counts.get(letter, 0) + 1
         out = "".join(sorted(k for k, c in counts.items() if c == 1))
+    xs, terms = zip(*[_diagonal(x, term) for x, term in zip(xs, terms)])
     x, term = xs[0], terms[0]
     for k in builtins.range(1, len(xs)):
         later = set(out).union(*terms[k + 1:])
@@ -173,6 +171,22 @@ def einsum(equation, *inputs, **kwargs):
         raise ValueError(f"einsum: output index {''.join(sorted(missing))!r} appears in no "
                          f"operand of {equation!r}")
     return transpose(x, [term.index(letter) for letter in out])
+
+
+def _diagonal(x, term):
+    """``x`` with the axes of each index repeated in ``term`` reduced to their diagonal (one
+    axis, put first), and the new term: ``"xbyb"`` becomes ``"bxy"``, the entries where the
+    two b axes agree."""
+    while True:
+        repeated = next((c for c in term if term.count(c) > 1), None)
+        if repeated is None:
+            return x, term
+        at = [i for i, c in enumerate(term) if c == repeated]
+        rest = [i for i in builtins.range(len(term)) if i not in at]
+        x = transpose(x, at + rest)
+        k = np.arange(x.shape[0])
+        x = getitem(x, (k,) * len(at))  # a gather: its gradient adds back onto the diagonal
+        term = repeated + "".join(term[i] for i in rest)
 
 
 def _expand_ellipsis(terms, out, xs, equation):

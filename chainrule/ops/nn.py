@@ -8,8 +8,8 @@ from ..primitives.primitive import bind
 from ..tensor import Tensor
 from ._convert import binary_args, normalize_axis, tensor_arg
 from .array import where
-from .math import (abs, cast, divide, greater, greater_equal, minimum, multiply, sigmoid,
-                   softplus, tanh)
+from .math import (abs, cast, clip_by_value, divide, exp, greater, greater_equal, less,
+                   less_equal, maximum, minimum, multiply, sigmoid, softplus, sqrt, tanh)
 from .reduction import reduce_sum
 from .special import erf, expm1
 
@@ -27,8 +27,14 @@ def relu6(features):
 
 
 def leaky_relu(features, alpha=0.2):
-    """``x`` where positive, ``alpha * x`` elsewhere (TensorFlow's default alpha is 0.2)."""
+    """``x`` where positive, ``alpha * x`` elsewhere (TensorFlow's default alpha is 0.2).
+
+    For ``alpha <= 1`` it is ``maximum(alpha * x, x)``: the same numbers, with the kink at 0
+    known to the table (at the tie the first operand takes the gradient: ``alpha``, as
+    TensorFlow's rule gives at 0)."""
     x = tensor_arg(features)
+    if alpha <= 1:
+        return maximum(alpha * x, x)
     return where(greater(x, 0), x, alpha * x)
 
 
@@ -70,6 +76,98 @@ def softsign(features):
     """``x / (1 + |x|)``."""
     x = tensor_arg(features)
     return x / (1 + abs(x))
+
+
+def hard_sigmoid(x):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a line between (Keras's form)."""
+    return relu6(tensor_arg(x) + 3) / 6
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)`` (also called hard swish)."""
+    x = tensor_arg(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    x = tensor_arg(x)
+    return x * tanh(softplus(x))
+
+
+def exponential(x):
+    """``exp(x)``, as an activation."""
+    return exp(x)
+
+
+def celu(x, alpha=1.0):
+    """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``: an ELU whose derivative is
+    continuous for every ``alpha``."""
+    x = tensor_arg(x)
+    return maximum(x, 0.0) + alpha * expm1(minimum(x, 0.0) / alpha)
+
+
+def hard_tanh(x):
+    """``x`` limited to [-1, 1]."""
+    return clip_by_value(tensor_arg(x), -1.0, 1.0)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    x = tensor_arg(x)
+    return x - tanh(x)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``, a smooth relu (``b`` sets how smooth)."""
+    x = tensor_arg(x)
+    return (x + sqrt(x * x + b)) / 2
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x`` moved toward 0 by ``threshold``, and 0 within ``threshold`` of it."""
+    x = tensor_arg(x)
+    return where(greater(x, threshold), x - threshold,
+                 where(less(x, -threshold), x + threshold, 0.0))
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    x = tensor_arg(x)
+    return where(greater(abs(x), threshold), x, 0.0)
+
+
+def sparse_plus(x):
+    """0 up to -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` from 1."""
+    x = tensor_arg(x)
+    return where(less_equal(x, -1.0), 0.0, where(less(x, 1.0), 0.25 * ((x + 1) * (x + 1)), x))
+
+
+def sparse_sigmoid(x):
+    """0 up to -1, ``(x + 1) / 2`` on (-1, 1), 1 from 1."""
+    x = tensor_arg(x)
+    return where(less_equal(x, -1.0), 0.0, where(greater_equal(x, 1.0), 1.0, 0.5 * (x + 1)))
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    x = tensor_arg(x)
+    return where(greater(x, threshold), x, default_value)
+
+
+def glu(x, axis=-1):
+    """``a * sigmoid(b)``, where ``a`` and ``b`` are the two halves of ``x`` along ``axis``."""
+    x = tensor_arg(x)
+    axis = normalize_axis(axis, x.ndim, "glu")
+    half, odd = divmod(x.shape[axis], 2)
+    if odd:
+        raise ValueError(f"glu: the size of axis {axis} must be even to split it in two; "
+                         f"received shape {x.shape}")
+    lead = (slice(None),) * axis
+    return x[lead + (slice(None, half),)] * sigmoid(x[lead + (slice(half, None),)])
 
 
 def log_sigmoid(x):

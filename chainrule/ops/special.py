@@ -148,7 +148,9 @@ _ATANH = [1 / (2 * n + 1) for n in range(12)]
 def expm1(x):
     """``exp(x) - 1``, accurate for small ``x`` (``tf.math.expm1``)."""
     x = _float(x, "expm1")
-    small = less(abs(x), 0.25)
+    # Two comparisons, not |x| < 0.25: abs has a kink at 0, which a gradient check would
+    # report for elu's positive inputs (expm1 of min(x, 0) = 0) though no gradient crosses it.
+    small = logical_and(greater(x, -0.25), less(x, 0.25))
     xs, xl = where(small, x, 0.0), where(small, 1.0, x)
     return where(small, xs * _horner(xs, _EXPM1), exp(xl) - 1)
 
@@ -156,7 +158,7 @@ def expm1(x):
 def log1p(x):
     """``log(1 + x)``, accurate for small ``x`` (``tf.math.log1p``)."""
     x = _float(x, "log1p")
-    small = less(abs(x), 0.25)
+    small = logical_and(greater(x, -0.25), less(x, 0.25))  # (no kink: see expm1)
     xs, xl = where(small, x, 0.0), where(small, 1.0, x)
     s = xs / (2 + xs)
     return where(small, 2 * (s * _horner(s * s, _ATANH)), log(1 + xl))

@@ -5,13 +5,40 @@ It lives below the table, so the table's stateful ``random`` primitive needs not
 :mod:`chainrule.random` (the user API, built on the table and the ops).
 """
 
+import weakref
+
 import numpy as np
 
 from .. import dtypes
 
-__all__ = ["set_seed", "get_seed", "generator", "draw"]
+__all__ = ["set_seed", "get_seed", "generator", "draw", "Stream", "saved_state"]
 
 _state = {"seed": None, "rng": np.random.default_rng()}
+_streams = weakref.WeakSet()
+
+
+class Stream:
+    """A sequence of draws of its own, which every draw from it advances (what a
+    ``keras.random.SeedGenerator`` holds); given as a draw's ``seed``."""
+
+    __slots__ = ("seed", "generator", "__weakref__")
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.generator = np.random.default_rng(seed)
+        _streams.add(self)
+
+
+def saved_state():
+    """A function that puts the global generator and every :class:`Stream` back where they
+    are now (a trace draws once, and the first replay must draw what eager code would)."""
+    states = [(g, g.bit_generator.state)
+              for g in [_state["rng"]] + [s.generator for s in list(_streams)]]
+
+    def restore():
+        for g, state in states:
+            g.bit_generator.state = state
+    return restore
 
 
 def set_seed(seed):
@@ -25,9 +52,12 @@ def get_seed():
 
 
 def generator(seed=None):
-    """The NumPy Generator a draw uses: the global one, or one fixed by ``seed``."""
+    """The NumPy Generator a draw uses: the global one, one fixed by an int ``seed``, or a
+    :class:`Stream`'s own."""
     if seed is None:
         return _state["rng"]
+    if isinstance(seed, Stream):
+        return seed.generator
     global_seed = 0 if _state["seed"] is None else _state["seed"]
     return np.random.default_rng([global_seed, seed])
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from chainrule import keras
 from chainrule.keras import metrics
 
 
@@ -74,3 +75,21 @@ def test_get_unknown_lists_valid_names():
     assert "Unknown metric 'acuracy'" in message and "Did you mean 'accuracy'" in message
     assert "'sparse_categorical_accuracy'" in message and "'mse'" in message
     assert isinstance(metrics.get(lambda y, p: np.zeros(len(y))), metrics.MeanMetricWrapper)
+
+
+def test_mean_absolute_percentage_error_is_kerass():
+    y_true = np.array([[1.0, 2.0], [4.0, 0.0]], np.float32)
+    y_pred = np.array([[1.5, 2.0], [3.0, 1.0]], np.float32)
+    per_sample = 100 * np.mean(np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), 1e-7)), -1)
+    metric = keras.metrics.get("mape")
+    assert isinstance(metric, keras.metrics.MeanAbsolutePercentageError)
+    metric.update_state(y_true[:1], y_pred[:1])
+    metric.update_state(y_true[1:], y_pred[1:])
+    np.testing.assert_allclose(float(metric.result()), per_sample.mean(), rtol=1e-6)
+    loss = keras.losses.MeanAbsolutePercentageError()
+    np.testing.assert_allclose(float(loss(y_true, y_pred)), per_sample.mean(), rtol=1e-6)
+    assert keras.losses.get("mape") is keras.losses.mean_absolute_percentage_error
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mape"])
+    logs = model.fit(y_true, y_true, verbose=0).history
+    assert set(logs) == {"loss", "mape"}

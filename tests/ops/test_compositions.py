@@ -159,7 +159,11 @@ EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5
           ("ij->", [(2, 3)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
           ("ij,kj->ik", [(2, 3), (4, 3)]), ("bi,bi->b", [(3, 4), (3, 4)]),
           ("...ij,...jk->...ik", [(2, 2, 3), (2, 3, 4)]), ("ij,jk", [(2, 3), (3, 4)]),
-          ("abc,cd->abd", [(2, 3, 4), (4, 5)]), ("ij,ij->ij", [(2, 3), (2, 3)])]
+          ("abc,cd->abd", [(2, 3, 4), (4, 5)]), ("ij,ij->ij", [(2, 3), (2, 3)]),
+          # a repeated index within one operand: a diagonal
+          ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("bxby->xy", [(2, 3, 2, 4)]),
+          ("bxby", [(2, 3, 2, 4)]), ("iij,jk->ik", [(2, 2, 3), (3, 4)]),
+          ("iii->i", [(2, 2, 2)])]
 
 
 @pytest.mark.parametrize("equation, shapes", EINSUM, ids=[e for e, _ in EINSUM])
@@ -173,8 +177,8 @@ def test_einsum_matches_numpy(equation, shapes):
 def test_einsum_errors():
     with pytest.raises(ValueError, match="index 'j' has sizes 3 and 4"):
         tf.einsum("ij,jk->ik", np.ones((2, 3)), np.ones((4, 2)))
-    with pytest.raises(NotImplementedError, match="repeated index"):
-        tf.einsum("ii->i", np.ones((2, 2)))
+    with pytest.raises(ValueError, match="index 'i' has sizes 2 and 3"):
+        tf.einsum("ii->i", np.ones((2, 3)))
 
 
 # -- linear systems ------------------------------------------------------------------------

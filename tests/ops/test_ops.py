@@ -87,6 +87,10 @@ def test_selection_and_casts():
     np.testing.assert_array_equal(tf.where(x > 4).numpy(), [[0, 1], [1, 0]])
     assert tf.cast(x, tf.int32).dtype == tf.int32
     np.testing.assert_array_equal(tf.one_hot([0, 2], 3).numpy(), [[1, 0, 0], [0, 0, 1]])
+    # a depth read off a tensor's shape, as the book's custom metric does
+    depth = tf.shape(tf.ones((2, 4)))[1]
+    np.testing.assert_array_equal(tf.one_hot([0, 3], depth=depth).numpy(),
+                                  [[1, 0, 0, 0], [0, 0, 0, 1]])
     np.testing.assert_array_equal(tf.clip_by_value(x, 1.5, 4.0).numpy(), [[1.5, 4, 3], [4, 2, 1.5]])
 
 

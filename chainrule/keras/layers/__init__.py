@@ -1,11 +1,14 @@
-"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, and
-the merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum).
+"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, the
+merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum) and the
+activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU).
 
 Layers serialise as ``{"class_name": ..., "config": ...}`` (:func:`serialize`) and come
 back through :data:`REGISTRY` (:func:`deserialize`), where models register too, so that a
 model can hold another."""
 
+from ...errors import MissingNameError
 from .._registry import Registry, serialize
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .core import Activation, Dropout, Flatten, Input, InputLayer
 from .dense import Dense
 from .keras_tensor import KerasTensor
@@ -16,11 +19,12 @@ from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtr
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
-           "minimum", "get", "serialize", "deserialize"]
+           "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
+           "deserialize"]
 
 REGISTRY = Registry("layer")
 for _cls in (Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract,
-             Multiply, Average, Maximum, Minimum):
+             Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU):
     REGISTRY.register(_cls)
 
 
@@ -30,3 +34,42 @@ def deserialize(config, custom_objects=None):
 
 
 get = deserialize
+
+
+# Keras 3's layer names, so that one chainrule lacks says so (see __getattr__).
+KERAS_LAYERS = frozenset("""
+Activation ActivityRegularization AdaptiveAveragePooling1D AdaptiveAveragePooling2D
+AdaptiveAveragePooling3D AdaptiveMaxPooling1D AdaptiveMaxPooling2D AdaptiveMaxPooling3D Add
+AdditiveAttention AlphaDropout Attention AugMix AutoContrast Average AveragePooling1D
+AveragePooling2D AveragePooling3D AvgPool1D AvgPool2D AvgPool3D BatchNormalization
+Bidirectional CategoryEncoding CenterCrop Concatenate
+ContrastLimitedAdaptiveHistogramEqualization Conv1D Conv1DTranspose Conv2D Conv2DTranspose
+Conv3D Conv3DTranspose ConvLSTM1D ConvLSTM2D ConvLSTM3D Convolution1D Convolution1DTranspose
+Convolution2D Convolution2DTranspose Convolution3D Convolution3DTranspose Cropping1D
+Cropping2D Cropping3D CutMix Dense DepthwiseConv1D DepthwiseConv2D Discretization Dot Dropout
+ELU EinsumDense Embedding Equalization Flatten FlaxLayer GRU GRUCell GaussianDropout
+GaussianNoise GlobalAveragePooling1D GlobalAveragePooling2D GlobalAveragePooling3D
+GlobalAvgPool1D GlobalAvgPool2D GlobalAvgPool3D GlobalMaxPool1D GlobalMaxPool2D
+GlobalMaxPool3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D GroupNormalization
+GroupQueryAttention HashedCrossing Hashing Identity Input InputLayer InputSpec IntegerLookup
+JaxLayer LSTM LSTMCell Lambda Layer LayerNormalization LeakyReLU Masking MaxNumBoundingBoxes
+MaxPool1D MaxPool2D MaxPool3D MaxPooling1D MaxPooling2D MaxPooling3D Maximum MelSpectrogram
+Minimum MixUp MultiHeadAttention Multiply Normalization PReLU Permute Pipeline
+RMSNormalization RNN RandAugment RandomBrightness RandomColorDegeneration RandomColorJitter
+RandomContrast RandomCrop RandomElasticTransform RandomErasing RandomFlip RandomGaussianBlur
+RandomGrayscale RandomHue RandomInvert RandomPerspective RandomPosterization RandomRotation
+RandomSaturation RandomSharpness RandomShear RandomTranslation RandomZoom ReLU RepeatVector
+Rescaling Reshape Resizing ReversibleEmbedding STFTSpectrogram SeparableConv1D
+SeparableConv2D SeparableConvolution1D SeparableConvolution2D SimpleRNN SimpleRNNCell Softmax
+Solarization SpatialDropout1D SpatialDropout2D SpatialDropout3D SpectralNormalization
+StackedRNNCells StringLookup Subtract TFSMLayer TernaryDense TextVectorization
+TimeDistributed TorchModuleWrapper UnitNormalization UpSampling1D UpSampling2D UpSampling3D
+Wrapper ZeroPadding1D ZeroPadding2D ZeroPadding3D add average concatenate deserialize dot
+maximum minimum multiply serialize subtract
+""".split())
+
+
+def __getattr__(name):
+    # Only reached for a name this module lacks: `layers.LSTM` says what it is and what exists.
+    raise MissingNameError(__name__, name, "Keras layer" if name in KERAS_LAYERS else None,
+                           __all__)

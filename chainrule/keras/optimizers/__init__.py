@@ -1,13 +1,15 @@
-"""``keras.optimizers``: SGD, RMSprop, Adagrad, Adam, the Optimizer base, and :func:`get`."""
+"""``keras.optimizers``: SGD, RMSprop, Adagrad, Adam, the Optimizer base, :func:`get`, and
+the learning-rate ``schedules``."""
 
 from .._registry import Registry
+from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get", "schedules"]
 
 REGISTRY = Registry("optimizer")
 for _cls, _name in ((SGD, "sgd"), (RMSprop, "rmsprop"), (Adagrad, "adagrad"), (Adam, "adam")):

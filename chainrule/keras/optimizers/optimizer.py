@@ -22,6 +22,8 @@ from ...graph.graph import VARIABLE
 from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
 from ...tensor import Tensor
 from ...variable import Variable
+from .._registry import serialize
+from . import schedules
 
 __all__ = ["Optimizer"]
 
@@ -292,13 +294,17 @@ class Optimizer:
 
     # -- configuration -----------------------------------------------------------------------
     def get_config(self):
-        lr = self._schedule if self._schedule is not None else float(self._learning_rate._value)
+        lr = serialize(self._schedule) if self._schedule is not None \
+            else float(self._learning_rate._value)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
+        if isinstance(config.get("learning_rate"), dict):  # a saved schedule
+            config = {**config, "learning_rate": schedules.deserialize(
+                config["learning_rate"], custom_objects)}
         return cls(**config)
 
     def __repr__(self):

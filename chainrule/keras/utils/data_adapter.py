@@ -4,7 +4,8 @@ from a :class:`chainrule.data.Dataset`.
 Arrays are checked once, then cut into batches of ``batch_size`` (shuffled per epoch when
 asked, see :mod:`.batching`). A Dataset is already batched: each element is one batch,
 ``(x, y)`` for training and evaluation, ``x`` (or ``(x, ...)``) for prediction, and
-``batch_size`` must not be given (as in Keras). A shuffle inside the Dataset reshuffles
+``batch_size`` must not be given (as in Keras); an element may also be
+``(x, y, sample_weight)``. A shuffle inside the Dataset reshuffles
 at every epoch, because every epoch iterates it afresh.
 """
 
@@ -130,14 +131,10 @@ class DatasetBatches:
     def _split(self, element, wrap=True):
         if not isinstance(element, tuple) or len(element) not in (2, 3):
             raise ValueError(f"{self.caller}: each element of the Dataset must be an (x, y) "
-                             f"pair of batches; received {_describe(element)}")
-        if len(element) == 3:
-            raise NotImplementedError(f"{self.caller}: (x, y, sample_weight) elements are "
-                                      f"not supported; give (x, y) pairs")
-        x, y = element
-        if not wrap:
-            return x, y
-        return _wrap_all(x), _wrap_all(y)
+                             f"pair of batches (or (x, y, sample_weight)); received "
+                             f"{_describe(element)}")
+        # (x, y) or (x, y, sample_weight): train_step and test_step unpack either.
+        return element if not wrap else tuple(_wrap_all(part) for part in element)
 
 
 def _wrap_all(obj):
