@@ -78,7 +78,8 @@ def test_the_readme_has_its_blocks():
     # The parser found the blocks (a changed fence style would otherwise test nothing).
     assert len(PYTHON) >= 5
     assert sum(expected is not None for _c, _l, expected in PYTHON) >= 3
-    assert "python -m chainrule.launch -n 2 train.py" in open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        assert "python -m chainrule.launch -n 2 train.py" in f.read()
 
 
 @pytest.mark.parametrize("code, line, expected",
