@@ -131,10 +131,15 @@ def _worker(name: str, model: str, data_path: str, batch_size: int, seed: int,
     Replies are JSON lines on a private copy of the original stdout; fd 1 itself is pointed at
     stderr so that anything a library prints cannot corrupt the protocol.
     """
-    import resource
-
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    with proto:
+        return _serve(proto, name, model, data_path, batch_size, seed, steps)
+
+
+def _serve(proto, name: str, model: str, data_path: str, batch_size: int, seed: int,
+           steps: int | None) -> int:
+    import resource
 
     def send(**msg):
         proto.write(json.dumps(msg) + "\n")
@@ -224,6 +229,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             pass
         self.proc.stdout.read()
+        self.proc.stdout.close()
         # wait4 returns this child's own rusage: its peak RSS alone, in KiB on Linux.
         _, status, usage = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from chainrule.examples import mnist, tape_basics
+from chainrule.keras.diagnostics import TrainingCheckWarning
 from tests.keras._helpers import MNIST
 
 
@@ -51,7 +52,9 @@ def test_tape_basics_prints_the_chapter_values(capsys):
 def test_diagnostics_plot_example_writes_the_picture_and_a_diagnosis(tmp_path, capsys):
     pytest.importorskip("sklearn")
     from chainrule.examples import diagnostics_plot
-    history = diagnostics_plot.main([str(tmp_path), "--epochs", "2"])
+    # Its learning rate is high on purpose, so that the diagnostics have something to say.
+    with pytest.warns(TrainingCheckWarning, match="the learning rate 0.05 is too large"):
+        history = diagnostics_plot.main([str(tmp_path), "--epochs", "2"])
     out = capsys.readouterr().out
     assert history.diagnosis in out and f"wrote {tmp_path / 'diagnostics.png'}" in out
     with open(tmp_path / "diagnostics.png", "rb") as f:

@@ -14,7 +14,8 @@ def test_plot_history_draws_each_metric(tmp_path):
     logs = {"accuracy": [0.9, 0.95], "loss": [0.3, 0.1], "val_accuracy": [0.92, 0.94],
             "val_loss": [0.25, 0.2]}
     path = plot_history(logs, tmp_path / "h.png", title="t")
-    assert open(path, "rb").read(8) == PNG
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG
 
 
 def test_plot_history_without_metrics_is_an_error(tmp_path):
@@ -28,5 +29,6 @@ def test_plot_samples_with_predictions(tmp_path):
     labels = np.arange(7) % 10
     predictions = np.eye(10)[[0, 1, 2, 3, 4, 5, 9]]  # the last one is wrong
     path = plot_samples(images, labels, tmp_path / "s.png", predictions=predictions)
-    assert open(path, "rb").read(8) == PNG
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG
     assert list(tmp_path.iterdir()) == [tmp_path / "s.png"]  # no temporary file left

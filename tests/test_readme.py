@@ -78,7 +78,8 @@ def test_the_readme_has_its_blocks():
     # The parser found the blocks (a changed fence style would otherwise test nothing).
     assert len(PYTHON) >= 5
     assert sum(expected is not None for _c, _l, expected in PYTHON) >= 3
-    assert "python -m chainrule.launch -n 2 train.py" in open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        assert "python -m chainrule.launch -n 2 train.py" in f.read()
 
 
 @pytest.mark.parametrize("code, line, expected",
@@ -165,7 +166,8 @@ def layout_tree():
     """The README's layout tree as {"": the names of chainrule's own lines, "ops": the files the
     ops/ line and its continuation lines name, ...}; a line that names several parts names no
     files inside them."""
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
     tree = text[text.index("## How it is built"):].split("```")[1]
     file_names = re.compile(r"\w[\w.]*(?:\.py|/)")
     named, package = {"": set()}, None
@@ -204,4 +206,5 @@ def test_the_layout_tree_names_every_part_and_only_real_files():
 
 def test_the_readme_stays_a_readme():
     # Users' pages; the benchmark's method and history live in bench/README.md.
-    assert len(open(README, encoding="utf-8").read().splitlines()) <= 450
+    with open(README, encoding="utf-8") as f:
+        assert len(f.read().splitlines()) <= 450

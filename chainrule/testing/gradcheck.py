@@ -12,7 +12,9 @@ Two things make a plain comparison misleading, and :func:`check_grads` handles b
 
 * **kinks**: relu, abs, maximum and minimum switch branch at a point (any primitive whose
   table entry has a ``kink``); an input within ``eps`` of it (or that crosses it during the
-  finite differences) is reported as a kink, with a :class:`KinkWarning`, not as a failure;
+  finite differences) is reported as a kink, with a :class:`KinkWarning`, not as a failure,
+  when the gradient goes through that entry (an ``abs`` that only chooses a branch is no
+  kink of ``f``);
 * **where the error is**: on a mismatch the function is recorded once more and each
   recorded op's derivative rule is checked on its own, in order; the error names the first
   one that disagrees (a table rule, or a ``custom_gradient``), with its relative error and
@@ -27,6 +29,7 @@ import numpy as np
 from .. import debug
 from ..autodiff.tape import GradientTape, unbroadcast
 from ..ops import convert_to_tensor, reduce_sum
+from ..primitives import table
 from ..recording import paused_recorders, recorders
 from ..tensor import Tensor
 from ..variable import Variable
@@ -120,12 +123,14 @@ class _Point:
 class _KinkWatch:
     """A recorder that keeps, for each kink op of a run (in order), which side of its
     switching point each entry is on; entries seen on both sides (or within ``eps``) are
-    kinks."""
+    kinks, where the output's gradient flows through them: an ``abs`` that only picks a
+    branch (``less(abs(x), 1)``, or a branch ``where`` discards there) leaves ``f`` smooth."""
 
     def __init__(self, eps):
         self.eps = eps
-        self.center = None  # per kink op: (primitive, sign array), from the unperturbed run
-        self.flagged = {}  # kink op index -> number of entries on a kink
+        # per kink op: (primitive, sign array, result), from the unperturbed run
+        self.center = None
+        self.flagged = {}  # kink op index -> entries seen on a kink (a boolean array)
         self.run = None
 
     def start(self):
@@ -136,7 +141,7 @@ class _KinkWatch:
             return
         d = np.asarray(prim.kink.distance(*[x._value for x in inputs]), dtype=np.float64)
         k = len(self.run)
-        self.run.append((prim, np.sign(d)))
+        self.run.append((prim, np.sign(d), out))
         if self.center is None:
             near = np.abs(d) <= self.eps
         elif k < len(self.center):
@@ -144,20 +149,49 @@ class _KinkWatch:
         else:
             return
         if near.any():
-            self.flagged[k] = max(self.flagged.get(k, 0), int(near.sum()))
+            self.flagged[k] = self.flagged.get(k, False) | near
 
     def finish_center(self):
         self.center, self.run = self.run, None
 
-    def descriptions(self):
-        out = []
+    def descriptions(self, tape, out):
+        """One line per kink op with flagged entries that the gradient of ``out`` (the
+        unperturbed run's, on ``tape``) flows through."""
+        reached = _reached(tape, out) if self.flagged else {}
+        lines = []
         for k in sorted(self.flagged):
-            prim = self.center[k][0]
-            out.append(f"'{prim.name}' (kink op #{k + 1}): {self.flagged[k]} entr"
-                       f"{'y sits' if self.flagged[k] == 1 else 'ies sit'} within eps of the "
-                       f"point where {prim.kink.where}; its derivative there is a convention, "
-                       f"not a limit")
-        return out
+            prim, _, result = self.center[k]
+            n = int((self.flagged[k] & reached.get(id(result), False)).sum())
+            if n == 0:
+                continue
+            lines.append(f"'{prim.name}' (kink op #{k + 1}): {n} entr"
+                         f"{'y sits' if n == 1 else 'ies sit'} within eps of the "
+                         f"point where {prim.kink.where}; its derivative there is a convention, "
+                         f"not a limit")
+        return lines
+
+
+def _reached(tape, out):
+    """``{id: which entries}`` for each recorded tensor whose entries the gradient of ``out``
+    flows through near the point: a ``where`` passes on those its condition picks (the same
+    all around the point unless the condition itself flips there), any other op all."""
+    reached = {id(out): np.ones(out.shape, bool)}
+    with paused_recorders():
+        for prim, inputs, _, result, needs in reversed(tape._records):
+            mask = reached.get(id(result))
+            if mask is None or not mask.any():
+                continue
+            for i, (x, need) in enumerate(zip(inputs, needs)):
+                if not need:
+                    continue
+                if prim is table.where:
+                    picked = mask & (inputs[0]._value if i == 1 else ~inputs[0]._value)
+                    picked = np.asarray(unbroadcast(convert_to_tensor(picked.astype(np.float64)),
+                                                    x.shape)) > 0
+                else:
+                    picked = np.ones(x.shape, bool)
+                reached[id(x)] = reached[id(x)] | picked if id(x) in reached else picked
+    return reached
 
 
 def _call(f, point, arrays, watch=None):
@@ -258,7 +292,7 @@ def _check(f, point, arrays, wrt, rng, eps, rtol, atol, modes, order):
                                         [sources[i] for i in wrt], rng, eps, rtol, atol, watch)
     finally:
         rec.remove(watch)
-    kinks = watch.descriptions()
+    kinks = watch.descriptions(tape, out)
     mode = "full Jacobian" if full else "random projection"
     if mismatch is not None:
         blame = _first_wrong_op(f, point, arrays, wrt, eps, rtol, atol, rng)

@@ -84,9 +84,10 @@ def test_draw_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path):
 def test_render_svg_and_png(tmp_path):
     g = worked_example_graph()
     svg = draw(g, tmp_path / "forward.svg")
-    assert "<svg" in open(svg).read() and ">6<" in open(svg).read()
+    text = svg.read_text()
+    assert "<svg" in text and ">6<" in text
     png = draw(g, tmp_path / "backward.png", backward=True)
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_worked_example_script_writes_both_pictures(tmp_path, capsys):

@@ -7,6 +7,7 @@ import pytest
 import chainrule as cr
 from chainrule import keras
 from chainrule.keras import layers, losses, metrics, optimizers
+from chainrule.keras.diagnostics import TrainingCheckWarning
 
 from ._helpers import blobs
 
@@ -270,7 +271,9 @@ def test_models_have_no_softmax_code_of_their_own():
 def test_float64_data_is_cast_once():
     x, y = blobs(64)
     model = classifier()
-    model.fit(x.astype(np.float64), y, verbose=0)
+    with pytest.warns(TrainingCheckWarning, match=r"x is float64, but chainrule computes in "
+                      r"float32: fit made a float32 copy of all of x"):
+        model.fit(x.astype(np.float64), y, verbose=0)
     assert all(w.dtype == np.float32 for w in model.weights)
     assert model.predict(x.astype(np.float64), verbose=0).dtype == np.float32
 

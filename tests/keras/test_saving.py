@@ -205,7 +205,8 @@ def test_history_plot_writes_a_png(tmp_path):
     model = small_model()
     history = model.fit(x, y, epochs=3, verbose=0, validation_split=0.2)
     path = history.plot(tmp_path / "curves.png")
-    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 # -- model files are untrusted input (issue 12) -----------------------------------------------

@@ -142,7 +142,7 @@ def test_matmul_runs_in_full_when_skipping_does_not_pay(numba_kernels):
     same_bits(kernels.matmul(dense.T, g), np.matmul(dense.T, g))
 
 
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # 0 * inf, as in NumPy
+@np.errstate(invalid="ignore")  # 0 * inf, as in NumPy
 @needs_numba
 def test_matmul_lets_inf_and_nan_in_skipped_lines_spread(numba_kernels):
     rng = np.random.default_rng(13)
@@ -196,7 +196,7 @@ KERNELS = sorted(name for name, p in P.PRIMITIVES.items() if p.kernel is not Non
 
 
 @pytest.mark.parametrize("name", KERNELS)
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # edge values, on purpose
 def test_every_kernel_writes_its_primitives_forward(backend, name):
     """Each kernel in the table, into a given buffer (and over its own input, for those
     that may write there: element-wise ones, all_reduce), equals the forward bit for bit."""
@@ -237,7 +237,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
 
 @pytest.mark.parametrize("shape, axis", [((64, 10), 1), ((5, 1), -1), ((3, 200), 1),
                                          ((4, 3, 7), -1), ((6, 9), 0), ((128, 128), 1)])
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # edge values, on purpose
 def test_softmax_kernel_gives_the_forward_bits_for_any_layout(backend, shape, axis):
     rng = np.random.default_rng(3)
     for x in (edgy(rng, shape), rng.standard_normal(shape).astype(F32) * 20):

@@ -67,6 +67,25 @@ def test_other_switching_points_are_kinks(fn, args, what):
         check_grads(fn, *args)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda x: cr.where(cr.abs(x) < 1.0, x * 2.0, x * x),  # abs only picks the branch
+    lambda x: cr.where(x < 1.0, x * 2.0, cr.abs(x) * 3.0),  # abs in the branch not taken
+    cr.math.sinh, cr.math.erf, cr.math.atan,
+], ids=["abs_in_the_condition", "abs_in_a_discarded_branch", "sinh", "erf", "atan"])
+def test_an_abs_the_gradient_does_not_go_through_is_no_kink(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KinkWarning)
+        report = check_grads(fn, np.array([0.0, -1e-9, 0.5]), order=2)
+    assert report.kinks == []
+
+
+def test_an_abs_in_the_branch_taken_is_a_kink():
+    with pytest.warns(KinkWarning, match=r"'abs' \(kink op #2\): 1 entry"):
+        report = check_grads(lambda x: cr.where(cr.abs(x) < 1.0, cr.abs(x) * 3.0, x),
+                             np.array([0.0, 0.5]))
+    assert len(report.kinks) == 1
+
+
 def test_a_kink_does_not_hide_a_wrong_rule_elsewhere():
     x = np.array([0.0, 1.0, 2.0])
     with warnings.catch_warnings():

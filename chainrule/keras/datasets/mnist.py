@@ -62,8 +62,18 @@ _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 def _read_npz(path, expected):
     """The four arrays from `path`, after checking them against `expected`."""
     try:
+        # Opened here: np.load(path) leaves its own file open when the zip is damaged.
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise DatasetCorruptError(f"{path}: not a readable .npz archive ({exc})") from exc
+    with stream:
+        return _read_arrays(stream, path, expected)
+
+
+def _read_arrays(stream, path, expected):
+    try:
         # Never unpickle: a dataset file must not be able to run code.
-        archive = np.load(path, allow_pickle=False)
+        archive = np.load(stream, allow_pickle=False)
     except _READ_ERRORS as exc:
         raise DatasetCorruptError(f"{path}: not a readable .npz archive ({exc})") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):

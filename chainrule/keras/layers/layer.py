@@ -176,7 +176,8 @@ class Layer:
         wasteful or impossible.
         """
         probe = tuple(1 if d is None else d for d in input_shape)
-        out = self(np.zeros(probe, self.dtype))
+        with np.errstate(all="ignore"):  # only the shape counts: log(0) or 1 / 0 may happen
+            out = self(np.zeros(probe, self.dtype))
         return (input_shape[0],) + tuple(out.shape[1:])
 
     # -- weights -------------------------------------------------------------------------
