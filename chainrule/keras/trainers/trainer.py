@@ -544,7 +544,7 @@ class Trainer:
         """Builds the model for ``x`` (a trace must not be the place weights are made) and
         lets the compiled steps see any change of weights."""
         if not self.built:
-            self.build(nest.map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
+            self._build_once(nest.map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
         if self._jit is not None:
             self._jit.refresh()
 
