@@ -367,7 +367,7 @@ class Function:
                 f"making the chainrule.function again in a loop (define it once, outside), "
                 f"(2) tensors of changing shapes (reduce_retracing=True lets one trace serve "
                 f"every batch size), (3) Python numbers or objects as arguments, each new "
-                f"value a new signature (pass tensors).", stacklevel=5)
+                f"value a new signature (pass tensors).", stacklevel=4)
         return traced
 
     def _trace(self, args, kwargs):
