@@ -93,7 +93,23 @@ class CompiledGraph:
         except IndexError:  # every plan is in use by another thread's call
             plan = _Plan(self)
         try:
-            return plan.run(args)
+            r = plan.registers
+            for index, arg, (shape, dtype) in zip(self._inputs, args, self._input_specs):
+                array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
+                if array.shape != shape or array.dtype != dtype:
+                    # The buffers were planned for these shapes: anything else needs a new plan.
+                    raise ValueError(f"compiled graph '{self.graph.name}' was planned for "
+                                     f"inputs of shape {shape} and dtype {dtype}; got "
+                                     f"{array.shape} {array.dtype}. Compile a graph traced for "
+                                     f"that signature.")
+                r[index] = array
+                if isinstance(arg, Variable):
+                    plan.variable_objects[index] = arg
+            for index, variable in plan.variables:
+                r[index] = variable._value
+            for step in plan.steps:
+                step(r)
+            return [np.array(r[i], copy=True) for i in self._outputs]
         finally:
             self._idle.append(plan)
 
@@ -107,10 +123,9 @@ class _Plan:
     """What one call of a :class:`CompiledGraph` writes to: the registers, the buffers and
     the steps bound to them."""
 
-    __slots__ = ("compiled", "registers", "buffers", "steps", "variable_objects", "variables")
+    __slots__ = ("registers", "buffers", "steps", "variable_objects", "variables")
 
     def __init__(self, compiled):
-        self.compiled = compiled
         graph, program = compiled.graph, compiled.program
         self.registers = registers = [None] * program.value_count
         for v in list(graph.values) + program.constants:
@@ -125,25 +140,6 @@ class _Plan:
         for index, buffer in buffers.items():
             registers[index] = buffer
         self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
-
-    def run(self, args):
-        compiled, r = self.compiled, self.registers
-        for index, arg, (shape, dtype) in zip(compiled._inputs, args, compiled._input_specs):
-            array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
-            if array.shape != shape or array.dtype != dtype:
-                # The buffers were planned for these shapes: anything else needs a new plan.
-                raise ValueError(f"compiled graph '{compiled.graph.name}' was planned for "
-                                 f"inputs of shape {shape} and dtype {dtype}; got "
-                                 f"{array.shape} {array.dtype}. Compile a graph traced for "
-                                 f"that signature.")
-            r[index] = array
-            if isinstance(arg, Variable):
-                self.variable_objects[index] = arg
-        for index, variable in self.variables:
-            r[index] = variable._value
-        for step in self.steps:
-            step(r)
-        return [np.array(r[i], copy=True) for i in compiled._outputs]
 
 
 def _step(op, buffers, variables):
