@@ -3,11 +3,12 @@ calls. chainrule runs on the CPU, through NumPy; there is no placement to choose
 
 import contextlib
 
-__all__ = ["run_functions_eagerly", "functions_run_eagerly", "list_physical_devices",
+__all__ = ["run_functions_eagerly", "functions_run_eagerly", "set_trace_cache_size",
+           "get_trace_cache_size", "list_physical_devices",
            "list_logical_devices", "get_visible_devices", "set_visible_devices", "device",
            "PhysicalDevice"]
 
-_state = {"eager": False}
+_state = {"eager": False, "trace_cache_size": 64}
 
 
 def run_functions_eagerly(run_eagerly):
@@ -19,6 +20,20 @@ def run_functions_eagerly(run_eagerly):
 def functions_run_eagerly():
     """Whether :func:`run_functions_eagerly` is on."""
     return _state["eager"]
+
+
+def set_trace_cache_size(size):
+    """How many traces each ``chainrule.function`` (and each compiled Keras step) keeps,
+    one per signature; beyond it the least recently used is dropped (and traced again if
+    it comes back). A trace holds its graph and its compiled buffers."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"set_trace_cache_size: expected an integer >= 1; received {size!r}")
+    _state["trace_cache_size"] = size
+
+
+def get_trace_cache_size():
+    """See :func:`set_trace_cache_size` (64 unless set)."""
+    return _state["trace_cache_size"]
 
 
 class PhysicalDevice:

@@ -57,11 +57,16 @@ class CompiledGraph:
     Call it with one array per graph input; it returns a list with one array per output
     (copies: the planned buffers are overwritten by the next call).
 
+    Calls from several threads at once are safe: the buffers belong to a *plan* that one
+    call holds while it runs. Idle plans wait in a pool; a call takes one (a new one is made
+    when all are busy, so there are at most as many as calls ever ran at once) and gives it
+    back, so a single caller always reuses the same plan.
+
     Attributes:
         graph: the :class:`~chainrule.Graph` it runs.
         program: the :class:`~chainrule.compiler.program.Program` it runs (``listing()``
             shows it, fused loops with their members).
-        buffer_count / buffer_bytes: how many preallocated buffers the plan uses, and their
+        buffer_count / buffer_bytes: how many preallocated buffers a plan uses, and their
             size; ``planned_count`` how many values live in them (more values than buffers
             means buffers are reused).
     """
@@ -69,52 +74,72 @@ class CompiledGraph:
     def __init__(self, graph, fusion=None):
         self.graph = graph
         self.program = program = rewrite(graph, fusion)
-        self._registers = [None] * program.value_count
-        for v in list(graph.values) + program.constants:
-            if v.kind == CONSTANT:
-                self._registers[v.index] = v.example
         self._inputs = [v.index for v in graph.inputs]
         self._input_specs = [(v.shape, v.dtype) for v in graph.inputs]
-        # The Variable objects that updates write to, by value index (those passed as
-        # arguments are filled in at each call).
-        values = list(graph.values) + program.variables  # with those of inlined graphs
-        self._variable_objects = {v.index: v.variable for v in values if v.variable is not None}
-        self._variables = [(v.index, v.variable) for v in values if v.kind == VARIABLE]
         self._outputs = [v.index for v in program.outputs]
-        buffers = plan_buffers(program)
-        for index, buffer in buffers.items():
-            self._registers[index] = buffer
+        self._idle = [_Plan(self)]  # list.pop and list.append are atomic: no lock needed
+        buffers = self._idle[0].buffers
         distinct = {id(b): b for b in buffers.values()}
         self.planned_count = len(buffers)
         self.buffer_count = len(distinct)
         self.buffer_bytes = sum(b.nbytes for b in distinct.values())
-        self._steps = [_step(op, buffers, self._variable_objects) for op in program.ops]
 
     def __call__(self, *args):
         if len(args) != len(self._inputs):
             raise TypeError(f"compiled graph '{self.graph.name}' takes {len(self._inputs)} "
                             f"inputs, got {len(args)}")
-        r = self._registers
-        for index, arg, (shape, dtype) in zip(self._inputs, args, self._input_specs):
-            array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
-            if array.shape != shape or array.dtype != dtype:
-                # The buffers were planned for these shapes: anything else needs a new plan.
-                raise ValueError(f"compiled graph '{self.graph.name}' was planned for inputs of "
-                                 f"shape {shape} and dtype {dtype}; got {array.shape} "
-                                 f"{array.dtype}. Compile a graph traced for that signature.")
-            r[index] = array
-            if isinstance(arg, Variable):
-                self._variable_objects[index] = arg
-        for index, variable in self._variables:
-            r[index] = variable._value
-        for step in self._steps:
-            step(r)
-        return [np.array(r[i], copy=True) for i in self._outputs]
+        try:
+            plan = self._idle.pop()
+        except IndexError:  # every plan is in use by another thread's call
+            plan = _Plan(self)
+        try:
+            r = plan.registers
+            for index, arg, (shape, dtype) in zip(self._inputs, args, self._input_specs):
+                array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
+                if array.shape != shape or array.dtype != dtype:
+                    # The buffers were planned for these shapes: anything else needs a new plan.
+                    raise ValueError(f"compiled graph '{self.graph.name}' was planned for "
+                                     f"inputs of shape {shape} and dtype {dtype}; got "
+                                     f"{array.shape} {array.dtype}. Compile a graph traced for "
+                                     f"that signature.")
+                r[index] = array
+                if isinstance(arg, Variable):
+                    plan.variable_objects[index] = arg
+            for index, variable in plan.variables:
+                r[index] = variable._value
+            for step in plan.steps:
+                step(r)
+            return [np.array(r[i], copy=True) for i in self._outputs]
+        finally:
+            self._idle.append(plan)
 
     def __repr__(self):
-        return (f"<CompiledGraph '{self.graph.name}': {len(self._steps)} steps, "
+        return (f"<CompiledGraph '{self.graph.name}': {len(self.program.ops)} steps, "
                 f"{self.planned_count} planned values in {self.buffer_count} buffers "
                 f"({self.buffer_bytes / 2**20:.1f} MiB)>")
+
+
+class _Plan:
+    """What one call of a :class:`CompiledGraph` writes to: the registers, the buffers and
+    the steps bound to them."""
+
+    __slots__ = ("registers", "buffers", "steps", "variable_objects", "variables")
+
+    def __init__(self, compiled):
+        graph, program = compiled.graph, compiled.program
+        self.registers = registers = [None] * program.value_count
+        for v in list(graph.values) + program.constants:
+            if v.kind == CONSTANT:
+                registers[v.index] = v.example
+        # The Variable objects that updates write to, by value index (those passed as
+        # arguments are filled in at each call).
+        values = list(graph.values) + program.variables  # with those of inlined graphs
+        self.variable_objects = {v.index: v.variable for v in values if v.variable is not None}
+        self.variables = [(v.index, v.variable) for v in values if v.kind == VARIABLE]
+        self.buffers = buffers = plan_buffers(program)
+        for index, buffer in buffers.items():
+            registers[index] = buffer
+        self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
 
 
 def _step(op, buffers, variables):

@@ -26,7 +26,10 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     it are replayed. Called inside a GradientTape, the replay is recorded like any other
     ops, so gradients flow through it. With ``jit_compile=True`` calls outside any tape run
     on :mod:`.execute`'s executor (buffers planned once, no per-op dispatch).
-    ``input_signature``, ``autograph`` and ``reduce_retracing`` are accepted for
+    With ``reduce_retracing=True`` one trace serves every batch size (the first axis of
+    the tensor arguments), once two traces have shown the graph does not depend on it.
+    Traces are kept per signature up to :func:`chainrule.config.set_trace_cache_size`,
+    least recently used out. ``input_signature`` and ``autograph`` are accepted for
     compatibility and ignored.
 
     >>> import chainrule as cr
@@ -47,5 +50,7 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
       return %4
     """
     if func is None:
-        return functools.partial(function, jit_compile=jit_compile)
-    return Function(func, compile=compile if jit_compile else None)
+        return functools.partial(function, jit_compile=jit_compile,
+                                 reduce_retracing=reduce_retracing)
+    return Function(func, compile=compile if jit_compile else None,
+                    reduce_retracing=reduce_retracing)

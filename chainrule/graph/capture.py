@@ -21,13 +21,16 @@ draws anew at every call; a layer's initial weights are drawn once, outside the 
 Randomness from NumPy itself (``np.random``) is invisible to the trace and is frozen.
 """
 
+import collections
 import functools
 import inspect
 import linecache
 import numbers
 import os
 import sys
+import threading
 import types
+import warnings
 
 import numpy as np
 
@@ -37,6 +40,7 @@ from ..errors import OperatorNotAllowedInGraphError
 from ..tensor import Tensor
 from ..variable import Variable
 from .builder import GraphBuilder, TraceError
+from .graph import CONSTANT, INPUT, VARIABLE
 
 
 class Tracer:
@@ -120,7 +124,8 @@ class Traced:
     one; this package does not know the compiler, which is built on it).
     """
 
-    __slots__ = ("graph", "_out_skeleton", "_out_plan", "compile", "_compiled", "value_reads")
+    __slots__ = ("graph", "_out_skeleton", "_out_plan", "compile", "_compiled", "value_reads",
+                 "__weakref__")
 
     def __init__(self, graph, out_skeleton, out_plan, value_reads=(), compile=None):
         self.graph, self._out_skeleton, self._out_plan = graph, out_skeleton, out_plan
@@ -138,8 +143,20 @@ class Traced:
             if self.compile is None:
                 raise ValueError(f"the trace of '{self.graph.name}' was made without a "
                                  f"compiler (chainrule.function(jit_compile=True) has one)")
-            self._compiled = self.compile(self.graph)
+            with _compile_lock:  # threads calling it first at once compile it once
+                if self._compiled is None:
+                    self._compiled = self.compile(self.graph)
         return self._compiled
+
+    def specialized(self, tensors, compile=None):
+        """This trace's graph for inputs of another batch size, as a new :class:`Traced`:
+        its ops replayed on ``tensors`` under a tracer (the function's Python does not
+        run again)."""
+        graph = self.graph
+        specialized = _trace(lambda *xs: graph.replay(list(xs)), tuple(tensors), {},
+                             name=graph.name, compile=compile or self.compile)
+        return Traced(specialized.graph, self._out_skeleton, self._out_plan, self.value_reads,
+                      specialized.compile)
 
     def run(self, tensor_args, compiled=False):
         """The function's result for these tensor arguments: the graph replayed op by op,
@@ -150,6 +167,9 @@ class Traced:
             outputs = self.graph.run(*tensor_args)
         leaves = [outputs[i] if kind == "value" else i for kind, i in self._out_plan]
         return _unflatten(self._out_skeleton, iter(leaves))
+
+
+_compile_lock = threading.RLock()
 
 
 def trace(fn, *args, name=None, **kwargs):
@@ -209,6 +229,46 @@ def _trace(fn, args, kwargs, name=None, compile=None):
     return Traced(graph, out_skeleton, plan, tracer.value_reads, compile)
 
 
+class TraceCache:
+    """Traces by signature, least recently used first out when more than ``limit`` (by
+    default :func:`chainrule.config.get_trace_cache_size`) are kept: a trace holds its graph
+    and compiled buffers, so a server seeing ever new shapes must not keep them all."""
+
+    def __init__(self, limit=None):
+        self.limit = limit
+        self._items = collections.OrderedDict()
+
+    def get(self, key):
+        try:
+            self._items.move_to_end(key)
+            return self._items[key]
+        except KeyError:
+            return None
+
+    def put(self, key, value):
+        self._items[key] = value
+        self._items.move_to_end(key)
+        limit = self.limit if self.limit is not None else config.get_trace_cache_size()
+        while len(self._items) > limit:
+            self._items.popitem(last=False)
+
+    def clear(self):
+        self._items.clear()
+
+    def __len__(self):
+        return len(self._items)
+
+    def items(self):
+        return list(self._items.items())
+
+    def values(self):
+        return list(self._items.values())
+
+
+# As TensorFlow does: a warning when this many of a function's last calls traced it anew.
+RETRACE_WARNING_CALLS = 5
+
+
 class Function:
     """A Python function over tensors that is traced once per input signature and then
     run by replaying its graph. Make one with :func:`chainrule.function`.
@@ -216,16 +276,30 @@ class Function:
     ``compile`` (``chainrule.compiler.compile`` for ``jit_compile=True``; None replays op
     by op) makes each trace's compiled program; calls outside any tape run it.
 
+    The traces are kept in a :class:`TraceCache` (bounded, least recently used out). When
+    most recent calls trace anew, one warning says why that is slow and what to do. With
+    ``reduce_retracing=True`` the batch size (the first axis of every tensor argument) is
+    no part of the signature once the function has shown, by two traces for two batch
+    sizes that are the same graph, that its graph does not depend on it: from then on each
+    new batch size replays that graph rather than running the Python again.
+
     Attributes:
         graph: the graph of the most recent call's signature.
         tracing_count: how many times the function has been traced.
     """
 
-    def __init__(self, fn, compile=None):
+    def __init__(self, fn, compile=None, reduce_retracing=False):
         functools.update_wrapper(self, fn)
         self._fn = fn
         self.compile = compile
-        self._traces = {}
+        self.reduce_retracing = reduce_retracing
+        self._traces = TraceCache()
+        # reduce_retracing: relaxed signature -> ("candidate", Traced, batch sizes) until a
+        # second batch size is traced, then ("general", Traced) or ("specific",).
+        self._relaxed = TraceCache()
+        self._recent = collections.deque(maxlen=RETRACE_WARNING_CALLS)  # did each trace?
+        self._warned = False
+        self._lock = threading.RLock()  # threads tracing one signature at once trace once
         self._last = None
         self.tracing_count = 0
 
@@ -251,13 +325,49 @@ class Function:
         leaves = []
         skeleton = _flatten((args, kwargs), leaves, "")
         key = (skeleton, tuple(_leaf_key(leaf) for leaf, _ in leaves))
-        traced = self._traces.get(key)
-        if traced is None:
-            traced = self._trace(args, kwargs)
-            self._traces[key] = traced
-            self.tracing_count += 1
         tensors = [leaf for leaf, _ in leaves if isinstance(leaf, Variable) or _is_tensor_like(leaf)]
+        traced = self._traces.get(key)
+        if traced is not None:
+            self._recent.append(False)
+            return traced, tensors
+        with self._lock:
+            traced = self._traces.get(key)
+            if traced is None:
+                traced = self._new_trace(key, args, kwargs, tensors)
+                self._traces.put(key, traced)
         return traced, tensors
+
+    def _new_trace(self, key, args, kwargs, tensors):
+        relaxed = _relaxed_key(key) if self.reduce_retracing else None
+        state = self._relaxed.get(relaxed) if relaxed is not None else None
+        if state is not None and state[0] == "general":
+            try:
+                traced = state[1].specialized(tensors)
+                self._recent.append(False)
+                return traced
+            except Exception:  # noqa: BLE001 (the graph does not fit these inputs: trace)
+                self._relaxed.put(relaxed, ("specific",))
+        traced = self._trace(args, kwargs)
+        self.tracing_count += 1
+        self._recent.append(True)
+        if relaxed is not None:
+            batch = _batch_sizes(key)
+            if state is None:
+                self._relaxed.put(relaxed, ("candidate", traced, batch))
+            elif state[0] == "candidate" and state[2] != batch:
+                same = _same_but_batch(state[1].graph, traced.graph)
+                self._relaxed.put(relaxed, ("general", traced) if same else ("specific",))
+        if not self._warned and len(self._recent) == RETRACE_WARNING_CALLS and \
+                all(self._recent):
+            self._warned = True
+            warnings.warn(
+                f"{RETRACE_WARNING_CALLS} out of the last {RETRACE_WARNING_CALLS} calls to "
+                f"{self!r} traced it anew. Tracing is expensive; the usual causes are (1) "
+                f"making the chainrule.function again in a loop (define it once, outside), "
+                f"(2) tensors of changing shapes (reduce_retracing=True lets one trace serve "
+                f"every batch size), (3) Python numbers or objects as arguments, each new "
+                f"value a new signature (pass tensors).", stacklevel=4)
+        return traced
 
     def _trace(self, args, kwargs):
         return _trace(self._fn, args, kwargs, compile=self.compile)
@@ -284,7 +394,9 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     if jit_compile:
         raise ValueError("chainrule.graph.function cannot compile (the graph package does "
                          "not know the compiler); use chainrule.function(jit_compile=True)")
-    return function if func is None else Function(func)
+    if func is None:
+        return functools.partial(function, reduce_retracing=reduce_retracing)
+    return Function(func, reduce_retracing=reduce_retracing)
 
 
 # -- argument structures -----------------------------------------------------------------
@@ -331,6 +443,54 @@ def _leaf_key(x):
         return ("object", x)
     except TypeError:
         return ("id", id(x))
+
+
+def _relaxed_key(key):
+    """A signature with the first axis of every tensor argument left open."""
+    skeleton, leaf_keys = key
+    return skeleton, tuple(("tensor", (None,) + k[1][1:], k[2]) if k[0] == "tensor" and k[1]
+                           else k for k in leaf_keys)
+
+
+def _batch_sizes(key):
+    return tuple(k[1][0] for k in key[1] if k[0] == "tensor" and k[1])
+
+
+def _same_but_batch(a, b):
+    """Whether graphs ``a`` and ``b`` are one computation traced for inputs that differ in
+    their first axis only: the same ops with the same params on the same values, the same
+    constants and Variables. A graph that read the batch size (a reshape to it, a division
+    by it) differs in a param or a constant."""
+    if len(a.values) != len(b.values) or len(a.nodes) != len(b.nodes) or \
+            [v.index for v in a.outputs] != [v.index for v in b.outputs]:
+        return False
+    for u, v in zip(a.values, b.values):
+        if u.kind != v.kind or u.dtype != v.dtype:
+            return False
+        if u.kind == INPUT and (len(u.shape) != len(v.shape) or u.shape[1:] != v.shape[1:]):
+            return False
+        if u.kind == CONSTANT and not _same(u.example, v.example):
+            return False
+        if u.kind == VARIABLE and u.variable is not v.variable:
+            return False
+    return all(m.prim is n.prim and [v.index for v in m.inputs] == [v.index for v in n.inputs]
+               and (m.output is None) == (n.output is None) and _same(m.params, n.params)
+               for m, n in zip(a.nodes, b.nodes))
+
+
+def _same(x, y):
+    if isinstance(x, dict):
+        return isinstance(y, dict) and x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)):
+        return type(x) is type(y) and len(x) == len(y) and all(map(_same, x, y))
+    if isinstance(x, (np.ndarray, np.generic, Tensor)) or isinstance(y, (np.ndarray, np.generic)):
+        x, y = (t._value if isinstance(t, Tensor) else t for t in (x, y))
+        x, y = np.asarray(x), np.asarray(y)
+        return x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
+    try:
+        return bool(x == y) and type(x) is type(y)
+    except Exception:  # noqa: BLE001 (an object without a plain equality)
+        return x is y
 
 
 def _arg_name(fn, path):

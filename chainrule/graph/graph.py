@@ -206,9 +206,17 @@ class Graph:
         if len(args) != len(self.inputs):
             raise TypeError(f"graph '{self.name}' takes {len(self.inputs)} inputs "
                             f"({', '.join(v.label for v in self.inputs)}), got {len(args)}")
+        return self.replay([self._check_input(v, arg) for v, arg in zip(self.inputs, args)])
+
+    __call__ = run
+
+    def replay(self, tensors):
+        """:meth:`run` on Tensors whose shapes are not checked against the inputs': the
+        same ops, params and captures on inputs of another batch size (for a function
+        traced with ``reduce_retracing``, whose graph does not depend on it)."""
         env = [None] * len(self.values)
-        for v, arg in zip(self.inputs, args):
-            env[v.index] = self._check_input(v, arg)
+        for v, tensor in zip(self.inputs, tensors):
+            env[v.index] = tensor
         for index, operand in self._captures:
             env[index] = operand
         for prim, input_indices, params, out, dead in self._program:
@@ -219,8 +227,6 @@ class Graph:
             for i in dead:  # as in eager code, an intermediate is freed after its last use
                 env[i] = None
         return [env[v.index] for v in self.outputs]
-
-    __call__ = run
 
     def _check_input(self, value, arg):
         tensor = arg

@@ -21,6 +21,7 @@ least 1e-7; below that the clipped formula would stop at 16.118 and pass no grad
 import numpy as np
 
 from .. import ops
+from ..primitives import Primitive, bind
 from .activations import logits_of
 from ..tensor import Tensor
 from ._registry import Registry, snake_case
@@ -61,7 +62,11 @@ def _float_targets(y_true, y_pred):
 
 def _integer_labels(fn_name, y_true, y_pred, check_range=True):
     """Class-index labels for the sparse losses: integers, shaped like ``y_pred`` without
-    its class axis, each in [0, classes) (checked unless ``check_range=False``)."""
+    its class axis, each in [0, classes) (checked unless ``check_range=False``).
+
+    The values are checked here, on this call's labels, and again by the ``class_indices``
+    op that converts them: a compiled step replays that op on every batch, so a NaN label
+    in a later batch is named as NaN there too (not as the integer a cast makes of it)."""
     labels = _as_tensor(y_true)
     if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
         labels = ops.reshape(labels, labels.shape[:-1])
@@ -70,23 +75,50 @@ def _integer_labels(fn_name, y_true, y_pred, check_range=True):
             f"{fn_name}: y_true of shape {np.shape(y_true)} and y_pred of shape "
             f"{y_pred.shape} are incompatible: y_true must hold one class index per sample, "
             f"shape {y_pred.shape[:-1]}")
-    values = labels._value
-    if values.dtype.kind not in "iu":
-        if values.dtype.kind == "f" and values.size and np.any(values != np.floor(values)):
-            raise ValueError(f"{fn_name}: y_true must hold integer class indices; received "
-                             f"non-integer values such as {values[values != np.floor(values)][0]}")
-        labels = ops.cast(labels, "int64")
-        values = labels._value
     classes = y_pred.shape[-1]
+    problem = _label_problem(labels._value, classes, y_pred.shape, check_range)
+    if problem:
+        raise ValueError(f"{fn_name}: {problem}")
+    if labels.dtype.kind in "iu" and not check_range:
+        return labels  # nothing a batch could change that the loss's own op does not check
+    return bind(_CLASS_INDICES, (labels,), {"classes": classes, "pred_shape": y_pred.shape,
+                                            "check_range": check_range, "loss": fn_name})
+
+
+def _label_problem(values, classes, pred_shape, check_range):
+    """What is wrong with the class labels ``values``, in words, or None."""
+    if values.dtype.kind not in "iu":
+        if values.dtype.kind == "f" and values.size:
+            bad = ~np.isfinite(values)
+            if bad.any():
+                first = values[bad].flat[0]
+                return (f"y_true holds {'NaN' if np.isnan(first) else first} (sample "
+                        f"{int(np.flatnonzero(bad.reshape(-1))[0])} of the batch); labels must "
+                        f"be integer class indices in [0, {classes - 1}]")
+            if np.any(values != np.floor(values)):
+                return (f"y_true must hold integer class indices; received non-integer values "
+                        f"such as {values[values != np.floor(values)][0]}")
+        values = values.astype(np.int64)
     if check_range and values.size:
         hi = values.max()
         lo = 0 if values.dtype.kind == "u" else values.min()
         if lo < 0 or hi >= classes:
-            raise ValueError(
-                f"{fn_name}: label {lo if lo < 0 else hi} is out of range for y_pred with "
-                f"{classes} classes (shape {y_pred.shape}); labels must be integers in "
-                f"[0, {classes - 1}]")
-    return labels
+            return (f"label {lo if lo < 0 else hi} is out of range for y_pred with {classes} "
+                    f"classes (shape {pred_shape}); labels must be integers in "
+                    f"[0, {classes - 1}]")
+    return None
+
+
+def _class_indices(labels, classes, pred_shape, check_range, loss):
+    problem = _label_problem(labels, classes, pred_shape, check_range)
+    if problem:
+        raise ValueError(f"{loss}: {problem}")
+    return labels if labels.dtype.kind in "iu" else labels.astype(np.int64)
+
+
+# Labels checked and made integers, as an op: what runs while tracing runs in every replay.
+_CLASS_INDICES = Primitive("class_indices", _class_indices,
+                           why="its result is integer class indices")
 
 
 def _as_tensor(y):

@@ -5,12 +5,15 @@ A saved model is one zip file holding
 * ``config.json``: the model's architecture (``get_config``), how it was compiled, and a
   manifest naming every weight with its shape and dtype;
 * ``weights.npz``: the weights, in ``model.weights`` order;
-* ``optimizer.npz``: the optimizer's state (its step counter and slots), when it has any.
+* ``optimizer.npz``: the optimizer's state (its step counter and slots, once a first step
+  has built them), listed by a second manifest in ``config.json``.
 
 Nothing in the file can run code when it is loaded: JSON is parsed as data and arrays are
 read as numbers only (never unpickled). A file is untrusted input: every size it declares is
-checked against the others and against the model before memory is allocated, and every
-failure is a :class:`SavedModelError` naming the file.
+checked against the others and against the model before memory is allocated, every weight's
+dtype must be the one its layer makes, a member named twice (a reader taking the first copy
+and one taking the last would see two models) refuses the file, and every failure, of the
+zip container included, is a :class:`SavedModelError` naming the file.
 
 Every write goes to a temporary file beside the target (``.<name>.<pid>-*.chainrule-tmp``)
 that is renamed over it only once complete, so a crash mid-save leaves the previous file
@@ -74,13 +77,18 @@ def save_checkpoint(model, filepath, training_state):
 
 
 def _write(owner, filepath, overwrite, include_optimizer, **sections):
+    optimizer = getattr(owner, "optimizer", None)
+    state = optimizer.variables if include_optimizer and optimizer is not None else []
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **sections,
               "weights": _manifest(owner.weights)}
+    if state:
+        # Before the first step the optimizer has no slots yet: its own manifest says what
+        # the state holds, so a loader builds the slots only when the file has them.
+        config["optimizer_weights"] = _manifest(state)
     entries = {"config.json": json.dumps(config, indent=1).encode(),
                "weights.npz": _arrays_bytes(owner.weights)}
-    optimizer = getattr(owner, "optimizer", None)
-    if include_optimizer and optimizer is not None and optimizer.variables:
-        entries["optimizer.npz"] = _arrays_bytes(optimizer.variables)
+    if state:
+        entries["optimizer.npz"] = _arrays_bytes(state)
     _atomic_write(filepath, entries, overwrite)
 
 
@@ -244,8 +252,10 @@ _NUMERIC = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint3
             "float16", "float32", "float64"}
 # Errors that a malformed file makes NumPy, zipfile, json or a from_config raise; the loader
 # answers each with a SavedModelError that names the file.
+# zipfile answers a damaged central directory with NotImplementedError (an unknown
+# compression method) or RuntimeError ("password required"); both are RuntimeErrors.
 _FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError,
-                EOFError, OverflowError, RecursionError, zipfile.BadZipFile, zlib.error)
+                EOFError, OverflowError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -268,12 +278,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                                   f"custom_objects={{'{name}': TheClass}}")
         manifest = config["weights"]
         _member_info(archive, "weights.npz", manifest, filepath)
+        check = _WeightCheck(manifest, filepath)
         try:
-            with checking_new_weights(_WeightCheck(manifest, filepath)):
+            with checking_new_weights(check):
                 model = cls.from_config(described["config"], custom_objects=custom_objects)
-        except SavedModelError:
-            raise
         except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
+            if check.refusal is not None:  # raised inside a layer call that re-worded it
+                raise check.refusal from None
+            if isinstance(e, SavedModelError):
+                raise
             raise SavedModelError(f"{filepath}: the saved architecture cannot be rebuilt "
                                   f"({type(e).__name__}: {e})") from e
         _load_into(model.weights, archive, "weights.npz", manifest, filepath, "weights")
@@ -284,7 +297,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
                                       f"({type(e).__name__}: {e})") from e
             if "optimizer.npz" in archive.namelist():
-                _restore_optimizer(model, archive, filepath)
+                _restore_optimizer(model, archive, config, filepath)
     return model
 
 
@@ -294,17 +307,24 @@ def restore_checkpoint(model, filepath):
     with _opened(filepath) as (filepath, config, archive):
         _load_into(model.weights, archive, "weights.npz", config["weights"], filepath, "weights")
         if "optimizer.npz" in archive.namelist():
-            _restore_optimizer(model, archive, filepath)
+            _restore_optimizer(model, archive, config, filepath)
         state = config.get("training_state") or {}
         if not isinstance(state, dict):
             raise SavedModelError(f"{filepath}: its training_state is not a mapping")
         return state
 
 
-def _restore_optimizer(model, archive, filepath):
+def _restore_optimizer(model, archive, config, filepath):
     optimizer = model.optimizer
-    optimizer._build_new(model.trainable_weights)  # creates the slots the state fills
-    _load_into(optimizer.variables, archive, "optimizer.npz", None, filepath, "optimizer state")
+    manifest = config.get("optimizer_weights")
+    if manifest is not None:
+        manifest = _checked_manifest(manifest, filepath, "optimizer_weights")
+    # Slots are made for the state to fill only when the file has them (older files, with
+    # no manifest of their own, always do); saved before the first step, it has none.
+    if manifest is None or len(manifest) > len(optimizer.variables):
+        optimizer._build_new(model.trainable_weights)
+    _load_into(optimizer.variables, archive, "optimizer.npz", manifest, filepath,
+               "optimizer state")
 
 
 def load_weights(model, filepath):
@@ -327,10 +347,16 @@ def _opened(filepath):
         archive = zipfile.ZipFile(filepath)
     except FileNotFoundError:
         raise ModelFileNotFoundError(f"{filepath}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
                               f"of another kind): {e}") from None
     with archive:
+        names = archive.namelist()
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise SavedModelError(
+                f"{filepath} holds {', '.join(twice)} more than once: a reader taking the "
+                f"first copy and one taking the last would see two different models; refused")
         try:
             yield filepath, _read_config(archive, filepath), archive
         except SavedModelError:
@@ -351,7 +377,7 @@ def _read_config(archive, filepath):
                               f"more than the {MAX_CONFIG_BYTES:,} a model description may take")
     try:
         config = json.loads(archive.read(info))
-    except (ValueError, RecursionError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
+    except (ValueError, RuntimeError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
                               f"of another kind): {e}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -364,10 +390,10 @@ def _read_config(archive, filepath):
     return config
 
 
-def _checked_manifest(manifest, filepath):
+def _checked_manifest(manifest, filepath, key="weights"):
     """The manifest as ``[(name, shape, dtype)]``, refused unless well formed and sane."""
     if not isinstance(manifest, list):
-        raise SavedModelError(f"{filepath}: config.json lacks the weights manifest ('weights': "
+        raise SavedModelError(f"{filepath}: config.json lacks the weights manifest ('{key}': "
                               f"a list of name, shape and dtype per weight)")
     checked, total = [], 0
     for i, entry in enumerate(manifest):
@@ -376,7 +402,7 @@ def _checked_manifest(manifest, filepath):
                 and isinstance(shape, list)
                 and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
                 and entry.get("dtype") in _NUMERIC):
-            raise SavedModelError(f"{filepath}: weights manifest entry #{i} is malformed: "
+            raise SavedModelError(f"{filepath}: {key} manifest entry #{i} is malformed: "
                                   f"{str(entry)[:200]}")
         dtype = np.dtype(entry["dtype"])
         total += npy.nbytes(shape, dtype)
@@ -403,8 +429,16 @@ class _WeightCheck:
 
     def __init__(self, manifest, path):
         self.manifest, self.path, self.next = manifest, path, 0
+        self.refusal = None  # the SavedModelError it raised, as it raised it
 
     def __call__(self, layer, name, shape, dtype):
+        try:
+            self._check(layer, name, shape, dtype)
+        except SavedModelError as e:
+            self.refusal = e
+            raise
+
+    def _check(self, layer, name, shape, dtype):
         manifest, path, i = self.manifest, self.path, self.next
         size = npy.nbytes(shape, dtype)
         if i >= len(manifest):
@@ -412,12 +446,17 @@ class _WeightCheck:
                 f"{path}: the saved architecture makes more weights than the file holds "
                 f"({len(manifest)}): layer '{layer.name}' would create '{name}' of shape "
                 f"{shape} ({size:,} bytes)")
-        saved_name, saved_shape, _ = manifest[i]
+        saved_name, saved_shape, saved_dtype = manifest[i]
         if tuple(shape) != saved_shape:
             raise SavedModelError(
                 f"{path}: the saved architecture and weights disagree: layer '{layer.name}' "
                 f"would create '{name}' of shape {tuple(shape)} ({size:,} bytes), but the "
                 f"file's weight #{i} '{saved_name}' has shape {saved_shape}")
+        if saved_dtype != np.dtype(dtype):
+            raise SavedModelError(
+                f"{path}: weight #{i} '{saved_name}' is {saved_dtype} in the file, but layer "
+                f"'{layer.name}' makes it {np.dtype(dtype)}: loaded, it would compute what the "
+                f"saved model did not")
         self.next = i + 1
 
 
@@ -430,17 +469,19 @@ def _load_into(variables, archive, member, manifest, filepath, what):
     if len(manifest) != len(variables):
         raise SavedModelError(f"{filepath} holds {len(manifest)} {what} arrays, but the model has "
                               f"{len(variables)}: the file was saved from a different architecture")
-    for var, (saved_name, shape, _) in zip(variables, manifest):
+    for var, (saved_name, shape, dtype) in zip(variables, manifest):
         if shape != tuple(var.shape):
             raise SavedModelError(
                 f"{filepath}: {what} '{saved_name}' has shape {shape} in the file but "
                 f"'{var.name}' in the model has shape {tuple(var.shape)}: the file was saved "
                 f"from a different architecture")
+        if dtype != np.dtype(var.dtype.name):
+            raise SavedModelError(
+                f"{filepath}: {what} '{saved_name}' is {dtype} in the file, but '{var.name}' "
+                f"in the model is {var.dtype.name}")
     arrays = _read_arrays(archive, member, manifest, filepath)
-    values = [_converted(array, var, saved_name, filepath, what)
-              for array, var, (saved_name, _, _) in zip(arrays, variables, manifest)]
-    for var, value in zip(variables, values):
-        var.assign(value)
+    for var, array in zip(variables, arrays):
+        var.assign(array)
 
 
 def _member_info(archive, member, manifest, filepath):
@@ -496,30 +537,8 @@ def _read_arrays(archive, member, manifest, filepath):
                         for name, (_, shape, dtype) in zip(names, manifest)]
         except npy.ArrayFileError as e:
             raise SavedModelError(f"{filepath}: its {member} is damaged: {e}") from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error) as e:
             raise SavedModelError(f"{filepath}: its {member} is missing or damaged: {e}") from None
-
-
-def _converted(array, var, saved_name, filepath, what):
-    """``array`` in ``var``'s dtype; refused where the conversion would change a value's
-    magnitude (a float64 beyond float32's range would load silently as inf)."""
-    target = np.dtype(var.dtype.name)
-    with np.errstate(over="ignore", invalid="ignore"):
-        value = array.astype(target, copy=False)
-    if target.kind == "f" and array.dtype.kind == "f":
-        bad = np.isinf(value) & np.isfinite(array)
-    elif target.kind in "iu" and array.dtype.kind in "iub":
-        info = np.iinfo(target)
-        bad = (array < info.min) | (array > info.max)
-    else:
-        bad = None
-    if bad is not None and bad.any():
-        first = array[bad].flat[0]
-        raise SavedModelError(
-            f"{filepath}: {what} '{saved_name}' holds {array.dtype} values outside {target}'s "
-            f"range (e.g. {first.item()!r}); they cannot be loaded into '{var.name}' without "
-            f"becoming {'inf' if target.kind == 'f' else 'wrong'}")
-    return value
 
 
 def _recompile(model, settings, custom_objects):

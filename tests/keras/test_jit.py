@@ -435,3 +435,43 @@ def check_skipping_compiled_equals_eager(optimizer):
         sparsity.SKIP_MAX_ACTIVE = previous
     assert any((a != b).any() for a, b in zip(full["weights"], jit["weights"]))
     np.testing.assert_allclose(full["predict"], jit["predict"], atol=1e-4)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("bad, named", [(np.nan, "y_true holds NaN (sample 8 of the batch)"),
+                                        (np.inf, "y_true holds inf (sample 8 of the batch)"),
+                                        (2.5, "y_true must hold integer class indices; "
+                                              "received non-integer values such as 2.5")])
+def test_a_bad_float_label_in_a_later_batch_is_named_by_the_compiled_step(from_logits, bad,
+                                                                           named):
+    """The labels are checked while the step is traced (on the first batch) and again by
+    the compiled step on every batch: a NaN is named as NaN, not as the integer a cast
+    makes of it."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 64).astype(np.float32)
+    y[40] = bad
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)),
+                              keras.layers.Dense(3, activation=None if from_logits else "softmax")])
+    model.compile(optimizer="sgd", jit_compile=True,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+    with pytest.raises(ValueError) as info:
+        model.fit(x, y, batch_size=16, shuffle=False, verbose=0)
+    assert str(info.value).startswith(f"sparse_categorical_crossentropy: {named}")
+    assert int(model.optimizer.iterations) == 2  # the first two batches trained
+
+
+def test_an_out_of_range_label_in_a_later_batch_of_probabilities_is_refused():
+    """With probabilities (no logits to take), an out-of-range label made a zero one-hot
+    row, a loss of 0, in the compiled step."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    y[40] = 3
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
+                              keras.layers.Activation("sigmoid")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=True)
+    with pytest.raises(ValueError, match="label 3 is out of range for y_pred with 3 classes"):
+        model.fit(x, y, batch_size=16, shuffle=False, verbose=0)

@@ -413,8 +413,8 @@ MALFORMED = {
     "no_manifest": "config.json lacks the weights manifest",
     "layers_string": "the saved architecture cannot be rebuilt (AttributeError",
     "learning_rate_string": "the saved compile settings are unusable (ValueError",
-    "float64_overflow": "bias' holds float64 values outside float32's range (e.g. 1e+300); "
-                        "they cannot be loaded into",
+    # every weight must have its layer's dtype (1e300 would become inf in float32)
+    "float64_overflow": "bias' is float64 in the file, but layer",
     "manifest_entry": "weights manifest entry #0 is malformed",
     "config_not_json": "is not a readable chainrule model file",
 }

@@ -24,6 +24,11 @@ from . import keras_tensor
 
 __all__ = ["Layer"]
 
+# Building makes weights: two threads calling an unbuilt model at once (fit and predict
+# started together) must not both make them. One lock for every layer, held only while
+# building (rare), re-entrant because building a model builds its layers.
+_build_lock = threading.RLock()
+
 # How many layers of each base name exist, so that names come out dense, dense_1, ...
 _name_counts = {}
 
@@ -132,7 +137,18 @@ class Layer:
             self._check_input(x.shape)
         return x
 
+    def _build_once(self, input_shape):
+        """``build(input_shape)`` unless the layer is built (by another thread meanwhile)."""
+        with _build_lock:
+            if not self.built:
+                self.build(input_shape)
+
     def _build_for(self, shape):
+        with _build_lock:
+            if not self.built:  # another thread may have built it while this one waited
+                self._build_unguarded(shape)
+
+    def _build_unguarded(self, shape):
         if nest.is_nested(shape) and not _is_shape(shape):
             self._build_shape = nest.map_structure(lambda s: s, shape)
             self.build(shape)

@@ -1,7 +1,9 @@
 """Compiled steps: what ``Model.compile(jit_compile=True)`` runs.
 
 A model step is traced once per input signature (the batch's shapes and dtypes: a full
-batch and the short last one of an epoch get one graph each) and then replayed on
+batch and the short last one of an epoch get one graph each; when those two are the same
+graph but for the batch size, further batch sizes replay it rather than trace the step
+again, as ``reduce_retracing`` does) and then replayed on
 :mod:`chainrule.compiler.execute`'s executor: buffers planned once, element-wise chains and
 the optimizer update fused, no per-op dispatch. The trace is a recording of the same
 primitive calls eager code makes, so a replay gives eager numbers.
@@ -33,7 +35,7 @@ import warnings
 import numpy as np
 
 from ... import compiler, recording
-from ...graph.capture import Function
+from ...graph.capture import Function, TraceCache
 from ...graph import TraceError
 from ...tensor import Tensor
 
@@ -50,7 +52,9 @@ class CompiledSteps:
     def __init__(self, model):
         self.model = model
         self._functions = {}  # method name -> _CheckedFunction (its traces by signature)
-        self._by_shapes = {}  # (method, shapes and dtypes of plain tensor args) -> Traced
+        # (method, shapes and dtypes of plain tensor args) -> Traced; bounded as the
+        # functions' own caches are, for a server predicting on ever new batch sizes.
+        self._by_shapes = TraceCache()
         self.eager = {}  # method name -> why it runs eagerly
         self._weights_key = None
 
@@ -99,7 +103,7 @@ class CompiledSteps:
                           f"runs eagerly: {e}", stacklevel=4)
             return True, getattr(self.model, method)(*args)
         if shapes is not None:
-            self._by_shapes[(method, shapes)] = traced
+            self._by_shapes.put((method, shapes), traced)
         # Inside another trace (a step that calls super().train_step()) the graph is
         # replayed op by op, so that trace records it.
         return True, traced.run(tensors, compiled=not recording.recorders())
@@ -109,7 +113,8 @@ class _CheckedFunction(Function):
     """A traced function that refuses traces a replay could not repeat faithfully."""
 
     def __init__(self, fn, model):
-        super().__init__(fn, compile=compiler.compile)
+        # As in Keras 3, one trace serves every batch size (when the step allows it).
+        super().__init__(fn, compile=compiler.compile, reduce_retracing=True)
         self._model = model
 
     def _trace(self, args, kwargs):

@@ -296,12 +296,11 @@ class Trainer:
             data = data_adapter.adapt(x, y, batch_size, "fit")
             if validation_split:
                 data.split(validation_split)  # refuses, naming the fix
-            sample, steps, x_dtype, x, y = data.sample_x(), data.steps, None, None, None
-            if steps_per_epoch:
-                steps = min(steps, steps_per_epoch)
+            epochs_of = data.epochs(steps_per_epoch)
+            sample, steps, x_dtype, x, y = data.sample_x(), epochs_of.steps, None, None, None
 
             def train_batches(epoch):
-                return itertools.islice(data.batches(), steps)
+                return epochs_of.epoch()
         else:
             x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
             x, y = batching.check_data(x, y, "fit")
@@ -311,9 +310,13 @@ class Trainer:
             if class_weight is not None and sample_weight is not None:
                 raise ValueError("fit: you cannot `class_weight` and `sample_weight` at the "
                                  "same time; fold the class weights into sample_weight")
+        batching.check_steps(validation_steps, "validation_steps", "fit")
         if data_adapter.is_dataset(validation_data):
             validation = data_adapter.adapt_validation(validation_data, None)
-            val = (validation.batches, validation.sample_x())
+            val_steps = validation.steps_up_to(validation_steps, "validation_steps")
+            # the first validation_steps batches, every time (as for arrays)
+            val = (lambda: itertools.islice(validation.batches(), val_steps),
+                   validation.sample_x())
         elif validation_data is not None:
             val = _unpack_validation(validation_data)
         elif validation_split:
@@ -416,8 +419,8 @@ class Trainer:
         verbose = _verbosity(verbose)
         if data_adapter.is_dataset(x):
             data = data_adapter.adapt(x, y, batch_size, "evaluate")
-            n_steps, sample = data.steps, data.sample_x()
-            batches = itertools.islice(data.batches(), steps)
+            n_steps, sample = data.steps_up_to(steps), data.sample_x()
+            batches = itertools.islice(data.batches(), n_steps)
         else:
             batch_size = batching.check_batch_size(batch_size, "evaluate")
             x, y = batching.check_data(x, y, "evaluate")
@@ -495,7 +498,7 @@ class Trainer:
 
     def _predict_dataset(self, dataset, batch_size, verbose, steps, callbacks):
         data = data_adapter.adapt(dataset, None, batch_size, "predict", targets=False)
-        steps = data.steps if steps is None else min(steps, data.steps)
+        steps = data.steps_up_to(steps)
         cbs = self._callbacks(callbacks, None, _verbosity(verbose),
                               {"verbose": _verbosity(verbose), "epochs": 1, "steps": steps})
         self._prepare_loop(data.sample_x())
@@ -544,7 +547,7 @@ class Trainer:
         """Builds the model for ``x`` (a trace must not be the place weights are made) and
         lets the compiled steps see any change of weights."""
         if not self.built:
-            self.build(nest.map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
+            self._build_once(nest.map_structure(lambda a: (None,) + tuple(a.shape[1:]), x))
         if self._jit is not None:
             self._jit.refresh()
 

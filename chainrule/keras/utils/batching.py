@@ -198,6 +198,20 @@ def unpack_x_y_sample_weight(data):
                      f"tuple of {len(data)}")
 
 
+RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset "
+           "or generator can generate at least `steps_per_epoch * epochs` batches.")
+
+
+def check_steps(steps, name, caller):
+    """``steps`` (``steps_per_epoch``, ``validation_steps``, ``steps``): None or a positive
+    integer."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)
+                              or steps < 1):
+        raise ValueError(f"{caller}: {name} must be a positive integer or None; received "
+                         f"{steps!r}")
+    return steps
+
+
 class EpochBatches:
     """The batch indices of each epoch of ``fit``.
 
@@ -208,11 +222,7 @@ class EpochBatches:
     a new pass."""
 
     def __init__(self, n, batch_size, shuffle, steps_per_epoch=None):
-        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or
-                                            not isinstance(steps_per_epoch, numbers.Integral)
-                                            or steps_per_epoch < 1):
-            raise ValueError(f"fit: steps_per_epoch must be a positive integer or None; "
-                             f"received {steps_per_epoch!r}")
+        check_steps(steps_per_epoch, "steps_per_epoch", "fit")
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
         self.steps_per_epoch = steps_per_epoch
         self.num_batches = steps_for(n, batch_size)
@@ -233,9 +243,7 @@ class EpochBatches:
             self._iterator, self._seen = self._new_pass(seed, self._pass), 0
         for _ in range(self.steps_per_epoch):
             if self._seen >= self.num_batches:
-                warnings.warn("Your input ran out of data; interrupting training. Make sure "
-                              "that your dataset or generator can generate at least "
-                              "`steps_per_epoch * epochs` batches.", stacklevel=3)
+                warnings.warn(RAN_OUT, stacklevel=3)
                 break
             self._seen += 1
             yield next(self._iterator)

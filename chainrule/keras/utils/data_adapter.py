@@ -9,13 +9,16 @@ asked, see :mod:`.batching`). A Dataset is already batched: each element is one 
 at every epoch, because every epoch iterates it afresh.
 """
 
+import warnings
+
 import numpy as np
 
-from ...data import Dataset
+from ...data import INFINITE_CARDINALITY, Dataset
 from ...tensor import Tensor
 from . import batching
 
-__all__ = ["is_dataset", "adapt", "adapt_validation", "ArrayBatches", "DatasetBatches"]
+__all__ = ["is_dataset", "adapt", "adapt_validation", "ArrayBatches", "DatasetBatches",
+           "DatasetEpochs"]
 
 
 def is_dataset(x):
@@ -96,10 +99,27 @@ class DatasetBatches:
         self._steps = None
 
     @property
+    def endless(self):
+        return int(self.dataset.cardinality()) == INFINITE_CARDINALITY
+
+    def steps_up_to(self, limit, name="steps"):
+        """How many batches a loop that takes at most ``limit`` of them (None: all) runs;
+        an endless Dataset needs the limit."""
+        if limit is None and self.endless:
+            raise ValueError(f"{self.caller}: the Dataset is infinite (repeat() with no count); "
+                             f"give {name}, or give the Dataset an end with take(n) or "
+                             f"repeat(count)")
+        return limit if self.endless else min(self.steps, limit or self.steps)
+
+    def epochs(self, steps_per_epoch):
+        """``fit``'s epochs over the Dataset (see :class:`DatasetEpochs`)."""
+        return DatasetEpochs(self, steps_per_epoch)
+
+    @property
     def steps(self):
         if self._steps is None:
             n = int(self.dataset.cardinality())
-            if n == -1:
+            if n == INFINITE_CARDINALITY:
                 raise ValueError(f"{self.caller}: the Dataset is infinite (repeat() with no "
                                  f"count); give it an end with take(n) or repeat(count)")
             if n < 0:  # unknown (after filter): count the batches of one pass
@@ -135,6 +155,37 @@ class DatasetBatches:
                              f"{_describe(element)}")
         # (x, y) or (x, y, sample_weight): train_step and test_step unpack either.
         return element if not wrap else tuple(_wrap_all(part) for part in element)
+
+
+class DatasetEpochs:
+    """The batches of each epoch of ``fit`` from a Dataset, as :class:`.batching.EpochBatches`
+    gives them from arrays: without ``steps_per_epoch`` an epoch is one pass; with it, an
+    epoch is that many batches and the next one continues the same pass (an endless Dataset
+    never ends it); a pass that ends early ends the epoch there, with Keras's warning, and
+    the next epoch starts a new pass."""
+
+    def __init__(self, data, steps_per_epoch):
+        self.data = data
+        self.steps_per_epoch = batching.check_steps(steps_per_epoch, "steps_per_epoch", "fit")
+        self.steps = data.steps_up_to(steps_per_epoch, "steps_per_epoch")
+        self.num_batches = None if data.endless else data.steps
+        self._iterator, self._seen = None, 0
+
+    def epoch(self):
+        if self.steps_per_epoch is None:
+            yield from self.data.batches()
+            return
+        if self._iterator is None:
+            self._iterator, self._seen = self.data.batches(), 0
+        ends = self.num_batches
+        for _ in range(self.steps_per_epoch):
+            if ends is not None and self._seen >= ends:
+                warnings.warn(batching.RAN_OUT, stacklevel=3)
+                break
+            self._seen += 1
+            yield next(self._iterator)
+        if ends is not None and self._seen >= ends:
+            self._iterator = None
 
 
 def _wrap_all(obj):
