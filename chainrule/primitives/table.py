@@ -695,13 +695,26 @@ def _windows(x, window, strides, dilation):
 def _fold(taps, spatial, window, strides, padding, dilation):
     """The adjoint of :func:`_windows` (col2im): ``taps`` is ``(*window, batch, *out, c)``;
     each tap's values are added at the input positions it read, padding cropped."""
-    out = taps.shape[len(window) + 1:-1]
+    rank = len(window)
+    out = taps.shape[rank + 1:-1]
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, padding))
-    total = xp.zeros((taps.shape[len(window)],) + padded + (taps.shape[-1],), taps.dtype)
-    for tap in xp.ndindex(*window):
-        reach = tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
-                      for k, d, s, o in zip(tap, dilation, strides, out))
-        total[(slice(None),) + reach] += taps[tap]
+    batch, channels = taps.shape[rank], taps.shape[-1]
+    if tuple(strides) == tuple(window) and set(dilation) == {1}:
+        # Windows side by side (pooling's default): the taps only need interleaving.
+        order = (rank,) + tuple(a for i in range(rank) for a in (rank + 1 + i, i)) + (2 * rank + 1,)
+        blocks = taps.transpose(order).reshape(
+            (batch,) + tuple(o * k for o, k in zip(out, window)) + (channels,))
+        if blocks.shape[1:-1] == padded:
+            total = blocks
+        else:
+            total = xp.zeros((batch,) + padded + (channels,), taps.dtype)
+            total[(slice(None),) + tuple(slice(0, n) for n in blocks.shape[1:-1])] = blocks
+    else:
+        total = xp.zeros((batch,) + padded + (channels,), taps.dtype)
+        for tap in xp.ndindex(*window):
+            reach = tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
+                          for k, d, s, o in zip(tap, dilation, strides, out))
+            total[(slice(None),) + reach] += taps[tap]
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
     return total[(slice(None),) + crop]
 
@@ -735,6 +748,14 @@ def _grouped_rows(y, groups):
     return y.reshape(-1, groups, y.shape[-1] // groups).transpose(1, 0, 2)
 
 
+def _products(a, b):
+    """``a[i] @ b[i]`` for each group ``i``: 2-D products, which the BLAS runs several times
+    faster than NumPy's stacked matmul on tall, thin operands such as im2col rows."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.stack([xp.matmul(x, y) for x, y in zip(a, b)])
+
+
 def _ungrouped(products, lead):
     """``(groups, rows, per_group)`` back to ``(*lead, groups * per_group)``."""
     if products.shape[0] == 1:
@@ -745,7 +766,7 @@ def _ungrouped(products, lead):
 def conv_forward(x, w, strides, padding, dilation, groups):
     """The N-d cross-correlation of ``x`` with ``w`` (TensorFlow's and Keras's ``conv``)."""
     rows, out = _patches(x, w.shape[:-2], strides, padding, dilation, groups)
-    return _ungrouped(xp.matmul(rows, _grouped_kernel(w, groups)), (x.shape[0],) + out)
+    return _ungrouped(_products(rows, _grouped_kernel(w, groups)), (x.shape[0],) + out)
 
 
 def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
@@ -754,7 +775,7 @@ def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
     window = w.shape[:-2]
     rank = len(window)
     lead = y.shape[:-1]
-    cols = xp.matmul(_grouped_rows(y, groups), _grouped_kernel(w, groups).transpose(0, 2, 1))
+    cols = _products(_grouped_rows(y, groups), _grouped_kernel(w, groups).transpose(0, 2, 1))
     # (groups, batch * out, window * in_g) -> (*window, batch, *out, groups * in_g): taps
     per_group = w.shape[-2]
     cols = cols.reshape((groups,) + lead + (_size(window), per_group))
@@ -766,7 +787,7 @@ def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
 def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window):
     """The adjoint of ``conv`` in its kernel: the kernel gradient for upstream ``g``."""
     rows, _ = _patches(x, window, strides, padding, dilation, groups)
-    grad = xp.matmul(rows.transpose(0, 2, 1), _grouped_rows(g, groups))
+    grad = _products(rows.transpose(0, 2, 1), _grouped_rows(g, groups))
     per_group = x.shape[-1] // groups
     # (groups, window * in_g, out_g) -> (*window, in_g, groups * out_g)
     grad = grad.reshape(groups, -1, per_group, grad.shape[-1]).transpose(1, 2, 0, 3)
@@ -816,38 +837,56 @@ def _window_axes(rank):
     return tuple(range(rank + 1, 2 * rank + 1))
 
 
+def _running_max(taps):
+    # Tap after tap: several times faster than .max over the window axes of the view.
+    top = taps[0].copy()
+    for tap in taps[1:]:
+        xp.maximum(top, tap, out=top)
+    return top
+
+
 def max_pool_forward(x, window, strides, padding):
-    ones = (1,) * len(window)
-    view = _windows(_padded(x, padding, _lowest(x.dtype)), window, strides, ones)
-    return view.max(axis=_window_axes(len(window)))
+    return _running_max(_pool_taps(x, window, strides, padding, _lowest(x.dtype)))
 
 
-def _tap_rows(x, window, strides, padding, value=0):
-    """``x``'s windows as ``(batch, *out, channels, window taps)``, one copy."""
+def _pool_taps(x, window, strides, padding, value):
+    """One read-only view ``(batch, *out, channels)`` per window position (tap) of padded
+    ``x``, in row-major order."""
     rank = len(window)
     view = _windows(_padded(x, padding, value), window, strides, (1,) * rank)
-    order = (0,) + tuple(range(1, rank + 1)) + (2 * rank + 1,) + _window_axes(rank)
-    taps = view.transpose(order)
-    return taps.reshape(taps.shape[:rank + 2] + (-1,))
+    lead = (slice(None),) * (rank + 1)
+    return [view[lead + tap] for tap in xp.ndindex(*window)]
 
 
 def _argmax_tap(x, window, strides, padding):
     """Which tap of each window holds its maximum (the first, at a tie, as TensorFlow)."""
-    return _tap_rows(x, window, strides, padding, _lowest(x.dtype)).argmax(axis=-1)
+    taps = _pool_taps(x, window, strides, padding, _lowest(x.dtype))
+    top = _running_max(taps)
+    # Last tap to first, each that reaches the maximum takes the index: the first one wins.
+    # Arithmetic on whole arrays; a masked copy (copyto where=) is several times slower.
+    hit = xp.full(top.shape, len(taps) - 1, xp.int32)
+    for k in range(len(taps) - 2, -1, -1):
+        hit -= (taps[k] == top) * (hit - k)
+    return hit
 
 
 def max_pool_scatter_forward(x, g, window, strides, padding):
     """``g`` (pooled shape) placed at the maximum of each window of ``x`` (shape of ``x``)."""
     hit = _argmax_tap(x, window, strides, padding)
-    taps = xp.stack([xp.where(hit == k, g, xp.zeros((), g.dtype)) for k in range(_size(window))])
-    taps = taps.reshape(tuple(window) + g.shape)
+    taps = xp.empty(tuple(window) + g.shape, g.dtype)
+    for k, tap in enumerate(xp.ndindex(*window)):
+        xp.multiply(g, hit == k, out=taps[tap])
     return _fold(taps, x.shape[1:-1], window, strides, padding, (1,) * len(window))
 
 
 def max_pool_gather_forward(x, h, window, strides, padding):
     """``h`` (shape of ``x``) read at the maximum of each window of ``x`` (pooled shape)."""
     hit = _argmax_tap(x, window, strides, padding)
-    return xp.take_along_axis(_tap_rows(h, window, strides, padding), hit[..., None], -1)[..., 0]
+    taps = _pool_taps(h, window, strides, padding, 0)
+    picked = taps[0].copy()
+    for k, tap in enumerate(taps[1:], 1):
+        xp.copyto(picked, tap, where=hit == k)
+    return picked
 
 
 def _pool_params(window, strides, padding):
