@@ -375,33 +375,24 @@ def _pool(prim, input, ksize, strides, padding, data_format, rank, op):  # noqa:
     return _window_output(bind(prim, (x,), params), first)
 
 
-def max_pool(input, ksize, strides, padding="VALID", data_format=None, name=None):  # noqa: A002
-    """The maximum of each ``ksize`` window, every ``strides`` positions (N-d)."""
-    return _pool(P.max_pool, input, ksize, strides, padding, data_format, None,
-                 name or "max_pool")
+def _pooling(prim, rank, name, data_format, doc):
+    """A TensorFlow pooling function: ``name(input, ksize, strides, padding, data_format)``."""
+    def pool(input, ksize, strides, padding="VALID", data_format=data_format,  # noqa: A002
+             name=name):
+        return _pool(prim, input, ksize, strides, padding, data_format, rank, name)
+    pool.__name__ = pool.__qualname__ = name
+    pool.__doc__ = doc
+    return pool
 
 
-def max_pool1d(input, ksize, strides, padding="VALID", data_format="NWC", name=None):  # noqa: A002
-    """:func:`max_pool` over one spatial axis."""
-    return _pool(P.max_pool, input, ksize, strides, padding, data_format, 1, name or "max_pool1d")
-
-
-def max_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC", name=None):  # noqa: A002
-    """:func:`max_pool` over two spatial axes."""
-    return _pool(P.max_pool, input, ksize, strides, padding, data_format, 2, name or "max_pool2d")
-
-
-def avg_pool(input, ksize, strides, padding="VALID", data_format=None, name=None):  # noqa: A002
-    """The mean of each ``ksize`` window (under "SAME", of its entries inside the input)."""
-    return _pool(P.avg_pool, input, ksize, strides, padding, data_format, None,
-                 name or "avg_pool")
-
-
-def avg_pool1d(input, ksize, strides, padding="VALID", data_format="NWC", name=None):  # noqa: A002
-    """:func:`avg_pool` over one spatial axis."""
-    return _pool(P.avg_pool, input, ksize, strides, padding, data_format, 1, name or "avg_pool1d")
-
-
-def avg_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC", name=None):  # noqa: A002
-    """:func:`avg_pool` over two spatial axes."""
-    return _pool(P.avg_pool, input, ksize, strides, padding, data_format, 2, name or "avg_pool2d")
+max_pool = _pooling(P.max_pool, None, "max_pool", None,
+                    "The maximum of each ``ksize`` window, every ``strides`` positions (N-d).")
+max_pool1d = _pooling(P.max_pool, 1, "max_pool1d", "NWC", ":func:`max_pool` over one spatial axis.")
+max_pool2d = _pooling(P.max_pool, 2, "max_pool2d", "NHWC",
+                      ":func:`max_pool` over two spatial axes.")
+avg_pool = _pooling(P.avg_pool, None, "avg_pool", None,
+                    "The mean of each ``ksize`` window (under \"SAME\", of its entries inside "
+                    "the input).")
+avg_pool1d = _pooling(P.avg_pool, 1, "avg_pool1d", "NWC", ":func:`avg_pool` over one spatial axis.")
+avg_pool2d = _pooling(P.avg_pool, 2, "avg_pool2d", "NHWC",
+                      ":func:`avg_pool` over two spatial axes.")
