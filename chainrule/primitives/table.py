@@ -692,16 +692,17 @@ def _windows(x, window, strides, dilation):
         writeable=False)
 
 
-def _fold(taps, spatial, window, strides, padding, dilation):
-    """The adjoint of :func:`_windows` (col2im): ``taps`` is ``(*window, batch, *out, c)``;
-    each tap's values are added at the input positions it read, padding cropped."""
-    rank = len(window)
-    out = taps.shape[rank + 1:-1]
+def _fold(taps, spatial, strides, padding, dilation):
+    """The adjoint of :func:`_windows` (col2im): ``taps`` is laid out as the windows,
+    ``(batch, *out, *window, c)``; each value is added at the input position it was read
+    from, and the padding cropped."""
+    rank = len(spatial)
+    batch, channels = taps.shape[0], taps.shape[-1]
+    out, window = taps.shape[1:rank + 1], taps.shape[rank + 1:-1]
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, padding))
-    batch, channels = taps.shape[rank], taps.shape[-1]
     if tuple(strides) == tuple(window) and set(dilation) == {1}:
         # Windows side by side (pooling's default): the taps only need interleaving.
-        order = (rank,) + tuple(a for i in range(rank) for a in (rank + 1 + i, i)) + (2 * rank + 1,)
+        order = (0,) + tuple(a for i in range(rank) for a in (1 + i, 1 + rank + i)) + (2 * rank + 1,)
         blocks = taps.transpose(order).reshape(
             (batch,) + tuple(o * k for o, k in zip(out, window)) + (channels,))
         if blocks.shape[1:-1] == padded:
@@ -711,10 +712,11 @@ def _fold(taps, spatial, window, strides, padding, dilation):
             total[(slice(None),) + tuple(slice(0, n) for n in blocks.shape[1:-1])] = blocks
     else:
         total = xp.zeros((batch,) + padded + (channels,), taps.dtype)
+        lead = (slice(None),) * (rank + 1)
         for tap in xp.ndindex(*window):
             reach = tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
                           for k, d, s, o in zip(tap, dilation, strides, out))
-            total[(slice(None),) + reach] += taps[tap]
+            total[(slice(None),) + reach] += taps[lead + tap]
     crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
     return total[(slice(None),) + crop]
 
@@ -773,15 +775,16 @@ def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
     """The adjoint of ``conv`` in its input: ``y`` of conv's output shape back to an input
     of ``spatial`` shape (TensorFlow's ``conv2d_transpose``, a convolution's input gradient)."""
     window = w.shape[:-2]
-    rank = len(window)
     lead = y.shape[:-1]
     cols = _products(_grouped_rows(y, groups), _grouped_kernel(w, groups).transpose(0, 2, 1))
-    # (groups, batch * out, window * in_g) -> (*window, batch, *out, groups * in_g): taps
+    # (groups, batch * out, window * in_g) -> (batch, *out, *window, groups * in_g), the
+    # layout of the windows: a view for one group
     per_group = w.shape[-2]
-    cols = cols.reshape((groups,) + lead + (_size(window), per_group))
-    order = (rank + 2,) + tuple(range(1, rank + 2)) + (0, rank + 3)
-    taps = cols.transpose(order).reshape(tuple(window) + lead + (groups * per_group,))
-    return _fold(taps, spatial, window, strides, padding, dilation)
+    cols = cols.reshape(groups, -1, _size(window), per_group)
+    if groups > 1:
+        cols = cols.transpose(1, 2, 0, 3)
+    taps = cols.reshape(lead + tuple(window) + (groups * per_group,))
+    return _fold(taps, spatial, strides, padding, dilation)
 
 
 def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window):
@@ -873,10 +876,11 @@ def _argmax_tap(x, window, strides, padding):
 def max_pool_scatter_forward(x, g, window, strides, padding):
     """``g`` (pooled shape) placed at the maximum of each window of ``x`` (shape of ``x``)."""
     hit = _argmax_tap(x, window, strides, padding)
-    taps = xp.empty(tuple(window) + g.shape, g.dtype)
+    rank = len(window)
+    taps = xp.empty(g.shape[:-1] + tuple(window) + g.shape[-1:], g.dtype)
     for k, tap in enumerate(xp.ndindex(*window)):
-        xp.multiply(g, hit == k, out=taps[tap])
-    return _fold(taps, x.shape[1:-1], window, strides, padding, (1,) * len(window))
+        xp.multiply(g, hit == k, out=taps[(slice(None),) * (rank + 1) + tap])
+    return _fold(taps, x.shape[1:-1], strides, padding, (1,) * rank)
 
 
 def max_pool_gather_forward(x, h, window, strides, padding):
@@ -936,8 +940,10 @@ def avg_pool_forward(x, window, strides, padding):
 def avg_pool_transpose_forward(g, window, strides, padding, spatial):
     """The adjoint of ``avg_pool``: each pooled value shared out over its window."""
     share = g / _window_sizes(spatial, window, strides, padding, g.dtype)
-    taps = xp.broadcast_to(share, tuple(window) + share.shape)
-    return _fold(taps, spatial, window, strides, padding, (1,) * len(window))
+    rank = len(window)
+    taps = xp.broadcast_to(share.reshape(share.shape[:-1] + (1,) * rank + share.shape[-1:]),
+                           share.shape[:-1] + tuple(window) + share.shape[-1:])
+    return _fold(taps, spatial, strides, padding, (1,) * rank)
 
 
 def avg_pool_vjp(g, out, x, window, strides, padding):
