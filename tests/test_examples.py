@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from chainrule.examples import mnist, tape_basics
+from chainrule.examples import mnist, mnist_convnet, tape_basics
 from chainrule.keras.diagnostics import TrainingCheckWarning
 from tests.keras._helpers import MNIST
 
@@ -28,6 +28,18 @@ def test_offline_main_job_says_where_to_put_mnist_and_trains_on_digits(monkeypat
     assert "digits: 1437 training and 360 test images" in out
     assert accuracy >= 0.95 and f"test_acc: {accuracy:.4f}" in out
     assert sorted(os.listdir(tmp_path / "out")) == ["digits.chainrule", "digits_training.png"]
+
+
+def test_offline_convnet_trains_on_digits_compiled(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    offline(monkeypatch, tmp_path)
+    accuracy = mnist_convnet.main(["--epochs", "6", "--jit", "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert "put mnist.npz" in err and "Traceback" not in out + err
+    assert "digits: 1437 training and 360 test images of 8x8 pixels" in out
+    assert "(None, 2, 2, 128)" in out  # "same" convolutions on the small images
+    assert accuracy >= 0.9 and "(compiled)" in out
+    assert os.listdir(tmp_path / "out") == ["digits_convnet.chainrule"]
 
 
 @pytest.mark.skipif(MNIST is None or not os.path.exists(MNIST),

@@ -12,8 +12,11 @@ __all__ = ["Registry", "serialize", "Configurable", "snake_case"]
 
 
 def snake_case(name):
-    """``"SparseCategoricalAccuracy"`` -> ``"sparse_categorical_accuracy"``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """``"SparseCategoricalAccuracy"`` -> ``"sparse_categorical_accuracy"``; as Keras, a
+    digit stays with the capital after it (``"Conv2D"`` -> ``"conv2d"``, ``"Conv2DTranspose"``
+    -> ``"conv2d_transpose"``)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Registry:

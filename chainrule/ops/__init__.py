@@ -9,7 +9,7 @@ derivative of its own. By what the ops are:
 * :mod:`.special`: trigonometric, hyperbolic and error functions (series of table ops);
 * :mod:`.reduction`: reductions, scans, moments, norms and clipping by norm;
 * :mod:`.linalg`: products (matmul, dense, tensordot, einsum), solves, inverses, determinants;
-* :mod:`.nn`: activations, softmax, losses and dropout;
+* :mod:`.nn`: activations, softmax, losses, dropout, convolution and pooling;
 * :mod:`.custom_gradient`: a function with a derivative written by hand.
 
 Importing this package gives :class:`~chainrule.tensor.Tensor` its operators
@@ -47,6 +47,10 @@ from .nn import (
     selu, sigmoid_cross_entropy_with_logits, silu, soft_shrink, softmax,
     softmax_cross_entropy_with_logits, softsign, sparse_plus, sparse_sigmoid,
     sparse_softmax_cross_entropy_with_logits, squareplus, swish, tanh_shrink, threshold,
+)
+from .nn import (
+    avg_pool, avg_pool1d, avg_pool2d, conv1d, conv1d_transpose, conv2d, conv2d_transpose,
+    conv3d, conv_transpose, convolution, max_pool, max_pool1d, max_pool2d,
 )
 from .operators import install_operators
 

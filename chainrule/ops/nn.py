@@ -1,4 +1,4 @@
-"""Neural-network functions: activations, softmax, losses and dropout."""
+"""Neural-network functions: activations, softmax, losses, dropout, convolution and pooling."""
 
 import math as _math
 
@@ -249,3 +249,248 @@ def dropout(x, rate, noise_shape=None, seed=None):
                                 "distribution": "uniform", "a": 0, "b": 1})
     keep = cast(greater_equal(noise, rate), x.dtype)
     return multiply(x, divide(keep, xp.float32(1 - rate)))
+
+
+# -- convolution and pooling ---------------------------------------------------------------
+# TensorFlow's tf.nn signatures over the table's conv, conv_transpose, max_pool and avg_pool
+# primitives, which take channels-last arrays and explicit (low, high) padding: here the
+# arguments are checked, "SAME"/"VALID" resolved and channels-first data transposed.
+
+def _per_axis(value, rank, what, op):
+    """An int or a sequence for each spatial axis (or TensorFlow's full form with the batch
+    and channel entries, which must be 1) as a tuple of ``rank`` positive ints."""
+    values = (value,) * rank if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(values) == 1:
+        values *= rank
+    elif len(values) == rank + 2:
+        values = values[1:-1]
+    if len(values) != rank or min(values) < 1:
+        raise ValueError(f"{op}: {what} must be a positive int or {rank} of them, one per "
+                         f"spatial axis; received {value!r}")
+    return values
+
+
+def _channels_first(data_format, rank, op):
+    if data_format is None:
+        return False
+    form = str(data_format).upper()
+    if form in ("CHANNELS_LAST", "CHANNELS_FIRST"):
+        return form == "CHANNELS_FIRST"
+    if len(form) != rank + 2 or form[0] != "N" or "C" not in (form[1], form[-1]):
+        raise ValueError(f"{op}: data_format must be channels-last ('N...C') or channels-first "
+                         f"('NC...') for a rank-{rank} window; received {data_format!r}")
+    return form[1] == "C"
+
+
+def _explicit_padding(padding, spatial, window, strides, dilation, op):
+    """(low, high) per spatial axis: "VALID" pads nothing; "SAME" pads so that the output
+    has ``ceil(size / stride)`` entries, the odd entry after (as TensorFlow)."""
+    rank = len(spatial)
+    if isinstance(padding, str) and padding.upper() in ("SAME", "VALID"):
+        if padding.upper() == "VALID":
+            return ((0, 0),) * rank
+        pads = []
+        for n, k, s, d in zip(spatial, window, strides, dilation):
+            total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be 'SAME', 'VALID' or (low, high) pairs; "
+                         f"received {padding!r}")
+    pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
+    if len(pairs) == rank + 2:
+        pairs = pairs[1:-1]
+    if len(pairs) != rank or min(min(p) for p in pairs) < 0:
+        raise ValueError(f"{op}: explicit padding needs a (low, high) pair of non-negative "
+                         f"ints per spatial axis; received {padding!r}")
+    return pairs
+
+
+def _check_window_fits(spatial, window, dilation, padding, op):
+    for n, k, d, (lo, hi) in zip(spatial, window, dilation, padding):
+        if d * (k - 1) + 1 > n + lo + hi:
+            raise ValueError(
+                f"{op}: a window of {tuple(window)} (dilation {tuple(dilation)}) does not fit an "
+                f"input of spatial shape {tuple(spatial)}"
+                + (f" padded by {tuple(padding)}" if any(lo or hi for lo, hi in padding) else
+                   " without padding") + "; use padding='SAME', a smaller kernel or a "
+                "larger input")
+
+
+def _window_input(x, rank, data_format, op):
+    """``x`` as a channels-last Tensor of rank ``rank + 2``, and whether it was transposed."""
+    x = tensor_arg(x)
+    if x.ndim != rank + 2:
+        raise ValueError(f"{op}: the input must have rank {rank + 2} (batch, {rank} spatial "
+                         f"axes, channels); received shape {tuple(x.shape)}")
+    first = _channels_first(data_format, rank, op)
+    if first:
+        x = P.transpose(x, perm=(0,) + tuple(range(2, rank + 2)) + (1,))
+    return x, first
+
+
+def _window_output(y, first):
+    return P.transpose(y, perm=(0, y.ndim - 1) + tuple(range(1, y.ndim - 1))) if first else y
+
+
+def _conv_filters(x, filters, rank, op):
+    w = tensor_arg(filters)
+    if w.ndim != rank + 2:
+        raise ValueError(f"{op}: filters must have rank {rank + 2} ({rank} window axes, input "
+                         f"channels, output channels); received shape {tuple(w.shape)}")
+    if w.dtype != x.dtype:
+        raise TypeError(f"{op}: input ({x.dtype}) and filters ({w.dtype}) must have one dtype")
+    return w
+
+
+def _groups(channels, w, op):
+    per_group, out = w.shape[-2], w.shape[-1]
+    if channels % per_group or out % (channels // per_group):
+        raise ValueError(f"{op}: the input has {channels} channels and the filters take "
+                         f"{per_group} each: the input channels must be a multiple of the "
+                         f"filters' (groups), and the output channels {out} of the groups")
+    return channels // per_group
+
+
+def convolution(input, filters, strides=None, padding="VALID", data_format=None,  # noqa: A002
+                dilations=None, name=None):
+    """The N-d convolution (cross-correlation) of ``input`` ``(batch, *spatial, in)`` with
+    ``filters`` ``(*window, in / groups, out)``; ``groups`` is ``in`` over the filters'
+    input channels. ``padding``: "VALID", "SAME" or (low, high) pairs.
+
+    >>> import chainrule as cr
+    >>> cr.nn.convolution(cr.ones((1, 4, 4, 1)), cr.ones((3, 3, 1, 2)), padding="SAME").shape
+    TensorShape([1, 4, 4, 2])
+    """
+    op = name or "convolution"
+    rank = tensor_arg(filters).ndim - 2
+    x, first = _window_input(input, rank, data_format, op)
+    w = _conv_filters(x, filters, rank, op)
+    strides = _per_axis(1 if strides is None else strides, rank, "strides", op)
+    dilation = _per_axis(1 if dilations is None else dilations, rank, "dilations", op)
+    spatial, window = tuple(x.shape[1:-1]), tuple(w.shape[:-2])
+    pads = _explicit_padding(padding, spatial, window, strides, dilation, op)
+    _check_window_fits(spatial, window, dilation, pads, op)
+    params = dict(strides=strides, padding=pads, dilation=dilation,
+                  groups=_groups(x.shape[-1], w, op))
+    return _window_output(bind(P.conv, (x, w), params), first)
+
+
+def conv1d(input, filters, stride=1, padding="VALID", data_format="NWC",  # noqa: A002
+           dilations=None, name=None):
+    """:func:`convolution` over one spatial axis: ``input`` ``(batch, width, in)``."""
+    _rank_of(filters, 1, name or "conv1d")
+    return convolution(input, filters, stride, padding, data_format, dilations, name or "conv1d")
+
+
+def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC",  # noqa: A002
+           dilations=None, name=None):
+    """:func:`convolution` over two spatial axes: ``input`` ``(batch, height, width, in)``,
+    ``filters`` ``(height, width, in, out)``."""
+    _rank_of(filters, 2, name or "conv2d")
+    return convolution(input, filters, strides, padding, data_format, dilations, name or "conv2d")
+
+
+def conv3d(input, filters, strides=1, padding="VALID", data_format="NDHWC",  # noqa: A002
+           dilations=None, name=None):
+    """:func:`convolution` over three spatial axes."""
+    _rank_of(filters, 3, name or "conv3d")
+    return convolution(input, filters, strides, padding, data_format, dilations, name or "conv3d")
+
+
+def _rank_of(filters, rank, op):
+    w = tensor_arg(filters)
+    if w.ndim != rank + 2:
+        raise ValueError(f"{op}: filters must have rank {rank + 2} ({rank} window axes, input "
+                         f"channels, output channels); received shape {tuple(w.shape)}")
+
+
+def conv_transpose(input, filters, output_shape, strides=1, padding="SAME",  # noqa: A002
+                   data_format=None, dilations=None, name=None):
+    """The transpose (adjoint) of :func:`convolution`, also called deconvolution: ``input``
+    ``(batch, *spatial, out)`` goes back to ``output_shape`` ``(batch, *spatial, in)``.
+    ``filters`` are those of the convolution it transposes, ``(*window, in, out)``."""
+    op = name or "conv_transpose"
+    rank = tensor_arg(filters).ndim - 2
+    y, first = _window_input(input, rank, data_format, op)
+    w = _conv_filters(y, filters, rank, op)
+    shape = [int(d) for d in (output_shape.numpy() if isinstance(output_shape, Tensor)
+                              else output_shape)]
+    if len(shape) == rank + 2:
+        shape = shape[2:] if first else shape[1:-1]
+    if len(shape) != rank:
+        raise ValueError(f"{op}: output_shape must give the {rank} spatial sizes (or the whole "
+                         f"shape); received {output_shape!r}")
+    strides = _per_axis(strides, rank, "strides", op)
+    dilation = _per_axis(1 if dilations is None else dilations, rank, "dilations", op)
+    window = tuple(w.shape[:-2])
+    pads = _explicit_padding(padding, tuple(shape), window, strides, dilation, op)
+    _check_window_fits(shape, window, dilation, pads, op)
+    expected = tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
+                     for n, k, s, d, (lo, hi) in zip(shape, window, strides, dilation, pads))
+    if expected != tuple(y.shape[1:-1]):
+        raise ValueError(f"{op}: a convolution of an input of spatial shape {tuple(shape)} gives "
+                         f"{expected}, but the input here has {tuple(y.shape[1:-1])}: give the "
+                         f"output_shape whose convolution has the input's shape")
+    if y.shape[-1] != w.shape[-1]:
+        raise ValueError(f"{op}: the input has {y.shape[-1]} channels but the filters' last "
+                         f"axis (the channels they transpose from) is {w.shape[-1]}")
+    params = dict(strides=strides, padding=pads, dilation=dilation, groups=1,
+                  spatial=tuple(shape))
+    return _window_output(bind(P.conv_transpose, (y, w), params), first)
+
+
+def conv1d_transpose(input, filters, output_shape, strides=1, padding="SAME",  # noqa: A002
+                     data_format="NWC", dilations=None, name=None):
+    """:func:`conv_transpose` over one spatial axis."""
+    _rank_of(filters, 1, name or "conv1d_transpose")
+    return conv_transpose(input, filters, output_shape, strides, padding, data_format,
+                          dilations, name or "conv1d_transpose")
+
+
+def conv2d_transpose(input, filters, output_shape, strides=1, padding="SAME",  # noqa: A002
+                     data_format="NHWC", dilations=None, name=None):
+    """:func:`conv_transpose` over two spatial axes: ``filters`` ``(height, width,
+    output channels, input channels)``."""
+    _rank_of(filters, 2, name or "conv2d_transpose")
+    return conv_transpose(input, filters, output_shape, strides, padding, data_format,
+                          dilations, name or "conv2d_transpose")
+
+
+def _pool(prim, input, ksize, strides, padding, data_format, rank, op):  # noqa: A002
+    x = tensor_arg(input)
+    if rank is None:
+        rank = x.ndim - 2
+    x, first = _window_input(x, rank, data_format, op)
+    window = _per_axis(ksize, rank, "ksize", op)
+    strides = _per_axis(strides, rank, "strides", op)
+    spatial = tuple(x.shape[1:-1])
+    pads = _explicit_padding(padding, spatial, window, strides, (1,) * rank, op)
+    if any(lo >= k or hi >= k for (lo, hi), k in zip(pads, window)):
+        raise ValueError(f"{op}: padding {pads} would make windows of padding alone")
+    _check_window_fits(spatial, window, (1,) * rank, pads, op)
+    params = dict(window=window, strides=strides, padding=pads)
+    return _window_output(bind(prim, (x,), params), first)
+
+
+def _pooling(prim, rank, name, data_format, doc):
+    """A TensorFlow pooling function: ``name(input, ksize, strides, padding, data_format)``."""
+    def pool(input, ksize, strides, padding="VALID", data_format=data_format,  # noqa: A002
+             name=name):
+        return _pool(prim, input, ksize, strides, padding, data_format, rank, name)
+    pool.__name__ = pool.__qualname__ = name
+    pool.__doc__ = doc
+    return pool
+
+
+max_pool = _pooling(P.max_pool, None, "max_pool", None,
+                    "The maximum of each ``ksize`` window, every ``strides`` positions (N-d).")
+max_pool1d = _pooling(P.max_pool, 1, "max_pool1d", "NWC", ":func:`max_pool` over one spatial axis.")
+max_pool2d = _pooling(P.max_pool, 2, "max_pool2d", "NHWC",
+                      ":func:`max_pool` over two spatial axes.")
+avg_pool = _pooling(P.avg_pool, None, "avg_pool", None,
+                    "The mean of each ``ksize`` window (under \"SAME\", of its entries inside "
+                    "the input).")
+avg_pool1d = _pooling(P.avg_pool, 1, "avg_pool1d", "NWC", ":func:`avg_pool` over one spatial axis.")
+avg_pool2d = _pooling(P.avg_pool, 2, "avg_pool2d", "NHWC",
+                      ":func:`avg_pool` over two spatial axes.")

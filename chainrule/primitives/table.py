@@ -655,3 +655,305 @@ def mod_vjp(g, out, a, b, needs):
 
 
 mod = defprimitive("mod", xp.mod, vjp=mod_vjp, describe_error=_broadcast_error)
+
+# -- convolution and pooling -------------------------------------------------------------------
+# Channels-last arrays: x is (batch, *spatial, channels), a kernel (*window, in/groups, out).
+# Every op reads its input through one strided view, the window of each output position
+# (no copy), and does its arithmetic on the BLAS or as whole-array reductions; the only
+# Python loops run over the taps of a window (9 for a 3x3 kernel), never over pixels.
+# ``padding`` is explicit here, a (low, high) pair per spatial axis (the ops layer resolves
+# "same" and "valid"). The three convolution primitives are bilinear and each one's rule is
+# written with the other two (conv_transpose is conv's adjoint in its input, conv_filter_grad
+# in its kernel), so derivatives of any order stay in these three; pooling's gradients are
+# likewise pairs of adjoint primitives.
+
+
+def _padded(x, padding, value=0):
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    return xp.pad(x, ((0, 0),) + tuple(padding) + ((0, 0),), constant_values=value)
+
+
+def _window_count(size, window, stride, dilation):
+    """How many window positions fit in ``size`` (padded) entries."""
+    return (size - dilation * (window - 1) - 1) // stride + 1
+
+
+def _windows(x, window, strides, dilation):
+    """The read-only view ``(batch, *out, *window, channels)`` of padded ``x``: the entries
+    each output position sees."""
+    out = tuple(_window_count(n, k, s, d)
+                for n, k, s, d in zip(x.shape[1:-1], window, strides, dilation))
+    step = x.strides[1:-1]
+    return xp.lib.stride_tricks.as_strided(
+        x, (x.shape[0],) + out + tuple(window) + (x.shape[-1],),
+        (x.strides[0],) + tuple(t * s for t, s in zip(step, strides))
+        + tuple(t * d for t, d in zip(step, dilation)) + (x.strides[-1],),
+        writeable=False)
+
+
+def _fold(taps, spatial, strides, padding, dilation):
+    """The adjoint of :func:`_windows` (col2im): ``taps`` is laid out as the windows,
+    ``(batch, *out, *window, c)``; each value is added at the input position it was read
+    from, and the padding cropped."""
+    rank = len(spatial)
+    batch, channels = taps.shape[0], taps.shape[-1]
+    out, window = taps.shape[1:rank + 1], taps.shape[rank + 1:-1]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, padding))
+    if tuple(strides) == tuple(window) and set(dilation) == {1}:
+        # Windows side by side (pooling's default): the taps only need interleaving.
+        order = (0,) + tuple(a for i in range(rank) for a in (1 + i, 1 + rank + i)) + (2 * rank + 1,)
+        blocks = taps.transpose(order).reshape(
+            (batch,) + tuple(o * k for o, k in zip(out, window)) + (channels,))
+        if blocks.shape[1:-1] == padded:
+            total = blocks
+        else:
+            total = xp.zeros((batch,) + padded + (channels,), taps.dtype)
+            total[(slice(None),) + tuple(slice(0, n) for n in blocks.shape[1:-1])] = blocks
+    else:
+        total = xp.zeros((batch,) + padded + (channels,), taps.dtype)
+        lead = (slice(None),) * (rank + 1)
+        for tap in xp.ndindex(*window):
+            reach = tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
+                          for k, d, s, o in zip(tap, dilation, strides, out))
+            total[(slice(None),) + reach] += taps[lead + tap]
+    crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, padding))
+    return total[(slice(None),) + crop]
+
+
+def _patches(x, window, strides, padding, dilation, groups):
+    """im2col: ``(groups, batch * out, window * in_per_group)`` rows, one copy of ``x``'s
+    windows, and the output's spatial shape."""
+    view = _windows(_padded(x, padding), window, strides, dilation)
+    rank = len(window)
+    n, out = view.shape[0], view.shape[1:1 + rank]
+    split = view.reshape(view.shape[:-1] + (groups, x.shape[-1] // groups))
+    order = (2 * rank + 1, 0) + tuple(range(1, 2 * rank + 1)) + (2 * rank + 2,)
+    rows = split.transpose(order).reshape(groups, n * _size(out), -1)
+    return rows, out
+
+
+def _size(shape):
+    size = 1
+    for d in shape:
+        size *= int(d)
+    return size
+
+
+def _grouped_kernel(w, groups):
+    """``(*window, in_per_group, out)`` as ``(groups, window * in_per_group, out_per_group)``."""
+    return w.reshape(-1, groups, w.shape[-1] // groups).transpose(1, 0, 2)
+
+
+def _grouped_rows(y, groups):
+    """``(batch, *out, channels)`` as ``(groups, batch * out, channels_per_group)``."""
+    return y.reshape(-1, groups, y.shape[-1] // groups).transpose(1, 0, 2)
+
+
+def _products(a, b):
+    """``a[i] @ b[i]`` for each group ``i``: 2-D products, which the BLAS runs several times
+    faster than NumPy's stacked matmul on tall, thin operands such as im2col rows."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.stack([xp.matmul(x, y) for x, y in zip(a, b)])
+
+
+def _ungrouped(products, lead):
+    """``(groups, rows, per_group)`` back to ``(*lead, groups * per_group)``."""
+    if products.shape[0] == 1:
+        return products[0].reshape(lead + (products.shape[2],))
+    return products.transpose(1, 0, 2).reshape(lead + (-1,))
+
+
+def conv_forward(x, w, strides, padding, dilation, groups):
+    """The N-d cross-correlation of ``x`` with ``w`` (TensorFlow's and Keras's ``conv``)."""
+    rows, out = _patches(x, w.shape[:-2], strides, padding, dilation, groups)
+    return _ungrouped(_products(rows, _grouped_kernel(w, groups)), (x.shape[0],) + out)
+
+
+def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
+    """The adjoint of ``conv`` in its input: ``y`` of conv's output shape back to an input
+    of ``spatial`` shape (TensorFlow's ``conv2d_transpose``, a convolution's input gradient)."""
+    window = w.shape[:-2]
+    lead = y.shape[:-1]
+    cols = _products(_grouped_rows(y, groups), _grouped_kernel(w, groups).transpose(0, 2, 1))
+    # (groups, batch * out, window * in_g) -> (batch, *out, *window, groups * in_g), the
+    # layout of the windows: a view for one group
+    per_group = w.shape[-2]
+    cols = cols.reshape(groups, -1, _size(window), per_group)
+    if groups > 1:
+        cols = cols.transpose(1, 2, 0, 3)
+    taps = cols.reshape(lead + tuple(window) + (groups * per_group,))
+    return _fold(taps, spatial, strides, padding, dilation)
+
+
+def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window):
+    """The adjoint of ``conv`` in its kernel: the kernel gradient for upstream ``g``."""
+    rows, _ = _patches(x, window, strides, padding, dilation, groups)
+    grad = _products(rows.transpose(0, 2, 1), _grouped_rows(g, groups))
+    per_group = x.shape[-1] // groups
+    # (groups, window * in_g, out_g) -> (*window, in_g, groups * out_g)
+    grad = grad.reshape(groups, -1, per_group, grad.shape[-1]).transpose(1, 2, 0, 3)
+    return grad.reshape(tuple(window) + (per_group, -1))
+
+
+def _conv_params(strides, padding, dilation, groups):
+    return dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
+
+
+def _spatial(x):
+    return tuple(int(d) for d in x.shape[1:-1])
+
+
+def conv_vjp(g, out, x, w, needs, strides, padding, dilation, groups):
+    p = _conv_params(strides, padding, dilation, groups)
+    gx = conv_transpose(g, w, spatial=_spatial(x), **p) if needs[0] else None
+    gw = conv_filter_grad(x, g, window=tuple(w.shape[:-2]), **p) if needs[1] else None
+    return gx, gw
+
+
+def conv_transpose_vjp(g, out, y, w, needs, strides, padding, dilation, groups, spatial):
+    p = _conv_params(strides, padding, dilation, groups)
+    gy = conv(g, w, **p) if needs[0] else None
+    gw = conv_filter_grad(g, y, window=tuple(w.shape[:-2]), **p) if needs[1] else None
+    return gy, gw
+
+
+def conv_filter_grad_vjp(h, out, x, g, needs, strides, padding, dilation, groups, window):
+    p = _conv_params(strides, padding, dilation, groups)
+    gx = conv_transpose(g, h, spatial=_spatial(x), **p) if needs[0] else None
+    gg = conv(x, h, **p) if needs[1] else None
+    return gx, gg
+
+
+conv = defprimitive("conv", conv_forward, vjp=conv_vjp)
+conv_transpose = defprimitive("conv_transpose", conv_transpose_forward, vjp=conv_transpose_vjp)
+conv_filter_grad = defprimitive("conv_filter_grad", conv_filter_grad_forward,
+                                vjp=conv_filter_grad_vjp)
+
+
+def _lowest(dtype):
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
+def _window_axes(rank):
+    return tuple(range(rank + 1, 2 * rank + 1))
+
+
+def _running_max(taps):
+    # Tap after tap: several times faster than .max over the window axes of the view.
+    top = taps[0].copy()
+    for tap in taps[1:]:
+        xp.maximum(top, tap, out=top)
+    return top
+
+
+def max_pool_forward(x, window, strides, padding):
+    return _running_max(_pool_taps(x, window, strides, padding, _lowest(x.dtype)))
+
+
+def _pool_taps(x, window, strides, padding, value):
+    """One read-only view ``(batch, *out, channels)`` per window position (tap) of padded
+    ``x``, in row-major order."""
+    rank = len(window)
+    view = _windows(_padded(x, padding, value), window, strides, (1,) * rank)
+    lead = (slice(None),) * (rank + 1)
+    return [view[lead + tap] for tap in xp.ndindex(*window)]
+
+
+def _argmax_tap(x, window, strides, padding):
+    """Which tap of each window holds its maximum (the first, at a tie, as TensorFlow)."""
+    taps = _pool_taps(x, window, strides, padding, _lowest(x.dtype))
+    top = _running_max(taps)
+    # Last tap to first, each that reaches the maximum takes the index: the first one wins.
+    # Arithmetic on whole arrays; a masked copy (copyto where=) is several times slower.
+    hit = xp.full(top.shape, len(taps) - 1, xp.int32)
+    for k in range(len(taps) - 2, -1, -1):
+        hit -= (taps[k] == top) * (hit - k)
+    return hit
+
+
+def max_pool_scatter_forward(x, g, window, strides, padding):
+    """``g`` (pooled shape) placed at the maximum of each window of ``x`` (shape of ``x``)."""
+    hit = _argmax_tap(x, window, strides, padding)
+    rank = len(window)
+    taps = xp.empty(g.shape[:-1] + tuple(window) + g.shape[-1:], g.dtype)
+    for k, tap in enumerate(xp.ndindex(*window)):
+        xp.multiply(g, hit == k, out=taps[(slice(None),) * (rank + 1) + tap])
+    return _fold(taps, x.shape[1:-1], strides, padding, (1,) * rank)
+
+
+def max_pool_gather_forward(x, h, window, strides, padding):
+    """``h`` (shape of ``x``) read at the maximum of each window of ``x`` (pooled shape)."""
+    hit = _argmax_tap(x, window, strides, padding)
+    taps = _pool_taps(h, window, strides, padding, 0)
+    picked = taps[0].copy()
+    for k, tap in enumerate(taps[1:], 1):
+        xp.copyto(picked, tap, where=hit == k)
+    return picked
+
+
+def _pool_params(window, strides, padding):
+    return dict(window=window, strides=strides, padding=padding)
+
+
+def max_pool_vjp(g, out, x, window, strides, padding):
+    return (max_pool_scatter(x, g, **_pool_params(window, strides, padding)),)
+
+
+def max_pool_scatter_vjp(h, out, x, g, window, strides, padding):
+    # Linear in g; in x piecewise constant (which entry is the maximum), derivative 0.
+    return None, max_pool_gather(x, h, **_pool_params(window, strides, padding))
+
+
+def max_pool_gather_vjp(g, out, x, h, window, strides, padding):
+    return None, max_pool_scatter(x, g, **_pool_params(window, strides, padding))
+
+
+_WHICH_MAXIMUM = ("`max_pool`'s routing: which entry of a window is its maximum does not "
+                  "change under a small step, so that input carries no gradient")
+max_pool = defprimitive("max_pool", max_pool_forward, vjp=max_pool_vjp)
+max_pool_scatter = defprimitive("max_pool_scatter", max_pool_scatter_forward,
+                                vjp=max_pool_scatter_vjp, cut_reason=_WHICH_MAXIMUM)
+max_pool_gather = defprimitive("max_pool_gather", max_pool_gather_forward,
+                               vjp=max_pool_gather_vjp, cut_reason=_WHICH_MAXIMUM)
+
+
+def _window_sizes(spatial, window, strides, padding, dtype):
+    """How many real (unpadded) entries each window covers, shaped ``(*out, 1)``: average
+    pooling divides by it, as TensorFlow does under "same" padding."""
+    counts = xp.ones((), dtype)
+    for axis, (n, k, s, (lo, hi)) in enumerate(zip(spatial, window, strides, padding)):
+        start = xp.arange(_window_count(n + lo + hi, k, s, 1)) * s - lo
+        sizes = xp.minimum(start + k, n) - xp.maximum(start, 0)
+        counts = counts * sizes.astype(dtype).reshape((-1,) + (1,) * (len(window) - axis))
+    return counts
+
+
+def avg_pool_forward(x, window, strides, padding):
+    rank = len(window)
+    view = _windows(_padded(x, padding), window, strides, (1,) * rank)
+    total = view.sum(axis=_window_axes(rank))
+    return total / _window_sizes(x.shape[1:-1], window, strides, padding, x.dtype)
+
+
+def avg_pool_transpose_forward(g, window, strides, padding, spatial):
+    """The adjoint of ``avg_pool``: each pooled value shared out over its window."""
+    share = g / _window_sizes(spatial, window, strides, padding, g.dtype)
+    rank = len(window)
+    taps = xp.broadcast_to(share.reshape(share.shape[:-1] + (1,) * rank + share.shape[-1:]),
+                           share.shape[:-1] + tuple(window) + share.shape[-1:])
+    return _fold(taps, spatial, strides, padding, (1,) * rank)
+
+
+def avg_pool_vjp(g, out, x, window, strides, padding):
+    return (avg_pool_transpose(g, spatial=_spatial(x), **_pool_params(window, strides, padding)),)
+
+
+def avg_pool_transpose_vjp(h, out, g, window, strides, padding, spatial):
+    return (avg_pool(h, **_pool_params(window, strides, padding)),)
+
+
+avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp)
+avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forward,
+                                  vjp=avg_pool_transpose_vjp)

@@ -8,6 +8,8 @@ primitive`` fails when a primitive is added to the table without a case here.
 import numpy as np
 
 import chainrule as cr
+from chainrule.primitives import table as P
+from chainrule.primitives.primitive import bind
 
 rng = np.random.default_rng(0)
 A = rng.normal(size=(3, 4)).astype(np.float32)
@@ -82,6 +84,26 @@ def relu_gradient_case(a, b):
 
 
 CASES["relu_gradient"] = (relu_gradient_case, (A, B))
+
+
+IMAGES = rng.normal(size=(2, 6, 6, 2)).astype(np.float32)
+FILTERS = rng.normal(size=(3, 3, 2, 3)).astype(np.float32)
+
+
+def windows_gradient_case(x, w):
+    """Convolution and pooling, with the primitives of their derivative rules."""
+    with cr.GradientTape() as tape:
+        tape.watch([x, w])
+        y = cr.nn.conv2d(x, w, 1, "SAME")
+        p = cr.nn.max_pool2d(y, 2, 2, "VALID") + cr.nn.avg_pool2d(y, 3, 2, "SAME")
+        loss = cr.reduce_sum(p * p)
+    gx, gw = tape.gradient(loss, [x, w])
+    chosen = bind(P.max_pool_gather, (x, x * 2.0), dict(window=(2, 2), strides=(2, 2),
+                                                          padding=((0, 0), (0, 0))))
+    return cr.concat([cr.reshape(gx, (-1,)), cr.reshape(gw, (-1,)), cr.reshape(chosen, (-1,))], 0)
+
+
+CASES["windows_gradient"] = (windows_gradient_case, (IMAGES, FILTERS))
 
 
 def as_tensors(arrays):

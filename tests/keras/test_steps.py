@@ -97,7 +97,9 @@ def test_steps_per_epoch_on_a_finite_dataset_continues_where_the_last_epoch_stop
     assert any("ran out of data" in str(w.message) for w in caught)
     # the same as arrays in batches of 10 without shuffling
     reference = _model()
-    reference.fit(x, y, batch_size=10, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0)
+    with pytest.warns(UserWarning, match="ran out of data"):
+        reference.fit(x, y, batch_size=10, epochs=3, steps_per_epoch=3, shuffle=False,
+                      verbose=0)
     for a, b in zip(model.weights, reference.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 

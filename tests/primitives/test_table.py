@@ -16,6 +16,8 @@ from chainrule.primitives import table as P
 from chainrule.primitives.primitive import bind
 from chainrule.testing import check_grads
 
+from .window_specs import WINDOW_SECOND_ORDER, WINDOW_SPECS
+
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)
 
 
@@ -215,6 +217,7 @@ SPECS = {
     "all_reduce": unary(lambda x: cr.distribute.all_reduce(
         x, "mean", cr.distribute.LocalCommunicator())),
 }
+SPECS.update(WINDOW_SPECS)  # convolution and pooling
 # stop_gradient's VJP is "no gradient": checked by test_stop_gradient_cuts_the_path.
 SPECIAL = {"stop_gradient"}
 TOLERANCE = {"cast": dict(eps=1e-2, rtol=1e-4, atol=1e-5)}
@@ -238,6 +241,8 @@ def test_first_order(name, data):
 SECOND_ORDER = ["relu_grad", "multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
                 "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
                 "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose"]
+
+SECOND_ORDER += WINDOW_SECOND_ORDER
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)

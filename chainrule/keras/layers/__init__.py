@@ -1,6 +1,7 @@
 """``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, the
-merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum) and the
-activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU).
+merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), the
+activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU), and the convolution, pooling,
+reshaping and preprocessing families (a module each).
 
 Layers serialise as ``{"class_name": ..., "config": ...}`` (:func:`serialize`) and come
 back through :data:`REGISTRY` (:func:`deserialize`), where models register too, so that a
@@ -15,16 +16,31 @@ from .keras_tensor import KerasTensor
 from .layer import Layer
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
                     average, concatenate, maximum, minimum, multiply, subtract)
+from .convolutional import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                      GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
+                      MaxPooling2D, MaxPooling3D)
+from .preprocessing import Rescaling
+from .reshaping import Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+
+_CONVNET_LAYERS = [
+    Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, MaxPooling1D, MaxPooling2D,
+    MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    GlobalMaxPooling3D, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
+    Rescaling]
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
-           "deserialize"]
+           "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS]
 
 REGISTRY = Registry("layer")
 for _cls in (Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract,
-             Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU):
+             Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
+             *_CONVNET_LAYERS):
     REGISTRY.register(_cls)
 
 
