@@ -28,6 +28,7 @@ LAYERS = [
     {"graph"},
     {"compiler"},
     {"distribute"},
+    {"onnx"},
     {"data", "plotting"},
     # keras, lowest first: the name-resolved families, layers, saving, callbacks, the
     # trainer and its helpers, models.
