@@ -253,6 +253,7 @@ def _model(onnx, graph, shapes, params, input_names, output_names, name):
         dims = [d if d is not None else dynamic(axis) for axis, d in enumerate(shape)]
         return helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(dtype), dims)
 
+    _escape_noop_elimination(emit)
     inputs = [value_info(n, shapes[v.index], v.dtype,
                          lambda axis, n=n: "batch" if axis == 0 else f"{n}_dim{axis}")
               for v, n in zip(graph.inputs, input_names)]
@@ -268,6 +269,27 @@ def _model(onnx, graph, shapes, params, input_names, output_names, name):
                               producer_name="chainrule", producer_version=__version__)
     model.ir_version = IR_VERSION
     return model
+
+
+def _escape_noop_elimination(emit):
+    """Writes ``x + c`` as ``Sum`` where the constant ``c`` is tiny but not 0.
+
+    onnxruntime's NoopElimination (a default optimization, 1.32 included) drops an Add or
+    Sub whose one-element constant is within float32's epsilon (1.2e-7) of zero, as if it
+    added 0: a series with float64 coefficients near 1e-100 (erf's, in the exact gelu)
+    would lose them. ``Sum`` is the same addition, and that pass leaves it alone."""
+    eps = float(np.finfo(np.float32).eps)
+
+    def tiny(name):
+        c = emit.constants.get(name)
+        return c is not None and c.size == 1 and c.dtype.kind == "f" and 0 < abs(c.item()) <= eps
+
+    for i, (op, ins, outs, attrs) in enumerate(emit.nodes):
+        if op == "Add" and any(tiny(n) for n in ins):
+            emit.nodes[i] = ("Sum", ins, outs, attrs)
+        elif op == "Sub" and tiny(ins[1]):
+            negated = emit.constant(-emit.constants[ins[1]], emit.constants[ins[1]].dtype)
+            emit.nodes[i] = ("Sum", [ins[0], negated.name], outs, attrs)
 
 
 def _lower(emit, graph, node, params, symbols, shapes):

@@ -432,12 +432,14 @@ def _concat_error(*xs, axis):
 
 
 def reshape_onnx(emit, x, shape):
-    # A dynamic dimension (None) is copied from x's same axis (ONNX's 0) when that one is
-    # dynamic too, else inferred (-1, at most once).
-    target = [d if d is not None else 0 if i < x.ndim and x.shape[i] is None else -1
-              for i, d in enumerate(shape)]
+    # One dynamic dimension (None) is inferred (ONNX's -1); of several, those where x is
+    # dynamic too are copied from x's same axis (ONNX's 0), as a batch is.
+    target = [-1 if d is None else d for d in shape]
     if target.count(-1) > 1:
-        raise ValueError(f"reshape to {shape}: more than one dynamic dimension to infer")
+        target = [0 if d is None and i < x.ndim and x.shape[i] is None else t
+                  for i, (d, t) in enumerate(zip(shape, target))]
+        if target.count(-1) > 1:
+            raise ValueError(f"reshape to {shape}: more than one dynamic dimension to infer")
     return emit("Reshape", x, _int64s(emit, target))
 
 
