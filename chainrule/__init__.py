@@ -46,8 +46,8 @@ def is_tensor(x):
 
 
 def __getattr__(name):
-    # The Keras API is imported on first use, so the core stays light to import.
-    if name in ("keras", "data"):
+    # The Keras API (and ONNX export) is imported on first use, so the core stays light to import.
+    if name in ("keras", "data", "onnx"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

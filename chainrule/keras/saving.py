@@ -39,6 +39,8 @@ from .utils import npy
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
+# The names save_model writes under (chainrule's own zip, under Keras's name too for now).
+MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
            "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
@@ -56,13 +58,34 @@ class ModelFileNotFoundError(SavedModelError, FileNotFoundError):
 # -- writing -------------------------------------------------------------------------------
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Writes ``model`` (architecture, weights, compile settings, optimizer state)."""
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state) to a
+    ``.chainrule`` (or ``.keras``) file; Keras's other names are refused, never written in
+    chainrule's layout under their extension."""
+    name = str(os.fspath(filepath))
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError(
+            f"chainrule does not write legacy HDF5 model files (Keras 2's .h5); save the model "
+            f"as 'name.chainrule' (or 'name.keras'), or its weights alone with "
+            f"save_weights('name.chainrule'). Received: filepath={name}")
+    if not name.endswith(MODEL_EXTENSIONS):
+        raise ValueError(
+            f"Invalid filepath extension for saving. Please add either a `.keras` extension "
+            f"for the native Keras format or a `.chainrule` extension for chainrule's own. Use "
+            f"`model.export(filepath, format='onnx')` to export the model for serving. "
+            f"Received: filepath={name}")
     _write(model, filepath, overwrite, include_optimizer,
            model=_model_config(model), compile=_compile_config(model))
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Writes only the weights (and their manifest), for a model built the same way."""
+    """Writes only the weights (and their manifest), for a model built the same way, to a
+    ``.chainrule`` file (Keras's ``.weights.h5`` is HDF5, which chainrule does not write)."""
+    name = str(os.fspath(filepath))
+    if not name.endswith(".chainrule"):
+        raise ValueError(
+            f"The filename must end in `.chainrule` (chainrule's weights file; Keras's "
+            f"`.weights.h5` is HDF5, which chainrule does not write yet). Received: "
+            f"filepath={name}")
     _write(model, filepath, overwrite, include_optimizer=False, weights_only=True)
 
 

@@ -6,9 +6,12 @@ weights are found by walking the attributes. ``Model(inputs, outputs)`` makes a 
 model (:mod:`.functional`).
 """
 
+import json
+
 from ... import ops
 from ...onnx import TensorSpec, export as export_onnx
 from .. import saving
+from ..layers import serialize
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
 from ..utils.summary import summary_text
@@ -127,6 +130,11 @@ class Model(Trainer, Layer):
         return [TensorSpec((None,) + tuple(s[1:]), self.dtype, n) for s, n in zip(shapes, names)]
 
     # -- configuration -------------------------------------------------------------------------
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (``keras.models.model_from_json`` reads it);
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(serialize(self), **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The model a ``get_config`` dict describes; a graph of layers (a config with
