@@ -66,7 +66,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
         raise ValueError(
             f"chainrule does not write legacy HDF5 model files (Keras 2's .h5); save the model "
             f"as 'name.chainrule' (or 'name.keras'), or its weights alone with "
-            f"save_weights('name.chainrule'). Received: filepath={name}")
+            f"save_weights('name.weights.h5'). Received: filepath={name}")
     if not name.endswith(MODEL_EXTENSIONS):
         raise ValueError(
             f"Invalid filepath extension for saving. Please add either a `.keras` extension "
@@ -79,12 +79,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 def save_weights(model, filepath, overwrite=True):
     """Writes only the weights (and their manifest), for a model built the same way, to a
-    ``.chainrule`` file (Keras's ``.weights.h5`` is HDF5, which chainrule does not write)."""
+    ``.chainrule`` file (``Model.save_weights`` writes Keras's ``.weights.h5`` with
+    :mod:`.weights_h5`)."""
     name = str(os.fspath(filepath))
     if not name.endswith(".chainrule"):
         raise ValueError(
-            f"The filename must end in `.chainrule` (chainrule's weights file; Keras's "
-            f"`.weights.h5` is HDF5, which chainrule does not write yet). Received: "
+            f"The filename must end in `.weights.h5` (Keras 3's HDF5 layout; "
+            f"model.save_weights writes it) or `.chainrule` (chainrule's own). Received: "
             f"filepath={name}")
     _write(model, filepath, overwrite, include_optimizer=False, weights_only=True)
 

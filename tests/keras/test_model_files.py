@@ -4,18 +4,22 @@ under Keras's extension; ``to_json``/``model_from_json``, ``clone_model`` and
 ``get_config``/``from_config`` rebuild the architecture."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
 from chainrule import keras
 from chainrule.keras import layers
+from chainrule.keras.saving import SavedModelError
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
+# The models of fixtures/make_keras_weights.py, which wrote the Keras 3 fixtures.
 def small_model():
-    model = keras.Sequential([layers.Dense(4, activation="relu"), layers.Dropout(0.1),
-                              layers.Dense(2, activation="softmax")])
-    model.build((None, 3))
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, activation="relu"),
+                              layers.Dropout(0.1), layers.Dense(2, activation="softmax")])
     return model
 
 
@@ -35,9 +39,9 @@ def test_save_refuses_keras_names_it_cannot_write(tmp_path, name, words):
     assert ".chainrule" in str(error.value) and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("name", ["w.weights.h5", "w.h5", "w"])
-def test_save_weights_refuses_hdf5_names(tmp_path, name):
-    with pytest.raises(ValueError, match="must end in `.chainrule`"):
+@pytest.mark.parametrize("name", ["w.h5", "w", "w.npz"])
+def test_save_weights_names_the_two_files_it_writes(tmp_path, name):
+    with pytest.raises(ValueError, match=r"must end in `.weights.h5` .* or `.chainrule`"):
         small_model().save_weights(tmp_path / name)
     assert not list(tmp_path.iterdir())
 
@@ -70,3 +74,93 @@ def test_model_from_json_refuses_what_is_not_a_model():
         keras.models.model_from_json("[1, 2]")
     with pytest.raises(ValueError, match="os.system|Unknown|unknown"):
         keras.models.model_from_json(json.dumps({"class_name": "os.system", "config": {}}))
+
+
+def fixture_inputs():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 2)).astype("float32")
+
+
+def predictions(sequential, functional):
+    x, y = fixture_inputs()
+    return {"sequential": sequential.predict(x, verbose=0).tolist(),
+            "functional": [o.tolist() for o in functional.predict([x, y], verbose=0)]}
+
+
+def test_weights_that_keras_wrote_predict_what_keras_printed():
+    pytest.importorskip("h5py")
+    sequential, functional = small_model(), functional_model()
+    sequential.load_weights(os.path.join(FIXTURES, "sequential.weights.h5"))
+    functional.load_weights(os.path.join(FIXTURES, "functional.weights.h5"))
+    with open(os.path.join(FIXTURES, "keras_predictions.json")) as f:
+        keras_printed = json.load(f)
+    got = predictions(sequential, functional)
+    np.testing.assert_allclose(got["sequential"], keras_printed["sequential"], rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(got["functional"], keras_printed["functional"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def h5_layout(path):
+    h5py = pytest.importorskip("h5py")
+    found = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: found.__setitem__(
+            name, (sorted(obj.attrs), getattr(obj, "shape", None), str(getattr(obj, "dtype", "")))))
+    return found  # (the layers' names, in "name" attributes, depend on what else was made)
+
+
+@pytest.mark.parametrize("make, fixture", [(small_model, "sequential.weights.h5"),
+                                           (functional_model, "functional.weights.h5")])
+def test_chainrule_writes_keras_layout(tmp_path, make, fixture):
+    model = make()
+    path = tmp_path / fixture
+    model.save_weights(path)
+    assert h5_layout(path) == h5_layout(os.path.join(FIXTURES, fixture))
+    again = make()
+    again.load_weights(path)
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_files_for_the_keras_check(tmp_path):
+    """Writes what ``make_keras_weights.py --check DIR`` loads into Keras 3 (DIR from
+    CHAINRULE_KERAS_CHECK_DIR; a temporary folder otherwise)."""
+    pytest.importorskip("h5py")
+    folder = os.environ.get("CHAINRULE_KERAS_CHECK_DIR") or str(tmp_path)
+    sequential, functional = small_model(), functional_model()
+    sequential.save_weights(os.path.join(folder, "sequential.weights.h5"))
+    functional.save_weights(os.path.join(folder, "functional.weights.h5"))
+    with open(os.path.join(folder, "chainrule_predictions.json"), "w") as f:
+        json.dump(predictions(sequential, functional), f)
+    assert sorted(os.listdir(folder))[-2:] == ["functional.weights.h5", "sequential.weights.h5"]
+
+
+def test_damaged_or_hostile_weights_files_are_refused(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    model = small_model()
+    good = tmp_path / "good.weights.h5"
+    model.save_weights(good)
+    data = good.read_bytes()
+    (tmp_path / "cut.weights.h5").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.weights.h5").write_text("not hdf5")
+    with pytest.raises(SavedModelError, match="not an HDF5 weights file"):
+        model.load_weights(tmp_path / "cut.weights.h5")
+    with pytest.raises(SavedModelError, match="not an HDF5 weights file"):
+        model.load_weights(tmp_path / "text.weights.h5")
+    with pytest.raises(FileNotFoundError):
+        model.load_weights(tmp_path / "none.weights.h5")
+    with pytest.raises(SavedModelError, match="does not fit model"):
+        functional_model().load_weights(good)
+    before = model.get_weights()
+    with h5py.File(good, "a") as f:  # a kernel of the wrong shape
+        del f["layers/dense_1/vars/0"]
+        f["layers/dense_1/vars/0"] = np.zeros((4, 3), np.float32)
+    with pytest.raises(SavedModelError, match=r"layers/dense_1/vars/0 .* does not fit"):
+        model.load_weights(good)
+    for a, b in zip(model.get_weights(), before):  # nothing was changed
+        np.testing.assert_array_equal(a, b)
+    with h5py.File(good, "a") as f:  # a link to another file
+        del f["layers/dense_1/vars/0"]
+        f["layers/dense_1/vars/0"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+    with pytest.raises(SavedModelError, match="is a link"):
+        model.load_weights(good)

@@ -7,10 +7,11 @@ model (:mod:`.functional`).
 """
 
 import json
+import os
 
 from ... import ops
 from ...onnx import TensorSpec, export as export_onnx
-from .. import saving
+from .. import saving, weights_h5
 from ..layers import serialize
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
@@ -79,12 +80,20 @@ class Model(Trainer, Layer):
         saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Writes the weights alone, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        """Writes the weights alone, atomically: to a ``.weights.h5`` file in Keras 3's
+        HDF5 layout (Keras loads it), or to chainrule's own ``.chainrule`` file."""
+        if _is_hdf5(filepath):
+            weights_h5.save_weights(self, filepath, overwrite=overwrite)
+        else:
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Sets the weights from a file of ``save`` or ``save_weights``; the shapes must fit."""
-        saving.load_weights(self, filepath)
+        """Sets the weights from a file of ``save`` or ``save_weights``, or from a Keras 3
+        ``.weights.h5`` file; the shapes must fit."""
+        if _is_hdf5(filepath):
+            weights_h5.load_weights(self, filepath)
+        else:
+            saving.load_weights(self, filepath)
 
     def export(self, filepath, format="", verbose=None, input_signature=None, **kwargs):
         """Writes the model's inference pass (``training=False``) for serving elsewhere, as
@@ -142,6 +151,10 @@ class Model(Trainer, Layer):
         if "input_layers" in config:
             return Model._functional.subclass_for(cls).from_config(config, custom_objects)
         return super().from_config(config)
+
+
+def _is_hdf5(filepath):
+    return str(os.fspath(filepath)).endswith(".weights.h5")
 
 
 def _zeros_for(shape):
