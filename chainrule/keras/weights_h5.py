@@ -92,29 +92,35 @@ def load_weights(model, filepath):
     except OSError as error:
         raise SavedModelError(f"{filepath} is not an HDF5 weights file ({error})") from None
     with f:
-        expected = layout(model)
-        stored = _datasets(f, filepath)
-        wanted = {f"{path}/{i}" for path, (_, vs) in expected.items() for i in range(len(vs))}
-        if stored != wanted:
-            extra, missing = sorted(stored - wanted), sorted(wanted - stored)
-            raise SavedModelError(
-                f"{filepath} does not fit model '{model.name}': the file has "
-                f"{len(stored)} weight arrays, the model {len(wanted)}"
-                f"{f'; not in the model: {extra[:5]}' if extra else ''}"
-                f"{f'; not in the file: {missing[:5]}' if missing else ''}")
-        arrays = []
-        for path, (name, variables) in expected.items():
-            for i, v in enumerate(variables):
-                ds = f[f"{path}/{i}"]
-                if tuple(ds.shape) != tuple(v.shape) or ds.dtype.kind not in "fiu":
-                    raise SavedModelError(
-                        f"{filepath}: {path}/{i} ({ds.dtype} {tuple(ds.shape)}) does not fit "
-                        f"weight '{v.name}' of layer '{name}' ({v.dtype} {tuple(v.shape)})")
-                try:
-                    arrays.append((v, np.asarray(ds[()], dtype=v.dtype)))
-                except (OSError, ValueError, TypeError) as error:
-                    raise SavedModelError(f"{filepath}: {path}/{i} cannot be read "
-                                          f"({error})") from None
+        load_from(model, f, filepath)
+
+
+def load_from(model, f, filepath, skip=()):
+    """Sets ``model``'s weights from the open HDF5 file ``f`` (datasets under the prefixes in
+    ``skip``, such as a ``.keras`` file's ``optimizer/``, are left alone)."""
+    expected = layout(model)
+    stored = {p for p in _datasets(f, filepath) if not p.startswith(tuple(skip))}
+    wanted = {f"{path}/{i}" for path, (_, vs) in expected.items() for i in range(len(vs))}
+    if stored != wanted:
+        extra, missing = sorted(stored - wanted), sorted(wanted - stored)
+        raise SavedModelError(
+            f"{filepath} does not fit model '{model.name}': the file has "
+            f"{len(stored)} weight arrays, the model {len(wanted)}"
+            f"{f'; not in the model: {extra[:5]}' if extra else ''}"
+            f"{f'; not in the file: {missing[:5]}' if missing else ''}")
+    arrays = []
+    for path, (name, variables) in expected.items():
+        for i, v in enumerate(variables):
+            ds = f[f"{path}/{i}"]
+            if tuple(ds.shape) != tuple(v.shape) or ds.dtype.kind not in "fiu":
+                raise SavedModelError(
+                    f"{filepath}: {path}/{i} ({ds.dtype} {tuple(ds.shape)}) does not fit "
+                    f"weight '{v.name}' of layer '{name}' ({v.dtype} {tuple(v.shape)})")
+            try:
+                arrays.append((v, np.asarray(ds[()], dtype=v.dtype)))
+            except (OSError, ValueError, TypeError) as error:
+                raise SavedModelError(f"{filepath}: {path}/{i} cannot be read "
+                                      f"({error})") from None
     for v, array in arrays:  # only once every array was read: all or nothing
         v.assign(array)
 

@@ -164,3 +164,60 @@ def test_damaged_or_hostile_weights_files_are_refused(tmp_path):
         f["layers/dense_1/vars/0"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
     with pytest.raises(SavedModelError, match="is a link"):
         model.load_weights(good)
+
+
+def test_keras_files_that_keras_wrote_load_and_predict_what_keras_printed():
+    pytest.importorskip("h5py")
+    sequential = keras.models.load_model(os.path.join(FIXTURES, "sequential.keras"))
+    functional = keras.models.load_model(os.path.join(FIXTURES, "functional.keras"))
+    assert [type(layer).__name__ for layer in sequential.layers] == ["Dense", "Dropout", "Dense"]
+    assert functional.input_names == ["a", "b"] and functional.output_names == ["out1", "out2"]
+    with open(os.path.join(FIXTURES, "keras_predictions.json")) as f:
+        keras_printed = json.load(f)
+    got = predictions(sequential, functional)
+    np.testing.assert_allclose(got["sequential"], keras_printed["sequential"], rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(got["functional"], keras_printed["functional"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    # compiled as Keras saved it, and it trains
+    assert type(sequential.optimizer).__name__ == "RMSprop"
+    assert np.isclose(float(sequential.optimizer.learning_rate), 0.01)
+    x, y = fixture_inputs()
+    sequential.fit(x, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+    functional.fit([x, y], [x[:, :1], np.eye(2, dtype="float32")[[0, 1, 1, 0]]], epochs=1,
+                   verbose=0)
+
+
+def rewritten(tmp_path, source, change):
+    """A copy of a .keras fixture whose config.json ``change`` edits."""
+    import zipfile
+    target = tmp_path / "changed.keras"
+    with zipfile.ZipFile(os.path.join(FIXTURES, source)) as old, \
+            zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            if name == "config.json":
+                data = json.dumps(change(json.loads(data))).encode()
+            new.writestr(name, data)
+    return target
+
+
+def test_hostile_or_damaged_keras_files_are_refused(tmp_path):
+    pytest.importorskip("h5py")
+
+    def foreign_class(config):
+        config["config"]["layers"][1]["class_name"] = "os.system"
+        return config
+
+    def an_option_chainrule_lacks(config):
+        config["config"]["layers"][1]["config"]["kernel_constraint"] = {
+            "class_name": "NonNeg", "config": {}}
+        return config
+
+    with pytest.raises(SavedModelError, match="'os.system' is not one chainrule has"):
+        keras.models.load_model(rewritten(tmp_path, "sequential.keras", foreign_class))
+    with pytest.raises(SavedModelError, match="NonNeg|kernel_constraint"):
+        keras.models.load_model(rewritten(tmp_path, "sequential.keras", an_option_chainrule_lacks))
+    data = open(os.path.join(FIXTURES, "sequential.keras"), "rb").read()
+    (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SavedModelError):
+        keras.models.load_model(tmp_path / "cut.keras")
