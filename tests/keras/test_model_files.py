@@ -87,17 +87,21 @@ def predictions(sequential, functional):
             "functional": [o.tolist() for o in functional.predict([x, y], verbose=0)]}
 
 
-def test_weights_that_keras_wrote_predict_what_keras_printed():
-    pytest.importorskip("h5py")
-    sequential, functional = small_model(), functional_model()
-    sequential.load_weights(os.path.join(FIXTURES, "sequential.weights.h5"))
-    functional.load_weights(os.path.join(FIXTURES, "functional.weights.h5"))
+def assert_predicts_what_keras_printed(sequential, functional):
     with open(os.path.join(FIXTURES, "keras_predictions.json")) as f:
         keras_printed = json.load(f)
     got = predictions(sequential, functional)
     np.testing.assert_allclose(got["sequential"], keras_printed["sequential"], rtol=1e-5, atol=1e-6)
     for ours, theirs in zip(got["functional"], keras_printed["functional"]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_that_keras_wrote_predict_what_keras_printed():
+    pytest.importorskip("h5py")
+    sequential, functional = small_model(), functional_model()
+    sequential.load_weights(os.path.join(FIXTURES, "sequential.weights.h5"))
+    functional.load_weights(os.path.join(FIXTURES, "functional.weights.h5"))
+    assert_predicts_what_keras_printed(sequential, functional)
 
 
 def h5_layout(path):
@@ -172,12 +176,7 @@ def test_keras_files_that_keras_wrote_load_and_predict_what_keras_printed():
     functional = keras.models.load_model(os.path.join(FIXTURES, "functional.keras"))
     assert [type(layer).__name__ for layer in sequential.layers] == ["Dense", "Dropout", "Dense"]
     assert functional.input_names == ["a", "b"] and functional.output_names == ["out1", "out2"]
-    with open(os.path.join(FIXTURES, "keras_predictions.json")) as f:
-        keras_printed = json.load(f)
-    got = predictions(sequential, functional)
-    np.testing.assert_allclose(got["sequential"], keras_printed["sequential"], rtol=1e-5, atol=1e-6)
-    for ours, theirs in zip(got["functional"], keras_printed["functional"]):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert_predicts_what_keras_printed(sequential, functional)
     # compiled as Keras saved it, and it trains
     assert type(sequential.optimizer).__name__ == "RMSprop"
     assert np.isclose(float(sequential.optimizer.learning_rate), 0.01)
