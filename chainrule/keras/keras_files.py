@@ -14,9 +14,12 @@ import io
 import json
 import zipfile
 
+import numpy as np
+
 from . import initializers, layers, losses, metrics, optimizers, regularizers
-from .saving import MAX_CONFIG_BYTES, ModelFileNotFoundError, SavedModelError, _weight_limit
 from . import weights_h5
+from .layers.layer import checking_new_weights
+from .untrusted import MAX_CONFIG_BYTES, SavedModelError, weight_limit
 
 __all__ = ["is_keras_file", "load_keras_file"]
 
@@ -39,16 +42,8 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
     config = _json_member(archive, "config.json", filepath)
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise SavedModelError(f"{filepath}: config.json has no model ('class_name', 'config')")
-    try:
-        described = _translated(config, filepath, custom_objects)
-        model = layers.deserialize(described, custom_objects)
-    except SavedModelError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
-        raise SavedModelError(f"{filepath}: the Keras architecture cannot be rebuilt "
-                              f"({type(e).__name__}: {e})") from e
     info = archive.getinfo("model.weights.h5")
-    limit = _weight_limit()
+    limit = weight_limit()
     if info.file_size > limit:
         raise SavedModelError(f"{filepath}: its weights unpack to {info.file_size:,} bytes, "
                               f"more than this loader allows ({limit:,})")
@@ -58,6 +53,16 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise SavedModelError(f"{filepath}: its model.weights.h5 is damaged ({e})") from None
     with f:
+        try:
+            described = _translated(config, filepath, custom_objects)
+            # The architecture may not allocate more than the weights file holds.
+            with checking_new_weights(_Budget(info.file_size, filepath)):
+                model = layers.deserialize(described, custom_objects)
+        except SavedModelError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
+            raise SavedModelError(f"{filepath}: the Keras architecture cannot be rebuilt "
+                                  f"({type(e).__name__}: {e})") from e
         weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
     compiled = config.get("compile_config")
     if compile and isinstance(compiled, dict):
@@ -71,6 +76,24 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
             raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
                                   f"({type(e).__name__}: {e})") from e
     return model
+
+
+class _Budget:
+    """What ``Layer.add_weight`` runs before it allocates, while the architecture is rebuilt:
+    all the weights together may not take more bytes than the weights file (which holds
+    them all) has."""
+
+    def __init__(self, limit, filepath):
+        self.left, self.filepath = limit, filepath
+
+    def __call__(self, layer, name, shape, dtype):
+        size = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+        self.left -= size
+        if self.left < 0:
+            raise SavedModelError(
+                f"{self.filepath}: the architecture makes more weights than model.weights.h5 "
+                f"holds: layer '{layer.name}' would create '{name}' of shape {tuple(shape)} "
+                f"({size:,} bytes)")
 
 
 def _object(family, identifier):

@@ -35,7 +35,10 @@ from . import layers, losses, optimizers
 from . import metrics as metrics_module
 from ._registry import serialize
 from .layers.layer import checking_new_weights
+from .untrusted import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileNotFoundError,  # noqa: F401
+                        SavedModelError, weight_limit as _weight_limit)
 from .utils import npy
+from . import keras_files
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
@@ -44,15 +47,6 @@ MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
            "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
-
-
-class SavedModelError(ValueError):
-    """A model or weights file that is damaged, of another kind, or does not fit."""
-
-
-class ModelFileNotFoundError(SavedModelError, FileNotFoundError):
-    """No file at the path given: a SavedModelError (a ValueError, as Keras raises) that
-    ``except FileNotFoundError`` also catches."""
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -261,8 +255,6 @@ def _process_alive(pid):
 # architecture creates against the manifest (see _WeightCheck); the arrays' members
 # against the manifest; each .npy header against the weight it fills (see utils.npy).
 
-MAX_CONFIG_BYTES = 16 << 20
-MAX_WEIGHT_BYTES = 16 << 30
 _MAX_DEFLATE_RATIO = 1032  # the most deflate can expand (a run of zeros)
 _NUMERIC = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
             "float16", "float32", "float64"}
@@ -273,7 +265,13 @@ _FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSE
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """The model saved at ``filepath``, with its weights (and compiled, when it was)."""
+    """The model saved at ``filepath``, with its weights (and compiled, when it was): a file
+    of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`)."""
+    keras_file = _keras_archive(filepath)
+    if keras_file is not None:
+        with keras_file:
+            return keras_files.load_keras_file(keras_file, os.fspath(filepath),
+                                               custom_objects, compile)
     with _opened(filepath) as (filepath, config, archive):
         if config.get("weights_only"):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
@@ -340,6 +338,19 @@ def load_weights(model, filepath):
                 f"batch, or model.build(input_shape)) so the file's {len(config['weights'])} "
                 f"arrays have a place")
         _load_into(model.weights, archive, "weights.npz", config["weights"], filepath, "weights")
+
+
+def _keras_archive(filepath):
+    """The open zip if ``filepath`` is a Keras 3 model file, else None (a file of chainrule's,
+    or one that _opened then says is not readable)."""
+    try:
+        archive = zipfile.ZipFile(os.fspath(filepath))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if keras_files.is_keras_file(archive):
+        return archive
+    archive.close()
+    return None
 
 
 @contextlib.contextmanager
@@ -411,14 +422,6 @@ def _checked_manifest(manifest, filepath):
                               f"{total:,} bytes, more than this loader allows ({limit:,}: "
                               f"MAX_WEIGHT_BYTES or half the machine's memory)")
     return checked
-
-
-def _weight_limit():
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return MAX_WEIGHT_BYTES
-    return min(MAX_WEIGHT_BYTES, memory // 2)
 
 
 class _WeightCheck:

@@ -9,7 +9,7 @@
 A file is untrusted input: only datasets stored in the file itself are read (no links to
 other files, no external storage), each only once its shape has matched the variable it
 fills, so nothing larger than the model is ever allocated; every failure is a
-:class:`~chainrule.keras.saving.SavedModelError` naming the file.
+:class:`~chainrule.keras.untrusted.SavedModelError` naming the file.
 """
 
 import os
@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 from ._registry import snake_case
-from .saving import ModelFileNotFoundError, SavedModelError
+from .untrusted import ModelFileNotFoundError, SavedModelError
 
 __all__ = ["save_weights", "load_weights"]
 

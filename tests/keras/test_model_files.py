@@ -216,6 +216,12 @@ def test_hostile_or_damaged_keras_files_are_refused(tmp_path):
         keras.models.load_model(rewritten(tmp_path, "sequential.keras", foreign_class))
     with pytest.raises(SavedModelError, match="NonNeg|kernel_constraint"):
         keras.models.load_model(rewritten(tmp_path, "sequential.keras", an_option_chainrule_lacks))
+    def huge(config):  # 1.2 GB of kernel, from a file of 20 kB: refused before allocating
+        config["config"]["layers"][1]["config"]["units"] = 10 ** 8
+        return config
+
+    with pytest.raises(SavedModelError, match="makes more weights than model.weights.h5 holds"):
+        keras.models.load_model(rewritten(tmp_path, "sequential.keras", huge))
     data = open(os.path.join(FIXTURES, "sequential.keras"), "rb").read()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(SavedModelError):

@@ -4,7 +4,7 @@ Sequential and Functional are registered as layers (``keras.layers.REGISTRY``): 
 hold another, and ``load_model`` finds them by their class names there."""
 
 from ..layers import REGISTRY as _LAYERS
-from .loading import load_model
+from ..saving import load_model
 from .cloning import clone_model, model_from_json
 from .functional import Functional
 from .model import Model
