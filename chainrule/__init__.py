@@ -87,8 +87,8 @@ zeros_initializer zeros_like
 
 
 def __getattr__(name):
-    # The Keras API is imported on first use, so the core stays light to import.
-    if name in ("keras", "data"):
+    # The Keras API (and ONNX export) is imported on first use, so the core stays light to import.
+    if name in ("keras", "data", "onnx"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     kind = "TensorFlow name" if name in _TENSORFLOW_NAMES else None

@@ -38,34 +38,52 @@ from . import layers, losses, optimizers
 from . import metrics as metrics_module
 from ._registry import serialize
 from .layers.layer import checking_new_weights
+from .untrusted import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileNotFoundError,  # noqa: F401
+                        SavedModelError, weight_limit as _weight_limit)
 from .utils import npy
+from . import keras_files
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
+# The names save_model writes under (chainrule's own zip, under Keras's name too for now).
+MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
            "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
 
 
-class SavedModelError(ValueError):
-    """A model or weights file that is damaged, of another kind, or does not fit."""
-
-
-class ModelFileNotFoundError(SavedModelError, FileNotFoundError):
-    """No file at the path given: a SavedModelError (a ValueError, as Keras raises) that
-    ``except FileNotFoundError`` also catches."""
-
-
 # -- writing -------------------------------------------------------------------------------
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Writes ``model`` (architecture, weights, compile settings, optimizer state)."""
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state) to a
+    ``.chainrule`` (or ``.keras``) file; Keras's other names are refused, never written in
+    chainrule's layout under their extension."""
+    name = str(os.fspath(filepath))
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError(
+            f"chainrule does not write legacy HDF5 model files (Keras 2's .h5); save the model "
+            f"as 'name.chainrule' (or 'name.keras'), or its weights alone with "
+            f"save_weights('name.weights.h5'). Received: filepath={name}")
+    if not name.endswith(MODEL_EXTENSIONS):
+        raise ValueError(
+            f"Invalid filepath extension for saving. Please add either a `.keras` extension "
+            f"for the native Keras format or a `.chainrule` extension for chainrule's own. Use "
+            f"`model.export(filepath, format='onnx')` to export the model for serving. "
+            f"Received: filepath={name}")
     _write(model, filepath, overwrite, include_optimizer,
            model=_model_config(model), compile=_compile_config(model))
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Writes only the weights (and their manifest), for a model built the same way."""
+    """Writes only the weights (and their manifest), for a model built the same way, to a
+    ``.chainrule`` file (``Model.save_weights`` writes Keras's ``.weights.h5`` with
+    :mod:`.weights_h5`)."""
+    name = str(os.fspath(filepath))
+    if not name.endswith(".chainrule"):
+        raise ValueError(
+            f"The filename must end in `.weights.h5` (Keras 3's HDF5 layout; "
+            f"model.save_weights writes it) or `.chainrule` (chainrule's own). Received: "
+            f"filepath={name}")
     _write(model, filepath, overwrite, include_optimizer=False, weights_only=True)
 
 
@@ -245,8 +263,6 @@ def _process_alive(pid):
 # architecture creates against the manifest (see _WeightCheck); the arrays' members
 # against the manifest; each .npy header against the weight it fills (see utils.npy).
 
-MAX_CONFIG_BYTES = 16 << 20
-MAX_WEIGHT_BYTES = 16 << 30
 _MAX_DEFLATE_RATIO = 1032  # the most deflate can expand (a run of zeros)
 _NUMERIC = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
             "float16", "float32", "float64"}
@@ -259,7 +275,13 @@ _FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSE
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """The model saved at ``filepath``, with its weights (and compiled, when it was)."""
+    """The model saved at ``filepath``, with its weights (and compiled, when it was): a file
+    of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`)."""
+    keras_file = _keras_archive(filepath)
+    if keras_file is not None:
+        with keras_file:
+            return keras_files.load_keras_file(keras_file, os.fspath(filepath),
+                                               custom_objects, compile)
     with _opened(filepath) as (filepath, config, archive):
         if config.get("weights_only"):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
@@ -338,6 +360,19 @@ def load_weights(model, filepath):
         _load_into(model.weights, archive, "weights.npz", config["weights"], filepath, "weights")
 
 
+def _keras_archive(filepath):
+    """The open zip if ``filepath`` is a Keras 3 model file, else None (a file of chainrule's,
+    or one that _opened then says is not readable)."""
+    try:
+        archive = zipfile.ZipFile(os.fspath(filepath))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if keras_files.is_keras_file(archive):
+        return archive
+    archive.close()
+    return None
+
+
 @contextlib.contextmanager
 def _opened(filepath):
     """``(path, config, archive)`` for a checked model file; closes the archive on every path
@@ -413,14 +448,6 @@ def _checked_manifest(manifest, filepath, key="weights"):
                               f"{total:,} bytes, more than this loader allows ({limit:,}: "
                               f"MAX_WEIGHT_BYTES or half the machine's memory)")
     return checked
-
-
-def _weight_limit():
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return MAX_WEIGHT_BYTES
-    return min(MAX_WEIGHT_BYTES, memory // 2)
 
 
 class _WeightCheck:

@@ -58,6 +58,16 @@ list of op names:
   dead (no gradient reaches its weights): training diagnostics count such units;
 * ``logits_input``: which input holds logits (softmax, sigmoid, the fused cross-entropy),
   whose spread training diagnostics watch.
+
+And how the op leaves chainrule:
+
+* ``onnx(emit, *inputs, **params)``: the op as ONNX operators (opset
+  :data:`ONNX_OPSET`), for :func:`chainrule.onnx.export`. ``emit(op_type, *inputs,
+  **attributes)`` adds one node and returns its output; ``emit.constant(value, dtype)`` a
+  constant. An input carries ``shape`` (``None`` for a dimension left dynamic, such as the
+  batch), ``ndim`` and ``dtype``; a dtype may be given as an attribute (``to=x.dtype``). The
+  lowering returns the op's result. A primitive without one cannot be exported, and the
+  exporter says so, naming it. The table itself never imports ``onnx``.
 """
 
 import inspect
@@ -67,6 +77,9 @@ from ..recording import state as _recording
 from ..tensor import Tensor
 
 _NO_PARAMS = {}
+
+# The ONNX operator set the table's lowerings are written for.
+ONNX_OPSET = 18
 
 
 class OpError(ValueError):
@@ -88,12 +101,12 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
                  "cut_reason", "kernel", "scalar", "operands", "decompose", "stateful",
-                 "in_place", "specialize", "kink", "dead_when_zero", "logits_input")
+                 "in_place", "specialize", "kink", "dead_when_zero", "logits_input", "onnx")
 
     def __init__(self, name, forward, *, vjp=None, describe_error=None, why=None,
                  cut_reason=None, kernel=None, scalar=None, operands="result", decompose=None,
                  stateful=False, in_place=False, specialize=None, kink=None,
-                 dead_when_zero=False, logits_input=None):
+                 dead_when_zero=False, logits_input=None, onnx=None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -108,6 +121,7 @@ class Primitive:
         self.kink = kink
         self.dead_when_zero = dead_when_zero
         self.logits_input = logits_input
+        self.onnx = onnx
 
     @property
     def elementwise(self):

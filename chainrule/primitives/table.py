@@ -96,6 +96,26 @@ _AT_ZERO = Kink(_input_itself, "its input is 0")
 _AT_A_TIE = Kink(_difference, "its two inputs are equal")
 
 
+# ONNX lowerings (``onnx=``): ``emit`` is chainrule.onnx's builder (see Primitive). Most ops
+# are one ONNX operator; ONNX wants the operands of one op in one dtype, where NumPy promotes.
+
+def _same_dtype(emit, xs, dtype=None):
+    dtype = xp.result_type(*[x.dtype for x in xs]) if dtype is None else dtype
+    return [x if x.dtype == dtype else emit("Cast", x, to=dtype) for x in xs]
+
+
+def _onnx_op(op_type):
+    """The lowering of an op that is the ONNX operator ``op_type`` on operands of one dtype."""
+    def lower(emit, *xs, **attributes):
+        return emit(op_type, *_same_dtype(emit, xs), **attributes)
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
+def _int64s(emit, values):
+    return emit.constant(list(values), xp.int64)
+
+
 # -- element-wise arithmetic ---------------------------------------------------------------
 
 def add_vjp(g, out, a, b):
@@ -134,19 +154,26 @@ def minimum_vjp(g, out, a, b):
     return g * first, g * logical_not(first)
 
 
+def divide_onnx(emit, a, b):
+    # NumPy's true division of integers gives float64; ONNX's Div of integers truncates.
+    as_float = xp.result_type(a.dtype, b.dtype).kind in "biu"
+    return emit("Div", *_same_dtype(emit, (a, b), xp.float64 if as_float else None))
+
+
 add = defprimitive("add", xp.add, vjp=add_vjp, describe_error=_broadcast_error,
-                   scalar="({0} + {1})")
+                   scalar="({0} + {1})", onnx=_onnx_op("Add"))
 subtract = defprimitive("subtract", xp.subtract, vjp=subtract_vjp, describe_error=_broadcast_error,
-                        scalar="({0} - {1})")
+                        scalar="({0} - {1})", onnx=_onnx_op("Sub"))
 multiply = defprimitive("multiply", xp.multiply, vjp=multiply_vjp, describe_error=_broadcast_error,
-                        scalar="({0} * {1})")
+                        scalar="({0} * {1})", onnx=_onnx_op("Mul"))
 divide = defprimitive("divide", xp.true_divide, vjp=divide_vjp, describe_error=_broadcast_error,
-                      scalar="({0} / {1})")
-power = defprimitive("power", xp.power, vjp=power_vjp, describe_error=_broadcast_error)
+                      scalar="({0} / {1})", onnx=divide_onnx)
+power = defprimitive("power", xp.power, vjp=power_vjp, describe_error=_broadcast_error,
+                     onnx=_onnx_op("Pow"))
 maximum = defprimitive("maximum", xp.maximum, vjp=maximum_vjp, describe_error=_broadcast_error,
-                       scalar=_MAX, kink=_AT_A_TIE)
+                       scalar=_MAX, kink=_AT_A_TIE, onnx=_onnx_op("Max"))
 minimum = defprimitive("minimum", xp.minimum, vjp=minimum_vjp, describe_error=_broadcast_error,
-                       scalar=_MIN, kink=_AT_A_TIE)
+                       scalar=_MIN, kink=_AT_A_TIE, onnx=_onnx_op("Min"))
 
 # -- element-wise functions ----------------------------------------------------------------
 
@@ -237,21 +264,28 @@ def relu_grad_vjp(gg, out, g, y):
     return relu_grad(gg, y), None
 
 
-negative = defprimitive("negative", xp.negative, vjp=negative_vjp, scalar="(-{0})")
-exp = defprimitive("exp", xp.exp, vjp=exp_vjp)
-log = defprimitive("log", xp.log, vjp=log_vjp)
-sqrt = defprimitive("sqrt", xp.sqrt, vjp=sqrt_vjp, scalar="np.sqrt({0})")
-abs = defprimitive("abs", xp.abs, vjp=abs_vjp, scalar="abs({0})", kink=_AT_ZERO)  # noqa: A001
-tanh = defprimitive("tanh", xp.tanh, vjp=tanh_vjp)
+def relu_grad_onnx(emit, g, y):
+    positive = emit("Greater", y, emit.constant(0, y.dtype))
+    return emit("Mul", g, emit("Cast", positive, to=g.dtype))
+
+
+negative = defprimitive("negative", xp.negative, vjp=negative_vjp, scalar="(-{0})",
+                        onnx=_onnx_op("Neg"))
+exp = defprimitive("exp", xp.exp, vjp=exp_vjp, onnx=_onnx_op("Exp"))
+log = defprimitive("log", xp.log, vjp=log_vjp, onnx=_onnx_op("Log"))
+sqrt = defprimitive("sqrt", xp.sqrt, vjp=sqrt_vjp, scalar="np.sqrt({0})", onnx=_onnx_op("Sqrt"))
+abs = defprimitive("abs", xp.abs, vjp=abs_vjp, scalar="abs({0})", kink=_AT_ZERO,  # noqa: A001
+                   onnx=_onnx_op("Abs"))
+tanh = defprimitive("tanh", xp.tanh, vjp=tanh_vjp, onnx=_onnx_op("Tanh"))
 sigmoid = defprimitive("sigmoid", sigmoid_forward, vjp=sigmoid_vjp, kernel=sigmoid_kernel,
-                       decompose=sigmoid_decompose, logits_input=0)
+                       decompose=sigmoid_decompose, logits_input=0, onnx=_onnx_op("Sigmoid"))
 relu = defprimitive("relu", relu_forward, vjp=relu_vjp, kernel=relu_kernel,
                     scalar="({0} if ({0} > {zero} or {0} != {0}) else {zero})",
-                    kink=_AT_ZERO, dead_when_zero=True)
+                    kink=_AT_ZERO, dead_when_zero=True, onnx=_onnx_op("Relu"))
 relu_grad = defprimitive("relu_grad", relu_grad_forward, vjp=relu_grad_vjp,
                          kernel=relu_grad_kernel, scalar="({0} * ({one} if {1} > 0 else {zero}))",
-                         operands=("result", "as_is"))
-softplus = defprimitive("softplus", softplus_forward, vjp=softplus_vjp)
+                         operands=("result", "as_is"), onnx=relu_grad_onnx)
+softplus = defprimitive("softplus", softplus_forward, vjp=softplus_vjp, onnx=_onnx_op("Softplus"))
 
 # -- reductions (axis is None or a tuple of non-negative ints, fixed by the ops layer) -----
 
@@ -297,12 +331,22 @@ def _reduction_kernel(ufunc):
     return kernel
 
 
+def _reduction_onnx(op_type):
+    def lower(emit, x, axis, keepdims):
+        if x.ndim == 0:
+            return emit("Identity", x)
+        axes = range(x.ndim) if axis is None else axis
+        return emit(op_type, x, _int64s(emit, axes), keepdims=int(keepdims))
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
 reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, vjp=reduce_sum_vjp,
-                          kernel=_reduction_kernel(xp.add))
+                          kernel=_reduction_kernel(xp.add), onnx=_reduction_onnx("ReduceSum"))
 reduce_max = defprimitive("reduce_max", reduce_max_forward, vjp=reduce_extreme_vjp,
-                          kernel=_reduction_kernel(xp.maximum))
+                          kernel=_reduction_kernel(xp.maximum), onnx=_reduction_onnx("ReduceMax"))
 reduce_min = defprimitive("reduce_min", reduce_min_forward, vjp=reduce_extreme_vjp,
-                          kernel=_reduction_kernel(xp.minimum))
+                          kernel=_reduction_kernel(xp.minimum), onnx=_reduction_onnx("ReduceMin"))
 
 # -- shapes and indexing ---------------------------------------------------------------------
 
@@ -387,13 +431,100 @@ def _concat_error(*xs, axis):
             f"all other dimensions must match")
 
 
-reshape = defprimitive("reshape", reshape_forward, vjp=reshape_vjp, describe_error=_reshape_error)
-transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp)
-broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, vjp=broadcast_to_vjp)
-getitem = defprimitive("getitem", getitem_forward, vjp=getitem_vjp)
+def reshape_onnx(emit, x, shape):
+    # One dynamic dimension (None) is inferred (ONNX's -1); of several, those where x is
+    # dynamic too are copied from x's same axis (ONNX's 0), as a batch is.
+    target = [-1 if d is None else d for d in shape]
+    if target.count(-1) > 1:
+        target = [0 if d is None and i < x.ndim and x.shape[i] is None else t
+                  for i, (d, t) in enumerate(zip(shape, target))]
+        if target.count(-1) > 1:
+            raise ValueError(f"reshape to {shape}: more than one dynamic dimension to infer")
+    return emit("Reshape", x, _int64s(emit, target))
+
+
+def transpose_onnx(emit, x, perm):
+    return emit("Transpose", x, perm=list(perm))
+
+
+def broadcast_to_onnx(emit, x, shape):
+    # Expand broadcasts both ways, so a 1 keeps x's own (dynamic) dimension.
+    lead = len(shape) - x.ndim
+    for i, d in enumerate(shape):
+        if d is None and (i < lead or x.shape[i - lead] is not None):
+            raise ValueError(f"broadcast_to {shape} from {x.shape}: a dynamic dimension "
+                             f"that the input does not have")
+    return emit("Expand", x, _int64s(emit, [1 if d is None else d for d in shape]))
+
+
+_INT64_MAX, _INT64_MIN = 2 ** 63 - 1, -2 ** 63
+
+
+def getitem_onnx(emit, x, index):
+    """Basic indexing (ints, slices, None, ...) as Slice, Squeeze and Unsqueeze; one integer
+    array among full slices as Gather."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    arrays = [i for i, item in enumerate(items) if isinstance(item, xp.ndarray)]
+    if arrays:
+        axis = arrays[0]
+        if len(arrays) > 1 or items[axis].dtype.kind not in "iu" or any(
+                item != slice(None) for i, item in enumerate(items) if i != axis):
+            raise ValueError(f"getitem with the index {index!r}: only one integer array "
+                             f"among full slices has an ONNX form")
+        return emit("Gather", x, emit.constant(items[axis], xp.int64), axis=axis)
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        real = sum(item is not None for item in items) - 1
+        items[at:at + 1] = [slice(None)] * (x.ndim - real)
+    items += [slice(None)] * (x.ndim - sum(item is not None for item in items))
+    starts, ends, axes, steps, squeeze, kept = [], [], [], [], [], []
+    axis = 0
+    for item in items:
+        if item is None:
+            kept.append(None)
+            continue
+        if isinstance(item, slice):
+            if item != slice(None):
+                step = 1 if item.step is None else item.step
+                forward = step > 0
+                starts.append(item.start if item.start is not None else 0 if forward else _INT64_MAX)
+                ends.append(item.stop if item.stop is not None else _INT64_MAX if forward else _INT64_MIN)
+                axes.append(axis)
+                steps.append(step)
+            kept.append(axis)
+        else:  # an int: a slice of one, squeezed away
+            i = int(item)
+            starts.append(i)
+            ends.append(i + 1 if i != -1 else _INT64_MAX)
+            axes.append(axis)
+            steps.append(1)
+            squeeze.append(axis)
+        axis += 1
+    out = x
+    if axes:
+        out = emit("Slice", out, _int64s(emit, starts), _int64s(emit, ends), _int64s(emit, axes),
+                   _int64s(emit, steps))
+    if squeeze:
+        out = emit("Squeeze", out, _int64s(emit, squeeze))
+    new_axes = [i for i, item in enumerate(kept) if item is None]
+    if new_axes:
+        out = emit("Unsqueeze", out, _int64s(emit, new_axes))
+    return out if out is not x else emit("Identity", x)
+
+
+def concat_onnx(emit, *xs, axis):
+    return emit("Concat", *_same_dtype(emit, xs), axis=axis)
+
+
+reshape = defprimitive("reshape", reshape_forward, vjp=reshape_vjp, describe_error=_reshape_error,
+                      onnx=reshape_onnx)
+transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp, onnx=transpose_onnx)
+broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, vjp=broadcast_to_vjp,
+                            onnx=broadcast_to_onnx)
+getitem = defprimitive("getitem", getitem_forward, vjp=getitem_vjp, onnx=getitem_onnx)
 scatter_add = defprimitive("scatter_add", scatter_add_forward, vjp=scatter_add_vjp)
 concat = defprimitive("concat", concat_forward, vjp=concat_vjp, describe_error=_concat_error,
-                      kernel=concat_kernel)
+                      kernel=concat_kernel, onnx=concat_onnx)
 
 # -- linear algebra --------------------------------------------------------------------------
 
@@ -430,7 +561,7 @@ def matmul_specialize(shapes, dtypes, scan=None, first=False):
 
 
 matmul = defprimitive("matmul", kernels.matmul, vjp=matmul_vjp, describe_error=_matmul_error,
-                      kernel=matmul_kernel, specialize=matmul_specialize)
+                      kernel=matmul_kernel, specialize=matmul_specialize, onnx=_onnx_op("MatMul"))
 
 
 def dense_forward(x, kernel, bias):
@@ -459,10 +590,17 @@ def _dense_error(x, kernel, bias):
     return _matmul_error(x, kernel) if x.shape[-1] != kernel.shape[0] else None
 
 
+def dense_onnx(emit, x, kernel, bias):
+    x, kernel, bias = _same_dtype(emit, (x, kernel, bias))
+    if x.ndim == 2:  # Gemm: the product and the bias in one operator
+        return emit("Gemm", x, kernel, bias)
+    return emit("Add", emit("MatMul", x, kernel), bias)
+
+
 # A layer's `x @ kernel + bias` as one record: the bias gradient is one column sum instead
 # of an add record plus the tape's unbroadcast, and the forward writes one array, not two.
 dense = defprimitive("dense", dense_forward, vjp=dense_vjp, describe_error=_dense_error,
-                     kernel=dense_kernel, decompose=dense_decompose)
+                     kernel=dense_kernel, decompose=dense_decompose, onnx=dense_onnx)
 
 # -- selection, dtype, gradient control ------------------------------------------------------
 
@@ -508,14 +646,24 @@ def stop_gradient_vjp(g, out, x):
     return (None,)
 
 
+def where_onnx(emit, condition, x, y):
+    return emit("Where", *_same_dtype(emit, (condition,), xp.bool_), *_same_dtype(emit, (x, y)))
+
+
+def cast_onnx(emit, x, dtype):
+    return emit("Cast", x, to=dtype)
+
+
 where = defprimitive("where", xp.where, vjp=where_vjp, describe_error=_broadcast_error,
                      kernel=where_kernel, scalar="({1} if {0} else {2})",
-                     operands=("as_is", "result", "result"))
+                     operands=("as_is", "result", "result"), onnx=where_onnx)
 cast = defprimitive("cast", cast_forward, vjp=cast_vjp, kernel=cast_kernel, scalar="{0}",
-                   cut_reason="`cast` to an integer dtype (integer values have no gradient)")
+                   cut_reason="`cast` to an integer dtype (integer values have no gradient)",
+                   onnx=cast_onnx)
 # stop_gradient has a VJP (returning None) so that the tape records where paths are cut.
 stop_gradient = defprimitive("stop_gradient", identity_forward, vjp=stop_gradient_vjp,
-                             cut_reason="`stop_gradient`, which cuts the gradient on purpose")
+                             cut_reason="`stop_gradient`, which cuts the gradient on purpose",
+                             onnx=_onnx_op("Identity"))
 
 # -- fused neural-network ops ----------------------------------------------------------------
 
@@ -578,35 +726,64 @@ def sparse_softmax_cross_entropy_kernel(labels, logits, out):
     return kernels.softmax_cross_entropy(logits, labels, out)
 
 
+def _softmax_onnx(op_type):
+    def lower(emit, x, axis):
+        return emit(op_type, x, axis=axis)
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
+def sparse_softmax_cross_entropy_onnx(emit, labels, logits):
+    log_probs = emit("LogSoftmax", logits, axis=-1)
+    index = emit("Unsqueeze", emit("Cast", labels, to=xp.int64), _int64s(emit, [-1]))
+    picked = emit("GatherElements", log_probs, index, axis=-1)
+    return emit("Neg", emit("Squeeze", picked, _int64s(emit, [-1])))
+
+
 softmax = defprimitive("softmax", softmax_forward, vjp=softmax_vjp, kernel=softmax_kernel,
-                       logits_input=0)
+                       logits_input=0, onnx=_softmax_onnx("Softmax"))
 log_softmax = defprimitive("log_softmax", log_softmax_forward, vjp=log_softmax_vjp,
-                           logits_input=0)
+                           logits_input=0, onnx=_softmax_onnx("LogSoftmax"))
 sparse_softmax_cross_entropy = defprimitive(
     "sparse_softmax_cross_entropy", sparse_softmax_cross_entropy_forward,
     vjp=sparse_softmax_cross_entropy_vjp, describe_error=_sparse_xent_error,
-    kernel=sparse_softmax_cross_entropy_kernel, logits_input=1)
+    kernel=sparse_softmax_cross_entropy_kernel, logits_input=1,
+    onnx=sparse_softmax_cross_entropy_onnx)
 
 # -- not differentiable: integer, boolean or piecewise-constant results -----------------------
 
 _COMPARISON = "its result is boolean: a comparison is piecewise constant"
 
 
-def _comparison(name, ufunc, symbol):
+def _comparison(name, ufunc, symbol, onnx):
     return defprimitive(name, ufunc, why=_COMPARISON, describe_error=_broadcast_error,
-                        scalar=f"({{0}} {symbol} {{1}})", operands="common")
+                        scalar=f"({{0}} {symbol} {{1}})", operands="common", onnx=onnx)
 
 
-equal = _comparison("equal", xp.equal, "==")
-not_equal = _comparison("not_equal", xp.not_equal, "!=")
-less = _comparison("less", xp.less, "<")
-less_equal = _comparison("less_equal", xp.less_equal, "<=")
-greater = _comparison("greater", xp.greater, ">")
-greater_equal = _comparison("greater_equal", xp.greater_equal, ">=")
+def not_equal_onnx(emit, a, b):
+    return emit("Not", emit("Equal", *_same_dtype(emit, (a, b))))
+
+
+def _logical_onnx(op_type):
+    def lower(emit, *xs):
+        return emit(op_type, *_same_dtype(emit, xs, xp.bool_))
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
+equal = _comparison("equal", xp.equal, "==", _onnx_op("Equal"))
+not_equal = _comparison("not_equal", xp.not_equal, "!=", not_equal_onnx)
+less = _comparison("less", xp.less, "<", _onnx_op("Less"))
+less_equal = _comparison("less_equal", xp.less_equal, "<=", _onnx_op("LessOrEqual"))
+greater = _comparison("greater", xp.greater, ">", _onnx_op("Greater"))
+greater_equal = _comparison("greater_equal", xp.greater_equal, ">=", _onnx_op("GreaterOrEqual"))
 _BOOLEAN = "its inputs and result are boolean"
-logical_and = defprimitive("logical_and", xp.logical_and, why=_BOOLEAN, scalar="({0} and {1})")
-logical_or = defprimitive("logical_or", xp.logical_or, why=_BOOLEAN, scalar="({0} or {1})")
-logical_not = defprimitive("logical_not", xp.logical_not, why=_BOOLEAN, scalar="(not {0})")
+logical_and = defprimitive("logical_and", xp.logical_and, why=_BOOLEAN, scalar="({0} and {1})",
+                           onnx=_logical_onnx("And"))
+logical_or = defprimitive("logical_or", xp.logical_or, why=_BOOLEAN, scalar="({0} or {1})",
+                          onnx=_logical_onnx("Or"))
+logical_not = defprimitive("logical_not", xp.logical_not, why=_BOOLEAN, scalar="(not {0})",
+                           onnx=_logical_onnx("Not"))
 
 
 def argmax_forward(x, axis):
@@ -626,6 +803,40 @@ def one_hot_kernel(indices, out, depth, dtype):
     return xp.equal(indices[..., None], xp.arange(depth), out=out)  # 1 and 0 in out's dtype
 
 
+def _arg_onnx(op_type):
+    def lower(emit, x, axis):
+        return emit(op_type, x, axis=axis, keepdims=0)  # the first of equal entries, as NumPy
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
+def one_hot_onnx(emit, indices, depth, dtype):
+    # The forward's own comparison (an index outside 0..depth-1 gives a row of zeros).
+    column = emit("Unsqueeze", indices, _int64s(emit, [-1]))
+    hit = emit("Equal", column, emit.constant(xp.arange(depth), indices.dtype))
+    return emit("Cast", hit, to=dtype)
+
+
+def floordiv_onnx(emit, a, b):
+    # Division in float64 then floor: exact for the integers float64 holds (|n| < 2**53).
+    dtype = xp.result_type(a.dtype, b.dtype)
+    quotient = emit("Floor", emit("Div", *_same_dtype(emit, (a, b), xp.float64)))
+    return emit("Cast", quotient, to=dtype)
+
+
+def mod_onnx(emit, a, b):
+    a, b = _same_dtype(emit, (a, b))
+    if a.dtype.kind != "f":
+        return emit("Mod", a, b)  # integers: the sign of the divisor, as NumPy
+    # C's fmod has the sign of the dividend; NumPy moves a nonzero remainder of the other
+    # sign by one divisor.
+    rest = emit("Mod", a, b, fmod=1)
+    zero = emit.constant(0, a.dtype)
+    other_sign = emit("Not", emit("Equal", emit("Less", rest, zero), emit("Less", b, zero)))
+    move = emit("And", emit("Not", emit("Equal", rest, zero)), other_sign)
+    return emit("Where", move, emit("Add", rest, b), rest)
+
+
 def random_forward(shape, dtype, seed, distribution, a, b):
     # A draw at every call, from the generator in use at that moment (so a replayed graph
     # draws afresh, exactly as eager code would, and set_seed applies).
@@ -638,15 +849,18 @@ random = defprimitive("random", random_forward, stateful=True,
                       why="its result is random noise, not a function of any input")
 
 _INDEX = "its result is an integer index, which has no derivative"
-argmax = defprimitive("argmax", argmax_forward, why=_INDEX)
-argmin = defprimitive("argmin", argmin_forward, why=_INDEX)
+argmax = defprimitive("argmax", argmax_forward, why=_INDEX, onnx=_arg_onnx("ArgMax"))
+argmin = defprimitive("argmin", argmin_forward, why=_INDEX, onnx=_arg_onnx("ArgMin"))
 one_hot = defprimitive("one_hot", one_hot_forward, why="its input is an integer index",
-                       kernel=one_hot_kernel)
-sign = defprimitive("sign", xp.sign, why="it is piecewise constant (derivative 0 almost everywhere)")
-floor = defprimitive("floor", xp.floor, why="it is piecewise constant (derivative 0 almost everywhere)")
-round = defprimitive("round", xp.round, why="it is piecewise constant (derivative 0 almost everywhere)")  # noqa: A001
+                       kernel=one_hot_kernel, onnx=one_hot_onnx)
+sign = defprimitive("sign", xp.sign, why="it is piecewise constant (derivative 0 almost everywhere)",
+                    onnx=_onnx_op("Sign"))
+floor = defprimitive("floor", xp.floor, why="it is piecewise constant (derivative 0 almost everywhere)",
+                     onnx=_onnx_op("Floor"))
+round = defprimitive("round", xp.round, why="it is piecewise constant (derivative 0 almost everywhere)",  # noqa: A001
+                     onnx=_onnx_op("Round"))  # both round half to even
 floordiv = defprimitive("floordiv", xp.floor_divide, why="it is piecewise constant",
-                        describe_error=_broadcast_error)
+                        describe_error=_broadcast_error, onnx=floordiv_onnx)
 
 
 def mod_vjp(g, out, a, b, needs):
@@ -654,7 +868,7 @@ def mod_vjp(g, out, a, b, needs):
     return g, (-g * floor(a / b) if needs[1] else None)
 
 
-mod = defprimitive("mod", xp.mod, vjp=mod_vjp, describe_error=_broadcast_error)
+mod = defprimitive("mod", xp.mod, vjp=mod_vjp, describe_error=_broadcast_error, onnx=mod_onnx)
 
 # -- convolution and pooling -------------------------------------------------------------------
 # Channels-last arrays: x is (batch, *spatial, channels), a kernel (*window, in/groups, out).

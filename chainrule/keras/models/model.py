@@ -6,8 +6,13 @@ weights are found by walking the attributes. ``Model(inputs, outputs)`` makes a 
 model (:mod:`.functional`).
 """
 
+import json
+import os
+
 from ... import ops
-from .. import saving
+from ...onnx import TensorSpec, export as export_onnx
+from .. import saving, weights_h5
+from ..layers import serialize
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
 from ..utils.summary import summary_text
@@ -75,14 +80,70 @@ class Model(Trainer, Layer):
         saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Writes the weights alone, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        """Writes the weights alone, atomically: to a ``.weights.h5`` file in Keras 3's
+        HDF5 layout (Keras loads it), or to chainrule's own ``.chainrule`` file."""
+        if _is_hdf5(filepath):
+            weights_h5.save_weights(self, filepath, overwrite=overwrite)
+        else:
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Sets the weights from a file of ``save`` or ``save_weights``; the shapes must fit."""
-        saving.load_weights(self, filepath)
+        """Sets the weights from a file of ``save`` or ``save_weights``, or from a Keras 3
+        ``.weights.h5`` file; the shapes must fit."""
+        if _is_hdf5(filepath):
+            weights_h5.load_weights(self, filepath)
+        else:
+            saving.load_weights(self, filepath)
+
+    def export(self, filepath, format="", verbose=None, input_signature=None, **kwargs):
+        """Writes the model's inference pass (``training=False``) for serving elsewhere, as
+        Keras 3's ``export``; chainrule writes ``format="onnx"`` (:func:`chainrule.onnx.
+        export`), with the batch dimension dynamic. ``input_signature`` defaults to the
+        model's inputs (or the shape it was built for)."""
+        if format != "onnx":
+            raise ValueError(f"Model.export: chainrule writes format='onnx' only; received "
+                             f"format={format!r} (Keras's default, 'tf_saved_model', and "
+                             f"'openvino' and 'litert' need TensorFlow)")
+        if kwargs:
+            raise TypeError(f"Model.export: unexpected keyword argument(s) {sorted(kwargs)}")
+        if not self.built:
+            raise ValueError(f"Model '{self.name}' must be built before export: call it on "
+                             f"data, fit it, or call build(input_shape) first")
+        specs = self._input_specs() if input_signature is None else input_signature
+        names = getattr(self, "output_names", None)
+
+        def serve(*inputs):
+            return self(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+
+        serve.__name__ = self.name
+        export_onnx(serve, filepath, specs, output_names=names)
+        if verbose:
+            print(f"Saved the model '{self.name}' as ONNX to {filepath}")
+
+    def _input_specs(self):
+        """One TensorSpec per input: the symbolic inputs if the model has them, else the
+        shape it was built for (batch axis dynamic)."""
+        try:
+            inputs = self.inputs
+        except AttributeError:
+            inputs = None
+        if inputs:
+            names = getattr(self, "input_names", None) or [t.name for t in inputs]
+            return [TensorSpec(t.shape, t.dtype, n) for t, n in zip(inputs, names)]
+        shape = self._build_shape
+        if shape is None:
+            raise ValueError(f"Model.export: the input shape of '{self.name}' is unknown; "
+                             f"give input_signature")
+        shapes = shape if shape and isinstance(shape[0], (list, tuple)) else [shape]
+        names = ["inputs"] if len(shapes) == 1 else [f"inputs_{i}" for i in range(len(shapes))]
+        return [TensorSpec((None,) + tuple(s[1:]), self.dtype, n) for s, n in zip(shapes, names)]
 
     # -- configuration -------------------------------------------------------------------------
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (``keras.models.model_from_json`` reads it);
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(serialize(self), **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The model a ``get_config`` dict describes; a graph of layers (a config with
@@ -90,6 +151,10 @@ class Model(Trainer, Layer):
         if "input_layers" in config:
             return Model._functional.subclass_for(cls).from_config(config, custom_objects)
         return super().from_config(config)
+
+
+def _is_hdf5(filepath):
+    return str(os.fspath(filepath)).endswith(".weights.h5")
 
 
 def _zeros_for(shape):

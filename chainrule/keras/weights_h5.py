@@ -1,0 +1,145 @@
+"""Keras 3's weights files (``model.save_weights("w.weights.h5")``), written and read with
+``h5py`` (``pip install 'chainrule[h5]'``), in Keras 3's layout:
+
+* the model's own variables under ``vars`` (a group whose ``name`` attribute is the model's);
+* each layer of ``model.layers`` under ``layers/<class name in snake case>``, the second and
+  later of one class with ``_1``, ``_2``, ...; its variables as the datasets ``vars/0``,
+  ``vars/1``, ... in ``layer.weights`` order; a nested model's layers below its group alike.
+
+A file is untrusted input: only datasets stored in the file itself are read (no links to
+other files, no external storage), each only once its shape has matched the variable it
+fills, so nothing larger than the model is ever allocated; every failure is a
+:class:`~chainrule.keras.untrusted.SavedModelError` naming the file.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from ._registry import snake_case
+from .untrusted import ModelFileNotFoundError, SavedModelError
+
+__all__ = ["save_weights", "load_weights"]
+
+
+def _h5py():
+    try:
+        import h5py  # optional: chainrule[h5]
+    except ImportError as error:
+        raise ImportError("Keras's .weights.h5 files are HDF5: pip install 'chainrule[h5]' "
+                          "(or pip install h5py), or save to a .chainrule file") from error
+    return h5py
+
+
+def layout(model):
+    """``{group path: [variables]}`` of ``model`` in Keras 3's layout."""
+    groups = {}
+    _walk(model, "", groups)
+    return groups
+
+
+def _walk(layer, prefix, groups):
+    children = list(getattr(layer, "layers", None) or []) if _is_model(layer) else []
+    if not children and layer._sublayers():
+        raise SavedModelError(f"layer '{layer.name}' holds other layers: its Keras weights "
+                              f"layout is not written by chainrule yet; use a .chainrule file")
+    nested = {id(w) for child in children for w in child.weights}
+    groups[prefix + "vars"] = (layer.name, [w for w in layer.weights if id(w) not in nested])
+    seen = {}
+    for child in children:
+        key = snake_case(type(child).__name__)
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        _walk(child, f"{prefix}layers/{key}{f'_{count}' if count else ''}/", groups)
+
+
+def _is_model(layer):
+    return hasattr(layer, "compile") and hasattr(layer, "layers")
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Writes ``model``'s weights to ``filepath`` in Keras 3's layout, atomically."""
+    h5py = _h5py()
+    filepath = os.fspath(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False")
+    folder = os.path.dirname(os.path.abspath(filepath))
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.",
+                                   suffix=".chainrule-tmp")
+    os.close(fd)
+    try:
+        with h5py.File(partial, "w") as f:
+            for path, (name, variables) in layout(model).items():
+                group = f.create_group(path)
+                group.attrs["name"] = name
+                for i, v in enumerate(variables):
+                    group.create_dataset(str(i), data=np.asarray(v._value))
+        os.replace(partial, filepath)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def load_weights(model, filepath):
+    """Sets ``model``'s weights from a Keras 3 ``.weights.h5`` file of the same architecture."""
+    h5py = _h5py()
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise ModelFileNotFoundError(f"{filepath}: no such file")
+    try:
+        f = h5py.File(filepath, "r")
+    except OSError as error:
+        raise SavedModelError(f"{filepath} is not an HDF5 weights file ({error})") from None
+    with f:
+        load_from(model, f, filepath)
+
+
+def load_from(model, f, filepath, skip=()):
+    """Sets ``model``'s weights from the open HDF5 file ``f`` (datasets under the prefixes in
+    ``skip``, such as a ``.keras`` file's ``optimizer/``, are left alone)."""
+    expected = layout(model)
+    stored = {p for p in _datasets(f, filepath) if not p.startswith(tuple(skip))}
+    wanted = {f"{path}/{i}" for path, (_, vs) in expected.items() for i in range(len(vs))}
+    if stored != wanted:
+        extra, missing = sorted(stored - wanted), sorted(wanted - stored)
+        raise SavedModelError(
+            f"{filepath} does not fit model '{model.name}': the file has "
+            f"{len(stored)} weight arrays, the model {len(wanted)}"
+            f"{f'; not in the model: {extra[:5]}' if extra else ''}"
+            f"{f'; not in the file: {missing[:5]}' if missing else ''}")
+    arrays = []
+    for path, (name, variables) in expected.items():
+        for i, v in enumerate(variables):
+            ds = f[f"{path}/{i}"]
+            if tuple(ds.shape) != tuple(v.shape) or ds.dtype.kind not in "fiu":
+                raise SavedModelError(
+                    f"{filepath}: {path}/{i} ({ds.dtype} {tuple(ds.shape)}) does not fit "
+                    f"weight '{v.name}' of layer '{name}' ({v.dtype} {tuple(v.shape)})")
+            try:
+                arrays.append((v, np.asarray(ds[()], dtype=v.dtype)))
+            except (OSError, ValueError, TypeError) as error:
+                raise SavedModelError(f"{filepath}: {path}/{i} cannot be read "
+                                      f"({error})") from None
+    for v, array in arrays:  # only once every array was read: all or nothing
+        v.assign(array)
+
+
+def _datasets(f, filepath):
+    """The paths of the file's datasets; links to other files and external storage refused."""
+    h5py = _h5py()
+    found, links = set(), []
+
+    def visit(path, link):  # (an exception raised in here would come out garbled)
+        if isinstance(link, h5py.HardLink):
+            found.add(path)
+        else:
+            links.append(f"{path} is a link ({type(link).__name__})")
+
+    f.visititems_links(visit)
+    datasets = {path for path in found if isinstance(f[path], h5py.Dataset)}
+    links += [f"{path} keeps its data outside the file" for path in sorted(datasets)
+              if f[path].external or f[path].is_virtual]
+    if links:
+        raise SavedModelError(f"{filepath}: {links[0]}; a weights file holds its arrays itself")
+    return datasets
