@@ -222,7 +222,8 @@ def test_hostile_or_damaged_keras_files_are_refused(tmp_path):
 
     with pytest.raises(SavedModelError, match="makes more weights than model.weights.h5 holds"):
         keras.models.load_model(rewritten(tmp_path, "sequential.keras", huge))
-    data = open(os.path.join(FIXTURES, "sequential.keras"), "rb").read()
+    with open(os.path.join(FIXTURES, "sequential.keras"), "rb") as f:
+        data = f.read()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(SavedModelError):
         keras.models.load_model(tmp_path / "cut.keras")
