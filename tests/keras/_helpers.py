@@ -1,6 +1,9 @@
 """Shared helpers for the Keras tests: finite differences and small synthetic data."""
 
+import io
+import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -54,3 +57,26 @@ def mnist_subset(n_train=2000, n_test=500):
         x_test, y_test = f["x_test"][:n_test], f["y_test"][:n_test]
     prep = lambda a: a.reshape(len(a), 28 * 28).astype("float32") / 255  # noqa: E731
     return (prep(x_train), y_train), (prep(x_test), y_test)
+
+
+def with_saved_weight(path, index, array):
+    """Rewrites the model file ``path`` so that its weight #``index`` is ``array`` (its
+    manifest entry saying the array's dtype): a file that means something else."""
+    with zipfile.ZipFile(path) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(entries["config.json"])
+    config["weights"][index]["dtype"] = array.dtype.name
+    with zipfile.ZipFile(io.BytesIO(entries["weights.npz"])) as old:
+        arrays = {name: old.read(name) for name in old.namelist()}
+    out = io.BytesIO()
+    np.save(out, array)
+    arrays[f"{index:04d}.npy"] = out.getvalue()
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        for name, data in arrays.items():
+            z.writestr(name, data)
+    entries["weights.npz"] = inner.getvalue()
+    entries["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)

@@ -13,7 +13,7 @@ from chainrule import keras
 from chainrule.keras import layers
 from chainrule.keras.saving import SavedModelError
 
-from ._helpers import blobs
+from ._helpers import blobs, with_saved_weight
 
 
 def small_model(units=16, compiled=True):
@@ -386,20 +386,7 @@ def _malformed(path, kind):
         config["compile"]["optimizer"]["config"]["learning_rate"] = "fast"
         _with_config(path, config)
     elif kind == "float64_overflow":
-        config["weights"][1]["dtype"] = "float64"
-        with zipfile.ZipFile(io.BytesIO(entries["weights.npz"])) as old:
-            arrays = {n: old.read(n) for n in old.namelist()}
-        big = io.BytesIO()
-        np.save(big, np.full((16,), 1e300))
-        arrays["0001.npy"] = big.getvalue()
-        inner = io.BytesIO()
-        with zipfile.ZipFile(inner, "w") as z:
-            for n, d in arrays.items():
-                z.writestr(n, d)
-        entries["weights.npz"] = inner.getvalue()
-        import json
-        entries["config.json"] = json.dumps(config).encode()
-        _rewrite(path, entries)
+        with_saved_weight(path, 1, np.full((16,), 1e300))
     elif kind == "manifest_entry":
         config["weights"][0]["shape"] = [4, "16"]
         _with_config(path, config)

@@ -1,8 +1,6 @@
 """Every file chainrule writes loads back, at every point of a model's life; a model file
 is read as one unambiguous thing."""
 
-import io
-import json
 import zipfile
 
 import numpy as np
@@ -12,6 +10,8 @@ import chainrule as cr
 from chainrule import keras
 from chainrule.keras import optimizers
 from chainrule.keras.saving import SavedModelError, restore_checkpoint, save_checkpoint
+
+from ._helpers import with_saved_weight
 
 OPTIMIZERS = [lambda: optimizers.SGD(0.05), lambda: optimizers.SGD(0.05, momentum=0.9),
               lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True), optimizers.RMSprop,
@@ -116,30 +116,11 @@ def test_a_file_with_a_member_twice_is_refused(tmp_path, member):
         keras.models.load_model(path)
 
 
-def _with_weight(path, index, array):
-    members = _members(path)
-    entries = dict(members)
-    config = json.loads(entries["config.json"])
-    config["weights"][index]["dtype"] = array.dtype.name
-    with zipfile.ZipFile(io.BytesIO(entries["weights.npz"])) as old:
-        arrays = {n: old.read(n) for n in old.namelist()}
-    out = io.BytesIO()
-    np.save(out, array)
-    arrays[f"{index:04d}.npy"] = out.getvalue()
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as z:
-        for n, d in arrays.items():
-            z.writestr(n, d)
-    entries["weights.npz"] = inner.getvalue()
-    entries["config.json"] = json.dumps(config).encode()
-    _write(path, list(entries.items()))
-
-
 @pytest.mark.parametrize("dtype", ["bool", "float16", "float64", "int32"])
 def test_a_weight_of_another_dtype_than_its_layers_is_refused(tmp_path, dtype):
     path, model = _saved(tmp_path)
     kernel = model.weights[0].numpy()
-    _with_weight(path, 0, (kernel > 0) if dtype == "bool" else kernel.astype(dtype))
+    with_saved_weight(path, 0, (kernel > 0) if dtype == "bool" else kernel.astype(dtype))
     name = model.weights[0].name
     with pytest.raises(SavedModelError) as info:
         keras.models.load_model(path)

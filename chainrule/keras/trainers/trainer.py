@@ -280,7 +280,8 @@ class Trainer:
         each sample's loss; ``class_weight`` (``{class: weight}``, one output only) does the
         same by label. ``steps_per_epoch`` ends an epoch after that many batches; the next
         epoch continues where it stopped, and when the data run out the epoch ends early
-        with a warning (as Keras does). ``verbose``: "auto"/1 progress bar, 2 one line per
+        with a warning (as Keras does); the same holds for a Dataset, which may then be
+        endless (``repeat()``). An endless validation Dataset needs ``validation_steps``. ``verbose``: "auto"/1 progress bar, 2 one line per
         epoch, 0 silent. Returns a :class:`~chainrule.keras.callbacks.History` whose
         ``history`` holds, per epoch, the mean training loss and metrics and the ``val_``
         values.
