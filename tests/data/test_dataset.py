@@ -40,6 +40,7 @@ def test_batch_and_drop_remainder():
         ds.batch(0)
 
 
+@pytest.mark.time_limit(60)  # it takes from an endless Dataset
 def test_take_skip_repeat_concatenate_enumerate():
     ds = Dataset.range(5)
     assert values(ds.take(2)) == [0, 1] and values(ds.skip(3)) == [3, 4]

@@ -64,6 +64,7 @@ def test_a_shuffled_dataset_trains_and_reshuffles_each_epoch():
     assert len(seen) == 4
 
 
+@pytest.mark.time_limit(60)  # it hands fit an endless Dataset
 def test_dataset_errors():
     x, y = make_data()
     model = make_model(False)

@@ -10,6 +10,10 @@ import chainrule as cr
 from chainrule import keras
 from chainrule.data import Dataset
 
+# Several tests iterate endless Datasets: a regression that never stops fails after 60 s
+# (tests/conftest.py) instead of hanging the suite.
+pytestmark = pytest.mark.time_limit(60)
+
 
 class Counter(keras.callbacks.Callback):
     def __init__(self):
@@ -112,3 +116,18 @@ def test_evaluate_and_predict_take_steps_from_an_endless_dataset():
     assert loss == pytest.approx(model.evaluate(x[:20], y[:20], verbose=0), rel=1e-6)
     out = model.predict(Dataset.from_tensor_slices(x).batch(10).repeat(), steps=3, verbose=0)
     np.testing.assert_array_equal(out, model.predict(x[:30], batch_size=10, verbose=0))
+
+
+def test_the_time_limit_ends_a_loop_over_an_endless_dataset():
+    from tests.conftest import TimeLimitExceeded, time_limit
+    endless = Dataset.from_tensor_slices(np.arange(4.0)).repeat()
+    with pytest.raises(TimeLimitExceeded, match="still running after 0.3 s"):
+        with time_limit(0.3):
+            for _ in endless:
+                pass
+    with pytest.raises(TimeLimitExceeded):  # the module's limit still counts afterwards
+        with time_limit(1):
+            with time_limit(0.05):
+                pass
+            for _ in endless:
+                pass
