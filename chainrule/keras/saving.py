@@ -345,8 +345,18 @@ def _restore_optimizer(model, archive, config, filepath):
     # no manifest of their own, always do); saved before the first step, it has none.
     if manifest is None or len(manifest) > len(optimizer.variables):
         optimizer._build_new(model.trainable_weights)
-    _load_into(optimizer.variables, archive, "optimizer.npz", manifest, filepath,
-               "optimizer state")
+    variables = optimizer.variables
+    own = len(variables) - len(optimizer._slot_variables)  # the counter, the rate
+    if manifest is not None and len(manifest) == own < len(variables):
+        # Saved before the first step into an optimizer that has stepped since: the
+        # file's state is "not stepped yet", so the counter and rate are loaded and the
+        # slots go back to their initial values (Keras leaves such an optimizer as it is,
+        # with a warning; a restore that kept the later state would not be one).
+        _load_into(variables[:own], archive, "optimizer.npz", manifest, filepath,
+                   "optimizer state")
+        optimizer._reset_slots()
+        return
+    _load_into(variables, archive, "optimizer.npz", manifest, filepath, "optimizer state")
 
 
 def load_weights(model, filepath):

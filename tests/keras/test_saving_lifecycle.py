@@ -79,6 +79,35 @@ def test_every_file_written_at_every_point_of_a_models_life_loads_back(tmp_path,
                 np.testing.assert_array_equal(a, b, err_msg=stage)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
+def test_a_checkpoint_from_before_the_first_step_restores_into_an_optimizer_that_stepped(
+        tmp_path, make_optimizer, jit_compile):
+    """The file's optimizer has no slots yet; the live one has. Restoring gives the file's
+    state (step 0, every slot as build makes it), and training then goes exactly as it goes
+    from a model that never trained."""
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy",
+                  jit_compile=jit_compile)
+    backup = tmp_path / "backup.chainrule"
+    save_checkpoint(model, backup, {"epoch": 0})
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    assert int(model.optimizer.iterations) == 4  # and it has slots (but plain SGD)
+    assert restore_checkpoint(model, backup) == {"epoch": 0}
+    assert int(model.optimizer.iterations) == 0
+    untrained = _model()
+    untrained.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy",
+                      jit_compile=jit_compile)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), untrained.predict(x, verbose=0))
+    untrained.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)  # its compiled step
+    for a, b in zip(_optimizer_state(model), _optimizer_state(untrained), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(model.weights, untrained.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 # -- one unambiguous thing -------------------------------------------------------------------
 
 def _saved(tmp_path):

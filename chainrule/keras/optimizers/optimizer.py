@@ -58,6 +58,7 @@ class Optimizer:
             name=f"{self.name}/learning_rate")
         self._slots = {}  # id(variable) -> {slot name: slot Variable}, as build made them
         self._slot_variables = []
+        self._slot_initial_values = []  # one per slot Variable, for _reset_slots
         # The whole step (begin, each variable's update_step, the counter) compiled once
         # per list of variables: {key: CompiledGraph, or None when a replay would not be
         # faithful}. See _apply.
@@ -91,7 +92,14 @@ class Optimizer:
                         name=f"{self.name}/{var.name}/{name}")
         self._slots.setdefault(id(var), {})[name] = slot
         self._slot_variables.append(slot)
+        self._slot_initial_values.append(initial_value)
         return slot
+
+    def _reset_slots(self):
+        """Gives every slot the value :meth:`build` gave it (the same Variables, so compiled
+        steps that hold them stay valid): the state of an optimizer that has not stepped."""
+        for slot, initial_value in zip(self._slot_variables, self._slot_initial_values):
+            slot.assign(np.full(slot.shape, initial_value, dtype=slot.dtype.name))
 
     def slot(self, var, name):
         """The slot Variable ``name`` of ``var`` (update_step assigns to it)."""
