@@ -14,14 +14,19 @@ Start the ranks with ``python -m chainrule.launch -n 4 script.py`` (or ``mpiexec
 with ``python -m mpi4py script.py``).
 """
 
+import types
+
 from .communicator import (Communicator, LocalCommunicator, MPICommunicator, ReduceOp,
                            get_communicator, launched_by_mpi)
 from .collective_ops import all_reduce, all_reduce_packed
 from .rewrite import data_parallel
-from .strategy import (MultiWorkerMirroredStrategy, ReplicaContext, Strategy, get_replica_context,
-                       get_strategy, has_strategy)
+from .strategy import (CommunicationOptions, MultiWorkerMirroredStrategy, ReplicaContext, Strategy,
+                       get_replica_context, get_strategy, has_strategy)
+
+# TensorFlow's ``tf.distribute.experimental`` names that chainrule has.
+experimental = types.SimpleNamespace(CommunicationOptions=CommunicationOptions)
 
 __all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
            "get_communicator", "launched_by_mpi", "all_reduce", "all_reduce_packed",
            "data_parallel", "MultiWorkerMirroredStrategy", "ReplicaContext", "Strategy",
-           "get_replica_context", "get_strategy", "has_strategy"]
+           "get_replica_context", "get_strategy", "has_strategy", "experimental"]

@@ -17,11 +17,20 @@ otherwise local.
 """
 
 import os
+import time
 
 import numpy as np
 
+from ..errors import DeadlineExceededError
+
 __all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
-           "get_communicator", "launched_by_mpi", "launched_rank", "TERMINAL_VARIABLE"]
+           "AgreementTimeoutError", "get_communicator", "launched_by_mpi", "launched_rank",
+           "TERMINAL_VARIABLE"]
+
+
+class AgreementTimeoutError(DeadlineExceededError, RuntimeError):
+    """Not every rank reached :meth:`Communicator.agree` in time (TensorFlow's
+    ``DeadlineExceededError``, and a RuntimeError like the other ways ranks disagree)."""
 
 
 class ReduceOp:
@@ -41,6 +50,11 @@ class Communicator:
     NumPy array and return it (``all_reduce(array, op, out=buffer)`` leaves ``array`` as it
     is and writes the result to ``buffer``, saving a copy); ``broadcast_object`` and ``allgather`` move small Python
     objects (pickled); ``barrier`` waits for every rank.
+
+    ``agree(obj, timeout)`` is an ``allgather`` that gives up: where every rank must take
+    the same path, the ranks first agree on what they are about to do, and a rank that never
+    arrives (it skipped the call, or is stuck) makes the others raise
+    :class:`AgreementTimeoutError` after ``timeout`` seconds instead of waiting forever.
     """
 
     rank = 0
@@ -66,8 +80,20 @@ class Communicator:
     def barrier(self):
         raise NotImplementedError
 
+    def agree(self, obj, timeout=None):
+        """Every rank's ``obj``, in rank order, as :meth:`allgather` gives them; raises
+        :class:`AgreementTimeoutError` when not every rank has called it within ``timeout``
+        seconds (None: wait as long as it takes). This default cannot give up: it waits."""
+        return self.allgather(obj)
+
     def __repr__(self):
         return f"{type(self).__name__}(rank={self.rank}, size={self.size})"
+
+
+def _timed_out(seconds, rank, size):
+    return AgreementTimeoutError(
+        f"rank {rank} of {size} waited {seconds:g} s for the other ranks to reach the same "
+        f"point, and not every rank came")
 
 
 def _check(array, what):
@@ -131,6 +157,7 @@ class MPICommunicator(Communicator):
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
+        self._abandoned = None  # the barrier of an agreement that timed out (still pending)
 
     def all_reduce(self, array, op=ReduceOp.SUM, out=None):
         _check(array if out is None else out, "all_reduce")
@@ -162,6 +189,30 @@ class MPICommunicator(Communicator):
 
     def barrier(self):
         self.comm.Barrier()
+
+    def agree(self, obj, timeout=None):
+        """A non-blocking barrier polled until ``timeout``, then the ``allgather`` (every
+        rank has arrived by then, so it does not wait). After a timeout this rank's
+        collectives are out of step with the others' (MPI cannot withdraw the barrier), so
+        every later agreement here raises at once: the job must be restarted."""
+        if self.size == 1:
+            return [obj]
+        if self._abandoned is not None:
+            raise AgreementTimeoutError(
+                f"rank {self.rank}: an earlier agreement timed out, so this rank's collective "
+                f"calls no longer line up with the other ranks'; end the job and start it "
+                f"again")
+        if timeout is not None:
+            request = self.comm.Ibarrier()
+            deadline = time.monotonic() + timeout
+            pause = 1e-4
+            while not request.Test():
+                if time.monotonic() >= deadline:
+                    self._abandoned = request  # MPI still counts it; keep it alive
+                    raise _timed_out(timeout, self.rank, self.size)
+                time.sleep(pause)
+                pause = min(2 * pause, 0.01)
+        return self.comm.allgather(obj)
 
     def abort(self, code=1):
         self.comm.Abort(code)

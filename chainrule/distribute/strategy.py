@@ -31,8 +31,15 @@ from ..variable import Variable
 from .collective_ops import all_reduce, all_reduce_packed, normalize_op
 from .communicator import ReduceOp, get_communicator
 
-__all__ = ["Strategy", "MultiWorkerMirroredStrategy", "ReplicaContext", "get_strategy",
-           "has_strategy", "get_replica_context", "shard_bounds"]
+__all__ = ["Strategy", "MultiWorkerMirroredStrategy", "ReplicaContext", "CommunicationOptions",
+           "get_strategy", "has_strategy", "get_replica_context", "shard_bounds",
+           "AGREEMENT_TIMEOUT"]
+
+# How long (seconds) a rank waits at the start of fit, evaluate, predict or a validation
+# pass for the other ranks to arrive, unless CommunicationOptions(timeout_seconds=...) says.
+# Long enough for ranks that load their data at different speeds; short enough that a rank
+# that skipped the call is reported within a minute.
+AGREEMENT_TIMEOUT = 60.0
 
 
 class _Scopes(threading.local):
@@ -49,15 +56,34 @@ def shard_bounds(n, rank, size):
     return (rank * n) // size, ((rank + 1) * n) // size
 
 
+class CommunicationOptions:
+    """``tf.distribute.experimental.CommunicationOptions``: ``timeout_seconds`` bounds how
+    long the Keras loops wait for every rank to arrive before their first collective (see
+    :mod:`chainrule.keras.distribute`); None keeps :data:`AGREEMENT_TIMEOUT`,
+    ``float("inf")`` waits forever. The collectives of the steps themselves do not time out.
+    ``bytes_per_pack`` and ``implementation`` are accepted for TensorFlow compatibility (one
+    packed all-reduce over MPI is what chainrule does)."""
+
+    def __init__(self, bytes_per_pack=0, timeout_seconds=None, implementation=None):
+        if timeout_seconds is not None and not timeout_seconds > 0:
+            raise ValueError(f"CommunicationOptions: timeout_seconds must be None or a positive "
+                             f"number of seconds; received {timeout_seconds!r}")
+        self.bytes_per_pack, self.implementation = bytes_per_pack, implementation
+        self.timeout_seconds = timeout_seconds
+
+
 class Strategy:
     """Data parallelism over a communicator's ranks; each rank is one replica.
 
     Attributes: ``communicator``, ``num_replicas_in_sync`` (the number of ranks),
-    ``cluster_resolver.task_id`` (this rank).
+    ``cluster_resolver.task_id`` (this rank), ``agreement_timeout`` (seconds, see
+    :class:`CommunicationOptions`).
     """
 
-    def __init__(self, communicator=None):
+    def __init__(self, communicator=None, communication_options=None):
         self.communicator = get_communicator() if communicator is None else communicator
+        timeout = getattr(communication_options, "timeout_seconds", None)
+        self.agreement_timeout = AGREEMENT_TIMEOUT if timeout is None else float(timeout)
         # What a rank multiplies its gradients by before the mean over ranks: its share of
         # the global batch times the number of ranks (1.0 when the shares are equal), so an
         # uneven last batch gives the gradient of the whole batch. Set by the Keras loops;
@@ -136,10 +162,12 @@ class MultiWorkerMirroredStrategy(Strategy):
     compatibility; the ranks come from MPI. Making the strategy gives every rank rank 0's
     random generator state, so weights drawn afterwards (a custom model's initial values)
     are the same everywhere. ``communicator`` replaces the process's communicator (tests).
+    ``communication_options`` sets how long the ranks wait for one another before a Keras
+    loop starts (:class:`CommunicationOptions`).
     """
 
     def __init__(self, cluster_resolver=None, communication_options=None, communicator=None):
-        super().__init__(communicator)
+        super().__init__(communicator, communication_options)
         comm = self.communicator
         if comm.size > 1:
             state = comm.broadcast_object((random.get_seed(),

@@ -25,12 +25,15 @@ points and is otherwise unchanged:
 * **evaluate / predict**: the same sharding of each batch; predictions are gathered in order.
 
 ``fit``, ``evaluate`` and ``predict`` of such a model are collective: every rank must call
-them, with the same data and arguments. Before their first collective step the ranks
-compare what they are about to do (weights, epochs, steps, samples and batches), and on a
-difference every rank raises the same RuntimeError naming it, instead of the ranks with
-more steps waiting forever. A rank that does not call them at all (``if rank == 0:
-model.evaluate(...)``) still leaves the others waiting; MPI then has to be stopped from
-outside.
+them, with the same data and arguments. Before their first collective step, and before each
+validation pass, the ranks compare what they are about to do (:meth:`DistributedLoop.agree`:
+the call, weights, epochs, steps, samples and batches, validation, a Dataset's length), and
+on a difference every rank raises the same RuntimeError naming it, instead of the ranks with
+more steps waiting forever. The comparison itself is bounded in time: a rank that does not
+come (``if rank == 0: model.evaluate(...)``) makes the others raise an
+``AgreementTimeoutError`` after the strategy's ``agreement_timeout`` (60 s, or
+``CommunicationOptions(timeout_seconds=...)``). ``predict`` on a Dataset runs on each rank
+alone (no collective).
 """
 
 import copy
@@ -38,7 +41,7 @@ import copy
 import numpy as np
 
 from ..distribute import all_reduce_packed, get_strategy, has_strategy
-from ..distribute.communicator import ReduceOp, launched_rank
+from ..distribute.communicator import AgreementTimeoutError, ReduceOp, launched_rank
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
 from .callbacks import BackupAndRestore, ModelCheckpoint, ProgbarLogger
@@ -115,34 +118,60 @@ class DistributedLoop:
         self.rank, self.size = self.comm.rank, self.comm.size
         self.global_index = None  # the global batch the current shard belongs to
 
+    def agree(self, call, **plan):
+        """Checks, before the first collective of ``call`` ("fit", "evaluate", "predict",
+        "validation"), that every rank is at the same call with the same ``plan``; raises the
+        same RuntimeError on every rank where they differ, and an
+        :class:`~chainrule.distribute.communicator.AgreementTimeoutError` on the ranks that
+        came when another does not come within the strategy's ``agreement_timeout``.
+        A ``weights`` entry (the model's shapes) is compared first, with its own message."""
+        timeout = self.strategy.agreement_timeout
+        try:
+            everyone = self.comm.agree((call, plan), timeout)
+        except AgreementTimeoutError as e:
+            raise AgreementTimeoutError(
+                f"MultiWorkerMirroredStrategy: {call} did not start: {e}. {_COLLECTIVE} "
+                f"(`if rank == 0: model.{'fit' if call == 'validation' else call}(...)` "
+                f"leaves the other ranks waiting). If a rank is merely slower to get there "
+                f"(loading its data), give the strategy more time: "
+                f"MultiWorkerMirroredStrategy(communication_options=tf.distribute.experimental."
+                f"CommunicationOptions(timeout_seconds=...)) (now {timeout:g} s)") from None
+        calls = [theirs for theirs, _ in everyone]
+        if any(theirs != call for theirs in calls):
+            each = "; ".join(f"rank {rank} is in {theirs}" for rank, theirs in enumerate(calls))
+            raise RuntimeError(f"MultiWorkerMirroredStrategy: the ranks are at different calls "
+                               f"({each}), and a rank would wait forever for the others. "
+                               f"{_COLLECTIVE}")
+        weights = [theirs.get("weights") for _, theirs in everyone]
+        if any(theirs != weights[0] for theirs in weights):
+            raise RuntimeError("MultiWorkerMirroredStrategy: the ranks' models have different "
+                               "weights (shapes or counts differ); every rank must build the "
+                               "same model and run the same script")
+        _check_same_plans([{k: v for k, v in theirs.items() if k != "weights"}
+                           for _, theirs in everyone], _WHAT[call])
+
     def begin_fit(self, **plan):
         """Checks that every rank is about to run the same training (the same weights, and
-        the same ``plan``: steps per epoch, epochs), then gives every rank rank 0's weights,
-        optimizer state and shuffling seed."""
+        the same ``plan``: steps per epoch, epochs, validation), then gives every rank rank
+        0's weights, optimizer state and shuffling seed."""
         model = self.model
         variables = list(model.weights)
         if model.optimizer is not None:
             variables += list(model.optimizer.variables)
         shapes = [(v.shape, v.dtype.str) for v in variables]
-        everyone = self.comm.allgather((shapes, plan))
-        if any(theirs != shapes for theirs, _ in everyone):
-            raise RuntimeError("MultiWorkerMirroredStrategy: the ranks' models have different "
-                               "weights (shapes or counts differ); every rank must build the "
-                               "same model and run the same script")
-        _check_same_plans([theirs for _, theirs in everyone], "train differently")
+        self.agree("fit", weights=shapes, **plan)
         self.strategy.broadcast_weights(variables)
         model._fit_seed = int(self.comm.broadcast_object(model._fit_seed))
 
-    def shard(self, batches):
+    def shard(self, batches, call):
         """This rank's share of each global batch index in ``batches`` (slices stay
         slices); sets the gradient weight for the step that follows. First the ranks check
-        that they walk the same global batches: a rank with more would otherwise wait
-        forever in a collective that the others never call."""
+        that they walk the same global batches (:meth:`agree`): a rank with more would
+        otherwise wait forever in a collective that the others never call."""
         batches = list(batches)
         sizes = [index.stop - index.start if isinstance(index, slice) else len(index)
                  for index in batches]
-        _check_same_plans(self.comm.allgather({"samples": sum(sizes), "batches": len(sizes)}),
-                          "walk different global batches")
+        self.agree(call, samples=sum(sizes), batches=len(sizes))
         scale = self.strategy._gradient_scale
         try:
             for index in batches:
@@ -191,6 +220,15 @@ class DistributedLoop:
         return np.concatenate(parts, axis=0), self.global_index
 
 
+_COLLECTIVE = ("fit, evaluate and predict of a model compiled under the strategy are "
+               "collective: call them on every rank, with the same data and arguments (the "
+               "whole data set on every rank: each rank takes its own share of every global "
+               "batch; a Dataset, with as many batches on every rank)")
+
+_WHAT = {"fit": "train differently", "evaluate": "evaluate different batches",
+         "validation": "validate on different batches", "predict": "predict different batches"}
+
+
 def _check_same_plans(plans, what):
     """Raises the same RuntimeError on every rank unless the ranks' ``plans`` (one dict
     each, gathered from every rank) are equal; ``what`` says what they describe."""
@@ -199,10 +237,7 @@ def _check_same_plans(plans, what):
                          for rank, plan in enumerate(plans))
         raise RuntimeError(
             f"MultiWorkerMirroredStrategy: the ranks would {what} ({each}), and a rank "
-            f"with more steps would wait forever for the others. fit, evaluate and predict "
-            f"are collective: call them on every rank with the same data and arguments (the "
-            f"whole data set on every rank: each rank takes its own share of every global "
-            f"batch)")
+            f"with more steps would wait forever for the others. {_COLLECTIVE}")
 
 
 def _mean_state(metric):

@@ -185,6 +185,60 @@ def run_mode(strategy, mode, out_dir):
                  obj=comm.broadcast_object({"from": r})["from"])
 
 
+AGREEMENT_TIMEOUT = 5  # seconds: how long the out_of_step modes wait for a missing rank
+
+
+def _timed(rank, what, call):
+    """Runs ``call``; prints ``rank R WHAT after S s: ERROR`` for its RuntimeError."""
+    start = time.monotonic()
+    try:
+        call()
+        said = "no error"
+    except RuntimeError as e:
+        said = f"{type(e).__name__}: {e}"
+    print(f"rank {rank} {what} after {time.monotonic() - start:.1f} s: {said}", flush=True)
+
+
+def out_of_step(what, rank):
+    """Ranks that do not take the same path through fit/evaluate: each must end with the
+    same clear error (or, for the rank left waiting, a timeout) instead of hanging."""
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=AGREEMENT_TIMEOUT)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    x, y = data(128)
+    with strategy.scope():
+        model = book_model()
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    model.build((None, 784))
+
+    def batches(n):  # a Dataset of n batches of 16
+        return tf.data.Dataset.from_tensor_slices((x[:16 * n], y[:16 * n])).batch(16)
+
+    if what == "evaluate_datasets":  # 5 batches on rank 0, 4 on rank 1
+        _timed(rank, what, lambda: model.evaluate(batches(5 - rank), verbose=0))
+    elif what == "validation_datasets":
+        _timed(rank, what, lambda: model.fit(x, y, batch_size=32, verbose=0,
+                                             validation_data=batches(5 - rank)))
+    elif what == "validation_arrays":  # 64 and 48 samples
+        _timed(rank, what, lambda: model.fit(x, y, batch_size=32, verbose=0,
+                                             validation_data=(x[:64 - 16 * rank],
+                                                              y[:64 - 16 * rank])))
+    elif what == "validation_on_one_rank":
+        _timed(rank, what, lambda: model.fit(x, y, batch_size=32, verbose=0,
+                                             validation_data=(x, y) if rank == 0 else None))
+    elif what == "fit_datasets_with_steps":  # 8 and 6 batches, 3 per epoch, 3 epochs
+        _timed(rank, what, lambda: model.fit(batches(8 - 2 * rank), epochs=3, steps_per_epoch=3,
+                                             verbose=0))
+    elif what == "skip_fit":  # rank 1 never calls fit
+        if rank == 0:
+            _timed(rank, what, lambda: model.fit(x, y, batch_size=32, verbose=0))
+    elif what == "evaluate_instead":  # rank 1 evaluates while rank 0 fits
+        _timed(rank, what, lambda: model.fit(x, y, batch_size=32, verbose=0) if rank == 0
+               else model.evaluate(x, y, batch_size=32, verbose=0))
+    else:
+        raise SystemExit(f"unknown case {what!r}")
+
+
 EQUIVALENCE = ("collectives", "fit", "fit_jit", "custom", "custom_function", "graph")
 
 
@@ -230,6 +284,9 @@ def main(mode, out_dir, *args):
                         getattr(model, call)(x, y, batch_size=64, verbose=0)
                 except RuntimeError as e:
                     print(f"rank {comm.rank} {sizes} {call}: {e}", flush=True)
+    elif mode == "out_of_step":  # args: the cases, in order; ranks wait 5 s for one another
+        for what in args:
+            out_of_step(what, comm.rank)
     elif mode == "raise":
         comm.barrier()
         if comm.rank == 1:

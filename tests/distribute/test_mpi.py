@@ -243,7 +243,50 @@ def test_ranks_given_uneven_data_all_raise_the_same_error_within_seconds(tmp_pat
                     if line.startswith(f"rank ") and f" {sizes} {call}: " in line]
             assert len(said) == 2 and said[0] == said[1], out  # the same error on both
             if call == "fit" and sizes == "(300, 200)":  # told before any step
-                assert "(rank 0: steps=5, epochs=1, initial_epoch=0; rank 1: steps=4," in said[0]
+                assert "(rank 0: steps=5, epochs=1, initial_epoch=0, validation=none; rank 1: " \
+                    "steps=4," in said[0]
             else:
                 assert counts in said[0], out
             assert "the same data" in said[0]
+
+
+OUT_OF_STEP = {  # case: what every rank that takes part must say
+    "evaluate_datasets": "the ranks would evaluate different batches (rank 0: batches=5; "
+                         "rank 1: batches=4)",
+    "validation_datasets": "the ranks would validate on different batches (rank 0: batches=5; "
+                           "rank 1: batches=4)",
+    "validation_arrays": "the ranks would validate on different batches (rank 0: samples=64, "
+                         "batches=2; rank 1: samples=48, batches=2)",
+    "validation_on_one_rank": "validation=every 1 epochs; rank 1: steps=4, epochs=1, "
+                              "initial_epoch=0, validation=none)",
+    "fit_datasets_with_steps": "dataset_batches=8, validation=none; rank 1: steps=3, epochs=3, "
+                               "initial_epoch=0, dataset_batches=6,",
+    "evaluate_instead": "the ranks are at different calls (rank 0 is in fit; rank 1 is in "
+                        "evaluate)",
+}
+
+
+def test_ranks_out_of_step_end_with_a_clear_error_instead_of_hanging(tmp_path):
+    """Uneven Datasets in evaluate and in fit's validation, uneven validation arrays,
+    validation on one rank only, a rank that evaluates while the other fits, and last a rank
+    that never calls fit: every case ends, each rank saying what differed; the rank left
+    waiting gives up after the agreement timeout (mpi_worker.AGREEMENT_TIMEOUT, 5 s). The
+    whole job (7 cases, two start-ups of MPI and numba) must end within 60 s."""
+    cases = [*OUT_OF_STEP, "skip_fit"]
+    code, out, seconds = launch("out_of_step", tmp_path, *cases, timeout=120)
+    assert code == 0 and seconds < 60, out
+    said = {}
+    for line in out.splitlines():
+        match = re.match(r"rank (\d) (\w+) after ([\d.]+) s: (.*)", line)
+        if match:
+            said[int(match[1]), match[2]] = (float(match[3]), match[4])
+    for case, words in OUT_OF_STEP.items():
+        (first_time, first), (second_time, second) = said[0, case], said[1, case]
+        assert first == second and words in first and "collective" in first, out
+        assert first.startswith("RuntimeError: MultiWorkerMirroredStrategy")
+        assert max(first_time, second_time) < 5, out  # told at once, not by the timeout
+    waited, error = said[0, "skip_fit"]
+    assert (1, "skip_fit") not in said
+    assert 5 <= waited < 15, out
+    assert error.startswith("AgreementTimeoutError: MultiWorkerMirroredStrategy: fit did not "
+                            "start: rank 0 of 2 waited 5 s") and "timeout_seconds" in error, out

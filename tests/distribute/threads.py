@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from chainrule.distribute import Communicator
-from chainrule.distribute.communicator import ReduceOp, _check, _check_op
+from chainrule.distribute.communicator import AgreementTimeoutError, ReduceOp, _check, _check_op
 
 
 class ThreadGroup:
@@ -64,6 +64,20 @@ class ThreadCommunicator(Communicator):
 
     def barrier(self):
         self._exchange(None)
+
+    def agree(self, obj, timeout=None):
+        """``allgather``, or AgreementTimeoutError when the others do not come in time (the
+        group's barrier is then broken, as MPI's ranks would be out of step)."""
+        g = self.group
+        g.slots[self.rank] = obj
+        try:
+            g.barrier.wait(timeout)
+        except threading.BrokenBarrierError:
+            raise AgreementTimeoutError(f"rank {self.rank} of {self.size} waited {timeout:g} s "
+                                        f"for the other ranks, and not every rank came") from None
+        out = list(g.slots)
+        g.barrier.wait()
+        return out
 
 
 def run_ranks(size, fn):

@@ -3,6 +3,7 @@ threads of this process (tests/distribute/threads.py), or one rank of two whose 
 assumed to hold the same data (``Mirror``)."""
 
 import io
+import time
 import os
 
 import numpy as np
@@ -269,3 +270,44 @@ def test_ranks_given_uneven_data_all_raise_the_same_error(n_other):
     first, second = run_ranks(2, work)
     assert first == second
     assert f"rank 0: samples=203, batches=4; rank 1: samples={n_other}, batches=" in first[1]
+
+
+def test_a_rank_that_skips_fit_makes_the_others_give_up_after_the_timeout():
+    from chainrule.distribute.communicator import AgreementTimeoutError
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=0.5)
+
+    def work(comm):
+        strategy = MultiWorkerMirroredStrategy(communicator=comm, communication_options=options)
+        with strategy.scope():
+            model = build()
+        if comm.rank == 1:
+            return None  # never calls fit
+        start = time.monotonic()
+        with pytest.raises(AgreementTimeoutError, match="fit did not start: rank 0 of 2 waited "
+                                                        "0.5 s") as info:
+            model.fit(X, Y, batch_size=64, verbose=0)
+        return time.monotonic() - start, str(info.value)
+
+    (waited, said), _ = run_ranks(2, work)
+    assert 0.5 <= waited < 5 and "timeout_seconds" in said and "collective" in said
+
+
+def test_uneven_datasets_in_evaluate_and_validation_all_raise_the_same_error():
+    def work(comm):
+        n = 4 - comm.rank  # batches of 50: 4 on rank 0, 3 on rank 1
+        data = tf.data.Dataset.from_tensor_slices((X[:50 * n], Y[:50 * n])).batch(50)
+        with MultiWorkerMirroredStrategy(communicator=comm).scope():
+            model = build()
+        told = []
+        for call in (lambda: model.evaluate(data, verbose=0),
+                     lambda: model.fit(X, Y, batch_size=64, verbose=0, validation_data=data)):
+            with pytest.raises(RuntimeError, match="the same data") as info:
+                call()
+            told.append(str(info.value))
+        return told
+
+    first, second = run_ranks(2, work)
+    assert first == second
+    assert "would evaluate different batches (rank 0: batches=4; rank 1: batches=3)" in first[0]
+    assert "would validate on different batches (rank 0: batches=4; rank 1: batches=3)" in \
+        first[1]

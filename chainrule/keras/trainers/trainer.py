@@ -299,10 +299,13 @@ class Trainer:
                 data.split(validation_split)  # refuses, naming the fix
             epochs_of = data.epochs(steps_per_epoch)
             sample, steps, x_dtype, x, y = data.sample_x(), epochs_of.steps, None, None, None
+            # the ranks compare their Datasets' lengths too: one that ran out first would hang
+            dataset_plan = {"dataset_batches": epochs_of.num_batches or "endless"}
 
             def train_batches(epoch):
                 return epochs_of.epoch()
         else:
+            dataset_plan = {}
             x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
             x, y = batching.check_data(x, y, "fit")
             if y is None:
@@ -316,8 +319,11 @@ class Trainer:
             validation = data_adapter.adapt_validation(validation_data, None)
             val_steps = validation.steps_up_to(validation_steps, "validation_steps")
             # the first validation_steps batches, every time (as for arrays)
-            val = (lambda: itertools.islice(validation.batches(), val_steps),
-                   validation.sample_x())
+            def val_batches():
+                if dist:  # before the first step's collective
+                    dist.agree("validation", batches=val_steps)
+                return itertools.islice(validation.batches(), val_steps)
+            val = (val_batches, validation.sample_x())
         elif validation_data is not None:
             val = _unpack_validation(validation_data)
         elif validation_split:
@@ -333,7 +339,7 @@ class Trainer:
             x_val, y_val, w_val = val
             val = (lambda: self._test_batches(x_val, y_val, w_val,
                                               validation_batch_size or batch_size,
-                                              validation_steps, dist), x_val)
+                                              validation_steps, dist, "validation"), x_val)
         if class_weight is not None:
             sample_weight = batching.class_weight_to_sample_weights(y, class_weight)
         if epochs < 1 or initial_epoch < 0:
@@ -349,7 +355,7 @@ class Trainer:
             def train_batches(epoch):
                 indices = batches.epoch(self._fit_seed, epoch)
                 return (_batch(x, y, index, sample_weight)
-                        for index in (dist.shard(indices) if dist else indices))
+                        for index in (dist.shard(indices, "fit") if dist else indices))
         verbose = _verbosity(verbose)
         history = History()
         watch = FitWatch(self, history, (x, y, x_dtype), batch_size, checks, check_numerics,
@@ -369,7 +375,9 @@ class Trainer:
             self._prepare_loop(sample)
             train_step = self._step_function("train_step")
             if dist:
-                dist.begin_fit(steps=steps, epochs=epochs, initial_epoch=initial_epoch)
+                dist.begin_fit(steps=steps, epochs=epochs, initial_epoch=initial_epoch,
+                               **dataset_plan,
+                               validation=_validation_plan(val, validation_freq))
                 train_step = dist.step(train_step)
             logs = {}
             cbs.call("on_train_begin", logs)
@@ -421,6 +429,8 @@ class Trainer:
         if data_adapter.is_dataset(x):
             data = data_adapter.adapt(x, y, batch_size, "evaluate")
             n_steps, sample = data.steps_up_to(steps), data.sample_x()
+            if dist:  # before the first step's collective
+                dist.agree("evaluate", batches=n_steps)
             batches = itertools.islice(data.batches(), n_steps)
         else:
             batch_size = batching.check_batch_size(batch_size, "evaluate")
@@ -429,19 +439,21 @@ class Trainer:
                 raise ValueError("evaluate: y (the targets) is required")
             sample_weight = batching.check_sample_weight(sample_weight, y, "evaluate")
             n_steps = batching.steps_for(batching.num_samples(x), batch_size)
-            batches, sample = self._test_batches(x, y, sample_weight, batch_size, steps, dist), x
+            batches = self._test_batches(x, y, sample_weight, batch_size, steps, dist, "evaluate")
+            sample = x
         cbs = self._callbacks(callbacks, None, verbose, {
             "verbose": verbose, "epochs": 1, "steps": min(steps or n_steps, n_steps)})
         logs = self._run_test(batches, sample, cbs)
         return self._results(logs, return_dict)
 
     @staticmethod
-    def _test_batches(x, y, sample_weight, batch_size, steps, dist):
-        """The batches of arrays, at most ``steps``; under a strategy, this rank's shares."""
+    def _test_batches(x, y, sample_weight, batch_size, steps, dist, call):
+        """The batches of arrays, at most ``steps``; under a strategy, this rank's shares
+        (``call``: "evaluate" or "validation", for the ranks' agreement)."""
         indices = batching.batch_indices(batching.num_samples(x), batch_size)
         indices = itertools.islice(indices, steps)
         return (_batch(x, y, index, sample_weight)
-                for index in (dist.shard(indices) if dist else indices))
+                for index in (dist.shard(indices, call) if dist else indices))
 
     def _run_test(self, batches, sample, cbs):
         self.reset_metrics()
@@ -480,7 +492,7 @@ class Trainer:
         dist = _distribute.loop_for(self)
         cbs.call("on_predict_begin", {})
         batches = batching.batch_indices(n, batch_size)
-        for step, index in enumerate(dist.shard(batches) if dist else batches):
+        for step, index in enumerate(dist.shard(batches, "predict") if dist else batches):
             cbs.call("on_predict_batch_begin", step, {})
             batch = nest.map_structure(Tensor._wrap, batching.take_batch(x, index))
             structure = predict_step(batch)
@@ -603,6 +615,15 @@ def _validates(epoch, validation_freq):
     if isinstance(validation_freq, int):
         return (epoch + 1) % validation_freq == 0
     return epoch + 1 in validation_freq
+
+
+def _validation_plan(val, validation_freq):
+    """What fit's validation will do, in words the ranks compare before training."""
+    if val is None:
+        return "none"
+    if isinstance(validation_freq, int):
+        return f"every {validation_freq} epochs"
+    return f"after epochs {list(validation_freq)}"
 
 
 def _unpack_validation(data):
