@@ -15,8 +15,9 @@ points and is otherwise unchanged:
   is the gradient of the whole global batch even when the shares are uneven. Every rank then
   makes the identical optimizer step. Under ``jit_compile`` the all-reduce is a node of the
   compiled step, its weight a Variable read at each call;
-* **logs**: each metric's running (total, count) is summed over the ranks after every step,
-  so the logged loss and metrics are those of the whole global batches;
+* **logs**: each metric's running (total, count) is summed over the ranks after every
+  execution (every step, unless ``compile(steps_per_execution=N)``), so the logged loss and
+  metrics are those of the whole global batches;
 * **side effects**: rank 0 alone shows the progress bar (under a launcher, also for a model
   trained without a strategy) and writes checkpoints
   (``ModelCheckpoint``, ``BackupAndRestore``); every rank still runs the callbacks, so
@@ -191,13 +192,6 @@ class DistributedLoop:
         finally:  # train_on_batch and custom steps weigh every rank alike
             if scale._value != 1:
                 scale.assign(np.float32(1.0))
-
-    def step(self, step_fn):
-        """``step_fn`` with its logs replaced by the values over all ranks."""
-        def run(data):
-            logs = step_fn(data)
-            return self.reduced_logs(logs)
-        return run
 
     def reduced_logs(self, logs):
         """``logs`` with each metric's value computed from its (total, count) summed over

@@ -71,7 +71,8 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
             model.compile(optimizer=_object(optimizers, settings.get("optimizer")),
                           loss=_object(losses, settings.get("loss")),
                           metrics=settings.get("metrics"),
-                          loss_weights=settings.get("loss_weights"))
+                          loss_weights=settings.get("loss_weights"),
+                          steps_per_execution=settings.get("steps_per_execution", 1))
         except Exception as e:  # noqa: BLE001
             raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
                                   f"({type(e).__name__}: {e})") from e

@@ -136,6 +136,7 @@ def _compile_config(model):
             "loss_weights": args.get("loss_weights"),
             "metrics": _metric_names(args.get("metrics"), model),
             "weighted_metrics": _metric_names(args.get("weighted_metrics"), None),
+            "steps_per_execution": model.steps_per_execution,
         }))
     except (TypeError, ValueError):
         return None
@@ -593,4 +594,5 @@ def _recompile(model, settings, custom_objects):
         loss = loss_of(loss)
     model.compile(optimizer=optimizers.get(settings["optimizer"]), loss=loss,
                   loss_weights=settings.get("loss_weights"), metrics=settings.get("metrics"),
-                  weighted_metrics=settings.get("weighted_metrics"))
+                  weighted_metrics=settings.get("weighted_metrics"),
+                  steps_per_execution=settings.get("steps_per_execution", 1))

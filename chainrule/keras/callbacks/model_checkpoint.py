@@ -53,7 +53,7 @@ class ModelCheckpoint(Callback):
         self.best = initial_value_threshold if initial_value_threshold is not None else \
             (math.inf if mode == "min" else -math.inf)
         self._fields = _format_fields(self.filepath)
-        self._epoch, self._batches_since_save = 0, 0
+        self._epoch, self._batches_since_save, self._last_batch = 0, 0, None
         self._checked = self._warned = False
 
     def set_model(self, model):
@@ -65,7 +65,7 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs=None):
         self._checked = self._warned = False
-        self._batches_since_save = 0
+        self._batches_since_save, self._last_batch = 0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -75,7 +75,12 @@ class ModelCheckpoint(Callback):
             self._checked = True
             self._check_fields(logs or {})
         if self.save_freq != "epoch":
-            self._batches_since_save += 1
+            # batches since the last call: 1, or steps_per_execution (whose hooks see every
+            # execution's last index), restarting at each epoch
+            last = self._last_batch
+            self._batches_since_save += batch + 1 if last is None or batch <= last else \
+                batch - last
+            self._last_batch = batch
             if self._batches_since_save >= self.save_freq:
                 self._batches_since_save = 0
                 self._save(self._epoch, batch, logs or {})

@@ -30,9 +30,15 @@ class ProgbarLogger(Callback):
         self._new_bar(self.params.get("steps"))
         self._seen = 0
 
+    def _count(self, batch):
+        """Steps done after ``batch``: under ``steps_per_execution`` the last execution's
+        end index runs past the last batch (as Keras reports it); the bar stops at the end."""
+        steps = self.params.get("steps")
+        self._seen = batch + 1 if steps is None else min(batch + 1, steps)
+        return self._seen
+
     def on_train_batch_end(self, batch, logs=None):
-        self._seen = batch + 1
-        self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
+        self._bar.update(self._count(batch), list((logs or {}).items()), finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self._bar.update(self._seen, list((logs or {}).items()), finalize=True)
@@ -46,8 +52,7 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if self._mode == "test":
-            self._seen = batch + 1
-            self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
+            self._bar.update(self._count(batch), list((logs or {}).items()), finalize=False)
 
     def on_test_end(self, logs=None):
         if self._mode == "test":
@@ -59,8 +64,7 @@ class ProgbarLogger(Callback):
         self._seen = 0
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._seen = batch + 1
-        self._bar.update(batch + 1, finalize=False)
+        self._bar.update(self._count(batch), finalize=False)
 
     def on_predict_end(self, logs=None):
         self._bar.update(self._seen, finalize=True)

@@ -79,6 +79,16 @@ class Model(Trainer, Layer):
         atomically; ``keras.models.load_model(filepath)`` reads it back."""
         saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
+    def get_compile_config(self):
+        """How the model was compiled, as JSON-able data (optimizer, loss, metrics,
+        ``steps_per_execution`` ...), or None when it was not compiled (or was compiled with
+        objects that cannot be described by name): what ``save`` writes."""
+        return saving._compile_config(self)
+
+    def compile_from_config(self, config):
+        """Compiles the model as :meth:`get_compile_config` described it."""
+        saving._recompile(self, config, None)
+
     def save_weights(self, filepath, overwrite=True):
         """Writes the weights alone, atomically: to a ``.weights.h5`` file in Keras 3's
         HDF5 layout (Keras loads it), or to chainrule's own ``.chainrule`` file."""

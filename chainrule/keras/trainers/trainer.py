@@ -10,6 +10,7 @@ compiled steps in :mod:`.jit`.
 """
 
 import itertools
+import numbers
 
 import numpy as np
 
@@ -45,6 +46,7 @@ class Trainer:
         self._in_fit = False
         self._train_weights = None  # see _weights_to_train
         self._jit = None  # CompiledSteps when compiled with jit_compile
+        self.steps_per_execution = 1
 
     # -- compile -------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -63,10 +65,27 @@ class Trainer:
         :mod:`chainrule.keras.trainers.jit`), with the numbers eager code gives; a step that
         cannot be compiled faithfully runs eagerly, with one warning. ``jit_compile=False``
         or ``run_eagerly=True`` runs them eagerly.
+
+        ``steps_per_execution`` (1) groups the batches of ``fit``, ``evaluate`` and
+        ``predict`` into executions of that many steps: callbacks' batch hooks run once per
+        execution, ``on_*_batch_begin`` with the index of its first batch and
+        ``on_*_batch_end`` with that index plus ``steps_per_execution - 1`` (even for the
+        last, shorter execution), as Keras 3 reports them, and with the logs of its last
+        step. The batches themselves, their order and the numbers are those of
+        ``steps_per_execution=1``; an execution never crosses an epoch's end (where Keras
+        would run past ``steps_per_epoch`` when it is not a multiple). Each step is still
+        one call of the (compiled) step: what it saves is the callbacks' and the progress
+        bar's work per batch, and under a strategy the reduction of the logs (once per
+        execution).
         """
         if jit_compile not in (True, False, "auto"):
             raise ValueError(f"compile: jit_compile must be True, False or 'auto'; received "
                              f"{jit_compile!r}")
+        if isinstance(steps_per_execution, bool) or \
+                not isinstance(steps_per_execution, numbers.Integral) or steps_per_execution < 1:
+            raise ValueError(f"compile: steps_per_execution must be a positive integer; "
+                             f"received {steps_per_execution!r}")
+        self.steps_per_execution = int(steps_per_execution)
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
@@ -373,22 +392,21 @@ class Trainer:
         self._fit_validates = val is not None  # callbacks check their log keys by it
         try:
             self._prepare_loop(sample)
-            train_step = self._step_function("train_step")
+            train_step = self._executor(self._step_function("train_step"), dist)
             if dist:
                 dist.begin_fit(steps=steps, epochs=epochs, initial_epoch=initial_epoch,
                                **dataset_plan,
                                validation=_validation_plan(val, validation_freq))
-                train_step = dist.step(train_step)
             logs = {}
             cbs.call("on_train_begin", logs)
             start = max(initial_epoch, self._resume_epoch or 0)
             for epoch in range(start, epochs):
                 self.reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})
-                for step, batch in enumerate(train_batches(epoch)):
-                    cbs.call("on_train_batch_begin", step, {})
-                    logs = _as_floats(train_step(batch))
-                    cbs.call("on_train_batch_end", step, logs)
+                for begin, end, execution in self._executions(train_batches(epoch)):
+                    cbs.call("on_train_batch_begin", begin, {})
+                    logs = train_step(execution)
+                    cbs.call("on_train_batch_end", end, logs)
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
@@ -458,16 +476,14 @@ class Trainer:
     def _run_test(self, batches, sample, cbs):
         self.reset_metrics()
         self._prepare_loop(sample)
-        test_step = self._step_function("test_step")
-        dist = _distribute.loop_for(self)
-        if dist:
-            test_step = dist.step(test_step)
+        test_step = self._executor(self._step_function("test_step"),
+                                   _distribute.loop_for(self))
         logs = {}
         cbs.call("on_test_begin", logs)
-        for step, batch in enumerate(batches):
-            cbs.call("on_test_batch_begin", step, {})
-            logs = _as_floats(test_step(batch))
-            cbs.call("on_test_batch_end", step, logs)
+        for begin, end, execution in self._executions(batches):
+            cbs.call("on_test_batch_begin", begin, {})
+            logs = test_step(execution)
+            cbs.call("on_test_batch_end", end, logs)
         cbs.call("on_test_end", logs)
         return logs
 
@@ -492,20 +508,24 @@ class Trainer:
         dist = _distribute.loop_for(self)
         cbs.call("on_predict_begin", {})
         batches = batching.batch_indices(n, batch_size)
-        for step, index in enumerate(dist.shard(batches, "predict") if dist else batches):
-            cbs.call("on_predict_batch_begin", step, {})
-            batch = nest.map_structure(Tensor._wrap, batching.take_batch(x, index))
-            structure = predict_step(batch)
-            batch_out = [np.asarray(o) for o in nest.flatten(structure)]
-            if dist:  # every rank's share, in order, and the global batch it fills
-                gathered = [dist.gather(o) for o in batch_out]
-                batch_out, index = [o for o, _ in gathered], gathered[0][1]
-            if out is None:
-                out = [np.empty((n,) + o.shape[1:], o.dtype) for o in batch_out]
-            for whole, part in zip(out, batch_out):
-                whole[index] = part
-            cbs.call("on_predict_batch_end", step,
-                     {"outputs": nest.pack_sequence_as(structure, batch_out)})
+        for begin, end, execution in self._executions(
+                dist.shard(batches, "predict") if dist else batches):
+            cbs.call("on_predict_batch_begin", begin, {})
+            outputs = []
+            for index in execution:
+                batch = nest.map_structure(Tensor._wrap, batching.take_batch(x, index))
+                structure = predict_step(batch)
+                batch_out = [np.asarray(o) for o in nest.flatten(structure)]
+                if dist:  # every rank's share, in order, and the global batch it fills
+                    gathered = [dist.gather(o) for o in batch_out]
+                    batch_out, index = [o for o, _ in gathered], gathered[0][1]
+                if out is None:
+                    out = [np.empty((n,) + o.shape[1:], o.dtype) for o in batch_out]
+                for whole, part in zip(out, batch_out):
+                    whole[index] = part
+                outputs.append(batch_out)
+            cbs.call("on_predict_batch_end", end,
+                     {"outputs": nest.pack_sequence_as(structure, _joined(outputs))})
         cbs.call("on_predict_end", {})
         return nest.pack_sequence_as(structure, out) if nest.is_nested(structure) else out[0]
 
@@ -518,10 +538,11 @@ class Trainer:
         predict_step = self._step_function("predict_step")
         outs = []
         cbs.call("on_predict_begin", {})
-        for step, batch in enumerate(itertools.islice(data.batches(), steps)):
-            cbs.call("on_predict_batch_begin", step, {})
-            outs.append(np.asarray(predict_step(batch)))
-            cbs.call("on_predict_batch_end", step, {"outputs": outs[-1]})
+        for begin, end, execution in self._executions(itertools.islice(data.batches(), steps)):
+            cbs.call("on_predict_batch_begin", begin, {})
+            first = len(outs)
+            outs.extend(np.asarray(predict_step(batch)) for batch in execution)
+            cbs.call("on_predict_batch_end", end, {"outputs": _joined(outs[first:])})
         cbs.call("on_predict_end", {})
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
@@ -556,6 +577,28 @@ class Trainer:
         out = self._step_function("predict_step")(nest.map_structure(Tensor._wrap, x))
         return nest.map_structure(np.asarray, out)
 
+    def _executions(self, batches):
+        """``(begin, end, batches of one execution)`` from the iterable ``batches``, in
+        executions of ``steps_per_execution`` (see :meth:`compile`); ``end`` is
+        ``begin + steps_per_execution - 1`` even for a last, shorter execution, as Keras
+        reports it. Lazy: an execution's batches are taken as its steps run."""
+        n = self.steps_per_execution
+        batches = iter(batches)
+        begin = 0
+        for first in batches:
+            yield begin, begin + n - 1, itertools.chain((first,), itertools.islice(batches, n - 1))
+            begin += n
+
+    @staticmethod
+    def _executor(step, dist):
+        """What runs one execution: ``step`` on each of its batches, then the logs of the
+        last as floats (under a strategy, reduced over the ranks once per execution)."""
+        def execute(batches):
+            for batch in batches:
+                logs = step(batch)
+            return _as_floats(dist.reduced_logs(logs) if dist else logs)
+        return execute
+
     def _prepare_loop(self, x):
         """Builds the model for ``x`` (a trace must not be the place weights are made) and
         lets the compiled steps see any change of weights."""
@@ -587,6 +630,16 @@ def _batch(x, y, index, sample_weight=None):
     parts = (x, y) if sample_weight is None else (x, y, sample_weight)
     return tuple(nest.map_structure(Tensor._wrap, batching.take_batch(part, index))
                  for part in parts)
+
+
+def _joined(outputs):
+    """The outputs of an execution's steps (one per step; a flat list of arrays each, or one
+    array) joined along the batch axis; one step's as they are."""
+    if len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs[0], list):
+        return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]
+    return np.concatenate(outputs, axis=0)
 
 
 def _as_floats(logs):
