@@ -178,11 +178,16 @@ def test_the_setting_is_checked_and_travels_with_the_compile_config(tmp_path):
 
 
 def test_two_ranks_with_n_steps_per_execution_train_as_with_one():
+    initial = _model().get_weights()  # the ranks (threads) share one random generator
+
     def work(comm, n):
         strategy = MultiWorkerMirroredStrategy(communicator=comm)
         with strategy.scope():
             model = _model(n)
-        history = model.fit(X[:300], Y[:300], batch_size=32, epochs=2, verbose=0)
+        if comm.rank == 0:
+            model.set_weights(initial)  # the others get these by the broadcast
+        history = model.fit(X[:300], Y[:300], batch_size=32, epochs=2, verbose=0,
+                            shuffle=False)
         return [w.numpy() for w in model.weights], history.history
 
     one = run_ranks(2, lambda comm: work(comm, 1))
