@@ -16,8 +16,8 @@ with ``python -m mpi4py script.py``).
 
 import types
 
-from .communicator import (Communicator, LocalCommunicator, MPICommunicator, ReduceOp,
-                           get_communicator, launched_by_mpi)
+from .communicator import (AgreementTimeoutError, Communicator, LocalCommunicator,
+                           MPICommunicator, ReduceOp, get_communicator, launched_by_mpi)
 from .collective_ops import all_reduce, all_reduce_packed
 from .rewrite import data_parallel
 from .strategy import (CommunicationOptions, MultiWorkerMirroredStrategy, ReplicaContext, Strategy,
@@ -26,7 +26,7 @@ from .strategy import (CommunicationOptions, MultiWorkerMirroredStrategy, Replic
 # TensorFlow's ``tf.distribute.experimental`` names that chainrule has.
 experimental = types.SimpleNamespace(CommunicationOptions=CommunicationOptions)
 
-__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
+__all__ = ["AgreementTimeoutError", "Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
            "get_communicator", "launched_by_mpi", "all_reduce", "all_reduce_packed",
            "data_parallel", "MultiWorkerMirroredStrategy", "ReplicaContext", "Strategy",
            "get_replica_context", "get_strategy", "has_strategy", "experimental"]
