@@ -185,7 +185,7 @@ def run_mode(strategy, mode, out_dir):
                  obj=comm.broadcast_object({"from": r})["from"])
 
 
-AGREEMENT_TIMEOUT = 5  # seconds: how long the out_of_step modes wait for a missing rank
+AGREEMENT_TIMEOUT = 10  # seconds: how long the out_of_step modes wait for a missing rank
 
 
 def _timed(rank, what, call):
@@ -284,7 +284,7 @@ def main(mode, out_dir, *args):
                         getattr(model, call)(x, y, batch_size=64, verbose=0)
                 except RuntimeError as e:
                     print(f"rank {comm.rank} {sizes} {call}: {e}", flush=True)
-    elif mode == "out_of_step":  # args: the cases, in order; ranks wait 5 s for one another
+    elif mode == "out_of_step":  # args: the cases, in order; ranks wait 10 s for one another
         for what in args:
             out_of_step(what, comm.rank)
     elif mode == "raise":

