@@ -46,8 +46,9 @@ class TensorBoard(Callback):
         self._epoch_start, self._epoch_steps = time.perf_counter(), 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self._train_step += 1
-        self._epoch_steps += 1
+        self._train_step += 1  # one per call, as Keras counts (per execution of N steps)
+        steps = (self.params or {}).get("steps")  # the epoch's steps done, by the batch index
+        self._epoch_steps = batch + 1 if steps is None else min(batch + 1, steps)
         every = 1 if self.update_freq == "batch" else self.update_freq
         if every != "epoch" and self._train_step % every == 0:
             writer = self._writer("train")
