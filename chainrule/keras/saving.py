@@ -45,7 +45,7 @@ from . import keras_files
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
-# The names save_model writes under (chainrule's own zip, under Keras's name too for now).
+# The names save_model writes under: chainrule's own zip, and Keras 3's format.
 MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
@@ -55,14 +55,15 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_che
 # -- writing -------------------------------------------------------------------------------
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Writes ``model`` (architecture, weights, compile settings, optimizer state) to a
-    ``.chainrule`` (or ``.keras``) file; Keras's other names are refused, never written in
-    chainrule's layout under their extension."""
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state): to a
+    ``.keras`` file in Keras 3's format (:mod:`.keras_files`; a model Keras cannot describe
+    is refused with :class:`~.keras_files.KerasFormatError`), or to a ``.chainrule`` file
+    in chainrule's own, which holds any model. Keras's other names are refused."""
     name = str(os.fspath(filepath))
     if name.endswith((".h5", ".hdf5")):
         raise ValueError(
             f"chainrule does not write legacy HDF5 model files (Keras 2's .h5); save the model "
-            f"as 'name.chainrule' (or 'name.keras'), or its weights alone with "
+            f"as 'name.keras' (Keras 3's format) or 'name.chainrule', or its weights alone with "
             f"save_weights('name.weights.h5'). Received: filepath={name}")
     if not name.endswith(MODEL_EXTENSIONS):
         raise ValueError(
@@ -70,6 +71,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             f"for the native Keras format or a `.chainrule` extension for chainrule's own. Use "
             f"`model.export(filepath, format='onnx')` to export the model for serving. "
             f"Received: filepath={name}")
+    if name.endswith(".keras"):  # Keras 3's format, which Keras itself loads
+        _atomic_write(filepath, keras_files.keras_file_entries(
+            model, _compile_config(model), include_optimizer), overwrite)
+        return
     _write(model, filepath, overwrite, include_optimizer,
            model=_model_config(model), compile=_compile_config(model))
 
@@ -278,10 +283,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved at ``filepath``, with its weights (and compiled, when it was): a file
     of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`)."""
     keras_file = _keras_archive(filepath)
-    if keras_file is not None:
+    if keras_file is not None:  # by its content, whatever its name
+        filepath = os.fspath(filepath)
         with keras_file:
-            return keras_files.load_keras_file(keras_file, os.fspath(filepath),
-                                               custom_objects, compile)
+            _refuse_twice_named(keras_file, filepath)
+            try:
+                return keras_files.load_keras_file(keras_file, filepath, custom_objects,
+                                                   compile)
+            except SavedModelError:
+                raise
+            except _FILE_ERRORS as e:
+                raise SavedModelError(f"{filepath} is damaged or malformed "
+                                      f"({type(e).__name__}: {e})") from e
     with _opened(filepath) as (filepath, config, archive):
         if config.get("weights_only"):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
@@ -386,12 +399,7 @@ def _opened(filepath):
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
                               f"of another kind): {e}") from None
     with archive:
-        names = archive.namelist()
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
-            raise SavedModelError(
-                f"{filepath} holds {', '.join(twice)} more than once: a reader taking the "
-                f"first copy and one taking the last would see two different models; refused")
+        _refuse_twice_named(archive, filepath)
         try:
             yield filepath, _read_config(archive, filepath), archive
         except SavedModelError:
@@ -399,6 +407,15 @@ def _opened(filepath):
         except _FILE_ERRORS as e:
             raise SavedModelError(f"{filepath} is damaged or malformed "
                                   f"({type(e).__name__}: {e})") from e
+
+
+def _refuse_twice_named(archive, filepath):
+    names = archive.namelist()
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SavedModelError(
+            f"{filepath} holds {', '.join(twice)} more than once: a reader taking the "
+            f"first copy and one taking the last would see two different models; refused")
 
 
 def _read_config(archive, filepath):
