@@ -363,6 +363,10 @@ def _object(family, identifier):
     """A serialized object (``class_name`` and ``config``) made; names and lists as they are."""
     if isinstance(identifier, dict) and "class_name" in identifier:
         return family.get(identifier)
+    if isinstance(identifier, list):  # one per output
+        return [_object(family, x) for x in identifier]
+    if isinstance(identifier, dict):  # by output name
+        return {key: _object(family, x) for key, x in identifier.items()}
     return identifier
 
 
@@ -449,8 +453,14 @@ def _accepted(cls, config, filepath):
 
 
 def _keywords(cls):
-    """The keyword arguments ``cls(...)`` takes, through the ``**kwargs`` it passes up."""
+    """The keyword arguments ``cls(...)`` takes, through the ``**kwargs`` it passes up, and
+    the keys of its configuration where it can be made with its defaults (a loss class
+    whose ``__init__`` takes ``**kwargs`` for its function's arguments)."""
     known = set()
+    try:
+        known.update(cls().get_config())
+    except Exception:  # noqa: BLE001 - it needs arguments (or has no config): the signature says
+        pass
     for klass in cls.__mro__:
         if klass is object or "__init__" not in vars(klass):
             continue

@@ -87,6 +87,35 @@ def adagrad():
     return model, [x], x, rng.integers(0, 2, (16, 1)).astype("float32")
 
 
+def every_other_layer():
+    """The layers the cases above leave out, a regularizer, other initializers, a loss
+    object and metric objects."""
+    volume, image, steps = (keras.Input((4, 4, 4, 1), name="volume"),
+                            keras.Input((2, 6, 6), name="image"), keras.Input((5, 3), name="steps"))
+    v = layers.Conv3D(2, 2, padding="same", kernel_initializer="he_normal")(volume)
+    v = layers.Concatenate()([layers.GlobalMaxPooling3D()(layers.MaxPooling3D(2)(v)),
+                              layers.GlobalAveragePooling3D()(layers.AveragePooling3D(1)(v))])
+    i = layers.Conv2D(3, 3, data_format="channels_first", kernel_regularizer="l2")(image)
+    i = layers.Average()([layers.GlobalMaxPooling2D(data_format="channels_first")(i),
+                          layers.GlobalAveragePooling2D(data_format="channels_first")(i)])
+    t = layers.Conv1DTranspose(2, 2, strides=2)(steps)
+    t = layers.Flatten()(layers.PReLU()(layers.AveragePooling1D(2)(t)))
+    t = layers.Dense(4, bias_initializer=keras.initializers.Constant(0.1))(t)
+    a = layers.Dense(4)(v)
+    b = layers.Dense(4, kernel_regularizer=keras.regularizers.L1L2(0.01, 0.01))(i)
+    mixed = [layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.1)(a),
+             layers.LeakyReLU(0.2)(b), layers.ELU(0.5)(t)]
+    merged = layers.Concatenate()([layers.Subtract()(mixed[:2]), layers.Multiply()(mixed[1:]),
+                                   layers.Maximum()(mixed), layers.Minimum()(mixed)])
+    logits = layers.Dense(3)(merged)
+    model = keras.Model([volume, image, steps], [logits, layers.Softmax()(logits)])
+    model.compile(optimizer=optimizers.SGD(0.01), metrics=[["accuracy"], []],
+                  loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True), None])
+    x = [rng.normal(size=(8, 4, 4, 4, 1)).astype("float32"),
+         rng.normal(size=(8, 2, 6, 6)).astype("float32"), rng.normal(size=(8, 5, 3)).astype("float32")]
+    return model, x, x, [rng.integers(0, 3, 8), np.zeros((8, 3), "float32")]
+
+
 def uncompiled():
     model = keras.Sequential([keras.Input((4,)), layers.Dense(2, activation="softsign")])
     x = rng.normal(size=(4, 4)).astype("float32")
@@ -96,6 +125,7 @@ def uncompiled():
 CASES = {"sequential_dense": sequential_dense, "functional": functional_two_in_two_out,
          "convnet_layers": convnet_layers, "chapter_8_convnet": chapter_8_convnet,
          "conv1d_adam_schedule": conv1d_and_3d_pooling, "adagrad": adagrad,
+         "every_other_layer": every_other_layer,
          "uncompiled": uncompiled}
 
 
