@@ -322,8 +322,8 @@ def _keras_object(obj, where, families=None, model=None):
     if isinstance(name, str) and isinstance(obj.get("config"), dict):
         registry = next((r for r in (families or _REGISTRIES) if name in r.classes), None)
         if registry is None:
-            raise KerasFormatError(_advice(f"{where} uses {name}, which is not one of the "
-                                           f"Keras classes chainrule has", model))
+            raise KerasFormatError(_advice(f"{name} (in {where}) is not one of the Keras "
+                                           f"classes chainrule has", model))
         config = {key: _keras_object(value, where, _family_of(key), model)
                   for key, value in obj["config"].items()}
         return {"module": _MODULES[id(registry)], "class_name": name, "config": config,

@@ -397,7 +397,7 @@ def _opened(filepath):
         raise ModelFileNotFoundError(f"{filepath}: no such file") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
-                              f"of another kind): {e}") from None
+                              f"of another kind{_kind_of(filepath)}): {e}") from None
     with archive:
         _refuse_twice_named(archive, filepath)
         try:
@@ -407,6 +407,23 @@ def _opened(filepath):
         except _FILE_ERRORS as e:
             raise SavedModelError(f"{filepath} is damaged or malformed "
                                   f"({type(e).__name__}: {e})") from e
+
+
+def _kind_of(filepath):
+    """What a file that is no zip seems to be, in words that say what to do with it."""
+    try:
+        with open(filepath, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    if head.startswith(b"\x89HDF"):
+        return ("; it is HDF5: a Keras 2 .h5 model, which chainrule does not read, or "
+                "weights, which model.load_weights('name.weights.h5') reads")
+    if str(filepath).endswith(".onnx") or head[:1] == b"\x08":  # ONNX: ir_version first
+        return ("; it looks like an ONNX model: chainrule writes those for serving "
+                "(model.export) but does not read them back; load the .keras or .chainrule "
+                "file it was exported from, or serve it with onnxruntime")
+    return ""
 
 
 def _refuse_twice_named(archive, filepath):
