@@ -37,7 +37,7 @@ from .optimizers import schedules
 from .untrusted import MAX_CONFIG_BYTES, SavedModelError, weight_limit
 
 __all__ = ["KERAS_SLOTS", "KerasFormatError", "is_keras_file", "keras_file_entries",
-           "load_keras_file"]
+           "load_keras_file", "load_keras_weights"]
 
 # Keras's own keys around an object's configuration, not part of it.
 _BOOKKEEPING = {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}
@@ -70,11 +70,16 @@ def is_keras_file(archive):
     return "model.weights.h5" in archive.namelist()
 
 
-def load_keras_file(archive, filepath, custom_objects=None, compile=True):
-    """The model of a Keras 3 ``.keras`` zip (``archive``, open), with its weights."""
-    config = _json_member(archive, "config.json", filepath)
-    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise SavedModelError(f"{filepath}: config.json has no model ('class_name', 'config')")
+def load_keras_weights(model, archive, filepath):
+    """Sets ``model``'s weights from the ``model.weights.h5`` of an open ``.keras`` zip."""
+    f, _ = _weights_file(archive, filepath)
+    with f:
+        weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
+
+
+def _weights_file(archive, filepath):
+    """The open HDF5 file of the zip's ``model.weights.h5``, once its size is allowed, and
+    that size."""
     info = archive.getinfo("model.weights.h5")
     limit = weight_limit()
     if info.file_size > limit:
@@ -82,14 +87,22 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
                               f"more than this loader allows ({limit:,})")
     h5py = weights_h5._h5py()
     try:
-        f = h5py.File(io.BytesIO(archive.read(info)), "r")
+        return h5py.File(io.BytesIO(archive.read(info)), "r"), info.file_size
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise SavedModelError(f"{filepath}: its model.weights.h5 is damaged ({e})") from None
+
+
+def load_keras_file(archive, filepath, custom_objects=None, compile=True):
+    """The model of a Keras 3 ``.keras`` zip (``archive``, open), with its weights."""
+    config = _json_member(archive, "config.json", filepath)
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise SavedModelError(f"{filepath}: config.json has no model ('class_name', 'config')")
+    f, size = _weights_file(archive, filepath)
     with f:
         try:
             described = _translated(config, filepath, custom_objects)
             # The architecture may not allocate more than the weights file holds.
-            with checking_new_weights(_Budget(info.file_size, filepath)):
+            with checking_new_weights(_Budget(size, filepath)):
                 model = layers.deserialize(described, custom_objects)
         except SavedModelError:
             raise

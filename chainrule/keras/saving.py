@@ -1,6 +1,9 @@
 """Saving and loading models: architecture as JSON, weights as plain arrays.
 
-A saved model is one zip file holding
+``save_model`` writes a ``.keras`` name in Keras 3's format (:mod:`.keras_files`) and a
+``.chainrule`` name in chainrule's own, which holds any model (subclassed ones, classes of
+your own); ``load_model`` tells the two apart by their content. chainrule's own file is one
+zip holding
 
 * ``config.json``: the model's architecture (``get_config``), how it was compiled, and a
   manifest naming every weight with its shape and dtype;
@@ -363,7 +366,20 @@ def _restore_optimizer(model, archive, config, filepath):
 
 
 def load_weights(model, filepath):
-    """Sets ``model``'s weights from a file written by ``save`` or ``save_weights``."""
+    """Sets ``model``'s weights from a file written by ``save`` or ``save_weights`` (a Keras
+    3 ``.keras`` file too)."""
+    keras_file = _keras_archive(filepath)
+    if keras_file is not None:
+        filepath = os.fspath(filepath)
+        with keras_file:
+            _refuse_twice_named(keras_file, filepath)
+            try:
+                return keras_files.load_keras_weights(model, keras_file, filepath)
+            except SavedModelError:
+                raise
+            except _FILE_ERRORS as e:
+                raise SavedModelError(f"{filepath} is damaged or malformed "
+                                      f"({type(e).__name__}: {e})") from e
     with _opened(filepath) as (filepath, config, archive):
         if not model.weights:
             raise SavedModelError(
