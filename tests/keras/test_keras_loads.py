@@ -34,7 +34,8 @@ def sequential_dense():
 
 def functional_two_in_two_out():
     title, body = keras.Input((5,), name="title"), keras.Input((4,), name="body")
-    features = layers.Concatenate()([title, layers.Dense(6, activation="sigmoid")(body)])
+    body_net = keras.Sequential([layers.Dense(6, activation="sigmoid")], name="body_net")
+    features = layers.Concatenate()([title, body_net(body)])  # a model inside the model
     features = layers.Dropout(0.2)(layers.Dense(8, activation="relu")(features))
     priority = layers.Dense(1, activation="sigmoid", name="priority")(features)
     department = layers.Dense(3, activation="softmax", name="department")(
