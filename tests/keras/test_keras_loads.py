@@ -112,8 +112,8 @@ def every_other_layer():
     model = keras.Model([volume, image, steps], [logits, layers.Softmax()(logits)])
     model.compile(optimizer=optimizers.SGD(0.01), metrics=[["accuracy"], []],
                   loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True), None])
-    x = [rng.normal(size=(8, 4, 4, 4, 1)).astype("float32"),
-         rng.normal(size=(8, 2, 6, 6)).astype("float32"), rng.normal(size=(8, 5, 3)).astype("float32")]
+    x = [rng.normal(size=shape).astype("float32")
+         for shape in ((8, 4, 4, 4, 1), (8, 2, 6, 6), (8, 5, 3))]
     return model, x, x, [rng.integers(0, 3, 8), np.zeros((8, 3), "float32")]
 
 
