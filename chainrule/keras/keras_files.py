@@ -27,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from . import initializers, layers, losses, metrics, optimizers, regularizers
+from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
 from . import weights_h5
 from .. import nest
 from ._registry import serialize
@@ -339,10 +339,20 @@ def _keras_object(obj, where, families=None, model=None):
                                            f"classes chainrule has", model))
         config = {key: _keras_object(value, where, _family_of(key), model)
                   for key, value in obj["config"].items()}
+        _check_activation(config, where, model)
         return {"module": _MODULES[id(registry)], "class_name": name, "config": config,
                 "registered_name": None}
     return {key: _keras_object(value, where, _family_of(key) or families, model)
             for key, value in obj.items()}
+
+
+def _check_activation(config, where, model):
+    """An activation Keras knows by name (chainrule's registry holds Keras 3's names);
+    a function of your own is saved by its name, which Keras could not resolve."""
+    name = config.get("activation")
+    if isinstance(name, str) and name.lower() not in activations.REGISTRY.names:
+        raise KerasFormatError(_advice(f"{where} uses the activation {name!r}, a function of "
+                                       f"your own, which Keras cannot rebuild", model))
 
 
 def _family_of(key):

@@ -259,12 +259,18 @@ def test_what_keras_cannot_rebuild_is_refused_naming_the_own_format(tmp_path):
     class MySGD(keras.optimizers.SGD):
         pass
 
+    def doubled(x):
+        return x * 2.0
+
     custom = keras.Sequential([keras.Input((3,)), layers.Dense(2), Scale()])
+    own_activation = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation=doubled)])
     subclassed = Subclassed()
     subclassed(np.zeros((1, 3), "float32"))
     own_optimizer = trained(optimizer=MySGD(0.1, momentum=0.9))
     for model, words in [(custom, "its layer 'scale' is a Scale, a class of your own"),
                          (subclassed, "it is a Subclassed \\(a subclassed model\\)"),
+                         (own_activation, "layer 'dense_.*' uses the activation 'doubled', a "
+                                          "function of your own"),
                          (own_optimizer, r"MySGD \(in its compile settings\) is not one of "
                                          "the Keras classes chainrule has")]:
         with pytest.raises(KerasFormatError, match=words) as error:
