@@ -189,8 +189,12 @@ def keras_file_entries(model, compile_config=None, include_optimizer=True):
     from ..version import __version__
     metadata = {"keras_version": KERAS_VERSION, "producer": f"chainrule {__version__}",
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    return {"metadata.json": json.dumps(metadata).encode(),
-            "config.json": json.dumps(config).encode(),
+    try:
+        described = json.dumps(config).encode()
+    except (TypeError, ValueError) as e:  # a call argument that is no data
+        raise KerasFormatError(_advice(f"its configuration is not all data ({e})",
+                                       model)) from None
+    return {"metadata.json": json.dumps(metadata).encode(), "config.json": described,
             "model.weights.h5": buffer.getvalue()}
 
 
