@@ -1,14 +1,25 @@
-"""Reading Keras 3's ``.keras`` files: a zip of ``config.json`` (Keras's schema: ``module``,
-``class_name``, ``config``, ``build_config``, ``compile_config``), ``metadata.json`` and
-``model.weights.h5`` (the layout of :mod:`.weights_h5`).
+"""Keras 3's ``.keras`` files, read and written: a zip of ``config.json`` (Keras's schema:
+``module``, ``class_name``, ``config``, ``registered_name``, ``build_config``,
+``compile_config``), ``metadata.json`` and ``model.weights.h5`` (the layout of
+:mod:`.weights_h5`, plus the optimizer's variables under ``optimizer/vars``).
 
-The configuration is translated into chainrule's (the same names, without Keras's
+Reading, the configuration is translated into chainrule's (the same names, without Keras's
 bookkeeping) and every class it names is looked up in a registry (layers, optimizers,
-losses, metrics, initializers, regularizers), never imported. A Keras option chainrule does
-not have is refused with its name unless it is off (None, False, or the inert default of a
-feature that is off). The optimizer's state is not restored (its settings are).
+schedules, losses, metrics, initializers, regularizers), never imported. A Keras option
+chainrule does not have is refused with its name unless it is off (None, False, or the
+inert default of a feature that is off).
+
+Writing is the reverse: chainrule's configuration with Keras's bookkeeping added. A model
+Keras cannot rebuild (a subclassed model, a class of your own, a function where Keras
+needs a name) is refused with :class:`KerasFormatError`, which says to save it as
+``.chainrule`` instead.
+
+The optimizer's state travels both ways where chainrule's optimizer keeps Keras's slots
+(:data:`KERAS_SLOTS`): Keras stores its step counter, its learning rate (unless a schedule
+computes it) and then its slots, in the order its ``build`` makes them.
 """
 
+import datetime
 import inspect
 import io
 import json
@@ -16,20 +27,42 @@ import zipfile
 
 import numpy as np
 
-from . import initializers, layers, losses, metrics, optimizers, regularizers
+from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
 from . import weights_h5
+from .. import nest
+from ._registry import serialize
+from .layers.keras_tensor import KerasTensor
 from .layers.layer import checking_new_weights
+from .optimizers import schedules
 from .untrusted import MAX_CONFIG_BYTES, SavedModelError, weight_limit
 
-__all__ = ["is_keras_file", "load_keras_file"]
+__all__ = ["KERAS_SLOTS", "KerasFormatError", "is_keras_file", "keras_file_entries",
+           "load_keras_file", "load_keras_weights"]
 
 # Keras's own keys around an object's configuration, not part of it.
 _BOOKKEEPING = {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}
 # Keras options that do nothing at these values (the feature they tune is off).
 _INERT = {"ema_momentum": 0.99, "ema_overwrite_frequency": None, "sparse": False,
           "ragged": False, "optional": False}
-_REGISTRIES = [layers.REGISTRY, optimizers.REGISTRY, losses.REGISTRY, metrics.REGISTRY,
-               initializers.REGISTRY, regularizers.REGISTRY]
+_REGISTRIES = [layers.REGISTRY, optimizers.REGISTRY, schedules.REGISTRY, losses.REGISTRY,
+               metrics.REGISTRY, initializers.REGISTRY, regularizers.REGISTRY]
+# The Keras module each family's classes are found in, by Keras, when it reads a file.
+_MODULES = {id(layers.REGISTRY): "keras.layers", id(optimizers.REGISTRY): "keras.optimizers",
+            id(schedules.REGISTRY): "keras.optimizers.schedules",
+            id(losses.REGISTRY): "keras.losses", id(metrics.REGISTRY): "keras.metrics",
+            id(initializers.REGISTRY): "keras.initializers",
+            id(regularizers.REGISTRY): "keras.regularizers"}
+# The Keras release whose layout the writer follows (and whose loader the tests run).
+KERAS_VERSION = "3.15.1"
+# Each optimizer's slots in the order Keras 3's build makes them: a group of names is made
+# for every variable before the next group starts (Adam interleaves its two, variable by
+# variable); a name chainrule's optimizer did not make (momentum 0, not centered) is absent.
+KERAS_SLOTS = {
+    "SGD": [["momentum"]],
+    "RMSprop": [["velocity"], ["momentum"], ["average_gradient"]],
+    "Adam": [["momentum", "velocity"], ["velocity_hat"]],
+    "Adagrad": [["accumulator"]],
+}
 
 
 def is_keras_file(archive):
@@ -37,11 +70,16 @@ def is_keras_file(archive):
     return "model.weights.h5" in archive.namelist()
 
 
-def load_keras_file(archive, filepath, custom_objects=None, compile=True):
-    """The model of a Keras 3 ``.keras`` zip (``archive``, open), with its weights."""
-    config = _json_member(archive, "config.json", filepath)
-    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise SavedModelError(f"{filepath}: config.json has no model ('class_name', 'config')")
+def load_keras_weights(model, archive, filepath):
+    """Sets ``model``'s weights from the ``model.weights.h5`` of an open ``.keras`` zip."""
+    f, _ = _weights_file(archive, filepath)
+    with f:
+        weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
+
+
+def _weights_file(archive, filepath):
+    """The open HDF5 file of the zip's ``model.weights.h5``, once its size is allowed, and
+    that size."""
     info = archive.getinfo("model.weights.h5")
     limit = weight_limit()
     if info.file_size > limit:
@@ -49,14 +87,22 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
                               f"more than this loader allows ({limit:,})")
     h5py = weights_h5._h5py()
     try:
-        f = h5py.File(io.BytesIO(archive.read(info)), "r")
+        return h5py.File(io.BytesIO(archive.read(info)), "r"), info.file_size
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise SavedModelError(f"{filepath}: its model.weights.h5 is damaged ({e})") from None
+
+
+def load_keras_file(archive, filepath, custom_objects=None, compile=True):
+    """The model of a Keras 3 ``.keras`` zip (``archive``, open), with its weights."""
+    config = _json_member(archive, "config.json", filepath)
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise SavedModelError(f"{filepath}: config.json has no model ('class_name', 'config')")
+    f, size = _weights_file(archive, filepath)
     with f:
         try:
             described = _translated(config, filepath, custom_objects)
             # The architecture may not allocate more than the weights file holds.
-            with checking_new_weights(_Budget(info.file_size, filepath)):
+            with checking_new_weights(_Budget(size, filepath)):
                 model = layers.deserialize(described, custom_objects)
         except SavedModelError:
             raise
@@ -64,19 +110,263 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
             raise SavedModelError(f"{filepath}: the Keras architecture cannot be rebuilt "
                                   f"({type(e).__name__}: {e})") from e
         weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
-    compiled = config.get("compile_config")
-    if compile and isinstance(compiled, dict):
-        try:
-            settings = _translated(compiled, filepath, custom_objects)
-            model.compile(optimizer=_object(optimizers, settings.get("optimizer")),
-                          loss=_object(losses, settings.get("loss")),
-                          metrics=settings.get("metrics"),
-                          loss_weights=settings.get("loss_weights"),
-                          steps_per_execution=settings.get("steps_per_execution", 1))
-        except Exception as e:  # noqa: BLE001
-            raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
-                                  f"({type(e).__name__}: {e})") from e
+        compiled = config.get("compile_config")
+        if compile and isinstance(compiled, dict):
+            try:
+                settings = _translated(compiled, filepath, custom_objects)
+                model.compile(optimizer=_object(optimizers, settings.get("optimizer")),
+                              loss=_object(losses, settings.get("loss")),
+                              metrics=settings.get("metrics"),
+                              loss_weights=settings.get("loss_weights"),
+                              weighted_metrics=settings.get("weighted_metrics"),
+                              steps_per_execution=settings.get("steps_per_execution", 1))
+            except Exception as e:  # noqa: BLE001
+                raise SavedModelError(f"{filepath}: the saved compile settings are unusable "
+                                      f"({type(e).__name__}: {e})") from e
+            if "optimizer" in f:
+                _restore_optimizer(model, f["optimizer"], filepath)
     return model
+
+
+def _restore_optimizer(model, group, filepath):
+    """Puts Keras's optimizer variables (``optimizer/vars/0``, ...) into the compiled
+    model's optimizer: its step counter, its learning rate, then (when the file has them)
+    its slots, built first, in Keras's order; all arrays are checked before any is set."""
+    optimizer = model.optimizer
+    stored = set(group["vars"]) if "vars" in group and set(group) == {"vars"} else None
+    count = len(stored or ())
+    if stored != {str(i) for i in range(count)}:
+        raise SavedModelError(f"{filepath}: its optimizer group is malformed (expected "
+                              f"optimizer/vars/0, 1, ...; found {sorted(group)[:5]})")
+    targets = _base_state(optimizer)
+    if count > len(targets):
+        optimizer._build_new(model.trainable_weights)
+        try:
+            targets = keras_optimizer_state(model, optimizer)
+        except KerasFormatError as e:
+            raise SavedModelError(f"{filepath}: its optimizer state cannot be restored: "
+                                  f"{e}") from None
+    if count != len(targets):
+        raise SavedModelError(
+            f"{filepath}: its optimizer state holds {count} arrays, but the "
+            f"{type(optimizer).__name__} of this model keeps {len(targets)} (step counter"
+            f"{'' if optimizer._schedule is not None else ', learning rate'} and slots); the "
+            f"file was saved from another model or optimizer")
+    arrays = []
+    for i, v in enumerate(targets):
+        ds = group["vars"][str(i)]
+        if tuple(ds.shape) != tuple(v.shape) or ds.dtype.kind not in "fiu":
+            raise SavedModelError(f"{filepath}: optimizer/vars/{i} ({ds.dtype} "
+                                  f"{tuple(ds.shape)}) does not fit '{v.name}' "
+                                  f"({v.dtype} {tuple(v.shape)})")
+        arrays.append(np.asarray(ds[()]).astype(np.dtype(v.dtype.name)))
+    for v, array in zip(targets, arrays):
+        v.assign(array)
+
+
+# -- writing -------------------------------------------------------------------------------
+
+class KerasFormatError(ValueError):
+    """A model that Keras 3's ``.keras`` format cannot describe (the message says what, and
+    to save it as ``.chainrule``, chainrule's own format, instead)."""
+
+
+def keras_file_entries(model, compile_config=None, include_optimizer=True):
+    """``{member: bytes}`` of a ``.keras`` file of ``model``: ``compile_config`` is how it
+    was compiled, in chainrule's terms (None: not compiled, or not describable)."""
+    config = _keras_model(model)
+    optimizer = getattr(model, "optimizer", None)
+    if compile_config is not None:
+        config["compile_config"] = {
+            **_keras_object(compile_config, "its compile settings", model=model),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    groups = {}
+    if compile_config is not None and include_optimizer and optimizer is not None:
+        groups["optimizer/vars"] = (optimizer.name, keras_optimizer_state(model, optimizer))
+    h5py = weights_h5._h5py()
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        weights_h5.write_to(f, model, groups)
+    from ..version import __version__
+    metadata = {"keras_version": KERAS_VERSION, "producer": f"chainrule {__version__}",
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    try:
+        described = json.dumps(config).encode()
+    except (TypeError, ValueError) as e:  # a call argument that is no data
+        raise KerasFormatError(_advice(f"its configuration is not all data ({e})",
+                                       model)) from None
+    return {"metadata.json": json.dumps(metadata).encode(), "config.json": described,
+            "model.weights.h5": buffer.getvalue()}
+
+
+def keras_optimizer_state(model, optimizer):
+    """``optimizer``'s variables in Keras's order (see :data:`KERAS_SLOTS`)."""
+    name = type(optimizer).__name__
+    if name not in KERAS_SLOTS or optimizers.REGISTRY.classes.get(name) is not type(optimizer):
+        raise KerasFormatError(_advice(
+            f"its optimizer is a {name}, whose state Keras does not lay out (Keras's "
+            f"optimizers that chainrule has: {', '.join(sorted(KERAS_SLOTS))})", model))
+    base = _base_state(optimizer)
+    if not optimizer._slot_variables:  # not built yet: no slots to write (as Keras)
+        return base
+    ordered = []
+    # Keras builds its slots for the model's trainable variables in its own layer order.
+    trainable = [v for _, variables in weights_h5.layout(model).values()
+                 for v in variables if v.trainable]
+    for group in KERAS_SLOTS[name]:
+        for v in trainable:
+            slots = optimizer._slots.get(id(v))
+            if slots is None:
+                raise KerasFormatError(_advice(
+                    f"its optimizer has no state for the weight '{v.name}' (it was built for "
+                    f"other variables)", model))
+            ordered += [slots[n] for n in group if n in slots]
+    if len(ordered) != len(optimizer._slot_variables):
+        raise KerasFormatError(_advice(
+            f"its optimizer holds state for variables outside the model "
+            f"({len(optimizer._slot_variables)} slots, {len(ordered)} for the model's "
+            f"weights)", model))
+    return base + ordered
+
+
+def _base_state(optimizer):
+    """The step counter, and the learning rate unless a schedule computes it (Keras keeps a
+    variable for a fixed rate only)."""
+    return [optimizer.iterations] + ([] if optimizer._schedule is not None
+                                     else [optimizer._learning_rate])
+
+
+def _advice(what, model):
+    return (f"model '{model.name}' cannot be saved as a Keras 3 .keras file: {what}. Save it "
+            f"as 'name.chainrule' (chainrule's own format, which keeps it whole), or its "
+            f"weights alone with save_weights('name.weights.h5')")
+
+
+def _registered(cls, registry):
+    return registry.classes.get(cls.__name__) is cls
+
+
+def _keras_model(model):
+    """The model's entry of config.json in Keras's schema."""
+    cls = type(model)
+    if not _registered(cls, layers.REGISTRY) or cls.__name__ not in ("Sequential",
+                                                                     "Functional"):
+        raise KerasFormatError(_advice(
+            f"it is a {cls.__name__} (a subclassed model): Keras rebuilds a Sequential or "
+            f"functional model from its configuration, a subclass only from its code", model))
+    return _keras_layer(model, model)
+
+
+def _keras_layer(layer, model):
+    """A layer (a nested model too) as Keras's ``{module, class_name, config, ...}``."""
+    cls = type(layer)
+    if not _registered(cls, layers.REGISTRY):
+        raise KerasFormatError(_advice(f"its layer '{layer.name}' is a {cls.__name__}, a class "
+                                       f"of your own, which Keras cannot rebuild", model))
+    if cls.__name__ == "Sequential":
+        return _keras_sequential(layer, model)
+    if cls.__name__ == "Functional":
+        return _keras_functional(layer, model)
+    try:
+        described = serialize(layer)
+        json.dumps(described)
+    except (NotImplementedError, TypeError, ValueError) as e:
+        raise KerasFormatError(_advice(f"its layer '{layer.name}' has no configuration as "
+                                       f"data ({e})", model)) from None
+    return _keras_object(described, f"layer '{layer.name}'", model=model)
+
+
+def _keras_sequential(seq, model):
+    config = seq.get_config()
+    members = ([seq._input_layer] if seq._input_layer is not None else []) + list(seq._layers)
+    config["layers"] = [_keras_layer(layer, model) for layer in members]
+    entry = {"module": "keras", "class_name": "Sequential", "config": config,
+             "registered_name": None}
+    if config.get("build_input_shape") is not None:
+        entry["build_config"] = {"input_shape": config["build_input_shape"]}
+    return entry
+
+
+def _keras_functional(fn, model):
+    local, counts = {}, {}  # id(node) -> (layer name, the node's index among that layer's)
+    for node in fn._nodes:
+        k = counts.get(id(node.layer), 0)
+        counts[id(node.layer)] = k + 1
+        local[id(node)] = (node.layer.name, k)
+
+    def ref(t):
+        name, k = local[id(t.node)]
+        return [name, k, t._keras_history.tensor_index]
+
+    def tensor(t):
+        if not isinstance(t, KerasTensor):
+            return t
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(t.shape), "dtype": np.dtype(t.dtype.name).name,
+                           "keras_history": ref(t)}}
+
+    entries = []
+    input_class = layers.REGISTRY.classes["InputLayer"]
+    for layer in fn._layers:
+        entry = _keras_layer(layer, model)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": [nest.map_structure(tensor, node.args)], "kwargs": dict(node.kwargs)}
+            for node in fn._nodes if node.layer is layer and not isinstance(layer, input_class)]
+        entries.append(entry)
+    config = {"name": fn.name, "trainable": fn.trainable, "layers": entries,
+              "input_layers": nest.map_structure(ref, fn._inputs_struct),
+              "output_layers": nest.map_structure(ref, fn._outputs_struct)}
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "config": config, "registered_name": "Functional",
+            "build_config": {"input_shape": None}}
+
+
+# Where a serialized object is looked for, by the key that holds it (else in every family,
+# layers first).
+_BY_KEY = {"optimizer": [optimizers.REGISTRY], "loss": [losses.REGISTRY],
+           "metrics": [metrics.REGISTRY], "weighted_metrics": [metrics.REGISTRY],
+           "learning_rate": [schedules.REGISTRY]}
+
+
+def _keras_object(obj, where, families=None, model=None):
+    """chainrule's ``{"class_name", "config"}`` dicts inside ``obj`` in Keras's form, each
+    class looked up in the families Keras finds it in."""
+    if isinstance(obj, list):
+        return [_keras_object(x, where, families, model) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    name = obj.get("class_name")
+    if isinstance(name, str) and isinstance(obj.get("config"), dict):
+        registry = next((r for r in (families or _REGISTRIES) if name in r.classes), None)
+        if registry is None:
+            raise KerasFormatError(_advice(f"{name} (in {where}) is not one of the Keras "
+                                           f"classes chainrule has", model))
+        config = {key: _keras_object(value, where, _family_of(key), model)
+                  for key, value in obj["config"].items()}
+        _check_activation(config, where, model)
+        return {"module": _MODULES[id(registry)], "class_name": name, "config": config,
+                "registered_name": None}
+    return {key: _keras_object(value, where, _family_of(key) or families, model)
+            for key, value in obj.items()}
+
+
+def _check_activation(config, where, model):
+    """An activation Keras knows by name (chainrule's registry holds Keras 3's names);
+    a function of your own is saved by its name, which Keras could not resolve."""
+    name = config.get("activation")
+    if isinstance(name, str) and name.lower() not in activations.REGISTRY.names:
+        raise KerasFormatError(_advice(f"{where} uses the activation {name!r}, a function of "
+                                       f"your own, which Keras cannot rebuild", model))
+
+
+def _family_of(key):
+    if key.endswith("_initializer"):
+        return [initializers.REGISTRY]
+    if key.endswith("_regularizer"):
+        return [regularizers.REGISTRY]
+    return _BY_KEY.get(key)
+
 
 
 class _Budget:
@@ -101,6 +391,10 @@ def _object(family, identifier):
     """A serialized object (``class_name`` and ``config``) made; names and lists as they are."""
     if isinstance(identifier, dict) and "class_name" in identifier:
         return family.get(identifier)
+    if isinstance(identifier, list):  # one per output
+        return [_object(family, x) for x in identifier]
+    if isinstance(identifier, dict):  # by output name
+        return {key: _object(family, x) for key, x in identifier.items()}
     return identifier
 
 
@@ -187,8 +481,14 @@ def _accepted(cls, config, filepath):
 
 
 def _keywords(cls):
-    """The keyword arguments ``cls(...)`` takes, through the ``**kwargs`` it passes up."""
+    """The keyword arguments ``cls(...)`` takes, through the ``**kwargs`` it passes up, and
+    the keys of its configuration where it can be made with its defaults (a loss class
+    whose ``__init__`` takes ``**kwargs`` for its function's arguments)."""
     known = set()
+    try:
+        known.update(cls().get_config())
+    except Exception:  # noqa: BLE001 - it needs arguments (or has no config): the signature says
+        pass
     for klass in cls.__mro__:
         if klass is object or "__init__" not in vars(klass):
             continue

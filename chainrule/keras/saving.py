@@ -1,6 +1,9 @@
 """Saving and loading models: architecture as JSON, weights as plain arrays.
 
-A saved model is one zip file holding
+``save_model`` writes a ``.keras`` name in Keras 3's format (:mod:`.keras_files`) and a
+``.chainrule`` name in chainrule's own, which holds any model (subclassed ones, classes of
+your own); ``load_model`` tells the two apart by their content. chainrule's own file is one
+zip holding
 
 * ``config.json``: the model's architecture (``get_config``), how it was compiled, and a
   manifest naming every weight with its shape and dtype;
@@ -45,7 +48,7 @@ from . import keras_files
 
 FORMAT = "chainrule.model"
 FORMAT_VERSION = 1
-# The names save_model writes under (chainrule's own zip, under Keras's name too for now).
+# The names save_model writes under: chainrule's own zip, and Keras 3's format.
 MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
@@ -55,14 +58,15 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_che
 # -- writing -------------------------------------------------------------------------------
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Writes ``model`` (architecture, weights, compile settings, optimizer state) to a
-    ``.chainrule`` (or ``.keras``) file; Keras's other names are refused, never written in
-    chainrule's layout under their extension."""
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state): to a
+    ``.keras`` file in Keras 3's format (:mod:`.keras_files`; a model Keras cannot describe
+    is refused with :class:`~.keras_files.KerasFormatError`), or to a ``.chainrule`` file
+    in chainrule's own, which holds any model. Keras's other names are refused."""
     name = str(os.fspath(filepath))
     if name.endswith((".h5", ".hdf5")):
         raise ValueError(
             f"chainrule does not write legacy HDF5 model files (Keras 2's .h5); save the model "
-            f"as 'name.chainrule' (or 'name.keras'), or its weights alone with "
+            f"as 'name.keras' (Keras 3's format) or 'name.chainrule', or its weights alone with "
             f"save_weights('name.weights.h5'). Received: filepath={name}")
     if not name.endswith(MODEL_EXTENSIONS):
         raise ValueError(
@@ -70,6 +74,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             f"for the native Keras format or a `.chainrule` extension for chainrule's own. Use "
             f"`model.export(filepath, format='onnx')` to export the model for serving. "
             f"Received: filepath={name}")
+    if name.endswith(".keras"):  # Keras 3's format, which Keras itself loads
+        _atomic_write(filepath, keras_files.keras_file_entries(
+            model, _compile_config(model), include_optimizer), overwrite)
+        return
     _write(model, filepath, overwrite, include_optimizer,
            model=_model_config(model), compile=_compile_config(model))
 
@@ -279,10 +287,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved at ``filepath``, with its weights (and compiled, when it was): a file
     of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`)."""
     keras_file = _keras_archive(filepath)
-    if keras_file is not None:
+    if keras_file is not None:  # by its content, whatever its name
+        filepath = os.fspath(filepath)
         with keras_file:
-            return keras_files.load_keras_file(keras_file, os.fspath(filepath),
-                                               custom_objects, compile)
+            _refuse_twice_named(keras_file, filepath)
+            try:
+                return keras_files.load_keras_file(keras_file, filepath, custom_objects,
+                                                   compile)
+            except SavedModelError:
+                raise
+            except _FILE_ERRORS as e:
+                raise SavedModelError(f"{filepath} is damaged or malformed "
+                                      f"({type(e).__name__}: {e})") from e
     with _opened(filepath) as (filepath, config, archive):
         if config.get("weights_only"):
             raise SavedModelError(f"{filepath} holds only weights (from save_weights); build "
@@ -361,7 +377,20 @@ def _restore_optimizer(model, archive, config, filepath):
 
 
 def load_weights(model, filepath):
-    """Sets ``model``'s weights from a file written by ``save`` or ``save_weights``."""
+    """Sets ``model``'s weights from a file written by ``save`` or ``save_weights`` (a Keras
+    3 ``.keras`` file too)."""
+    keras_file = _keras_archive(filepath)
+    if keras_file is not None:
+        filepath = os.fspath(filepath)
+        with keras_file:
+            _refuse_twice_named(keras_file, filepath)
+            try:
+                return keras_files.load_keras_weights(model, keras_file, filepath)
+            except SavedModelError:
+                raise
+            except _FILE_ERRORS as e:
+                raise SavedModelError(f"{filepath} is damaged or malformed "
+                                      f"({type(e).__name__}: {e})") from e
     with _opened(filepath) as (filepath, config, archive):
         if not model.weights:
             raise SavedModelError(
@@ -395,14 +424,9 @@ def _opened(filepath):
         raise ModelFileNotFoundError(f"{filepath}: no such file") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as e:
         raise SavedModelError(f"{filepath} is not a readable chainrule model file (damaged or "
-                              f"of another kind): {e}") from None
+                              f"of another kind{_kind_of(filepath)}): {e}") from None
     with archive:
-        names = archive.namelist()
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
-            raise SavedModelError(
-                f"{filepath} holds {', '.join(twice)} more than once: a reader taking the "
-                f"first copy and one taking the last would see two different models; refused")
+        _refuse_twice_named(archive, filepath)
         try:
             yield filepath, _read_config(archive, filepath), archive
         except SavedModelError:
@@ -410,6 +434,32 @@ def _opened(filepath):
         except _FILE_ERRORS as e:
             raise SavedModelError(f"{filepath} is damaged or malformed "
                                   f"({type(e).__name__}: {e})") from e
+
+
+def _kind_of(filepath):
+    """What a file that is no zip seems to be, in words that say what to do with it."""
+    try:
+        with open(filepath, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    if head.startswith(b"\x89HDF"):
+        return ("; it is HDF5: a Keras 2 .h5 model, which chainrule does not read, or "
+                "weights, which model.load_weights('name.weights.h5') reads")
+    if str(filepath).endswith(".onnx") or head[:1] == b"\x08":  # ONNX: ir_version first
+        return ("; it looks like an ONNX model: chainrule writes those for serving "
+                "(model.export) but does not read them back; load the .keras or .chainrule "
+                "file it was exported from, or serve it with onnxruntime")
+    return ""
+
+
+def _refuse_twice_named(archive, filepath):
+    names = archive.namelist()
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SavedModelError(
+            f"{filepath} holds {', '.join(twice)} more than once: a reader taking the "
+            f"first copy and one taking the last would see two different models; refused")
 
 
 def _read_config(archive, filepath):

@@ -40,7 +40,7 @@ def layout(model):
 
 
 def _walk(layer, prefix, groups):
-    children = list(getattr(layer, "layers", None) or []) if _is_model(layer) else []
+    children = keras_layer_order(layer) if _is_model(layer) else []
     if not children and layer._sublayers():
         raise SavedModelError(f"layer '{layer.name}' holds other layers: its Keras weights "
                               f"layout is not written by chainrule yet; use a .chainrule file")
@@ -52,6 +52,47 @@ def _walk(layer, prefix, groups):
         count = seen.get(key, 0)
         seen[key] = count + 1
         _walk(child, f"{prefix}layers/{key}{f'_{count}' if count else ''}/", groups)
+
+
+def keras_layer_order(model):
+    """``model.layers`` in the order Keras 3 keeps them, which numbers the groups of its
+    files. A Sequential's is its own. A functional model's: the layers farthest from the
+    outputs first (a layer's depth is the longest path from it to an output), those of one
+    depth in the order a depth-first walk from the outputs first meets them; an input that
+    no output uses comes last."""
+    if not (hasattr(model, "_nodes") and hasattr(model, "_outputs")):
+        return list(getattr(model, "layers", None) or [])
+    inputs = {id(t) for t in model._inputs}
+    finished, order, first_seen = set(), [], {}
+    for output in model._outputs:  # the walk, without recursion
+        stack = [(False, output)]
+        while stack:
+            done, item = stack.pop()
+            if done:
+                if id(item) not in finished:
+                    finished.add(id(item))
+                    order.append(item)
+                continue
+            node = item.node
+            if id(node) in finished:
+                continue
+            if id(item) in inputs and node.input_tensors:  # a model input made by a layer
+                finished.add(id(node))
+                continue
+            first_seen.setdefault(id(node.layer), (len(first_seen), node.layer))
+            stack.append((True, node))
+            stack.extend((False, t) for t in reversed(node.input_tensors))
+    in_graph = {id(node) for node in order}
+    node_depth, depth = {}, {}
+    for node in reversed(order):
+        d = max(node_depth.setdefault(id(node), 0), depth.get(id(node.layer), 0))
+        depth[id(node.layer)] = node_depth[id(node)] = d
+        for parent in node.parent_nodes:
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(d + 1, node_depth.get(id(parent), 0))
+    ranked = [(-depth[key], index, layer) for key, (index, layer) in first_seen.items()]
+    unused = [t.node.layer for t in model._inputs if id(t.node.layer) not in depth]
+    return [layer for _, _, layer in sorted(ranked, key=lambda r: r[:2])] + unused
 
 
 def _is_model(layer):
@@ -70,15 +111,21 @@ def save_weights(model, filepath, overwrite=True):
     os.close(fd)
     try:
         with h5py.File(partial, "w") as f:
-            for path, (name, variables) in layout(model).items():
-                group = f.create_group(path)
-                group.attrs["name"] = name
-                for i, v in enumerate(variables):
-                    group.create_dataset(str(i), data=np.asarray(v._value))
+            write_to(f, model)
         os.replace(partial, filepath)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+
+
+def write_to(f, model, groups=None):
+    """Writes ``model``'s weights into the open HDF5 file ``f``; ``groups`` (``{path:
+    (name, variables)}``) adds more groups in the same form (a ``.keras`` file's optimizer)."""
+    for path, (name, variables) in {**layout(model), **(groups or {})}.items():
+        group = f.create_group(path)
+        group.attrs["name"] = name
+        for i, v in enumerate(variables):
+            group.create_dataset(str(i), data=np.asarray(v._value))
 
 
 def load_weights(model, filepath):

@@ -228,24 +228,27 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC'; "
                          f"received {mode!r}")
+    if mode == "CONSTANT":
+        if not paddings.any():
+            return x
+        value = np.asarray(constant_values.numpy() if isinstance(constant_values, Tensor)
+                           else constant_values)
+        if value.size != 1:
+            raise ValueError(f"pad: constant_values must be one number; received {value!r}")
+        return bind(P.pad, (x,), {"paddings": tuple(map(tuple, paddings.tolist())),
+                                  "value": np.dtype(x.dtype).type(value.item()).item()})
     for axis, (before, after) in enumerate(paddings.tolist()):
         if not before and not after:
             continue
         n = x.shape[axis]
-        if mode == "CONSTANT":
-            def block(k):
-                shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
-                return Tensor._wrap(xp.full(shape, constant_values, x.dtype))
-            parts = [block(before), x, block(after)]
-        else:
-            edge = 1 if mode == "REFLECT" else 0
-            if max(before, after) > n - edge:
-                raise ValueError(f"pad: {mode} padding of {max(before, after)} along axis "
-                                 f"{axis} needs at most {n - edge} (the axis has {n} entries)")
-            lead = (slice(None),) * axis
-            head = np.arange(before - 1 + edge, edge - 1, -1)
-            tail = np.arange(n - 1 - edge, n - 1 - edge - after, -1)
-            parts = [getitem(x, lead + (head,)), x, getitem(x, lead + (tail,))]
+        edge = 1 if mode == "REFLECT" else 0
+        if max(before, after) > n - edge:
+            raise ValueError(f"pad: {mode} padding of {max(before, after)} along axis "
+                             f"{axis} needs at most {n - edge} (the axis has {n} entries)")
+        lead = (slice(None),) * axis
+        head = np.arange(before - 1 + edge, edge - 1, -1)
+        tail = np.arange(n - 1 - edge, n - 1 - edge - after, -1)
+        parts = [getitem(x, lead + (head,)), x, getitem(x, lead + (tail,))]
         x = concat([p for p in parts if p.shape[axis]], axis)
     return x
 

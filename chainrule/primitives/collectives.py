@@ -47,5 +47,15 @@ def all_reduce_vjp(g, out, x, communicator, op):
     return (all_reduce(g, communicator=communicator, op=op),)
 
 
+def all_reduce_onnx(emit, x, communicator, op):
+    # An ONNX model runs in one process: a collective over that one process alone is x.
+    if communicator.size != 1:
+        raise ValueError(
+            f"all_reduce over {communicator.size} ranks cannot be exported: an ONNX model runs "
+            f"in one process, with no ranks to combine with. Export the model's forward "
+            f"pass (model.export), which communicates nothing")
+    return emit("Identity", x)
+
+
 all_reduce = defprimitive("all_reduce", all_reduce_forward, vjp=all_reduce_vjp,
-                          kernel=all_reduce_kernel, in_place=True)
+                          kernel=all_reduce_kernel, in_place=True, onnx=all_reduce_onnx)

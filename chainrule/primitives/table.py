@@ -512,6 +512,20 @@ def getitem_onnx(emit, x, index):
     return out if out is not x else emit("Identity", x)
 
 
+def scatter_add_onnx(emit, g, index, shape):
+    # Every entry the index picks, as its position in the flattened result (repeats
+    # included): ScatterElements adds each update there, the way add.at does.
+    if any(d is None for d in shape):
+        raise ValueError(f"scatter_add into the shape {shape}: a dynamic dimension has no "
+                         f"ONNX form here; export with fixed sizes")
+    positions = xp.arange(_size(shape), dtype=xp.int64).reshape(shape)[index]
+    updates = emit("Expand", g, _int64s(emit, positions.shape))
+    zeros = emit("Expand", emit.constant(0, g.dtype), _int64s(emit, [_size(shape)]))
+    flat = emit("ScatterElements", zeros, emit.constant(positions.reshape(-1), xp.int64),
+                emit("Reshape", updates, _int64s(emit, [-1])), axis=0, reduction="add")
+    return emit("Reshape", flat, _int64s(emit, shape))
+
+
 def concat_onnx(emit, *xs, axis):
     return emit("Concat", *_same_dtype(emit, xs), axis=axis)
 
@@ -522,7 +536,27 @@ transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp, onnx
 broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, vjp=broadcast_to_vjp,
                             onnx=broadcast_to_onnx)
 getitem = defprimitive("getitem", getitem_forward, vjp=getitem_vjp, onnx=getitem_onnx)
-scatter_add = defprimitive("scatter_add", scatter_add_forward, vjp=scatter_add_vjp)
+scatter_add = defprimitive("scatter_add", scatter_add_forward, vjp=scatter_add_vjp,
+                          onnx=scatter_add_onnx)
+
+
+# pad: a constant border in one op (ZeroPadding, tf.pad's "CONSTANT" mode). Its border is
+# no array of the graph, so a model padded this way keeps a dynamic batch when exported.
+
+def pad_forward(x, paddings, value):
+    return xp.pad(x, paddings, constant_values=value)
+
+
+def pad_vjp(g, out, x, paddings, value):
+    return (getitem(g, index=tuple(slice(lo, lo + n) for (lo, _), n in zip(paddings, x.shape))),)
+
+
+def pad_onnx(emit, x, paddings, value):
+    return emit("Pad", x, _int64s(emit, _pads_onnx(paddings)), emit.constant(value, x.dtype),
+                mode="constant")
+
+
+pad = defprimitive("pad", pad_forward, vjp=pad_vjp, onnx=pad_onnx)
 concat = defprimitive("concat", concat_forward, vjp=concat_vjp, describe_error=_concat_error,
                       kernel=concat_kernel, onnx=concat_onnx)
 
@@ -843,10 +877,24 @@ def random_forward(shape, dtype, seed, distribution, a, b):
     return rng.draw(shape, dtype, seed, distribution, a, b)
 
 
+def _not_exported(why):
+    """The ``onnx=`` of a primitive that has no faithful ONNX form: an export stops with
+    ``why`` (the reason and what to do instead). ``refusal`` tells it from a lowering."""
+    def refuse(emit, *inputs, **params):
+        raise ValueError(why)
+    refuse.refusal = why
+    return refuse
+
+
 # Noise as an op (random.uniform/normal, dropout's mask): a traced function then draws anew
 # each time it runs, where noise made outside the ops would be frozen into the graph.
 random = defprimitive("random", random_forward, stateful=True,
-                      why="its result is random noise, not a function of any input")
+                      why="its result is random noise, not a function of any input",
+                      onnx=_not_exported(
+                          "random noise cannot be exported: it comes from chainrule's "
+                          "generator, and ONNX's random operators would draw other numbers "
+                          "than chainrule does. Export the inference pass (model.export does: "
+                          "Dropout draws nothing there), or pass the noise in as an input"))
 
 _INDEX = "its result is an integer index, which has no derivative"
 argmax = defprimitive("argmax", argmax_forward, why=_INDEX, onnx=_arg_onnx("ArgMax"))
@@ -1040,8 +1088,56 @@ def conv_filter_grad_vjp(h, out, x, g, needs, strides, padding, dilation, groups
     return gx, gg
 
 
-conv = defprimitive("conv", conv_forward, vjp=conv_vjp)
-conv_transpose = defprimitive("conv_transpose", conv_transpose_forward, vjp=conv_transpose_vjp)
+# ONNX's Conv, ConvTranspose and pooling read channels-first data, (batch, channels,
+# *spatial), and kernels as (out, in / groups, *window): a Transpose on each side (a kernel
+# that is an initializer is folded by the runtime). Padding stays explicit ("pads": every
+# axis's low side, then every high side), so "SAME" means here what it means to chainrule.
+
+def _channels_first_onnx(emit, x):
+    rank = x.ndim - 2
+    return emit("Transpose", x, perm=[0, rank + 1] + list(range(1, rank + 1)))
+
+
+def _channels_last_onnx(emit, y, rank):
+    return emit("Transpose", y, perm=[0] + list(range(2, rank + 2)) + [1])
+
+
+def _kernel_onnx(emit, w):
+    rank = w.ndim - 2
+    return emit("Transpose", w, perm=[rank + 1, rank] + list(range(rank)))
+
+
+def _pads_onnx(padding):
+    return [lo for lo, _ in padding] + [hi for _, hi in padding]
+
+
+def conv_onnx(emit, x, w, strides, padding, dilation, groups):
+    x, w = _same_dtype(emit, (x, w))
+    y = emit("Conv", _channels_first_onnx(emit, x), _kernel_onnx(emit, w),
+             strides=list(strides), pads=_pads_onnx(padding), dilations=list(dilation),
+             group=groups)
+    return _channels_last_onnx(emit, y, len(strides))
+
+
+def conv_transpose_onnx(emit, y, w, strides, padding, dilation, groups, spatial):
+    # ConvTranspose's kernel layout is (in, out / groups, *window) of its own direction,
+    # which is conv's (out, in / groups, *window): the same Transpose as conv's. Rows a
+    # stride left unread at conv's high end come back as output_padding.
+    if any(d is None for d in y.shape[1:-1]) or any(d is None for d in w.shape[:-2]):
+        raise ValueError("conv_transpose: a dynamic spatial dimension has no ONNX form "
+                         "here; give the spatial sizes")
+    extra = [n - (s * (m - 1) + d * (k - 1) + 1 - lo - hi) for n, m, k, s, d, (lo, hi)
+             in zip(spatial, y.shape[1:-1], w.shape[:-2], strides, dilation, padding)]
+    y, w = _same_dtype(emit, (y, w))
+    x = emit("ConvTranspose", _channels_first_onnx(emit, y), _kernel_onnx(emit, w),
+             strides=list(strides), pads=_pads_onnx(padding), dilations=list(dilation),
+             group=groups, output_padding=extra)
+    return _channels_last_onnx(emit, x, len(strides))
+
+
+conv = defprimitive("conv", conv_forward, vjp=conv_vjp, onnx=conv_onnx)
+conv_transpose = defprimitive("conv_transpose", conv_transpose_forward, vjp=conv_transpose_vjp,
+                              onnx=conv_transpose_onnx)
 conv_filter_grad = defprimitive("conv_filter_grad", conv_filter_grad_forward,
                                 vjp=conv_filter_grad_vjp)
 
@@ -1124,9 +1220,22 @@ def max_pool_gather_vjp(g, out, x, h, window, strides, padding):
     return None, max_pool_scatter(x, g, **_pool_params(window, strides, padding))
 
 
+def _pool_onnx(op_type, **attributes):
+    """A pooling op as ONNX's ``op_type`` on channels-first data. Padding never enters a
+    window's maximum or average in either (count_include_pad=0 divides by the real entries,
+    as avg_pool does)."""
+    def lower(emit, x, window, strides, padding):
+        y = emit(op_type, _channels_first_onnx(emit, x), kernel_shape=list(window),
+                 strides=list(strides), pads=_pads_onnx(padding), **attributes)
+        return _channels_last_onnx(emit, y, len(window))
+    lower.__name__ = lower.__qualname__ = f"{op_type}_onnx"
+    return lower
+
+
 _WHICH_MAXIMUM = ("`max_pool`'s routing: which entry of a window is its maximum does not "
                   "change under a small step, so that input carries no gradient")
-max_pool = defprimitive("max_pool", max_pool_forward, vjp=max_pool_vjp)
+max_pool = defprimitive("max_pool", max_pool_forward, vjp=max_pool_vjp,
+                      onnx=_pool_onnx("MaxPool"))
 max_pool_scatter = defprimitive("max_pool_scatter", max_pool_scatter_forward,
                                 vjp=max_pool_scatter_vjp, cut_reason=_WHICH_MAXIMUM)
 max_pool_gather = defprimitive("max_pool_gather", max_pool_gather_forward,
@@ -1168,6 +1277,7 @@ def avg_pool_transpose_vjp(h, out, g, window, strides, padding, spatial):
     return (avg_pool(h, **_pool_params(window, strides, padding)),)
 
 
-avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp)
+avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp,
+                      onnx=_pool_onnx("AveragePool", count_include_pad=0))
 avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forward,
                                   vjp=avg_pool_transpose_vjp)

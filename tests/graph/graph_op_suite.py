@@ -37,6 +37,7 @@ CASES = {
     "broadcast_to": (lambda r: cr.broadcast_to(r, (3, 4)) + 1.0, (ROW,)),
     "getitem_basic": (lambda a: a[1:, ::2] * 3.0, (A,)),
     "getitem_advanced": (lambda a: a[IDX] + 1.0, (A,)),
+    "pad": (lambda a: cr.pad(a, [[1, 0], [2, 1]], constant_values=-1.0) * 2.0, (A,)),
     "concat_stack": (lambda a, b: cr.concat([a, b], 0) + cr.reshape(cr.stack([a, b]), (6, 4)), (A, B)),
     "matmul_dense": (lambda a, m: cr.nn.relu(cr.matmul(a, m) + 0.1), (A, M)),
     "dense_op": (lambda a, m: cr.ops.dense(a, m, cr.constant(np.arange(5, dtype=np.float32))), (A, M)),

@@ -227,3 +227,178 @@ def test_hostile_or_damaged_keras_files_are_refused(tmp_path):
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(SavedModelError):
         keras.models.load_model(tmp_path / "cut.keras")
+
+
+# -- the .keras files chainrule writes -------------------------------------------------------
+
+def trained(make=small_model, optimizer="adam"):
+    keras.utils.set_random_seed(0)
+    model = make()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    x, _ = fixture_inputs()
+    model.fit(x, np.array([0, 1, 0, 1]), epochs=1, batch_size=2, verbose=0)
+    return model
+
+
+def test_what_keras_cannot_rebuild_is_refused_naming_the_own_format(tmp_path):
+    pytest.importorskip("h5py")
+    from chainrule.keras.keras_files import KerasFormatError
+
+    class Scale(layers.Layer):  # a class of one's own
+        def call(self, inputs):
+            return inputs * 2.0
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    class MySGD(keras.optimizers.SGD):
+        pass
+
+    def doubled(x):
+        return x * 2.0
+
+    custom = keras.Sequential([keras.Input((3,)), layers.Dense(2), Scale()])
+    own_activation = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation=doubled)])
+    subclassed = Subclassed()
+    subclassed(np.zeros((1, 3), "float32"))
+    own_optimizer = trained(optimizer=MySGD(0.1, momentum=0.9))
+    for model, words in [(custom, "its layer 'scale' is a Scale, a class of your own"),
+                         (subclassed, "it is a Subclassed \\(a subclassed model\\)"),
+                         (own_activation, "layer 'dense_.*' uses the activation 'doubled', a "
+                                          "function of your own"),
+                         (own_optimizer, r"MySGD \(in its compile settings\) is not one of "
+                                         "the Keras classes chainrule has")]:
+        with pytest.raises(KerasFormatError, match=words) as error:
+            model.save(tmp_path / "m.keras")
+        assert "Save it as 'name.chainrule' (chainrule's own format" in str(error.value)
+        assert isinstance(error.value, ValueError) and not list(tmp_path.iterdir())
+    custom.save(tmp_path / "m.chainrule")  # chainrule's own format holds it
+    loaded = keras.models.load_model(tmp_path / "m.chainrule", custom_objects={"Scale": Scale})
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), custom.predict(x, verbose=0))
+
+
+def test_load_model_reads_a_files_content_not_its_name(tmp_path):
+    pytest.importorskip("h5py")
+    model = trained()
+    x, _ = fixture_inputs()
+    model.save(tmp_path / "own.chainrule")
+    model.save(tmp_path / "theirs.keras")
+    (tmp_path / "own.chainrule").rename(tmp_path / "own.keras")  # an older chainrule's .keras
+    (tmp_path / "theirs.keras").rename(tmp_path / "theirs.chainrule")
+    for name in ("own.keras", "theirs.chainrule"):
+        loaded = keras.models.load_model(tmp_path / name)
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+        for a, b in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        fresh = small_model()  # the weights alone, as Keras's load_weights reads a .keras
+        fresh.load_weights(tmp_path / name)
+        np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def with_weights_file(path, change):
+    """Rewrites the model.weights.h5 inside the .keras file ``path``: ``change(f)`` edits the
+    open HDF5 file."""
+    import io
+    import zipfile
+    h5py = pytest.importorskip("h5py")
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as f:
+        change(f)
+    members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_a_damaged_or_hostile_optimizer_state_is_refused(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    good = tmp_path / "good.keras"
+    trained().save(good)
+
+    def copy(name):
+        target = tmp_path / name
+        target.write_bytes(good.read_bytes())
+        return target
+
+    def drop(f):
+        del f["optimizer/vars/3"]
+
+    def extra(f):
+        f["optimizer/vars/10"] = np.zeros(3, "float32")
+
+    def reshaped(f):
+        del f["optimizer/vars/2"]
+        f["optimizer/vars/2"] = np.zeros((4, 3), "float32")
+
+    def text(f):
+        del f["optimizer/vars/0"]
+        f["optimizer/vars/0"] = "forty-two"
+
+    def outside(f):
+        del f["optimizer/vars/2"]
+        f["optimizer/vars/2"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+
+    def another_group(f):
+        f.create_group("optimizer/extra")
+
+    for change, words in [(drop, "optimizer group is malformed"),
+                          (extra, "holds 11 arrays, but the Adam of this model keeps 10"),
+                          (reshaped, r"optimizer/vars/2 \(float32 \(4, 3\)\) does not fit"),
+                          (text, "optimizer/vars/0 .* does not fit"),
+                          (outside, "is a link"),
+                          (another_group, "optimizer group is malformed")]:
+        path = with_weights_file(copy(f"{change.__name__}.keras"), change)
+        with pytest.raises(SavedModelError, match=words) as error:
+            keras.models.load_model(path)
+        assert str(error.value).startswith(str(path))
+
+    def fewer(f):  # a whole, consistent state of another optimizer (no slots)
+        for i in range(2, len(f["optimizer/vars"])):
+            del f[f"optimizer/vars/{i}"]
+        del f["optimizer/vars/1"]
+
+    with pytest.raises(SavedModelError, match="its optimizer state holds 1 arrays, but the Adam "
+                                              "of this model keeps 2"):
+        keras.models.load_model(with_weights_file(copy("fewer.keras"), fewer))
+    # Saved before the first step (as Keras writes it then): the counter and rate, no slots.
+    fresh = small_model()
+    fresh.compile(optimizer="adam", loss="mse")
+    fresh.save(tmp_path / "fresh.keras")
+    assert len(keras.models.load_model(tmp_path / "fresh.keras").optimizer.variables) == 2
+
+
+def test_damaged_keras_files_chainrule_wrote_are_refused(tmp_path, monkeypatch):
+    pytest.importorskip("h5py")
+    good = tmp_path / "good.keras"
+    trained().save(good)
+    data = good.read_bytes()
+    for cut in (len(data) // 3, len(data) - 30):
+        (tmp_path / "cut.keras").write_bytes(data[:cut])
+        with pytest.raises(SavedModelError) as error:
+            keras.models.load_model(tmp_path / "cut.keras")
+        assert str(error.value).startswith(str(tmp_path / "cut.keras"))
+    from chainrule.keras import keras_files
+    monkeypatch.setattr(keras_files, "weight_limit", lambda: 1000)
+    with pytest.raises(SavedModelError, match="its weights unpack to .* more than this loader "
+                                              "allows \\(1,000\\)"):
+        keras.models.load_model(good)
+
+
+def test_an_onnx_or_hdf5_file_given_to_load_model_says_what_it_is(tmp_path):
+    pytest.importorskip("onnx")
+    model = small_model()
+    model.export(tmp_path / "m.onnx", format="onnx")
+    with pytest.raises(SavedModelError, match="looks like an ONNX model: chainrule writes "
+                                              "those for serving"):
+        keras.models.load_model(tmp_path / "m.onnx")
+    with pytest.raises(SavedModelError, match="it is HDF5: .*model.load_weights"):
+        keras.models.load_model(os.path.join(FIXTURES, "sequential.weights.h5"))

@@ -1,5 +1,6 @@
-"""Every file chainrule writes loads back, at every point of a model's life; a model file
-is read as one unambiguous thing."""
+"""Every file chainrule writes loads back, at every point of a model's life, in Keras 3's
+format (``.keras``) and in chainrule's own (``.chainrule``); a model file is read as one
+unambiguous thing."""
 
 import zipfile
 
@@ -49,20 +50,28 @@ def _optimizer_state(model):
     return [] if optimizer is None else [v.numpy() for v in optimizer.variables]
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".chainrule"])
 @pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
-def test_every_file_written_at_every_point_of_a_models_life_loads_back(tmp_path, make_optimizer):
+def test_every_file_written_at_every_point_of_a_models_life_loads_back(tmp_path, make_optimizer,
+                                                                      suffix):
     x, y = _data()
     for stage, model in _stages(make_optimizer):
         expected = model.predict(x, verbose=0)
-        path = tmp_path / "model.keras"
+        path = tmp_path / f"model{suffix}"
         model.save(path)
         loaded = keras.models.load_model(path)
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected, err_msg=stage)
         if model.optimizer is not None:
             for a, b in zip(_optimizer_state(loaded), _optimizer_state(model), strict=True):
                 np.testing.assert_array_equal(a, b, err_msg=stage)
-            # and it trains on as the original does
+                assert a.dtype == b.dtype, stage
+            # and it trains on exactly as the original does
+            twin = keras.models.load_model(path)
+            twin.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
             loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+            for a, b in zip(_optimizer_state(loaded) + loaded.get_weights(),
+                            _optimizer_state(twin) + twin.get_weights(), strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=stage)
         weights = tmp_path / "model.weights.chainrule"
         model.save_weights(weights)
         fresh = _model()
@@ -110,12 +119,12 @@ def test_a_checkpoint_from_before_the_first_step_restores_into_an_optimizer_that
 
 # -- one unambiguous thing -------------------------------------------------------------------
 
-def _saved(tmp_path):
+def _saved(tmp_path, suffix=".chainrule"):
     x, y = _data()
     model = _model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
-    path = tmp_path / "model.keras"
+    path = tmp_path / f"model{suffix}"
     model.save(path)
     return path, model
 
@@ -131,12 +140,14 @@ def _write(path, members):
             z.writestr(name, data)
 
 
-@pytest.mark.parametrize("member", ["weights.npz", "config.json"])
-def test_a_file_with_a_member_twice_is_refused(tmp_path, member):
-    path, _ = _saved(tmp_path)
+@pytest.mark.parametrize("suffix, member", [
+    (".chainrule", "weights.npz"), (".chainrule", "config.json"),
+    (".keras", "model.weights.h5"), (".keras", "config.json")])
+def test_a_file_with_a_member_twice_is_refused(tmp_path, suffix, member):
+    path, _ = _saved(tmp_path, suffix)
     members = _members(path)
     (tmp_path / "other").mkdir()
-    other_path, _ = _saved(tmp_path / "other")
+    other_path, _ = _saved(tmp_path / "other", suffix)
     # the second copy is another model's: a scanner reading the first copy sees this one
     members.append((member, dict(_members(other_path))[member]))
     with pytest.warns(UserWarning, match="Duplicate name"):
@@ -168,10 +179,12 @@ def _flip_central_directory(path, offset, bit):
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".chainrule"])
 @pytest.mark.parametrize("offset, bit", [(10, 0x01), (8, 0x01), (10, 0x10), (8, 0x40)],
                          ids=["method", "encrypted", "method-high", "flags"])
-def test_a_flipped_bit_in_the_central_directory_is_a_saved_model_error(tmp_path, offset, bit):
-    path, _ = _saved(tmp_path)
+def test_a_flipped_bit_in_the_central_directory_is_a_saved_model_error(tmp_path, offset, bit,
+                                                                       suffix):
+    path, _ = _saved(tmp_path, suffix)
     _flip_central_directory(path, offset, bit)
     with pytest.raises(SavedModelError) as info:
         keras.models.load_model(path)

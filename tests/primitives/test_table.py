@@ -129,6 +129,13 @@ def scatter_add_case(draw):
     return (lambda g: bind(P.scatter_add, (g,), {"index": index, "shape": (3, 3)})), [g]
 
 
+def pad_case(draw):
+    x = values(draw, draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3)))
+    paddings = [[draw(st.integers(0, 2)), draw(st.integers(0, 2))] for _ in range(x.ndim)]
+    value = draw(st.sampled_from([0.0, -1.5]))
+    return (lambda x: cr.pad(x, paddings, constant_values=value)), [x]
+
+
 def concat_case(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
     axis = draw(st.sampled_from(range(len(shape))))
@@ -205,6 +212,7 @@ SPECS = {
     "broadcast_to": broadcast_case,
     "getitem": getitem_case,
     "scatter_add": scatter_add_case,
+    "pad": pad_case,
     "concat": concat_case,
     "matmul": matmul_case,
     "dense": dense_case,
@@ -240,7 +248,7 @@ def test_first_order(name, data):
 
 SECOND_ORDER = ["relu_grad", "multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
                 "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
-                "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose"]
+                "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose", "pad"]
 
 SECOND_ORDER += WINDOW_SECOND_ORDER
 

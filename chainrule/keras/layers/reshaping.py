@@ -96,6 +96,7 @@ class ZeroPadding1D(BaseZeroPadding):
     def get_config(self):
         config = super().get_config()
         del config["data_format"]
+        config["padding"] = self.padding[0]  # Keras's form: one (before, after) pair
         return config
 
 

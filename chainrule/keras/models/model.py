@@ -76,7 +76,9 @@ class Model(Trainer, Layer):
     # -- saving (see chainrule.keras.saving for the file format) ----------------------------------
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Writes architecture, weights, compile settings and optimizer state to one file,
-        atomically; ``keras.models.load_model(filepath)`` reads it back."""
+        atomically: ``.keras`` in Keras 3's format (Keras loads it; a model Keras cannot
+        rebuild is refused, naming the other), ``.chainrule`` in chainrule's own, which holds
+        any model; ``keras.models.load_model(filepath)`` reads both."""
         saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def get_compile_config(self):
@@ -99,7 +101,7 @@ class Model(Trainer, Layer):
 
     def load_weights(self, filepath):
         """Sets the weights from a file of ``save`` or ``save_weights``, or from a Keras 3
-        ``.weights.h5`` file; the shapes must fit."""
+        ``.weights.h5`` or ``.keras`` file; the shapes must fit."""
         if _is_hdf5(filepath):
             weights_h5.load_weights(self, filepath)
         else:
