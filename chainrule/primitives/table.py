@@ -1171,3 +1171,53 @@ def avg_pool_transpose_vjp(h, out, g, window, strides, padding, spatial):
 avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp)
 avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forward,
                                   vjp=avg_pool_transpose_vjp)
+
+
+# -- row lookups (embeddings) ------------------------------------------------------------------
+# ``take_rows`` reads rows of a table at integer indices that are an input (data), not a static
+# parameter as in ``getitem``: a traced step then looks up each batch's own indices. Its rule
+# adds the gradient rows back where they were read (``scatter_rows``); the pair are each
+# other's adjoints in the table argument, so derivatives of any order stay in these two.
+
+def _checked_rows(indices, rows, op):
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers; received dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise IndexError(f"index {int(bad)} is out of range for a table of {rows} rows "
+                         f"(valid indices are 0 to {rows - 1})")
+    return indices
+
+
+def take_rows_forward(table, indices):
+    """``table[indices]``: one row of ``table`` per index, in the indices' shape."""
+    return xp.take(table, _checked_rows(indices, table.shape[0], "take_rows"), axis=0)
+
+
+def scatter_rows_forward(g, indices, rows):
+    """Zeros of ``(rows, *g.shape[indices.ndim:])`` with each row of ``g`` added at its
+    index (an index read twice gets both rows)."""
+    _checked_rows(indices, rows, "scatter_rows")
+    row_shape = g.shape[indices.ndim:]
+    out = xp.zeros((rows,) + row_shape, g.dtype)
+    xp.add.at(out, indices.reshape(-1), g.reshape((-1,) + row_shape))
+    return out
+
+
+def take_rows_vjp(g, out, table, indices):
+    return scatter_rows(g, indices, rows=int(table.shape[0])), None
+
+
+def scatter_rows_vjp(h, out, g, indices, rows):
+    return take_rows(h, indices), None
+
+
+def take_rows_onnx(emit, table, indices):
+    return emit("Gather", table, indices, axis=0)
+
+
+_INDICES = "the indices are integers, which have no derivative"
+take_rows = defprimitive("take_rows", take_rows_forward, vjp=take_rows_vjp, cut_reason=_INDICES,
+                         onnx=take_rows_onnx)
+scatter_rows = defprimitive("scatter_rows", scatter_rows_forward, vjp=scatter_rows_vjp,
+                            cut_reason=_INDICES)
