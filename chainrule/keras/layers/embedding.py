@@ -24,6 +24,8 @@ class Embedding(Layer):
     TensorShape([1, 3, 8])
     """
 
+    takes_indices = True  # integer inputs are what it expects (fit's input checks)
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  weights=None, lora_rank=None, **kwargs):

@@ -29,7 +29,7 @@ class BatchNormalization(Layer):
     >>> bn = layers.BatchNormalization()
     >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], np.float32)
     >>> np.round(bn(x, training=True).numpy(), 3).tolist()
-    [[-0.999, -1.0], [0.999, 1.0]]
+    [[-1.0, -1.0], [1.0, 1.0]]
     >>> np.round(bn.moving_mean.numpy(), 2).tolist()
     [0.02, 0.2]
     """
