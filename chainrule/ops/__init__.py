@@ -53,7 +53,7 @@ from .nn import (
     conv3d, conv_transpose, convolution, max_pool, max_pool1d, max_pool2d,
 )
 from .nn import (
-    batch_normalization, depthwise_conv2d, embedding_lookup, separable_conv2d,
+    batch_normalization, depthwise_conv2d, embedding_lookup, image_transform, separable_conv2d,
 )
 from .operators import install_operators
 

@@ -553,3 +553,29 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
         raise ValueError(f"{name or 'embedding_lookup'}: params must have at least one axis; "
                          f"received a scalar")
     return bind(P.take_rows, (table, indices))
+
+
+_INTERPOLATIONS = ("nearest", "bilinear")
+_FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+
+def image_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
+                    fill_value=0.0, name=None):
+    """Channels-last ``images`` ``(batch, height, width, channels)`` resampled, each through
+    its row of ``transforms`` ``(batch, 8)``: the output pixel at column x, row y reads the
+    input at ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)``, ``k = c0 x + c1 y + 1``
+    (Keras's ``ops.image.affine_transform``). Not differentiable: augmentation data."""
+    op = name or "image_transform"
+    x, t = tensor_arg(images), tensor_arg(transforms)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: images must have rank 4 (batch, height, width, channels); "
+                         f"received shape {tuple(x.shape)}")
+    if t.shape != (x.shape[0], 8):
+        raise ValueError(f"{op}: transforms must have shape (batch, 8) = ({x.shape[0]}, 8); "
+                         f"received {tuple(t.shape)}")
+    if interpolation not in _INTERPOLATIONS or fill_mode not in _FILL_MODES:
+        raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS} and fill_mode "
+                         f"one of {_FILL_MODES}; received {interpolation!r}, {fill_mode!r}")
+    return bind(P.image_transform, (x, t), {"interpolation": interpolation,
+                                           "fill_mode": fill_mode,
+                                           "fill_value": float(fill_value)})

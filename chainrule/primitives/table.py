@@ -1221,3 +1221,60 @@ take_rows = defprimitive("take_rows", take_rows_forward, vjp=take_rows_vjp, cut_
                          onnx=take_rows_onnx)
 scatter_rows = defprimitive("scatter_rows", scatter_rows_forward, vjp=scatter_rows_vjp,
                             cut_reason=_INDICES)
+
+
+# -- image resampling (augmentation) -----------------------------------------------------------
+# ``image_transform`` resamples a batch of channels-last images, each through its own
+# projective transform given as data (drawn at random by the augmentation layers, so a traced
+# step draws new ones each run). A transform is 8 numbers (a0, a1, a2, b0, b1, b2, c0, c1): the
+# output pixel at column x, row y reads the input at ((a0 x + a1 y + a2) / k,
+# (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, the layout TensorFlow's and Keras's image
+# transforms use. A point outside the image is brought back by ``fill_mode``: "reflect"
+# (mirrored about the outer edge of the border pixels), "wrap", "nearest" (the border pixel)
+# or "constant" (``fill_value``).
+
+def _fill_coordinate(t, size, fill_mode):
+    if fill_mode == "reflect":
+        period = xp.mod(t + 0.5, 2 * size)
+        t = xp.where(period < size, period - 0.5, 2 * size - period - 0.5)
+    elif fill_mode == "wrap":
+        t = xp.mod(t, size)
+    elif fill_mode == "constant":
+        return t
+    return xp.clip(t, 0, size - 1)
+
+
+def image_transform_forward(images, transforms, interpolation, fill_mode, fill_value):
+    batch, height, width, _ = images.shape
+    transforms = transforms.astype(xp.float64 if images.dtype == xp.float64 else xp.float32)
+    a0, a1, a2, b0, b1, b2, c0, c1 = (transforms[:, i, None, None] for i in range(8))
+    y, x = xp.meshgrid(xp.arange(height, dtype=transforms.dtype),
+                       xp.arange(width, dtype=transforms.dtype), indexing="ij")
+    k = c0 * x + c1 * y + 1
+    src_x = _fill_coordinate((a0 * x + a1 * y + a2) / k, width, fill_mode)
+    src_y = _fill_coordinate((b0 * x + b1 * y + b2) / k, height, fill_mode)
+    which = xp.arange(batch)[:, None, None]
+
+    def read(rows, cols):
+        """The pixels at integer ``rows``, ``cols`` (batch, height, width); outside the
+        image, ``fill_value`` (only "constant" gets there)."""
+        pixels = images[which, xp.clip(rows, 0, height - 1), xp.clip(cols, 0, width - 1)]
+        if fill_mode != "constant":  # a neighbour past the border has weight 0
+            return pixels
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        return xp.where(inside[..., None], pixels, xp.asarray(fill_value, images.dtype))
+
+    if interpolation == "nearest":
+        return read(xp.floor(src_y + 0.5).astype(xp.intp), xp.floor(src_x + 0.5).astype(xp.intp))
+    y0, x0 = xp.floor(src_y), xp.floor(src_x)
+    wy, wx = (src_y - y0)[..., None], (src_x - x0)[..., None]
+    y0, x0 = y0.astype(xp.intp), x0.astype(xp.intp)
+    top = read(y0, x0) * (1 - wx) + read(y0, x0 + 1) * wx
+    bottom = read(y0 + 1, x0) * (1 - wx) + read(y0 + 1, x0 + 1) * wx
+    return (top * (1 - wy) + bottom * wy).astype(images.dtype, copy=False)
+
+
+image_transform = defprimitive(
+    "image_transform", image_transform_forward,
+    why="an augmentation's resampling is applied to data: it carries no gradient (put random "
+        "augmentation layers before the layers that have weights)")

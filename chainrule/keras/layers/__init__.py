@@ -20,6 +20,8 @@ from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtr
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                             DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
 from .embedding import Embedding
+from .augmentation import (RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                           RandomZoom)
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
@@ -34,7 +36,8 @@ _CONVNET_LAYERS = [
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     GlobalMaxPooling3D, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
     Rescaling, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
-    BatchNormalization, Embedding]
+    BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+    RandomContrast]
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
