@@ -252,6 +252,30 @@ def test_depthwise_and_separable_gradients_match_finite_differences():
                 pointwise, order=2)
 
 
+@pytest.mark.parametrize("layer, shape, message", [
+    (layers.DepthwiseConv2D(3, name="d"), (28, 28, 1),
+     r"'d' \(DepthwiseConv2D\).*expected ndim=4.*found ndim=3"),
+    (layers.SeparableConv2D(4, 3, name="s"), (4, 28, 28),
+     r"'s' \(SeparableConv2D\).*add a channels axis"),
+    (layers.SeparableConv2D(4, 5, name="s"), (4, 3, 3, 2),
+     r"'s' \(SeparableConv2D\).*window \(5, 5\) is larger than the input's spatial shape"),
+    (layers.DepthwiseConv2D(3, name="d"), (4, 1, 32, 32),
+     r"'d' \(DepthwiseConv2D\).*looks channels-first.*data_format='channels_first'"),
+    (layers.DepthwiseConv1D(3, name="d"), (4, 28, 28, 1),
+     r"'d' \(DepthwiseConv1D\).*expected ndim=3"),
+])
+def test_bad_input_names_the_layer_and_the_fix(layer, shape, message):
+    with pytest.raises(ValueError, match=message):
+        layer(np.zeros(shape, np.float32))
+
+
+def test_channels_first_data_after_building_names_the_fix():
+    conv = layers.SeparableConv2D(8, 3, name="s")
+    conv(np.zeros((2, 28, 28, 3), np.float32))
+    with pytest.raises(ValueError, match=r"'s' \(SeparableConv2D\).*looks channels-first"):
+        conv(np.zeros((2, 3, 28, 28), np.float32))
+
+
 def test_separable_summary_as_keras_prints_it():
     keras.utils.clear_session()
     model = keras.Sequential([keras.Input(shape=(32, 32, 3)),
@@ -359,3 +383,24 @@ def test_the_new_layers_in_keras_weights_h5_layout(tmp_path):
         w.assign(np.zeros(w.shape, w.dtype))
     clone.load_weights(tmp_path / "m.weights.h5")
     np.testing.assert_array_equal(clone.predict(ids, verbose=0), model.predict(ids, verbose=0))
+
+
+def test_embedding_and_inference_batch_norm_export_to_onnx(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(7,), dtype="int32")
+    x = layers.BatchNormalization()(layers.Embedding(20, 4)(inputs))
+    x = layers.RandomFlip()(layers.Reshape((2, 2, 1))(layers.GlobalAveragePooling1D()(x)))
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.Flatten()(x)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    ids = np.random.default_rng(0).integers(0, 20, (16, 7))
+    model.fit(ids, np.arange(16) % 3, verbose=0)  # moves the moving statistics off 0 and 1
+    model.export(tmp_path / "m.onnx", format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    (feed,) = session.get_inputs()
+    (out,) = session.run(None, {feed.name: ids[:5].astype(np.int32)})
+    np.testing.assert_allclose(out, model.predict(ids[:5], verbose=0), rtol=1e-5, atol=1e-6)
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    # the lookup is one Gather; the flip, identity at inference, leaves no Where behind
+    assert ops[0] == "Gather" and ops.count("Gather") == 1 and "Where" not in ops
