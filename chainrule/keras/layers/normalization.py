@@ -30,7 +30,7 @@ class BatchNormalization(Layer):
     >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], np.float32)
     >>> np.round(bn(x, training=True).numpy(), 3).tolist()
     [[-1.0, -1.0], [1.0, 1.0]]
-    >>> np.round(bn.moving_mean.numpy(), 2).tolist()
+    >>> [round(float(m), 2) for m in bn.moving_mean.numpy()]  # 1% of the way to the batch mean
     [0.02, 0.2]
     """
 
