@@ -158,3 +158,16 @@ def test_summary_and_config_round_trip():
         clone = layers.deserialize(layers.serialize(layer))
         assert type(clone) is type(layer) and clone.get_config() == config
         assert layer.weights == []
+
+
+def test_an_augmented_model_saves_and_loads(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = augmented_model()
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, np.arange(4), verbose=0)
+    model.save(tmp_path / "m.chainrule")
+    loaded = keras.models.load_model(tmp_path / "m.chainrule")
+    assert [type(layer).__name__ for layer in loaded.layers[:5]] == [
+        "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
