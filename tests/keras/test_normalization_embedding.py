@@ -158,6 +158,18 @@ def test_embedding_gradient_adds_the_rows_back():
     check_grads(lambda t: tf.nn.embedding_lookup(t, ids) ** 2, table, order=2)
 
 
+def test_gather_with_tensor_indices_is_traced_as_data():
+    params = np.arange(24.0).reshape(2, 3, 4)
+    for axis in (0, 1, 2):
+        ids = np.array([[2, 0], [1, 1]]) % params.shape[axis]
+        np.testing.assert_array_equal(tf.gather(params, tf.constant(ids), axis=axis).numpy(),
+                                      np.take(params, ids, axis=axis))
+    step = tf.function(lambda i: tf.gather(tf.constant(params), i, axis=1))
+    assert step(tf.constant([2])).numpy()[0, 0, 0] == 8.0
+    assert step(tf.constant([0])).numpy()[0, 0, 0] == 0.0  # not the first call's indices
+    check_grads(lambda p: tf.gather(p, tf.constant([[1, 1], [0, 2]]), axis=1) ** 2, params)
+
+
 def test_embedding_refusals_are_clear():
     with pytest.raises(ValueError, match="mask_zero=True is not supported"):
         layers.Embedding(10, 2, mask_zero=True)
