@@ -1179,7 +1179,7 @@ avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forwa
 # adds the gradient rows back where they were read (``scatter_rows``); the pair are each
 # other's adjoints in the table argument, so derivatives of any order stay in these two.
 
-def _checked_rows(indices, rows, op):
+def _checked_rows(indices, rows):
     if indices.dtype.kind not in "iu":
         raise TypeError(f"indices must be integers; received dtype {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= rows):
@@ -1191,13 +1191,13 @@ def _checked_rows(indices, rows, op):
 
 def take_rows_forward(table, indices):
     """``table[indices]``: one row of ``table`` per index, in the indices' shape."""
-    return xp.take(table, _checked_rows(indices, table.shape[0], "take_rows"), axis=0)
+    return xp.take(table, _checked_rows(indices, table.shape[0]), axis=0)
 
 
 def scatter_rows_forward(g, indices, rows):
     """Zeros of ``(rows, *g.shape[indices.ndim:])`` with each row of ``g`` added at its
     index (an index read twice gets both rows)."""
-    _checked_rows(indices, rows, "scatter_rows")
+    _checked_rows(indices, rows)
     row_shape = g.shape[indices.ndim:]
     out = xp.zeros((rows,) + row_shape, g.dtype)
     xp.add.at(out, indices.reshape(-1), g.reshape((-1,) + row_shape))
