@@ -69,7 +69,7 @@ class BaseAugmentation(Layer):
     def call(self, inputs, training=True):
         if inputs.dtype != self.dtype:
             inputs = ops.cast(inputs, self.dtype)
-        if training is False:
+        if training is not None and not training:  # None: augment, as Keras 3's default
             return inputs
         x = inputs
         if self.data_format == "channels_first":
