@@ -3,6 +3,9 @@ plain NumPy, Keras's weights, names and counts, training against inference, conf
 saving in both formats, derivatives against finite differences (float64), and compiled
 training equal to eager bit for bit."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -416,3 +419,60 @@ def test_embedding_and_inference_batch_norm_export_to_onnx(tmp_path):
     ops = [node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node]
     # the lookup is one Gather; the flip, identity at inference, leaves no Where behind
     assert ops[0] == "Gather" and ops.count("Gather") == 1 and "Where" not in ops
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def keras_convnet():
+    """The model of fixtures/make_keras_convnet.py, in chainrule."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(6,), dtype="int32")
+    x = layers.BatchNormalization()(layers.Embedding(30, 4)(inputs))
+    x = layers.RandomFlip()(layers.Reshape((6, 4, 1))(x))
+    x = layers.SeparableConv2D(3, 2, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(layers.DepthwiseConv2D(2, depth_multiplier=2)(x))
+    return keras.Model(inputs, layers.Dense(2, activation="softmax")(x))
+
+
+def test_a_keras_written_convnet_loads_and_predicts_what_keras_printed():
+    pytest.importorskip("h5py")
+    with open(os.path.join(FIXTURES, "convnet_predictions.json")) as f:
+        printed = json.load(f)
+    model = keras.models.load_model(os.path.join(FIXTURES, "convnet.keras"))
+    assert [type(layer).__name__ for layer in model.layers[1:6]] == [
+        "Embedding", "BatchNormalization", "Reshape", "RandomFlip", "SeparableConv2D"]
+    bn = model.get_layer("batch_normalization")
+    assert np.abs(bn.moving_mean.numpy()).max() > 0  # moved by Keras: read from the file
+    # (Keras recorded the flip's training=True in its node: predict still runs inference)
+    np.testing.assert_allclose(model.predict(np.array(printed["ids"]), verbose=0),
+                               printed["predictions"], rtol=1e-5, atol=1e-6)
+    # and the same architecture built in chainrule reads the file's weights
+    again = keras_convnet()
+    import h5py
+    import io
+    import zipfile
+    with zipfile.ZipFile(os.path.join(FIXTURES, "convnet.keras")) as archive, \
+            h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as f:
+        from chainrule.keras import weights_h5
+        weights_h5.load_from(again, f, "convnet.keras", skip=("optimizer",))
+    for a, b in zip(again.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_files_for_the_keras_convnet_check(tmp_path):
+    """Writes what ``make_keras_convnet.py --check FILE`` loads into Keras 3 (the folder from
+    CHAINRULE_KERAS_CHECK_DIR; a temporary one otherwise)."""
+    pytest.importorskip("h5py")
+    folder = os.environ.get("CHAINRULE_KERAS_CHECK_DIR") or str(tmp_path)
+    model = keras_convnet()
+    bn = model.get_layer("batch_normalization")
+    ids = np.random.default_rng(1).integers(0, 30, (8, 6))
+    for _ in range(3):
+        model(ids, training=True)
+    bn.gamma.assign(np.linspace(0.5, 1.5, 4, dtype=np.float32))
+    model.save_weights(os.path.join(folder, "convnet.weights.h5"))
+    with open(os.path.join(folder, "convnet.json"), "w") as f:
+        json.dump(model.predict(ids, verbose=0).tolist(), f)
+    assert os.path.getsize(os.path.join(folder, "convnet.weights.h5")) > 0

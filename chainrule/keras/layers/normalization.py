@@ -38,7 +38,8 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(axis, numbers.Integral):
             raise TypeError(f"BatchNormalization: axis must be one int (the features' axis); "
@@ -50,6 +51,10 @@ class BatchNormalization(Layer):
             raise ValueError("BatchNormalization: synchronized=True (statistics over every "
                              "replica) is not supported; each process normalises by its own "
                              "share of the batch")
+        if renorm or renorm_clipping is not None:
+            raise ValueError("BatchNormalization: batch renormalization (renorm=True, "
+                             "renorm_clipping) is not supported; pass renorm=False")
+        self.renorm_momentum = float(renorm_momentum)  # (used by renorm only)
         self.axis = int(axis)
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
@@ -102,7 +107,10 @@ class BatchNormalization(Layer):
     def _broadcastable(self, stat):
         return stat if self._stat_shape is None else ops.reshape(stat, self._stat_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            raise ValueError(f"BatchNormalization '{self.name}': masks are not supported "
+                             f"(chainrule's layers do not propagate masks yet)")
         if inputs.dtype != self.dtype:
             inputs = ops.cast(inputs, self.dtype)
         if training and self.trainable:
@@ -132,4 +140,5 @@ class BatchNormalization(Layer):
                     self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None, "synchronized": False}
+                "beta_constraint": None, "gamma_constraint": None, "synchronized": False,
+                "renorm": False, "renorm_clipping": None, "renorm_momentum": self.renorm_momentum}
