@@ -1229,19 +1229,19 @@ scatter_rows = defprimitive("scatter_rows", scatter_rows_forward, vjp=scatter_ro
 # step draws new ones each run). A transform is 8 numbers (a0, a1, a2, b0, b1, b2, c0, c1): the
 # output pixel at column x, row y reads the input at ((a0 x + a1 y + a2) / k,
 # (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, the layout TensorFlow's and Keras's image
-# transforms use. A point outside the image is brought back by ``fill_mode``: "reflect"
-# (mirrored about the outer edge of the border pixels), "wrap", "nearest" (the border pixel)
-# or "constant" (``fill_value``).
+# transforms use. Interpolation reads whole pixels; one outside the image is brought back by
+# ``fill_mode``, as Keras's backends do: "reflect" (d c b a | a b c d | d c b a), "wrap"
+# (a b c d | a b c d), "nearest" (the border pixel) or "constant" (``fill_value``).
 
-def _fill_coordinate(t, size, fill_mode):
+def _fill_index(i, size, fill_mode):
+    """Integer pixel indices brought into ``[0, size)`` (for "constant", only clipped: the
+    caller masks them)."""
     if fill_mode == "reflect":
-        period = xp.mod(t + 0.5, 2 * size)
-        t = xp.where(period < size, period - 0.5, 2 * size - period - 0.5)
-    elif fill_mode == "wrap":
-        t = xp.mod(t, size)
-    elif fill_mode == "constant":
-        return t
-    return xp.clip(t, 0, size - 1)
+        i = xp.mod(i, 2 * size)
+        return xp.where(i < size, i, 2 * size - 1 - i)
+    if fill_mode == "wrap":
+        return xp.mod(i, size)
+    return xp.clip(i, 0, size - 1)
 
 
 def image_transform_forward(images, transforms, interpolation, fill_mode, fill_value):
@@ -1251,21 +1251,21 @@ def image_transform_forward(images, transforms, interpolation, fill_mode, fill_v
     y, x = xp.meshgrid(xp.arange(height, dtype=transforms.dtype),
                        xp.arange(width, dtype=transforms.dtype), indexing="ij")
     k = c0 * x + c1 * y + 1
-    src_x = _fill_coordinate((a0 * x + a1 * y + a2) / k, width, fill_mode)
-    src_y = _fill_coordinate((b0 * x + b1 * y + b2) / k, height, fill_mode)
+    src_x, src_y = (a0 * x + a1 * y + a2) / k, (b0 * x + b1 * y + b2) / k
     which = xp.arange(batch)[:, None, None]
+    fill = xp.asarray(fill_value, images.dtype)
 
     def read(rows, cols):
-        """The pixels at integer ``rows``, ``cols`` (batch, height, width); outside the
-        image, ``fill_value`` (only "constant" gets there)."""
-        pixels = images[which, xp.clip(rows, 0, height - 1), xp.clip(cols, 0, width - 1)]
-        if fill_mode != "constant":  # a neighbour past the border has weight 0
+        """The pixels at integer ``rows``, ``cols`` (batch, height, width), filled."""
+        pixels = images[which, _fill_index(rows, height, fill_mode),
+                        _fill_index(cols, width, fill_mode)]
+        if fill_mode != "constant":
             return pixels
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        return xp.where(inside[..., None], pixels, xp.asarray(fill_value, images.dtype))
+        return xp.where(inside[..., None], pixels, fill)
 
-    if interpolation == "nearest":
-        return read(xp.floor(src_y + 0.5).astype(xp.intp), xp.floor(src_x + 0.5).astype(xp.intp))
+    if interpolation == "nearest":  # (rint: halves to even, as the backends round)
+        return read(xp.rint(src_y).astype(xp.intp), xp.rint(src_x).astype(xp.intp))
     y0, x0 = xp.floor(src_y), xp.floor(src_x)
     wy, wx = (src_y - y0)[..., None], (src_x - x0)[..., None]
     y0, x0 = y0.astype(xp.intp), x0.astype(xp.intp)

@@ -171,3 +171,25 @@ def test_an_augmented_model_saves_and_loads(tmp_path):
     assert [type(layer).__name__ for layer in loaded.layers[:5]] == [
         "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_geometric_augmentations_match_what_keras_made():
+    """fixtures/keras_augmentation.npz holds Keras 3's outputs for these fixed factors (made by
+    fixtures/make_keras_convnet.py; the two lists must stay the same)."""
+    import os
+    image = (np.arange(7 * 9 * 2, dtype=np.float32).reshape(1, 7, 9, 2) * 1.7) % 23
+    fixed = {
+        "rotate": layers.RandomRotation((0.1, 0.1)),
+        "rotate_constant_nearest": layers.RandomRotation(
+            (-0.3, -0.3), fill_mode="constant", interpolation="nearest", fill_value=-1.0),
+        "zoom_out": layers.RandomZoom((0.3, 0.3)),
+        "zoom_in_wrap": layers.RandomZoom((-0.4, -0.4), (0.2, 0.2), fill_mode="wrap"),
+        "translate": layers.RandomTranslation((0.15, 0.15), (-0.25, -0.25)),
+        "translate_nearest": layers.RandomTranslation((0.3, 0.3), (0.1, 0.1),
+                                                      fill_mode="nearest"),
+    }
+    made = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_augmentation.npz"))
+    assert sorted(made.files) == sorted(fixed)
+    for name, layer in fixed.items():
+        np.testing.assert_allclose(layer(image).numpy(), made[name], rtol=1e-5, atol=1e-4,
+                                   err_msg=name)
