@@ -190,3 +190,16 @@ def test_load_img_and_img_to_array(tmp_path):
                                                           color_mode="grayscale"))
     assert small.shape == (2, 3, 1)
     assert keras.utils.img_to_array(image, data_format="channels_first").shape == (3, 4, 6)
+
+
+def test_resizing_matches_keras():
+    """fixtures/keras_resize.npz: keras.ops.image.resize (made by make_keras_convnet.py)."""
+    import os
+    from chainrule.keras.utils.image_dataset import _resize
+    made = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_resize.npz"))
+    names = [name for name in made.files if name != "image"]
+    assert len(names) == 6
+    for name in names:
+        size, how = name.split("_")
+        got = _resize(made["image"], tuple(int(n) for n in size.split("x")), how)
+        np.testing.assert_allclose(got, made[name], rtol=1e-6, atol=1e-4, err_msg=name)

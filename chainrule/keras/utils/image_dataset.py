@@ -57,13 +57,11 @@ def _resize(pixels, size, interpolation):
 
 
 def _window(height, width, size):
-    """The centred window of ``size``'s aspect ratio, as (top, left, height, width)."""
-    target = size[1] / size[0]
-    if width / height > target:
-        crop = max(1, round(height * target))
-        return 0, (width - crop) // 2, height, crop
-    crop = max(1, round(width / target))
-    return (height - crop) // 2, 0, crop, width
+    """The centred window of ``size``'s aspect ratio, as (top, left, height, width); sizes
+    rounded down, as Keras does."""
+    crop_h = min(height, int(width * size[0] / size[1]))
+    crop_w = min(width, int(height * size[1] / size[0]))
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
 def load_image(path, color_mode="rgb", image_size=None, interpolation="bilinear",
@@ -92,13 +90,11 @@ def load_image(path, color_mode="rgb", image_size=None, interpolation="bilinear"
 
 
 def _padded(pixels, size):
-    """``pixels`` centred on a zero canvas of ``size``'s aspect ratio."""
+    """``pixels`` centred on a zero canvas of ``size``'s aspect ratio (sizes rounded down,
+    as Keras does)."""
     height, width = pixels.shape[:2]
-    target = size[1] / size[0]
-    if width / height > target:
-        new_h, new_w = max(height, round(width / target)), width
-    else:
-        new_h, new_w = height, max(width, round(height * target))
+    new_h = max(height, int(width * size[0] / size[1]))
+    new_w = max(width, int(height * size[1] / size[0]))
     canvas = np.zeros((new_h, new_w, pixels.shape[-1]), np.float32)
     top, left = (new_h - height) // 2, (new_w - width) // 2
     canvas[top:top + height, left:left + width] = pixels
