@@ -445,6 +445,11 @@ def test_a_keras_written_convnet_loads_and_predicts_what_keras_printed():
         "Embedding", "BatchNormalization", "Reshape", "RandomFlip", "SeparableConv2D"]
     bn = model.get_layer("batch_normalization")
     assert np.abs(bn.moving_mean.numpy()).max() > 0  # moved by Keras: read from the file
+    rows, text = summary_rows(model)  # as Keras 3.15 printed this model's summary
+    assert [row[2] for row in rows] == ["0", "120", "16", "0", "0", "10", "30", "0", "14"]
+    assert rows[5][1:] == ["(None, 5, 3, 3)", "10"] and rows[6][1] == "(None, 4, 2, 6)"
+    assert " Total params: 190 (760.00 B)" in text and " Trainable params: 182 (728.00 B)" in text
+    assert " Non-trainable params: 8 (32.00 B)" in text
     # (Keras recorded the flip's training=True in its node: predict still runs inference)
     np.testing.assert_allclose(model.predict(np.array(printed["ids"]), verbose=0),
                                printed["predictions"], rtol=1e-5, atol=1e-6)
