@@ -13,5 +13,8 @@ from .ops.nn import (  # noqa: F401
     avg_pool, avg_pool1d, avg_pool2d, conv1d, conv1d_transpose, conv2d, conv2d_transpose,
     conv3d, conv_transpose, convolution, max_pool, max_pool1d, max_pool2d,
 )
+from .ops.nn import (  # noqa: F401
+    batch_normalization, depthwise_conv2d, embedding_lookup, separable_conv2d,
+)
 from .ops.math import sigmoid, softplus, tanh  # noqa: F401
 from .ops.reduction import l2_normalize, moments  # noqa: F401

@@ -104,7 +104,8 @@ class FirstBatchChecks(Callback):
         x, y = np.asarray(self.x), np.asarray(self.y)
         fn, kwargs = _loss_of(model)
         classifier = fn is not None and fn.__name__.endswith("crossentropy")
-        _check_inputs(x, classifier)
+        if not any(getattr(layer, "takes_indices", False) for layer in model._flatten_layers()):
+            _check_inputs(x, classifier)  # (integers fed to an Embedding are indices)
         if self.x_dtype == np.float64:
             _warn(f"x is float64, but chainrule computes in float32: fit made a float32 copy "
                   f"of all of x ({_megabytes(self.x_bytes)} more memory, beside the float64 "

@@ -52,6 +52,9 @@ from .nn import (
     avg_pool, avg_pool1d, avg_pool2d, conv1d, conv1d_transpose, conv2d, conv2d_transpose,
     conv3d, conv_transpose, convolution, max_pool, max_pool1d, max_pool2d,
 )
+from .nn import (
+    batch_normalization, depthwise_conv2d, embedding_lookup, image_transform, separable_conv2d,
+)
 from .operators import install_operators
 
 install_operators()

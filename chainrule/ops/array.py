@@ -182,6 +182,20 @@ def gather(params, indices, axis=None, batch_dims=0):
         raise NotImplementedError("gather: batch_dims other than 0 is not supported")
     x = tensor_arg(params)
     axis = normalize_axis(0 if axis is None else axis, x.ndim, "gather")
+    if isinstance(indices, Tensor):
+        # Indices that are a tensor are an input of the op (the table's take_rows), so a
+        # traced function gathers each call's own indices rather than the first call's.
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"gather: indices must be integers, not {indices.dtype}")
+        if axis == 0:
+            return bind(P.take_rows, (x, indices))
+        front = (axis,) + tuple(a for a in builtins.range(x.ndim) if a != axis)
+        taken = bind(P.take_rows, (transpose(x, front), indices))
+        k = indices.ndim
+        # taken: (*indices, *other axes); put the indices' axes back where `axis` was
+        order = (tuple(builtins.range(k, k + axis)) + tuple(builtins.range(k))
+                 + tuple(builtins.range(k + axis, taken.ndim)))
+        return transpose(taken, order)
     idx = np.asarray(plain_index(indices))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: indices must be integers, not {idx.dtype}")

@@ -376,6 +376,34 @@ def convolution(input, filters, strides=None, padding="VALID", data_format=None,
     return _window_output(bind(P.conv, (x, w), params), first)
 
 
+def depthwise_conv2d(input, filter, strides=1, padding="VALID", data_format=None,  # noqa: A002
+                     dilations=None, name=None):
+    """Each input channel convolved with its own ``channel_multiplier`` filters: ``filter``
+    ``(height, width, in, channel_multiplier)`` gives ``in * channel_multiplier`` output
+    channels, those of input channel ``c`` at ``c * channel_multiplier + m``. A grouped
+    :func:`convolution` with one group per input channel."""
+    op = name or "depthwise_conv2d"
+    w = tensor_arg(filter)
+    if w.ndim != 4:
+        raise ValueError(f"{op}: filter must have rank 4 (height, width, in_channels, "
+                         f"channel_multiplier); received shape {tuple(w.shape)}")
+    channels = tensor_arg(input).shape[1 if _channels_first(data_format, 2, op) else -1]
+    if w.shape[2] != channels:
+        raise ValueError(f"{op}: the input has {channels} channels but the filter's third axis "
+                         f"(one filter set per input channel) is {w.shape[2]}")
+    grouped = P.reshape(w, shape=tuple(w.shape[:2]) + (1, w.shape[2] * w.shape[3]))
+    return convolution(input, grouped, strides, padding, data_format, dilations, op)
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides=1,  # noqa: A002
+                     padding="VALID", data_format=None, dilations=None, name=None):
+    """:func:`depthwise_conv2d`, then a 1x1 convolution with ``pointwise_filter``
+    ``(1, 1, in * channel_multiplier, out)`` that mixes the channels."""
+    op = name or "separable_conv2d"
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations, op)
+    return convolution(y, pointwise_filter, 1, "VALID", data_format, None, op)
+
+
 def conv1d(input, filters, stride=1, padding="VALID", data_format="NWC",  # noqa: A002
            dilations=None, name=None):
     """:func:`convolution` over one spatial axis: ``input`` ``(batch, width, in)``."""
@@ -494,3 +522,60 @@ avg_pool = _pooling(P.avg_pool, None, "avg_pool", None,
 avg_pool1d = _pooling(P.avg_pool, 1, "avg_pool1d", "NWC", ":func:`avg_pool` over one spatial axis.")
 avg_pool2d = _pooling(P.avg_pool, 2, "avg_pool2d", "NHWC",
                       ":func:`avg_pool` over two spatial axes.")
+
+
+# -- normalization and lookups ---------------------------------------------------------------
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset``, the statistics
+    broadcast against ``x`` (``offset`` and ``scale`` may be None). Computed as
+    ``x * a + (offset - mean * a)`` with ``a = scale / sqrt(variance + epsilon)``: one
+    multiply and one add over ``x``."""
+    x = tensor_arg(x)
+    factor = 1 / sqrt(tensor_arg(variance) + variance_epsilon)
+    if scale is not None:
+        factor = factor * scale
+    shift = -tensor_arg(mean) * factor
+    if offset is not None:
+        shift = shift + offset
+    return x * factor + shift
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """The rows of ``params`` at the integer ``ids`` (any shape): ``(*ids.shape,
+    *params.shape[1:])``. The ids are an input of the op, so a traced function looks up
+    each call's own; the gradient adds each row's gradient back at its id."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding_lookup: max_norm is not supported")
+    table = tensor_arg(params)
+    indices = tensor_arg(ids)
+    if table.ndim < 1:
+        raise ValueError(f"{name or 'embedding_lookup'}: params must have at least one axis; "
+                         f"received a scalar")
+    return bind(P.take_rows, (table, indices))
+
+
+_INTERPOLATIONS = ("nearest", "bilinear")
+_FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+
+def image_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
+                    fill_value=0.0, name=None):
+    """Channels-last ``images`` ``(batch, height, width, channels)`` resampled, each through
+    its row of ``transforms`` ``(batch, 8)``: the output pixel at column x, row y reads the
+    input at ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)``, ``k = c0 x + c1 y + 1``
+    (Keras's ``ops.image.affine_transform``). Not differentiable: augmentation data."""
+    op = name or "image_transform"
+    x, t = tensor_arg(images), tensor_arg(transforms)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: images must have rank 4 (batch, height, width, channels); "
+                         f"received shape {tuple(x.shape)}")
+    if t.shape != (x.shape[0], 8):
+        raise ValueError(f"{op}: transforms must have shape (batch, 8) = ({x.shape[0]}, 8); "
+                         f"received {tuple(t.shape)}")
+    if interpolation not in _INTERPOLATIONS or fill_mode not in _FILL_MODES:
+        raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS} and fill_mode "
+                         f"one of {_FILL_MODES}; received {interpolation!r}, {fill_mode!r}")
+    return bind(P.image_transform, (x, t), {"interpolation": interpolation,
+                                           "fill_mode": fill_mode,
+                                           "fill_value": float(fill_value)})

@@ -1281,3 +1281,110 @@ avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp,
                       onnx=_pool_onnx("AveragePool", count_include_pad=0))
 avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forward,
                                   vjp=avg_pool_transpose_vjp)
+
+
+# -- row lookups (embeddings) ------------------------------------------------------------------
+# ``take_rows`` reads rows of a table at integer indices that are an input (data), not a static
+# parameter as in ``getitem``: a traced step then looks up each batch's own indices. Its rule
+# adds the gradient rows back where they were read (``scatter_rows``); the pair are each
+# other's adjoints in the table argument, so derivatives of any order stay in these two.
+
+def _checked_rows(indices, rows):
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers; received dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise IndexError(f"index {int(bad)} is out of range for a table of {rows} rows "
+                         f"(valid indices are 0 to {rows - 1})")
+    return indices
+
+
+def take_rows_forward(table, indices):
+    """``table[indices]``: one row of ``table`` per index, in the indices' shape."""
+    return xp.take(table, _checked_rows(indices, table.shape[0]), axis=0)
+
+
+def scatter_rows_forward(g, indices, rows):
+    """Zeros of ``(rows, *g.shape[indices.ndim:])`` with each row of ``g`` added at its
+    index (an index read twice gets both rows)."""
+    _checked_rows(indices, rows)
+    row_shape = g.shape[indices.ndim:]
+    out = xp.zeros((rows,) + row_shape, g.dtype)
+    xp.add.at(out, indices.reshape(-1), g.reshape((-1,) + row_shape))
+    return out
+
+
+def take_rows_vjp(g, out, table, indices):
+    return scatter_rows(g, indices, rows=int(table.shape[0])), None
+
+
+def scatter_rows_vjp(h, out, g, indices, rows):
+    return take_rows(h, indices), None
+
+
+def take_rows_onnx(emit, table, indices):
+    return emit("Gather", table, indices, axis=0)
+
+
+_INDICES = "the indices are integers, which have no derivative"
+take_rows = defprimitive("take_rows", take_rows_forward, vjp=take_rows_vjp, cut_reason=_INDICES,
+                         onnx=take_rows_onnx)
+scatter_rows = defprimitive("scatter_rows", scatter_rows_forward, vjp=scatter_rows_vjp,
+                            cut_reason=_INDICES)
+
+
+# -- image resampling (augmentation) -----------------------------------------------------------
+# ``image_transform`` resamples a batch of channels-last images, each through its own
+# projective transform given as data (drawn at random by the augmentation layers, so a traced
+# step draws new ones each run). A transform is 8 numbers (a0, a1, a2, b0, b1, b2, c0, c1): the
+# output pixel at column x, row y reads the input at ((a0 x + a1 y + a2) / k,
+# (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, the layout TensorFlow's and Keras's image
+# transforms use. Interpolation reads whole pixels; one outside the image is brought back by
+# ``fill_mode``, as Keras's backends do: "reflect" (d c b a | a b c d | d c b a), "wrap"
+# (a b c d | a b c d), "nearest" (the border pixel) or "constant" (``fill_value``).
+
+def _fill_index(i, size, fill_mode):
+    """Integer pixel indices brought into ``[0, size)`` (for "constant", only clipped: the
+    caller masks them)."""
+    if fill_mode == "reflect":
+        i = xp.mod(i, 2 * size)
+        return xp.where(i < size, i, 2 * size - 1 - i)
+    if fill_mode == "wrap":
+        return xp.mod(i, size)
+    return xp.clip(i, 0, size - 1)
+
+
+def image_transform_forward(images, transforms, interpolation, fill_mode, fill_value):
+    batch, height, width, _ = images.shape
+    transforms = transforms.astype(xp.float64 if images.dtype == xp.float64 else xp.float32)
+    a0, a1, a2, b0, b1, b2, c0, c1 = (transforms[:, i, None, None] for i in range(8))
+    y, x = xp.meshgrid(xp.arange(height, dtype=transforms.dtype),
+                       xp.arange(width, dtype=transforms.dtype), indexing="ij")
+    k = c0 * x + c1 * y + 1
+    src_x, src_y = (a0 * x + a1 * y + a2) / k, (b0 * x + b1 * y + b2) / k
+    which = xp.arange(batch)[:, None, None]
+    fill = xp.asarray(fill_value, images.dtype)
+
+    def read(rows, cols):
+        """The pixels at integer ``rows``, ``cols`` (batch, height, width), filled."""
+        pixels = images[which, _fill_index(rows, height, fill_mode),
+                        _fill_index(cols, width, fill_mode)]
+        if fill_mode != "constant":
+            return pixels
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        return xp.where(inside[..., None], pixels, fill)
+
+    if interpolation == "nearest":  # (rint: halves to even, as the backends round)
+        return read(xp.rint(src_y).astype(xp.intp), xp.rint(src_x).astype(xp.intp))
+    y0, x0 = xp.floor(src_y), xp.floor(src_x)
+    wy, wx = (src_y - y0)[..., None], (src_x - x0)[..., None]
+    y0, x0 = y0.astype(xp.intp), x0.astype(xp.intp)
+    top = read(y0, x0) * (1 - wx) + read(y0, x0 + 1) * wx
+    bottom = read(y0 + 1, x0) * (1 - wx) + read(y0 + 1, x0 + 1) * wx
+    return (top * (1 - wy) + bottom * wy).astype(images.dtype, copy=False)
+
+
+image_transform = defprimitive(
+    "image_transform", image_transform_forward,
+    why="an augmentation's resampling is applied to data: it carries no gradient (put random "
+        "augmentation layers before the layers that have weights)")

@@ -107,5 +107,23 @@ def windows_gradient_case(x, w):
 CASES["windows_gradient"] = (windows_gradient_case, (IMAGES, FILTERS))
 
 
+TABLE = rng.normal(size=(5, 3)).astype(np.float32)
+IDS = np.array([[4, 0], [0, 2]])
+TRANSFORMS = np.array([[1, 0, 0.5, 0, 1, -1.5, 0, 0], [0, -1, 5, 1, 0, 0, 0, 0]], np.float32)
+
+
+def rows_and_images_case(table, ids, images, transforms):
+    """Row lookups with their gradient (take_rows, scatter_rows), and image resampling."""
+    with cr.GradientTape() as tape:
+        tape.watch(table)
+        loss = cr.reduce_sum(cr.nn.embedding_lookup(table, ids) ** 2)
+    moved = cr.ops.image_transform(images, transforms, "bilinear", "reflect")
+    return cr.concat([cr.reshape(tape.gradient(loss, table), (-1,)),
+                      cr.reshape(moved, (-1,))], 0)
+
+
+CASES["rows_and_images"] = (rows_and_images_case, (TABLE, IDS, IMAGES, TRANSFORMS))
+
+
 def as_tensors(arrays):
     return [cr.constant(a) for a in arrays]

@@ -136,6 +136,25 @@ def pad_case(draw):
     return (lambda x: cr.pad(x, paddings, constant_values=value)), [x]
 
 
+def rows_case(draw):
+    """A table of 4 rows read at indices of any rank, some repeated (their gradients add)."""
+    index_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4))
+    indices = draw(hnp.arrays(np.int64, index_shape, elements=st.integers(0, 3)))
+    row = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    return indices, row
+
+
+def take_rows_case(draw):
+    indices, row = rows_case(draw)
+    return (lambda t: cr.nn.embedding_lookup(t, indices)), [values(draw, (4,) + row)]
+
+
+def scatter_rows_case(draw):
+    indices, row = rows_case(draw)
+    return (lambda g: bind(P.scatter_rows, (g, cr.constant(indices)), {"rows": 4})), \
+        [values(draw, indices.shape + row)]
+
+
 def concat_case(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
     axis = draw(st.sampled_from(range(len(shape))))
@@ -213,6 +232,8 @@ SPECS = {
     "getitem": getitem_case,
     "scatter_add": scatter_add_case,
     "pad": pad_case,
+    "take_rows": take_rows_case,
+    "scatter_rows": scatter_rows_case,
     "concat": concat_case,
     "matmul": matmul_case,
     "dense": dense_case,
@@ -248,7 +269,8 @@ def test_first_order(name, data):
 
 SECOND_ORDER = ["relu_grad", "multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
                 "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
-                "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose", "pad"]
+                "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose", "pad",
+                "take_rows", "scatter_rows"]
 
 SECOND_ORDER += WINDOW_SECOND_ORDER
 

@@ -1,7 +1,8 @@
 """``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, the
 merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), the
 activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU), and the convolution, pooling,
-reshaping and preprocessing families (a module each).
+reshaping, normalization, embedding, preprocessing and augmentation families (a module
+each).
 
 Layers serialise as ``{"class_name": ..., "config": ...}`` (:func:`serialize`) and come
 back through :data:`REGISTRY` (:func:`deserialize`), where models register too, so that a
@@ -16,7 +17,12 @@ from .keras_tensor import KerasTensor
 from .layer import Layer
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
                     average, concatenate, maximum, minimum, multiply, subtract)
-from .convolutional import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                            DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from .embedding import Embedding
+from .augmentation import (RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                           RandomZoom)
+from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
@@ -29,7 +35,9 @@ _CONVNET_LAYERS = [
     MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     GlobalMaxPooling3D, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
-    Rescaling]
+    Rescaling, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+    BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+    RandomContrast]
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",

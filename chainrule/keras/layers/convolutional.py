@@ -1,5 +1,6 @@
 """Convolution layers: Conv1D, Conv2D, Conv3D and the transposed Conv1DTranspose and
 Conv2DTranspose, one base class whose subclasses only set the rank (as Keras's base_conv);
+DepthwiseConv1D/2D and SeparableConv1D/2D (grouped convolutions, one group per channel);
 and the checks of windowed inputs that the pooling layers share."""
 
 import numbers
@@ -8,7 +9,8 @@ from ... import ops
 from .. import activations, initializers, regularizers
 from .layer import Layer
 
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D",
+           "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]
 
 _AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
          3: "(batch, depth, height, width, channels)"}
@@ -315,3 +317,187 @@ class Conv2DTranspose(BaseConvTranspose):
     doubles the height and width."""
 
     rank = 2
+
+
+def _depthwise(layer, inputs, kernel):
+    """``inputs`` convolved channel by channel with ``kernel`` ``(*window, channels,
+    depth_multiplier)``: a convolution with one group per channel, whose kernel is the same
+    numbers laid out ``(*window, 1, channels * depth_multiplier)``."""
+    window = tuple(kernel.shape[:-2])
+    grouped = ops.reshape(kernel, window + (1, kernel.shape[-2] * kernel.shape[-1]))
+    return ops.convolution(inputs, grouped, layer.strides, layer.padding.upper(),
+                           layer._tf_format(), layer.dilation_rate, type(layer).__name__)
+
+
+class BaseDepthwiseConv(BaseConv):
+    """Each input channel convolved with its own ``depth_multiplier`` filters (no mixing of
+    channels): ``channels * depth_multiplier`` outputs, those of channel ``c`` at
+    ``c * depth_multiplier + m``. The weight ``kernel`` is ``(*kernel_size, channels,
+    depth_multiplier)``."""
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 bias_constraint=None, **kwargs):
+        cls = type(self).__name__
+        if not isinstance(depth_multiplier, numbers.Integral) or depth_multiplier < 1:
+            raise ValueError(f"{cls}: depth_multiplier must be a positive integer; received "
+                             f"depth_multiplier={depth_multiplier!r}")
+        _no_constraints(cls, depthwise_constraint=depthwise_constraint,
+                        bias_constraint=bias_constraint)
+        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, 1,
+                         activation, use_bias, depthwise_initializer, bias_initializer,
+                         depthwise_regularizer, bias_regularizer, **kwargs)
+        if self.padding == "causal":
+            raise ValueError(f"{cls}: padding must be 'valid' or 'same'")
+        self.depth_multiplier = int(depth_multiplier)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis()]
+        self.filters = channels * self.depth_multiplier
+        self.kernel = self.add_weight(self.kernel_size + (channels, self.depth_multiplier),
+                                      self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self._input_axes = {self._channel_axis(): channels}
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.dtype != self.kernel.dtype:
+            inputs = ops.cast(inputs, self.kernel.dtype)
+        return self._finish(_depthwise(self, inputs, self.kernel))
+
+    def _finish(self, y):
+        if self.bias is not None:
+            y = y + (ops.reshape(self.bias, (-1,) + (1,) * self.rank)
+                     if self.data_format == "channels_first" else self.bias)
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        spatial = self._output_spatial(self._spatial(input_shape), self.kernel_size,
+                                       self.strides, self.dilation_rate)
+        channels = input_shape[self._channel_axis()]
+        return self._with_spatial(input_shape, spatial, channels * self.depth_multiplier)
+
+    def get_config(self):
+        config = _depthwise_config(super().get_config(), self.depth_multiplier)
+        del config["filters"]
+        return config
+
+
+class DepthwiseConv1D(BaseDepthwiseConv):
+    """A depthwise convolution over ``(batch, steps, channels)``."""
+
+    rank = 1
+
+
+class DepthwiseConv2D(BaseDepthwiseConv):
+    """A depthwise convolution over ``(batch, height, width, channels)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.keras import layers
+    >>> conv = layers.DepthwiseConv2D(3, depth_multiplier=2)
+    >>> conv(cr.ones((1, 8, 8, 3))).shape, conv.kernel.shape
+    (TensorShape([1, 6, 6, 6]), TensorShape([3, 3, 3, 2]))
+    """
+
+    rank = 2
+
+
+class BaseSeparableConv(BaseConv):
+    """A depthwise convolution (``depthwise_kernel`` ``(*kernel_size, channels,
+    depth_multiplier)``), then a pointwise one that mixes the channels
+    (``pointwise_kernel`` ``(1, ..., channels * depth_multiplier, filters)``), then the bias
+    and the activation: far fewer weights than one convolution with the same window."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        cls = type(self).__name__
+        if not isinstance(depth_multiplier, numbers.Integral) or depth_multiplier < 1:
+            raise ValueError(f"{cls}: depth_multiplier must be a positive integer; received "
+                             f"depth_multiplier={depth_multiplier!r}")
+        _no_constraints(cls, depthwise_constraint=depthwise_constraint,
+                        pointwise_constraint=pointwise_constraint,
+                        bias_constraint=bias_constraint)
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1,
+                         activation, use_bias, depthwise_initializer, bias_initializer,
+                         depthwise_regularizer, bias_regularizer, **kwargs)
+        if self.padding == "causal":
+            raise ValueError(f"{cls}: padding must be 'valid' or 'same'")
+        self.depth_multiplier = int(depth_multiplier)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis()]
+        self.depthwise_kernel = self.add_weight(
+            self.kernel_size + (channels, self.depth_multiplier), self.kernel_initializer,
+            name="depthwise_kernel", regularizer=self.kernel_regularizer)
+        self.pointwise_kernel = self.add_weight(
+            (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+            self.pointwise_initializer, name="pointwise_kernel",
+            regularizer=self.pointwise_regularizer)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self._input_axes = {self._channel_axis(): channels}
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.dtype != self.depthwise_kernel.dtype:
+            inputs = ops.cast(inputs, self.depthwise_kernel.dtype)
+        y = _depthwise(self, inputs, self.depthwise_kernel)
+        y = ops.convolution(y, self.pointwise_kernel, 1, "VALID", self._tf_format(), 1,
+                            type(self).__name__)
+        return BaseDepthwiseConv._finish(self, y)
+
+    def get_config(self):
+        config = _depthwise_config(super().get_config(), self.depth_multiplier)
+        config.update(
+                      pointwise_initializer=initializers.serialize(self.pointwise_initializer),
+                      pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
+                      pointwise_constraint=None)
+        return config
+
+
+class SeparableConv1D(BaseSeparableConv):
+    """A separable convolution over ``(batch, steps, channels)``."""
+
+    rank = 1
+
+
+class SeparableConv2D(BaseSeparableConv):
+    """A separable convolution over ``(batch, height, width, channels)``, as Keras's
+    Xception-style guides use it: ``SeparableConv2D(64, 3, padding="same", use_bias=False)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.keras import layers
+    >>> conv = layers.SeparableConv2D(16, 3)
+    >>> conv(cr.ones((1, 8, 8, 3))).shape, conv.depthwise_kernel.shape, conv.pointwise_kernel.shape
+    (TensorShape([1, 6, 6, 16]), TensorShape([3, 3, 3, 1]), TensorShape([1, 1, 3, 16]))
+    """
+
+    rank = 2
+
+
+def _no_constraints(layer, **constraints):
+    for name, value in constraints.items():
+        if value is not None:
+            raise ValueError(f"{layer}: chainrule has no weight constraints yet; pass "
+                             f"{name}=None")
+
+
+def _depthwise_config(config, depth_multiplier):
+    """A BaseConv config under the names of Keras's depthwise and separable layers."""
+    del config["groups"]
+    for old, new in (("kernel_initializer", "depthwise_initializer"),
+                     ("kernel_regularizer", "depthwise_regularizer")):
+        config[new] = config.pop(old)
+    config.update(depth_multiplier=depth_multiplier, depthwise_constraint=None,
+                  bias_constraint=None)
+    return config

@@ -126,7 +126,9 @@ class Functional(Model, functional=True):
             args = nest.map_structure(
                 lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.args)
             kwargs = dict(node.kwargs)
-            if "training" not in kwargs:
+            if training is not None or "training" not in kwargs:
+                # As Keras 3: the model's own training, when given, overrides one recorded
+                # in the node (Keras records an augmentation layer's default, True).
                 kwargs["training"] = training
             out = node.layer(args, **kwargs)
             for kt, value in zip(node.output_tensors, nest.flatten(out)):

@@ -1,4 +1,5 @@
-"""``keras.utils``: seeding, session reset, one-hot encoding, and the helpers fit uses."""
+"""``keras.utils``: seeding, session reset, one-hot encoding, image folders as Datasets, and
+the helpers fit uses."""
 
 import random as _py_random
 
@@ -7,12 +8,14 @@ import numpy as np
 from ... import random as _random
 from ..layers.layer import reset_names
 from .batching import unpack_x_y_sample_weight
+from .image_dataset import image_dataset_from_directory, img_to_array, load_img
 from .model_plot import model_to_dot, plot_model
 from .progbar import Progbar
 from .sequence import pad_sequences
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "pad_sequences", "Progbar",
-           "plot_model", "model_to_dot", "unpack_x_y_sample_weight"]
+           "plot_model", "model_to_dot", "unpack_x_y_sample_weight",
+           "image_dataset_from_directory", "load_img", "img_to_array"]
 
 
 def set_random_seed(seed):
