@@ -179,7 +179,8 @@ def keras_file_entries(model, compile_config=None, include_optimizer=True):
     if compile_config is not None:
         config["compile_config"] = {
             **_keras_object(compile_config, "its compile settings", model=model),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "run_eagerly": False, "jit_compile": False,
+            "steps_per_execution": int(getattr(model, "steps_per_execution", 1))}
     groups = {}
     if compile_config is not None and include_optimizer and optimizer is not None:
         groups["optimizer/vars"] = (optimizer.name, keras_optimizer_state(model, optimizer))
