@@ -86,10 +86,20 @@ zeros_initializer zeros_like
 """.split())
 
 
+# TensorFlow's top-level initializer names, for Keras's initializers of the same defaults.
+_INITIALIZERS = {"zeros_initializer": "Zeros", "ones_initializer": "Ones",
+                 "constant_initializer": "Constant",
+                 "random_normal_initializer": "RandomNormal",
+                 "random_uniform_initializer": "RandomUniform"}
+
+
 def __getattr__(name):
     # The Keras API (and ONNX export) is imported on first use, so the core stays light to import.
     if name in ("keras", "data", "onnx"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name in _INITIALIZERS:
+        from .keras import initializers
+        return getattr(initializers, _INITIALIZERS[name])
     kind = "TensorFlow name" if name in _TENSORFLOW_NAMES else None
     raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"])

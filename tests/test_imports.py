@@ -38,7 +38,7 @@ LAYERS = [
      "keras.utils.progbar", "keras.utils.sequence", "keras.utils.batching",
      "keras.utils.data_adapter", "keras.datasets"},
     {"keras.layers", "keras.utils"},
-    {"keras.saving", "keras.weights_h5", "keras.keras_files"},
+    {"keras.saving", "keras.weights_h5", "keras.keras_files", "keras.backend"},
     {"keras.callbacks"},
     {"keras.diagnostics", "keras.distribute"},
     {"keras.trainers"},

@@ -117,8 +117,12 @@ class Optimizer:
 
         Pairs whose gradient is None are skipped with a warning; if every gradient is None
         a ValueError says so. Variables seen for the first time get their slots built.
-        Returns the step counter ``iterations`` (incremented by one).
+        Returns the step counter ``iterations`` (incremented by one). No pairs at all (a
+        model with no trainable weights) is a step that changes nothing, as in Keras.
         """
+        grads_and_vars = list(grads_and_vars)
+        if not grads_and_vars:
+            return self.iterations
         grads, variables, missing = [], [], []
         tensors = []  # the gradients as given, for a trace to identify them
         for pair in grads_and_vars:
