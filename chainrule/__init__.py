@@ -27,7 +27,7 @@ from .ops import (
     acos, add_n, asin, atan, clip_by_global_norm, clip_by_norm, cos, cosh, cumsum, einsum,
     norm, pad, reduce_all, reduce_any, reduce_prod, sin, sinh, tan,
 )
-from .tensor import TensorShape
+from .tensor import TensorShape, TensorSpec
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
 from . import config, debug, errors, linalg, math, nn, ops, random
