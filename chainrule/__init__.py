@@ -32,6 +32,7 @@ from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
 from . import config, debug, errors, linalg, math, nn, ops, random
 from .config import device
+from .debug import print_ as print  # noqa: A004  (tf.print)
 from .control_flow import cond
 from .graph import Graph
 from .compiler.jit import function

@@ -237,3 +237,20 @@ def test_no_trainable_weights_means_apply_gradients_does_nothing():
     opt = keras.optimizers.Adam()
     opt.apply_gradients([])
     assert int(opt.iterations.numpy()) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jacobians_through_layers_to_their_input(dtype):
+    # the guides' example: a layer's input watched, its Jacobians per example
+    x = tf.random.normal([7, 5], dtype=dtype)
+    layer1 = layers.Dense(8, activation=tf.nn.elu)
+    model = keras.Sequential([layers.Dense(6, activation="tanh")])
+    with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+        tape.watch(x)
+        y = model(layer1(x))
+    j = tape.jacobian(y, x)
+    jb = tape.batch_jacobian(y, x)
+    assert j.shape == (7, 6, 7, 5) and jb.shape == (7, 6, 5)
+    np.testing.assert_allclose(jb.numpy(), np.einsum("bxby->bxy", j.numpy()), atol=1e-6)
+    np.testing.assert_allclose(np.einsum("bxcy->bxy", j.numpy()), jb.numpy(), atol=1e-6)
+    assert np.abs(jb.numpy()).sum() > 0
