@@ -18,13 +18,13 @@ of any model, which finds model classes in the layer registry), ``callbacks``,
 import importlib
 
 from . import (activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
-               optimizers, random, regularizers, saving, utils)
+               optimizers, preprocessing, random, regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential
 
 __all__ = ["Sequential", "Model", "Input", "activations", "backend", "callbacks", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
-           "saving", "utils", "datasets"]
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random",
+           "regularizers", "saving", "utils", "datasets"]
 
 
 def __getattr__(name):

@@ -254,3 +254,26 @@ def test_jacobians_through_layers_to_their_input(dtype):
     np.testing.assert_allclose(jb.numpy(), np.einsum("bxby->bxy", j.numpy()), atol=1e-6)
     np.testing.assert_allclose(np.einsum("bxcy->bxy", j.numpy()), jb.numpy(), atol=1e-6)
     assert np.abs(jb.numpy()).sum() > 0
+
+
+def test_one_hot_takes_labels_stored_as_whole_floats():
+    labels = np.array([0.0, 2.0, 1.0], "float32")  # as the guides' y.astype("float32")
+    np.testing.assert_array_equal(tf.one_hot(labels, depth=3).numpy(), np.eye(3)[[0, 2, 1]])
+    with pytest.raises(TypeError, match="whole values"):
+        tf.one_hot(np.array([0.5]), depth=3)
+
+
+def test_image_arrays_to_images_and_back(tmp_path):
+    pytest.importorskip("PIL")
+    x = np.zeros((4, 5, 1), "float32")
+    x[1, 2] = 0.5
+    img = keras.preprocessing.image.array_to_img(x)  # scaled: 0.5 is the maximum
+    assert img.size == (5, 4) and img.mode == "L"
+    back = keras.utils.img_to_array(img)
+    assert back.shape == (4, 5, 1) and back[1, 2, 0] == 255 and back.sum() == 255
+    rgb = np.full((2, 3, 3), 100.0)
+    keras.utils.save_img(tmp_path / "a.png", rgb, scale=False)
+    loaded = keras.utils.img_to_array(keras.utils.load_img(tmp_path / "a.png"))
+    assert loaded.shape == (2, 3, 3) and np.all(loaded == 100)
+    with pytest.raises(ValueError, match="rank 3"):
+        keras.utils.array_to_img(np.zeros((2, 2)))

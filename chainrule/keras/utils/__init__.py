@@ -7,12 +7,14 @@ import numpy as np
 from ... import random as _random
 from ..layers.layer import reset_names
 from .batching import unpack_x_y_sample_weight
+from .image import array_to_img, img_to_array, load_img, save_img
 from .model_plot import model_to_dot, plot_model
 from .progbar import Progbar
 from .sequence import pad_sequences
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "pad_sequences", "Progbar",
-           "plot_model", "model_to_dot", "unpack_x_y_sample_weight"]
+           "plot_model", "model_to_dot", "unpack_x_y_sample_weight", "array_to_img",
+           "img_to_array", "load_img", "save_img"]
 
 
 def set_random_seed(seed):
