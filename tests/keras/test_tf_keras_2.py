@@ -277,3 +277,16 @@ def test_image_arrays_to_images_and_back(tmp_path):
     assert loaded.shape == (2, 3, 3) and np.all(loaded == 100)
     with pytest.raises(ValueError, match="rank 3"):
         keras.utils.array_to_img(np.zeros((2, 2)))
+
+
+def test_symbolic_axes_left_open_stay_open_through_layers():
+    ts = keras.Input(shape=(None, 10))
+    x = layers.Conv1D(3, 3)(ts)  # a length of 1 would be too short for the kernel
+    assert x.shape == (None, None, 3)
+    pooled = layers.GlobalMaxPooling1D()(x)
+    assert pooled.shape == (None, 3)
+    model = keras.Model(ts, layers.Dense(2)(pooled))
+    for length in (5, 12):
+        assert model.predict(np.zeros((2, length, 10), "float32"), verbose=0).shape == (2, 2)
+    fixed = keras.Input(shape=(8, 10))
+    assert layers.Conv1D(3, 3)(fixed).shape == (None, 6, 3)

@@ -144,23 +144,40 @@ def symbolic_call(layer, inputs, training=None, kwargs=None, rest=()):
                 f"symbolic tensors (keras.Input and what layers made of it) and a value of "
                 f"type {type(t).__name__}; in a functional model every input of a layer call "
                 f"must come from keras.Input")
-    probe = nest.map_structure(_zeros_like_spec, inputs)
-    probe_kwargs = nest.map_structure(
-        lambda v: _zeros_like_spec(v) if isinstance(v, KerasTensor) else v, kwargs)
-    if layer._call_takes_training():
-        probe_kwargs["training"] = False  # a shape probe: no dropout draws
-    try:
-        with paused_recorders(), _metrics_kept(layer):
-            out = layer(probe, **probe_kwargs)
-    except (ValueError, TypeError) as e:
-        shapes = nest.map_structure(lambda t: t.shape, inputs)
-        raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
-                      f"inputs of shape {shapes} failed: {e}") from e
-    outputs = nest.map_structure(_spec_of, out)
+    # Sizes left open beyond the batch axis (a sequence's length) are probed twice, at two
+    # sizes: an output size that follows them is left open too.
+    open_sizes = any(d is None for t in nest.flatten([inputs, list(kwargs.values())])
+                     if isinstance(t, KerasTensor) for d in t.shape[1:])
+    outs = [_probe(layer, inputs, kwargs, size)
+            for size in ((_OPEN_SIZES[0], _OPEN_SIZES[1]) if open_sizes else (1,))]
+    outputs = nest.map_structure(_spec_of, *outs)
     if training is not None:
         kwargs["training"] = training
     add_node(layer, inputs, kwargs, outputs)
     return outputs
+
+
+# The sizes an open (None) axis other than the batch axis is probed at.
+_OPEN_SIZES = (32, 40)
+
+
+def _probe(layer, inputs, kwargs, open_size):
+    """The layer's output on zeros shaped like the symbolic inputs (batch 1, other open
+    axes ``open_size``), outside any recorder, its metrics left as they were."""
+    def zeros(t):
+        return _zeros_like_spec(t, open_size) if isinstance(t, KerasTensor) else t
+
+    probe = nest.map_structure(zeros, inputs)
+    probe_kwargs = nest.map_structure(zeros, kwargs)
+    if layer._call_takes_training():
+        probe_kwargs["training"] = False  # a shape probe: no dropout draws
+    try:
+        with paused_recorders(), _metrics_kept(layer):
+            return layer(probe, **probe_kwargs)
+    except (ValueError, TypeError) as e:
+        shapes = nest.map_structure(lambda t: t.shape, inputs)
+        raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
+                      f"inputs of shape {shapes} failed: {e}") from e
 
 
 def _by_name(layer, rest):
@@ -189,14 +206,23 @@ def _metrics_kept(layer):
             v.assign(value)
 
 
-def _zeros_like_spec(t):
-    shape = tuple(1 if d is None else d for d in t.shape)
+def _zeros_like_spec(t, open_size=1):
+    shape = tuple((1 if i == 0 else open_size) if d is None else d
+                  for i, d in enumerate(t.shape))
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
 
 
-def _spec_of(value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"a layer called on symbolic tensors must return tensors; it "
-                        f"returned {type(value).__name__}")
-    shape = (None,) + tuple(value.shape[1:]) if value.ndim else ()
+def _spec_of(value, *others):
+    """The KerasTensor of a probe's output; with a second probe's (other open sizes), the
+    sizes that differ between them are left open."""
+    for v in (value, *others):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"a layer called on symbolic tensors must return tensors; it "
+                            f"returned {type(v).__name__}")
+    if not value.ndim:
+        return KerasTensor((), value.dtype)
+    shape = [None] + list(value.shape[1:])
+    for other in others:
+        shape[1:] = [d if len(other.shape) == len(value.shape) and d == o else None
+                     for d, o in zip(shape[1:], other.shape[1:])]
     return KerasTensor(shape, value.dtype)
