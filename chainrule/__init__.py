@@ -39,6 +39,7 @@ from .compiler.jit import function
 from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
+newaxis = None  # x[:, tf.newaxis], as NumPy's
 
 
 def is_tensor(x):

@@ -132,8 +132,8 @@ def cast(x, dtype):
 # -- the same functions as keras.ops, under TF-Keras 2's names -----------------------------
 shape, ndim, dtype, zeros, ones = ops.shape, ops.ndim, ops.dtype, ops.zeros, ops.ones
 mean, sum, max, min = ops.mean, ops.sum, ops.max, ops.min  # noqa: A001
-std, var, square, sqrt, exp, log, abs = (ops.std, ops.var, ops.square, ops.sqrt, ops.exp,  # noqa: A001
-                                         ops.log, ops.abs)
+std, var, square, sqrt, exp, log = ops.std, ops.var, ops.square, ops.sqrt, ops.exp, ops.log
+abs = ops.abs  # noqa: A001
 dot, reshape, clip = ops.dot, ops.reshape, ops.clip
 sigmoid, relu, softmax = ops.sigmoid, ops.relu, ops.softmax
 stop_gradient = ops.stop_gradient

@@ -73,6 +73,10 @@ class Metric:
         for v in self.variables:
             v.assign(np.zeros(v.shape, v.dtype))
 
+    def reset_states(self):
+        """TF-Keras 2's name for :meth:`reset_state`."""
+        self.reset_state()
+
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
         result = self.result()

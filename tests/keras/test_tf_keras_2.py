@@ -290,3 +290,28 @@ def test_symbolic_axes_left_open_stay_open_through_layers():
         assert model.predict(np.zeros((2, length, 10), "float32"), verbose=0).shape == (2, 2)
     fixed = keras.Input(shape=(8, 10))
     assert layers.Conv1D(3, 3)(fixed).shape == (None, 6, 3)
+
+
+def test_lambda_layer():
+    model = keras.Sequential([
+        layers.Lambda(lambda x: tf.stack([x, x**2], axis=1)),
+        layers.Dense(units=1, kernel_initializer=tf.random.normal)])
+    x = np.linspace(-1, 1, 8).astype("float32")
+    assert model(x).shape == (8, 1)
+    scale = layers.Lambda(lambda x, factor: x * factor, arguments={"factor": 3.0})
+    assert scale(np.ones((2, 2), "float32")).numpy().sum() == 12.0
+    flagged = layers.Lambda(lambda x, training=None: x + (1.0 if training else 0.0))
+    assert float(flagged(tf.zeros((1, 1)), training=True)[0, 0]) == 1.0
+    inputs = keras.Input((4,))
+    out = layers.Lambda(lambda x: x[:, tf.newaxis])(inputs)
+    assert out.shape == (None, 1, 4)
+    config = layers.serialize(scale)
+    with pytest.raises(ValueError, match="holds Python code"):
+        layers.deserialize(config)
+
+
+def test_metrics_keep_tf_keras_2s_reset_states():
+    metric = keras.metrics.Mean()
+    metric.update_state([1.0, 3.0])
+    metric.reset_states()
+    assert float(metric.count) == 0
