@@ -33,7 +33,7 @@ from .ops.custom_gradient import custom_gradient
 from . import config, debug, errors, linalg, math, nn, ops, random
 from .config import device
 from .debug import print_ as print  # noqa: A004  (tf.print)
-from .control_flow import cond
+from .control_flow import TensorArray, cond, init_scope
 from .graph import Graph
 from .compiler.jit import function
 from . import distribute
