@@ -315,3 +315,22 @@ def test_metrics_keep_tf_keras_2s_reset_states():
     metric.update_state([1.0, 3.0])
     metric.reset_states()
     assert float(metric.count) == 0
+
+
+def test_register_keras_serializable_and_submodules(tmp_path):
+    @keras.saving.register_keras_serializable()
+    class Doubler(layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    inputs = keras.Input((2,))
+    inner = keras.Sequential([layers.Dense(3)])
+    model = keras.Model(inputs, inner(Doubler()(inputs)))
+    assert [type(m).__name__ for m in model.submodules].count("Dense") == 1
+    assert len(model.submodules) == 4  # the input layer, Doubler, the Sequential, its Dense
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")  # no custom_objects needed
+    x = np.ones((1, 2), "float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(TypeError, match="registers classes"):
+        keras.saving.register_keras_serializable()(lambda x: x)

@@ -419,6 +419,12 @@ class Layer:
             out.extend(layer._losses)
         return out + self._weight_penalties()
 
+    @property
+    def submodules(self):
+        """Every layer below this one, depth first (``tf.Module``'s name, which TF-Keras 2
+        layers have)."""
+        return tuple(self._flatten_layers()[1:])
+
     def _flatten_layers(self):
         """This layer and every layer below it, depth first, each once."""
         out, seen, stack = [], set(), [self]
