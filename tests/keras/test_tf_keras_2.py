@@ -334,3 +334,12 @@ def test_register_keras_serializable_and_submodules(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(TypeError, match="registers classes"):
         keras.saving.register_keras_serializable()(lambda x: x)
+
+
+def test_optimizer_lr_is_learning_rate():
+    opt = keras.optimizers.SGD(0.1)
+    assert opt.lr is opt.learning_rate
+    keras.backend.set_value(opt.lr, 0.25)
+    assert float(opt.learning_rate.numpy()) == 0.25
+    opt.lr = 0.5
+    assert float(opt.learning_rate.numpy()) == 0.5

@@ -80,6 +80,9 @@ class Optimizer:
             self._schedule = None
             self._learning_rate.assign(np.float32(value))
 
+    # TF-Keras 2's name for it (code such as learning-rate callbacks still reads it).
+    lr = learning_rate
+
     # -- slots ---------------------------------------------------------------------------
     def build(self, var_list):
         """Creates the per-variable state; subclasses call :meth:`add_slot` here."""
