@@ -36,6 +36,7 @@ import numpy as np
 from .. import config, random
 from .. import recording
 from ..errors import OperatorNotAllowedInGraphError
+from ..primitives.primitive import OpError
 from ..tensor import Tensor, TensorSpec
 from ..variable import Variable
 from .builder import GraphBuilder, TraceError
@@ -549,19 +550,27 @@ class ConcreteFunction:
         return f"ConcreteFunction {self.pretty_printed_signature()}"
 
 
+class ArgumentSpecError(OpError, TypeError):
+    """An argument that does not fit its TensorSpec. A TypeError, as TensorFlow raises for a
+    function's ``input_signature``, and an InvalidArgumentError, as it raises for a
+    concrete function's arguments."""
+
+
 def _conformed(arg, spec, what):
-    """``arg`` as a tensor fitting ``spec``, or a TypeError naming ``what`` and the spec."""
+    """``arg`` as a tensor fitting ``spec``, or an :class:`ArgumentSpecError` naming
+    ``what`` and the spec."""
     if not isinstance(arg, Tensor):
         try:
             arg = Tensor._wrap(np.asarray(arg, dtype=spec.dtype))
         except (TypeError, ValueError):
-            raise TypeError(f"{what}: {arg!r} cannot be converted to {spec}") from None
+            raise ArgumentSpecError(f"{what}: {arg!r} cannot be converted to {spec}") from None
         if not spec.is_compatible_with(arg):
-            raise TypeError(f"{what}: a value of shape {tuple(arg.shape)} does not fit {spec}")
+            raise ArgumentSpecError(f"{what}: a value of shape {tuple(arg.shape)} does not "
+                                    f"fit {spec}")
         return arg
     if not spec.is_compatible_with(arg):
-        raise TypeError(f"{what}: a {arg.dtype.name} tensor of shape {tuple(arg.shape)} does "
-                        f"not fit {spec}")
+        raise ArgumentSpecError(f"{what}: a {arg.dtype.name} tensor of shape "
+                                f"{tuple(arg.shape)} does not fit {spec}")
     return arg
 
 

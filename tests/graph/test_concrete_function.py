@@ -83,3 +83,12 @@ def test_get_concrete_function_without_arguments_needs_a_signature():
     f = tf.function(lambda x: x)
     with pytest.raises(ValueError, match="needs arguments"):
         f.get_concrete_function()
+
+
+def test_a_concrete_function_refuses_other_dtypes_as_tensorflow_does():
+    double = tf.function(lambda a: a + a)
+    concrete = double.get_concrete_function(tf.constant(1.0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not fit"):
+        concrete(tf.constant(1))
+    with pytest.raises(TypeError):  # the same error is a TypeError too
+        concrete(tf.constant(1))
