@@ -92,3 +92,21 @@ def test_a_concrete_function_refuses_other_dtypes_as_tensorflow_does():
         concrete(tf.constant(1))
     with pytest.raises(TypeError):  # the same error is a TypeError too
         concrete(tf.constant(1))
+
+
+def test_a_graph_as_tensorflow_lists_it():
+    w = tf.Variable(2.0, name="w")
+
+    @tf.function
+    def f(x):
+        return tf.exp(x) * w + 1.0
+
+    graph = f.get_concrete_function(tf.constant(1.0)).graph
+    nodes = graph.as_graph_def().node
+    by_name = {n.name: n for n in nodes}
+    assert [n.op for n in nodes[:3]] == ["Placeholder", "VarHandleOp", "Const"]
+    exp = next(n for n in nodes if n.op == "exp")
+    assert exp.input == ["x"]
+    multiply = next(n for n in nodes if n.op == "multiply")
+    assert multiply.input == [exp.name, "w"] and by_name["w"].op == "VarHandleOp"
+    assert len(graph.get_operations()) == 3
