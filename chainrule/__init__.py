@@ -30,7 +30,7 @@ from .ops import (
 from .tensor import TensorShape, TensorSpec
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
-from . import config, debug, errors, linalg, math, nn, ops, random
+from . import config, debug, errors, linalg, math, nn, ops, random, train
 from .config import device
 from .debug import print_ as print  # noqa: A004  (tf.print)
 from .control_flow import TensorArray, cond, init_scope

@@ -22,7 +22,7 @@ LAYERS = [
     {"errors"},
     {"ops"},
     {"random", "math", "nn", "linalg"},
-    {"autodiff", "module", "control_flow"},
+    {"autodiff", "module", "control_flow", "train"},
     {"debug", "testing"},
     {"graph.graph"},
     {"graph"},
