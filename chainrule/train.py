@@ -72,7 +72,8 @@ class Checkpoint:
     >>> m = cr.Module(); m.w = cr.Variable([1.0, 2.0])
     >>> prefix = os.path.join(tempfile.mkdtemp(), "ckpt")
     >>> path = cr.train.Checkpoint(model=m).write(prefix)
-    >>> m.w.assign([0.0, 0.0]); _ = cr.train.Checkpoint(model=m).restore(prefix)
+    >>> _ = m.w.assign([0.0, 0.0])
+    >>> _ = cr.train.Checkpoint(model=m).restore(prefix)
     >>> m.w.numpy().tolist()
     [1.0, 2.0]
     """
