@@ -112,7 +112,10 @@ class Layer:
         first of ``call``'s by name, ``layer(targets=t, logits=l)``) is what the layer is
         built from; the others go to ``call`` as given, arrays among them as tensors."""
         training = kwargs.pop("training", None)
-        inputs, rest = self._split_call_args(args, kwargs)
+        if len(args) == 1 and not kwargs:  # the usual call, layer(x): nothing more to sort
+            inputs, rest = args[0], ()
+        else:
+            inputs, rest = self._split_call_args(args, kwargs)
         if keras_tensor.is_symbolic(inputs) or ((rest or kwargs) and keras_tensor.is_symbolic(
                 [rest, list(kwargs.values())])):
             # the functional API: record, do not compute
@@ -121,8 +124,8 @@ class Layer:
         if rest or kwargs:
             rest = tuple(_array_to_tensor(v, self.dtype) for v in rest)
             kwargs = {k: _array_to_tensor(v, self.dtype) for k, v in kwargs.items()}
-        params = self._call_params()
-        if "training" in params and params.index("training") - 1 > len(rest):
+        position = self._training_position()
+        if position is not None and position > len(rest):
             kwargs["training"] = training  # unless `training` came positionally
         state = _call_state
         if state.depth == 0 and state.with_losses:
@@ -175,7 +178,17 @@ class Layer:
         self.built = True
 
     def _call_takes_training(self):
-        return "training" in self._call_params()
+        return self._training_position() is not None
+
+    def _training_position(self):
+        """Where ``training`` is among ``call``'s arguments (the inputs are 0), or None."""
+        cls = type(self)
+        cached = cls.__dict__.get("_training_position_cache", False)
+        if cached is False:
+            params = self._call_params()
+            cached = params.index("training") - 1 if "training" in params else None
+            cls._training_position_cache = cached
+        return cached
 
     def _call_params(self):
         """The names of ``call``'s parameters (``self`` first), looked up once per class."""
