@@ -27,17 +27,19 @@ from .ops import (
     acos, add_n, asin, atan, clip_by_global_norm, clip_by_norm, cos, cosh, cumsum, einsum,
     norm, pad, reduce_all, reduce_any, reduce_prod, sin, sinh, tan,
 )
-from .tensor import TensorShape
+from .tensor import TensorShape, TensorSpec
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
-from . import config, debug, errors, linalg, math, nn, ops, random
+from . import config, debug, errors, linalg, math, nn, ops, random, train
 from .config import device
-from .control_flow import cond
+from .debug import print_ as print  # noqa: A004  (tf.print)
+from .control_flow import TensorArray, cond, init_scope
 from .graph import Graph
 from .compiler.jit import function
 from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
+newaxis = None  # x[:, tf.newaxis], as NumPy's
 
 
 def is_tensor(x):
@@ -86,10 +88,20 @@ zeros_initializer zeros_like
 """.split())
 
 
+# TensorFlow's top-level initializer names, for Keras's initializers of the same defaults.
+_INITIALIZERS = {"zeros_initializer": "Zeros", "ones_initializer": "Ones",
+                 "constant_initializer": "Constant",
+                 "random_normal_initializer": "RandomNormal",
+                 "random_uniform_initializer": "RandomUniform"}
+
+
 def __getattr__(name):
     # The Keras API (and ONNX export) is imported on first use, so the core stays light to import.
     if name in ("keras", "data", "onnx"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name in _INITIALIZERS:
+        from .keras import initializers
+        return getattr(initializers, _INITIALIZERS[name])
     kind = "TensorFlow name" if name in _TENSORFLOW_NAMES else None
     raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"])

@@ -1,4 +1,5 @@
-"""``chainrule.cond``: a branch on a tensor's value that a traced function keeps.
+"""``chainrule.cond``: a branch on a tensor's value that a traced function keeps; with
+``TensorArray`` (a list of tensors, written one by one and stacked) and ``init_scope``.
 
 Eagerly, ``cond`` calls the branch the predicate picks, like an ``if``. Inside a traced
 function (``chainrule.function``), where an ``if`` on a tensor would be fixed at the
@@ -10,11 +11,13 @@ updates would happen); ``cond`` refuses it with a message saying what to do.
 
 import numpy as np
 
-from . import nest, recording
-from .ops import convert_to_tensor, where
+import contextlib
+
+from . import dtypes, nest, recording
+from .ops import concat, convert_to_tensor, stack, unstack, where
 from .tensor import Tensor
 
-__all__ = ["cond"]
+__all__ = ["cond", "TensorArray", "init_scope"]
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):
@@ -77,3 +80,97 @@ def _describe(obj):
     if isinstance(obj, dict):
         return f"dict with keys {sorted(obj)}"
     return type(obj).__name__
+
+
+class TensorArray:
+    """TensorFlow's ``TensorArray``: tensors of one dtype written by index and read back,
+    stacked or concatenated. ``write`` returns the array to use next, as in TensorFlow.
+    A traced function unrolls the Python loop that fills it, so its graph holds each
+    write; ``size`` is fixed unless ``dynamic_size=True``.
+
+    >>> import chainrule as cr
+    >>> ta = cr.TensorArray(cr.float32, size=2)
+    >>> ta = ta.write(0, cr.constant([1.0, 2.0])).write(1, cr.constant([3.0, 4.0]))
+    >>> ta.stack().numpy().tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+
+    def __init__(self, dtype, size=None, dynamic_size=None, clear_after_read=None,
+                 tensor_array_name=None, handle=None, flow=None, infer_shape=True,
+                 element_shape=None, colocate_with_first_write_call=True, name=None):
+        self.dtype = dtypes.as_dtype(dtype)
+        self.dynamic_size = bool(dynamic_size)
+        self._items = [None] * (0 if size is None else int(size))
+        self.element_shape = element_shape
+
+    def _index(self, index, writing):
+        i = int(index)
+        if i < 0 or (i >= len(self._items) and not (writing and self.dynamic_size)):
+            raise IndexError(f"TensorArray: index {i} is out of range for size "
+                             f"{len(self._items)}" + ("" if self.dynamic_size else
+                                                      " (dynamic_size=False)"))
+        return i
+
+    def write(self, index, value, name=None):
+        value = convert_to_tensor(value, dtype=self.dtype)
+        i = self._index(index, writing=True)
+        out = self._copy()
+        out._items.extend([None] * (i + 1 - len(out._items)))
+        out._items[i] = value
+        return out
+
+    def read(self, index, name=None):
+        value = self._items[self._index(index, writing=False)]
+        if value is None:
+            raise ValueError(f"TensorArray: index {int(index)} was never written")
+        return value
+
+    def size(self, name=None):
+        return convert_to_tensor(len(self._items), dtype=dtypes.int32)
+
+    def _written(self):
+        missing = [i for i, v in enumerate(self._items) if v is None]
+        if missing:
+            raise ValueError(f"TensorArray: indices {missing[:5]} were never written")
+        return self._items
+
+    def stack(self, name=None):
+        """The elements stacked on a new first axis."""
+        if not self._items:
+            return convert_to_tensor([], dtype=self.dtype)
+        return stack(self._written(), axis=0)
+
+    def gather(self, indices, name=None):
+        return stack([self.read(i) for i in np.asarray(indices).reshape(-1)], axis=0)
+
+    def concat(self, name=None):
+        return concat(self._written(), axis=0)
+
+    def unstack(self, value, name=None):
+        out = self._copy()
+        out._items = list(unstack(convert_to_tensor(value, dtype=self.dtype), axis=0))
+        return out
+
+    def scatter(self, indices, value, name=None):
+        out = self
+        for i, v in zip(np.asarray(indices).reshape(-1), unstack(convert_to_tensor(value))):
+            out = out.write(i, v)
+        return out
+
+    def _copy(self):
+        out = object.__new__(TensorArray)
+        out.__dict__.update(self.__dict__, _items=list(self._items))
+        return out
+
+
+@contextlib.contextmanager
+def init_scope():
+    """Runs the block outside any recording (TensorFlow's ``tf.init_scope``): in a traced
+    function its ops and Variable updates happen once, while tracing, and are not part of
+    the graph (the usual use: making or initialising state on the first call)."""
+    saved = recording.state.recorders, recording.state.listeners
+    recording.state.recorders, recording.state.listeners = [], []
+    try:
+        yield
+    finally:
+        recording.state.recorders, recording.state.listeners = saved

@@ -212,3 +212,72 @@ def check_numerics():
     finally:
         if checker in recorders:
             recorders.remove(checker)
+
+
+# -- tf.print ------------------------------------------------------------------------------
+class _Print:
+    """``chainrule.print`` as a graph effect: a traced function keeps it as a node, so each
+    run of the graph prints the values of that run (Python's ``print`` in a traced function
+    prints once, while tracing). Its operands are the tensors printed; ``layout`` says where
+    each goes among the other (Python) items."""
+
+    name = "print"
+    vjp = None
+    why = "printing is a side effect, not a function of its inputs"
+
+    def apply(self, *tensors, layout, sep, end, stream, summarize):
+        if recording.listeners():  # traced (or replayed inside a trace): a node of the
+            # graph, which prints when the graph runs; tracing itself prints nothing
+            recording.announce_effect(self, tensors, {"layout": layout, "sep": sep, "end": end,
+                                                      "stream": stream,
+                                                      "summarize": summarize})
+            return
+        parts = [_format_value(tensors[x], summarize) if kind == "tensor" else str(x)
+                 for kind, x in layout]
+        stream = sys.stderr if stream is None else stream
+        stream.write(sep.join(parts) + end)
+
+    def changes(self, *tensors, **params):
+        return []
+
+    def __repr__(self):
+        return "<effect print>"
+
+
+PRINT = _Print()
+
+
+def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
+    """TensorFlow's ``tf.print``: writes ``inputs`` (tensors as arrays, ``summarize`` items
+    from each end of a long axis; other values as ``str``) to ``output_stream`` (standard
+    error by default, as TensorFlow does). Inside :func:`chainrule.function` it prints at
+    every call, not only while tracing.
+
+    >>> import sys, chainrule as cr
+    >>> cr.print("x:", cr.constant([1, 2, 3]), output_stream=sys.stdout)
+    x: [1 2 3]
+    """
+    from .tensor import Tensor
+
+    tensors, layout = [], []
+    for x in inputs:
+        if isinstance(x, (Tensor, np.ndarray)):
+            layout.append(("tensor", len(tensors)))
+            tensors.append(x if isinstance(x, Tensor) else Tensor._wrap(x))
+        else:
+            layout.append(("text", x))
+    PRINT.apply(*tensors, layout=tuple(layout), sep=sep, end=end, stream=output_stream,
+                summarize=summarize)
+
+
+def _format_value(tensor, summarize):
+    value = np.asarray(getattr(tensor, "_value", tensor))  # a compiled graph passes arrays
+    if value.dtype.kind in "SUO" and value.ndim == 0:
+        item = value.item()
+        return item.decode() if isinstance(item, bytes) else str(item)
+    if value.ndim == 0:
+        return f"{value.item():g}" if value.dtype.kind == "f" else str(value.item())
+    threshold = value.size + 1 if summarize is None or summarize < 0 else 2 * summarize
+    return np.array2string(value, separator=" ", threshold=threshold,
+                           edgeitems=max(summarize or 0, 1), max_line_width=10**6,
+                           formatter={"float_kind": lambda v: f"{v:g}", "int_kind": str})

@@ -42,10 +42,22 @@ __all__ = [
 ]
 
 
+# TensorFlow's DataType enum numbers (``tf.zeros(3, 1)`` passes float32 as 1).
+_TF_ENUM = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
+            9: "int64", 10: "bool", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
+
+
 def as_dtype(dtype):
-    """A NumPy dtype from a dtype, a type, or a name such as ``"float32"``."""
+    """A NumPy dtype from a dtype, a type, a name such as ``"float32"``, or TensorFlow's
+    DataType enum number (1 is float32)."""
     if isinstance(dtype, np.dtype):
         return dtype
+    if isinstance(dtype, int) and not isinstance(dtype, builtins.bool):
+        if dtype not in _TF_ENUM:
+            raise TypeError(f"not a dtype: {dtype!r} is not one of TensorFlow's DataType "
+                            f"numbers chainrule has ({sorted(_TF_ENUM)}); use e.g. "
+                            f"chainrule.float32 or 'float32'")
+        return np.dtype(_TF_ENUM[dtype])
     try:
         return np.dtype(dtype)
     except TypeError:

@@ -38,13 +38,15 @@ class TensorShape(tuple):
         return list(self)
 
     def num_elements(self):
+        if not self.is_fully_defined():
+            return None
         n = 1
         for d in self:
             n *= d
         return n
 
     def is_fully_defined(self):
-        return True
+        return all(d is not None for d in self)  # a TensorSpec's shape may leave some open
 
     def concatenate(self, other):
         return TensorShape(tuple(self) + tuple(other))
@@ -54,6 +56,65 @@ class TensorShape(tuple):
 
     def __str__(self):  # "(2, 3)" in messages and f-strings, as TensorFlow prints it
         return tuple.__repr__(self)
+
+
+class TensorSpec:
+    """What a tensor argument must be: a ``shape`` (``None`` for a size, or for the whole
+    shape, left open), a ``dtype`` and an optional ``name`` (TensorFlow's ``TensorSpec``,
+    for ``chainrule.function(input_signature=...)`` and ``get_concrete_function``).
+
+    >>> import chainrule as cr
+    >>> spec = cr.TensorSpec([None, 3], cr.float32)
+    >>> spec, spec.is_compatible_with(cr.zeros((5, 3))), spec.is_compatible_with(cr.zeros(3))
+    (TensorSpec(shape=(None, 3), dtype=tf.float32, name=None), True, False)
+    """
+
+    __slots__ = ("_shape", "dtype", "name")
+
+    def __init__(self, shape, dtype=dtypes.float32, name=None):
+        self._shape = None if shape is None else tuple(
+            None if d is None else int(d) for d in shape)
+        self.dtype = dtypes.as_dtype(dtype)
+        self.name = name
+
+    @classmethod
+    def from_tensor(cls, tensor, name=None):
+        return cls(tensor.shape, tensor.dtype, name)
+
+    @property
+    def shape(self):
+        """A :class:`TensorShape` (sizes may be None), or None when the rank is open."""
+        return None if self._shape is None else TensorShape(self._shape)
+
+    def is_compatible_with(self, value):
+        """Whether ``value`` (a tensor, an array or another spec) fits this spec."""
+        shape = value._shape if isinstance(value, TensorSpec) else np.shape(value)
+        dtype = value.dtype if isinstance(value, TensorSpec) else (
+            getattr(value, "dtype", None) or np.asarray(value).dtype)
+        if dtypes.as_dtype(dtype) != self.dtype:
+            return False
+        if self._shape is None or shape is None:
+            return True
+        return len(shape) == len(self._shape) and all(
+            a is None or b is None or a == b for a, b in zip(self._shape, shape))
+
+    def example(self, size=1):
+        """Zeros of this spec, ``size`` along each open axis (a scalar for an open rank)."""
+        shape = () if self._shape is None else tuple(size if d is None else d
+                                                     for d in self._shape)
+        return Tensor._wrap(np.zeros(shape, self.dtype))
+
+    def __eq__(self, other):
+        return isinstance(other, TensorSpec) and (self._shape, self.dtype, self.name) == (
+            other._shape, other.dtype, other.name)
+
+    def __hash__(self):
+        return hash((self._shape, self.dtype, self.name))
+
+    def __repr__(self):
+        shape = "<unknown>" if self._shape is None else tuple.__repr__(self._shape)
+        name = None if self.name is None else repr(self.name)
+        return f"TensorSpec(shape={shape}, dtype=tf.{self.dtype.name}, name={name})"
 
 
 class Tensor:

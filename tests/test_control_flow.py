@@ -89,3 +89,50 @@ def test_python_values_still_branch_freely():
 
     assert float(f(tf.constant(1.0), True)) == 2.0 and float(f(tf.constant(1.0), False)) == 1.0
     assert np.isfinite(float(f(tf.constant(1.0), True)))
+
+
+def test_tensor_array_in_a_traced_loop():
+    @tf.function
+    def running_sums(x):
+        states = tf.TensorArray(tf.float32, size=x.shape[0])
+        state = tf.zeros(x.shape[1:])
+        for i in tf.range(x.shape[0]):
+            state = state + x[i]
+            states = states.write(i, state)
+        return states.stack()
+
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(running_sums(x).numpy(), np.cumsum(x.numpy(), axis=0))
+    np.testing.assert_array_equal(running_sums(x * 2).numpy(), 2 * np.cumsum(x.numpy(), 0))
+    assert running_sums.tracing_count == 1
+
+
+def test_tensor_array_reads_sizes_and_errors():
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    ta = ta.write(0, [1.0]).write(2, [3.0])
+    assert int(ta.size()) == 3
+    with pytest.raises(ValueError, match=r"indices \[1\] were never written"):
+        ta.stack()
+    ta = ta.write(1, [2.0])
+    assert ta.concat().numpy().tolist() == [1.0, 2.0, 3.0]
+    assert ta.gather([2, 0]).numpy().tolist() == [[3.0], [1.0]]
+    fixed = tf.TensorArray(tf.int32, size=1)
+    with pytest.raises(IndexError, match="out of range for size 1"):
+        fixed.write(1, 5)
+    assert fixed.unstack(tf.constant([[1, 2], [3, 4]])).read(1).numpy().tolist() == [3, 4]
+
+
+def test_init_scope_runs_once_while_tracing():
+    v = tf.Variable(0)
+    calls = []
+
+    @tf.function
+    def f():
+        if not calls:
+            with tf.init_scope():
+                calls.append(1)
+                v.assign_add(1)
+        return v + 0
+
+    assert [int(f()) for _ in range(3)] == [1, 1, 1]
+    assert int(v.numpy()) == 1

@@ -29,8 +29,11 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     With ``reduce_retracing=True`` one trace serves every batch size (the first axis of
     the tensor arguments), once two traces have shown the graph does not depend on it.
     Traces are kept per signature up to :func:`chainrule.config.set_trace_cache_size`,
-    least recently used out. ``input_signature`` and ``autograph`` are accepted for
-    compatibility and ignored.
+    least recently used out. ``input_signature`` (a list of :class:`~chainrule.TensorSpec`)
+    fixes what the arguments must be: others are refused with a TypeError, lists and
+    arrays are converted to its dtypes (sizes left open still trace anew, where TensorFlow
+    makes one trace for them). ``get_concrete_function(...)`` gives one trace as a
+    callable with its graph. ``autograph`` is accepted for compatibility and ignored.
 
     >>> import chainrule as cr
     >>> @cr.function
@@ -51,6 +54,7 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     """
     if func is None:
         return functools.partial(function, jit_compile=jit_compile,
+                                 input_signature=input_signature,
                                  reduce_retracing=reduce_retracing)
     return Function(func, compile=compile if jit_compile else None,
-                    reduce_retracing=reduce_retracing)
+                    reduce_retracing=reduce_retracing, input_signature=input_signature)

@@ -29,7 +29,6 @@ import numbers
 import os
 import sys
 import threading
-import types
 import warnings
 
 import numpy as np
@@ -37,7 +36,8 @@ import numpy as np
 from .. import config, random
 from .. import recording
 from ..errors import OperatorNotAllowedInGraphError
-from ..tensor import Tensor
+from ..primitives.primitive import OpError
+from ..tensor import Tensor, TensorSpec
 from ..variable import Variable
 from .builder import GraphBuilder, TraceError
 from .graph import CONSTANT, INPUT, VARIABLE
@@ -288,9 +288,14 @@ class Function:
         tracing_count: how many times the function has been traced.
     """
 
-    def __init__(self, fn, compile=None, reduce_retracing=False):
+    def __init__(self, fn, compile=None, reduce_retracing=False, input_signature=None):
         functools.update_wrapper(self, fn)
         self._fn = fn
+        self.input_signature = None if input_signature is None else tuple(input_signature)
+        if self.input_signature is not None and not all(
+                isinstance(s, TensorSpec) for s in nest_leaves(self.input_signature)):
+            raise TypeError(f"function '{fn.__name__}': input_signature must hold "
+                            f"chainrule.TensorSpec objects; received {input_signature!r}")
         self.compile = compile
         self.reduce_retracing = reduce_retracing
         self._traces = TraceCache()
@@ -304,6 +309,14 @@ class Function:
         self.tracing_count = 0
 
     def __call__(self, *args, **kwargs):
+        return self._call((), args, kwargs)
+
+    def _call(self, bound, args, kwargs):
+        """The call with ``bound`` (a method's instance) ahead of ``args``; the
+        input_signature describes ``args``."""
+        if self.input_signature is not None:
+            args, kwargs = self._conform(args, kwargs, len(bound)), {}
+        args = tuple(bound) + tuple(args)
         if config.functions_run_eagerly():  # tf.config.run_functions_eagerly(True)
             return self._fn(*args, **kwargs)
         traced, tensors = self._traced_for(args, kwargs)
@@ -311,6 +324,50 @@ class Function:
         # The compiled path works on bare arrays, so a tape could not record it: while any
         # recorder is active the graph runs op by op through the normal dispatch instead.
         return traced.run(tensors, compiled=self.compile is not None and not recording.recorders())
+
+    def _conform(self, args, kwargs, skip=0):
+        """The arguments as tensors of ``input_signature``'s specs (lists and arrays are
+        converted); a TypeError for a missing, extra or unfitting one."""
+        signature = self.input_signature
+        if kwargs:
+            names = list(inspect.signature(self._fn).parameters)[skip:skip + len(signature)]
+            extra = [k for k in kwargs if k not in names]
+            if extra:
+                raise TypeError(f"function '{self.__name__}' got unexpected keyword "
+                                f"argument(s) {extra}; its input_signature names {names}")
+            args = tuple(args) + tuple(kwargs[n] for n in names[len(args):] if n in kwargs)
+        if len(args) != len(signature):
+            raise TypeError(f"function '{self.__name__}' takes {len(signature)} argument(s) "
+                            f"by its input_signature {list(signature)}; received {len(args)}")
+        out = []
+        for i, (arg, spec) in enumerate(zip(args, signature)):
+            out.append(_conformed(arg, spec, f"function '{self.__name__}' argument {i}"))
+        return tuple(out)
+
+    def get_concrete_function(self, *args, **kwargs):
+        return self._concrete((), args, kwargs)
+
+    def _concrete(self, bound, args, kwargs):
+        """The trace for these arguments as a :class:`ConcreteFunction` (traced now if it
+        is new). Tensor arguments may be given as :class:`~chainrule.TensorSpec` (open
+        sizes are traced at 1); with no arguments, the ``input_signature`` is used."""
+        if not args and not kwargs:
+            if self.input_signature is None:
+                raise ValueError(f"function '{self.__name__}': get_concrete_function() needs "
+                                 f"arguments (tensors or TensorSpecs), or an input_signature")
+            args = self.input_signature
+        specs = nest_map(_spec_of, (tuple(args), kwargs))
+        examples = nest_map(lambda x: x.example() if isinstance(x, TensorSpec) else x,
+                            (tuple(args), kwargs))
+        traced, _ = self._traced_for(tuple(bound) + examples[0], examples[1])
+        return ConcreteFunction(self, traced, specs, bound)
+
+    def experimental_get_tracing_count(self):
+        return self.tracing_count
+
+    def pretty_printed_concrete_signatures(self, verbose=True):
+        """Each trace's inputs and outputs, one block per trace (TensorFlow's listing)."""
+        return "\n\n".join(_signature_text(traced.graph) for traced in self._traces.values())
 
     def get_graph(self, *args, **kwargs):
         """The graph for these arguments' signature (traced now if it is new; not run)."""
@@ -366,7 +423,7 @@ class Function:
                 f"making the chainrule.function again in a loop (define it once, outside), "
                 f"(2) tensors of changing shapes (reduce_retracing=True lets one trace serve "
                 f"every batch size), (3) Python numbers or objects as arguments, each new "
-                f"value a new signature (pass tensors).", stacklevel=4)
+                f"value a new signature (pass tensors).", stacklevel=5)
         return traced
 
     def _trace(self, args, kwargs):
@@ -374,10 +431,184 @@ class Function:
 
     def __get__(self, instance, owner=None):
         # As a method decorator: bind `self` like a plain function would.
-        return self if instance is None else types.MethodType(self, instance)
+        return self if instance is None else _BoundFunction(self, instance)
 
     def __repr__(self):
         return f"<chainrule.function {self.__name__}: {self.tracing_count} trace(s)>"
+
+
+class _BoundFunction:
+    """A :class:`Function` used as a method, bound to its instance (what
+    ``instance.method`` gives): calls and ``get_concrete_function`` pass the instance
+    first; other attributes are the Function's."""
+
+    def __init__(self, function, instance):
+        self._function, self.__self__ = function, instance
+        self.__func__ = function
+
+    def __call__(self, *args, **kwargs):
+        return self._function._call((self.__self__,), args, kwargs)
+
+    def get_concrete_function(self, *args, **kwargs):
+        return self._function._concrete((self.__self__,), args, kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._function, name)
+
+    def __repr__(self):
+        return f"<bound {self._function!r} of {self.__self__!r}>"
+
+
+class ConcreteFunction:
+    """One trace of a :class:`Function`, for the argument specs it was made for
+    (``Function.get_concrete_function``): callable with tensors that fit them.
+
+    Attributes: ``graph`` (the :class:`~chainrule.graph.Graph`), ``inputs`` and ``outputs``
+    (the graph's input and output values), ``structured_input_signature`` (``(args,
+    kwargs)`` with a :class:`~chainrule.TensorSpec` for each tensor) and
+    ``structured_outputs`` (specs of the results). Calling it with other sizes where the
+    specs leave them open runs the function's own trace for those.
+    """
+
+    def __init__(self, function, traced, specs, instance=()):
+        self._function, self._traced, self._instance = function, traced, tuple(instance)
+        self.structured_input_signature = specs
+        self.name = function.__name__
+        params = inspect.signature(function._fn).parameters
+        bound = inspect.signature(function._fn).bind(*self._instance, *specs[0], **specs[1])
+        # (a method's instance is bound first and left out of the tensor parameters)
+        if self._instance:
+            del bound.arguments[next(iter(params))]
+        # the tensor parameters are the call's; Python values are fixed by the trace
+        self._params = [(name, value) for name, value in bound.arguments.items()
+                        if params[name].kind not in (params[name].VAR_POSITIONAL,
+                                                     params[name].VAR_KEYWORD)]
+        self._tensor_params = [name for name, value in self._params
+                               if any(isinstance(x, TensorSpec) for x in nest_leaves(value))]
+
+    @property
+    def graph(self):
+        return self._traced.graph
+
+    @property
+    def inputs(self):
+        return list(self.graph.inputs)
+
+    @property
+    def outputs(self):
+        return list(self.graph.outputs)
+
+    @property
+    def structured_outputs(self):
+        outputs = self.graph.outputs
+        leaves = [TensorSpec(outputs[x].shape, outputs[x].dtype) if kind == "value" else x
+                  for kind, x in self._traced._out_plan]
+        return _unflatten(self._traced._out_skeleton, iter(leaves))
+
+    def __call__(self, *args, **kwargs):
+        if len(args) > len(self._tensor_params):
+            raise TypeError(f"concrete function '{self.name}' takes {len(self._tensor_params)} "
+                            f"tensor argument(s) {self._tensor_params}; received {len(args)}")
+        given = dict(zip(self._tensor_params, args))
+        for name, value in kwargs.items():
+            if name not in self._tensor_params or name in given:
+                raise TypeError(f"concrete function '{self.name}': unexpected or repeated "
+                                f"argument {name!r}; its tensor arguments are "
+                                f"{self._tensor_params}")
+            given[name] = value
+        missing = [n for n in self._tensor_params if n not in given]
+        if missing:
+            raise TypeError(f"concrete function '{self.name}' is missing argument(s) {missing}")
+        call = {}
+        for name, spec in self._params:
+            if name in given:
+                call[name] = nest_map(lambda v, s: _conformed(v, s, f"concrete function "
+                                                               f"'{self.name}' argument "
+                                                               f"{name!r}")
+                                      if isinstance(s, TensorSpec) else v,
+                                      given[name], spec)
+            else:
+                call[name] = spec  # a Python value the trace was made for
+        # the layout of get_concrete_function's arguments, so the call finds its trace
+        names = [name for name, _ in self._params]
+        positional = names[:len(self.structured_input_signature[0])]
+        return self._function._call(self._instance, tuple(call.pop(n) for n in positional),
+                                    call)
+
+    def pretty_printed_signature(self, verbose=True):
+        """The arguments by their specs, and the results."""
+        lines = [f"{self.name}({', '.join(self._tensor_params)})", "  Args:"]
+        lines += [f"    {name}: {spec!r}" for name, spec in self._params]
+        lines.append("  Returns:")
+        lines += [f"    {spec!r}" for spec in nest_leaves(self.structured_outputs)]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<ConcreteFunction {self.name}({', '.join(self._tensor_params)})>"
+
+    def __str__(self):
+        return f"ConcreteFunction {self.pretty_printed_signature()}"
+
+
+class ArgumentSpecError(OpError, TypeError):
+    """An argument that does not fit its TensorSpec. A TypeError, as TensorFlow raises for a
+    function's ``input_signature``, and an InvalidArgumentError, as it raises for a
+    concrete function's arguments."""
+
+
+def _conformed(arg, spec, what):
+    """``arg`` as a tensor fitting ``spec``, or an :class:`ArgumentSpecError` naming
+    ``what`` and the spec."""
+    if not isinstance(arg, Tensor):
+        try:
+            arg = Tensor._wrap(np.asarray(arg, dtype=spec.dtype))
+        except (TypeError, ValueError):
+            raise ArgumentSpecError(f"{what}: {arg!r} cannot be converted to {spec}") from None
+        if not spec.is_compatible_with(arg):
+            raise ArgumentSpecError(f"{what}: a value of shape {tuple(arg.shape)} does not "
+                                    f"fit {spec}")
+        return arg
+    if not spec.is_compatible_with(arg):
+        raise ArgumentSpecError(f"{what}: a {arg.dtype.name} tensor of shape "
+                                f"{tuple(arg.shape)} does not fit {spec}")
+    return arg
+
+
+def _spec_of(x):
+    if isinstance(x, TensorSpec):
+        return x
+    if isinstance(x, (Tensor, np.ndarray)):
+        return TensorSpec(x.shape, x.dtype)
+    return x
+
+
+def _signature_text(graph):
+    args = [v for v in graph.inputs]
+    lines = [f"{graph.name}({', '.join(v.name or v.ref for v in args)})", "  Args:"]
+    lines += [f"    {v.name or v.ref}: {v.dtype.name} Tensor, shape={tuple(v.shape)}"
+              for v in args] or ["    (none)"]
+    lines.append("  Returns:")
+    lines += [f"    {v.dtype.name} Tensor, shape={tuple(v.shape)}" for v in graph.outputs] or \
+        ["    (nothing)"]
+    return "\n".join(lines)
+
+
+def nest_leaves(structure):
+    leaves = []
+    _flatten(structure, leaves, "")
+    return [leaf for leaf, _ in leaves]
+
+
+def nest_map(fn, *structures):
+    """``fn`` on the leaves of ``structures`` (nested alike), keeping the first's nesting."""
+    flat = []
+    for structure in structures:
+        leaves = []
+        skeleton = _flatten(structure, leaves, "")
+        flat.append([leaf for leaf, _ in leaves])
+        if len(flat) == 1:
+            first = skeleton
+    return _unflatten(first, iter(fn(*xs) for xs in zip(*flat)))
 
 
 def function(func=None, *, jit_compile=False, input_signature=None, autograph=True,

@@ -32,6 +32,8 @@ graph tape(w):
 ['multiply', 'add']
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..primitives.primitive import bind
@@ -138,6 +140,20 @@ class VariableUpdate:
 UPDATES = {name: VariableUpdate(name) for name in ("assign", "assign_add", "assign_sub")}
 
 
+class NodeDef(NamedTuple):
+    """One entry of :meth:`Graph.as_graph_def`."""
+
+    name: str
+    op: str
+    input: list
+
+
+class GraphDef(NamedTuple):
+    """:meth:`Graph.as_graph_def`'s result: ``node``, the :class:`NodeDef` list."""
+
+    node: list
+
+
 class Graph:
     """A captured computation: nodes over values, with named inputs and outputs.
 
@@ -178,6 +194,29 @@ class Graph:
     @property
     def constants(self):
         return [v for v in self.values if v.kind == CONSTANT]
+
+    def get_operations(self):
+        """The nodes, in execution order (TensorFlow's name for them)."""
+        return list(self.nodes)
+
+    def as_graph_def(self):
+        """The graph as TensorFlow's ``GraphDef`` reads from Python: ``.node``, one
+        :class:`NodeDef` per leaf value (input, variable, constant) and per node, each with
+        a ``name``, an ``op`` and ``input`` (the names of the values it reads)."""
+        names = {}
+        defs = []
+        for v in self.values:
+            if v.kind != RESULT:
+                names[v.index] = v.name or f"{v.kind}_{v.index}"
+                defs.append(NodeDef(names[v.index], {INPUT: "Placeholder",
+                                                     VARIABLE: "VarHandleOp",
+                                                     CONSTANT: "Const"}[v.kind], []))
+        for node in self.nodes:
+            name = f"{node.prim.name}_{node.index}"
+            if node.output is not None:
+                names[node.output.index] = name
+            defs.append(NodeDef(name, node.prim.name, [names[v.index] for v in node.inputs]))
+        return GraphDef(defs)
 
     def __repr__(self):
         return (f"<chainrule.Graph '{self.name}': {len(self.inputs)} inputs, "

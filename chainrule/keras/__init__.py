@@ -17,14 +17,14 @@ of any model, which finds model classes in the layer registry), ``callbacks``,
 
 import importlib
 
-from . import (activations, callbacks, initializers, layers, losses, metrics, models, ops,
-               optimizers, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
+               optimizers, preprocessing, random, regularizers, saving, utils)
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Sequential", "Model", "Input", "activations", "callbacks", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
-           "saving", "utils", "datasets"]
+__all__ = ["Sequential", "Model", "Input", "activations", "backend", "callbacks", "initializers",
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random",
+           "regularizers", "saving", "utils", "datasets"]
 
 
 def __getattr__(name):

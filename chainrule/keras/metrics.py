@@ -8,6 +8,8 @@ at every call of the graph, not only while tracing. The totals are float32, as K
 keeps them.
 """
 
+import threading
+
 import numpy as np
 
 from .. import ops, recording
@@ -71,9 +73,15 @@ class Metric:
         for v in self.variables:
             v.assign(np.zeros(v.shape, v.dtype))
 
+    def reset_states(self):
+        """TF-Keras 2's name for :meth:`reset_state`."""
+        self.reset_state()
+
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
-        return self.result()
+        result = self.result()
+        _last_call.result, _last_call.metric = result, self
+        return result
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name}
@@ -84,6 +92,21 @@ class Metric:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+class _LastCall(threading.local):
+    """The latest ``metric(...)`` call's result and metric, in this thread."""
+
+    result = metric = None
+
+
+_last_call = _LastCall()
+
+
+def metric_of_result(value):
+    """The metric whose call just returned ``value`` (the same object), else None: how
+    ``add_metric(self.accuracy_fn(y, p))`` knows to report that metric."""
+    return _last_call.metric if value is not None and value is _last_call.result else None
 
 
 class Sum(Metric):

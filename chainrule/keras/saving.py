@@ -52,7 +52,8 @@ FORMAT_VERSION = 1
 MODEL_EXTENSIONS = (".chainrule", ".keras")
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
-           "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError"]
+           "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError",
+           "register_keras_serializable"]
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -646,3 +647,27 @@ def _recompile(model, settings, custom_objects):
                   loss_weights=settings.get("loss_weights"), metrics=settings.get("metrics"),
                   weighted_metrics=settings.get("weighted_metrics"),
                   steps_per_execution=settings.get("steps_per_execution", 1))
+
+
+# -- your own classes ----------------------------------------------------------------------
+def register_keras_serializable(package="Custom", name=None):
+    """A class decorator that lets saved models name your class without ``custom_objects``
+    (Keras's decorator; the class goes into its family's registry: layers and models,
+    losses or metrics). Registering is done by your code, so loading still runs none
+    from the file. ``package`` is accepted for Keras's signature; the class is found by
+    ``name`` (its class name by default), as chainrule writes it."""
+    def register(cls):
+        if not isinstance(cls, type):
+            raise TypeError(f"register_keras_serializable registers classes (a Layer, Model, "
+                            f"Loss or Metric subclass); received {cls!r}")
+        families = [(layers.Layer, layers.REGISTRY), (losses.Loss, losses.REGISTRY),
+                    (metrics_module.Metric, metrics_module.REGISTRY)]
+        for base, registry in families:
+            if issubclass(cls, base):
+                registry.register(cls)
+                if name is not None:
+                    registry.classes[name] = cls
+                return cls
+        raise TypeError(f"register_keras_serializable: {cls.__name__} is not a Layer, Model, "
+                        f"Loss or Metric subclass, the kinds a saved model names")
+    return register

@@ -284,8 +284,13 @@ def where(condition, x=None, y=None):
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=dtypes.float32):
     """A ``depth``-long one-hot vector for each index (out-of-range indices give zeros)."""
     idx = tensor_arg(indices)
+    if idx.dtype.kind == "f" and xp.all(xp.mod(idx._value, 1) == 0):
+        # class labels stored as floats (TensorFlow's guides do: y.astype("float32"))
+        idx = Tensor._wrap(idx._value.astype(dtypes.int64))
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: indices must be integers, not {idx.dtype}")
+        raise TypeError(f"one_hot: indices must be integers (or floats of whole values), "
+                        f"not {idx.dtype}" + (" with fractions" if idx.dtype.kind == "f"
+                                              else ""))
     if isinstance(depth, Tensor):  # tf.shape(y_pred)[1]: a size, static once traced
         depth = int(depth._value)
     dtype = dtypes.as_dtype(dtype)

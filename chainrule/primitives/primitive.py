@@ -86,6 +86,10 @@ class OpError(ValueError):
     """An op received inputs it cannot combine (shapes, dtypes); the message names the op."""
 
 
+class OpIndexError(OpError, IndexError):
+    """An index out of range: TensorFlow's InvalidArgumentError, and Python's IndexError."""
+
+
 class Kink(NamedTuple):
     """Where a primitive's derivative jumps: ``distance(*input_arrays)`` is an array that
     changes sign at the switching point (and is 0 on it); ``where`` names the point in
@@ -158,5 +162,6 @@ def _op_error(prim, inputs, params, error):
     detail = prim.describe_error(*inputs, **params) if prim.describe_error else None
     if detail is None:
         detail = f"inputs of shapes {shapes} and dtypes {', '.join(x.dtype.name for x in inputs)}: {error}"
-    kind = type(error) if isinstance(error, (IndexError, TypeError)) else OpError
+    kind = type(error) if isinstance(error, TypeError) else \
+        OpIndexError if isinstance(error, IndexError) else OpError
     return kind(f"{prim.name}: {detail}")

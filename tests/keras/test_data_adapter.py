@@ -77,8 +77,11 @@ def test_dataset_errors():
         model.fit(ds.repeat(), verbose=0)
     with pytest.raises(ValueError, match="validation_split is not supported"):
         model.fit(ds, validation_split=0.2, verbose=0)
-    with pytest.raises(ValueError, match=r"must be an \(x, y\) pair"):
+    # x alone reaches the step, as in Keras; a compiled loss then says it lacks targets
+    with pytest.raises(ValueError, match=r"the data has no targets \(y is None\)"):
         model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), verbose=0)
+    with pytest.raises(ValueError, match=r"must be an \(x, y\) pair"):
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y, y, y)).batch(8), verbose=0)
 
 
 def test_unknown_cardinality_is_counted():

@@ -96,7 +96,7 @@ def test_fit_before_compile_and_missing_pieces():
     m.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="compiled without a loss"):
         m.fit(x, y, verbose=0)
-    with pytest.raises(ValueError, match="y \\(the targets\\) is required"):
+    with pytest.raises(ValueError, match="the data has no targets \\(y is None\\)"):
         model().fit(x, verbose=0)
     with pytest.raises(ValueError, match="validation_split"):
         model().fit(x, y, validation_split=1.5, verbose=0)

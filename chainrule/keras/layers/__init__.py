@@ -11,7 +11,7 @@ model can hold another."""
 from ...errors import MissingNameError
 from .._registry import Registry, serialize
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .core import Activation, Dropout, Flatten, Input, InputLayer
+from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda
 from .dense import Dense
 from .keras_tensor import KerasTensor
 from .layer import Layer
@@ -39,14 +39,14 @@ _CONVNET_LAYERS = [
     BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
     RandomContrast]
 
-__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "InputLayer", "Input",
+__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
            "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS]
 
 REGISTRY = Registry("layer")
-for _cls in (Dense, Activation, Flatten, Dropout, InputLayer, Concatenate, Add, Subtract,
+for _cls in (Dense, Activation, Flatten, Dropout, Lambda, InputLayer, Concatenate, Add, Subtract,
              Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
              *_CONVNET_LAYERS):
     REGISTRY.register(_cls)

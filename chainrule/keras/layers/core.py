@@ -1,5 +1,7 @@
-"""Small layers without weights: Activation, Flatten, Dropout, and the input placeholder."""
+"""Small layers without weights: Activation, Flatten, Dropout, Lambda, and the input
+placeholder."""
 
+import inspect
 import math
 
 from ... import dtypes, ops
@@ -7,7 +9,7 @@ from .. import activations
 from .keras_tensor import KerasTensor, add_node
 from .layer import Layer
 
-__all__ = ["Activation", "Flatten", "Dropout", "InputLayer", "Input", "KerasInput"]
+__all__ = ["Activation", "Flatten", "Dropout", "Lambda", "InputLayer", "Input", "KerasInput"]
 
 KerasInput = KerasTensor  # the name this module used before the functional API
 
@@ -64,6 +66,55 @@ class Dropout(Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer: ``Lambda(lambda x: x[:, None])``;
+    ``arguments`` (a dict) are passed to it as keywords, and ``mask``/``training`` too when
+    it takes them.
+
+    Its configuration names the function but cannot hold it: a Lambda does not come back
+    from a saved file (chainrule runs no code from files); write a Layer subclass to save
+    one, as Keras recommends.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: function must be callable; received {function!r}")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._given_output_shape = output_shape
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._passes = [k for k in ("mask", "training") if k in params]
+
+    def call(self, inputs, mask=None, training=None):
+        extra = {"mask": mask, "training": training}
+        return self.function(inputs, **self.arguments, **{k: extra[k] for k in self._passes})
+
+    def compute_output_shape(self, input_shape):
+        if self._given_output_shape is None:
+            return super().compute_output_shape(input_shape)
+        if callable(self._given_output_shape):
+            return tuple(self._given_output_shape(input_shape))
+        return (input_shape[0],) + tuple(self._given_output_shape)
+
+    def get_config(self):
+        name = getattr(self.function, "__qualname__", type(self.function).__name__)
+        return {**super().get_config(), "function": {"python_function": name},
+                "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config):
+        function = config.get("function", {})
+        raise ValueError(f"a Lambda layer ('{config.get('name')}', function "
+                         f"{function.get('python_function', '?')}) holds Python code, which "
+                         f"chainrule does not load from a file. Build the model in code and "
+                         f"load only its weights, or write a Layer subclass and pass "
+                         f"custom_objects={{'Name': Name}}")
 
 
 class InputLayer(Layer):

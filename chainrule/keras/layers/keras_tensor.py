@@ -13,6 +13,8 @@ any tape or trace, with ``training=False``), so any layer, including a user's ow
 whole model, works on symbolic tensors without a shape rule of its own.
 """
 
+import contextlib
+import inspect
 import itertools
 
 import numpy as np
@@ -86,18 +88,20 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer on symbolic tensors: ``outputs = layer(*args, **kwargs)``.
+    """One call of a layer on symbolic tensors: ``outputs = layer(args, **kwargs)``.
 
-    ``args`` and ``outputs`` keep the structure of the call (a tensor, a list of tensors
-    for a merge layer, ...); ``kwargs`` holds the keyword arguments (``training`` when it
-    was given)."""
+    ``args`` (the inputs) and ``outputs`` keep the structure of the call (a tensor, a list
+    of tensors for a merge layer, ...); ``kwargs`` holds the other arguments by name
+    (``training`` when it was given, and tensors such as ``logits`` of
+    ``layer(targets, logits)``)."""
 
     def __init__(self, layer, args, kwargs, outputs):
         self.layer = layer
         self.args = args
         self.kwargs = kwargs
         self.outputs = outputs
-        self.input_tensors = [t for t in nest.flatten(args) if isinstance(t, KerasTensor)]
+        self.input_tensors = [t for t in nest.flatten([args, list(kwargs.values())])
+                              if isinstance(t, KerasTensor)]
         self.output_tensors = nest.flatten(outputs)
 
     @property
@@ -128,10 +132,11 @@ def add_node(layer, args, kwargs, outputs):
     return node
 
 
-def symbolic_call(layer, inputs, training=None, kwargs=None):
-    """``layer(inputs)`` on KerasTensors: builds the layer, records a Node and returns
-    KerasTensors shaped like the layer's outputs."""
-    kwargs = dict(kwargs or {})
+def symbolic_call(layer, inputs, training=None, kwargs=None, rest=()):
+    """``layer(inputs, *rest, **kwargs)`` on KerasTensors: builds the layer, records a Node
+    and returns KerasTensors shaped like the layer's outputs. ``rest`` is recorded by
+    ``call``'s parameter names, so the node's call is ``layer(inputs, **kwargs)``."""
+    kwargs = {**_by_name(layer, rest), **(kwargs or {})}
     for t in nest.flatten(inputs):
         if not isinstance(t, KerasTensor):
             raise TypeError(
@@ -139,32 +144,85 @@ def symbolic_call(layer, inputs, training=None, kwargs=None):
                 f"symbolic tensors (keras.Input and what layers made of it) and a value of "
                 f"type {type(t).__name__}; in a functional model every input of a layer call "
                 f"must come from keras.Input")
-    probe = nest.map_structure(_zeros_like_spec, inputs)
-    probe_kwargs = dict(kwargs)
-    if layer._call_takes_training():
-        probe_kwargs["training"] = False  # a shape probe: no dropout draws
-    try:
-        with paused_recorders():
-            out = layer(probe, **probe_kwargs)
-    except (ValueError, TypeError) as e:
-        shapes = nest.map_structure(lambda t: t.shape, inputs)
-        raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
-                      f"inputs of shape {shapes} failed: {e}") from e
-    outputs = nest.map_structure(_spec_of, out)
+    # Sizes left open beyond the batch axis (a sequence's length) are probed twice, at two
+    # sizes: an output size that follows them is left open too.
+    open_sizes = any(d is None for t in nest.flatten([inputs, list(kwargs.values())])
+                     if isinstance(t, KerasTensor) for d in t.shape[1:])
+    outs = [_probe(layer, inputs, kwargs, size)
+            for size in ((_OPEN_SIZES[0], _OPEN_SIZES[1]) if open_sizes else (1,))]
+    outputs = nest.map_structure(_spec_of, *outs)
     if training is not None:
         kwargs["training"] = training
     add_node(layer, inputs, kwargs, outputs)
     return outputs
 
 
-def _zeros_like_spec(t):
-    shape = tuple(1 if d is None else d for d in t.shape)
+# The sizes an open (None) axis other than the batch axis is probed at.
+_OPEN_SIZES = (32, 40)
+
+
+def _probe(layer, inputs, kwargs, open_size):
+    """The layer's output on zeros shaped like the symbolic inputs (batch 1, other open
+    axes ``open_size``), outside any recorder, its metrics left as they were."""
+    def zeros(t):
+        return _zeros_like_spec(t, open_size) if isinstance(t, KerasTensor) else t
+
+    probe = nest.map_structure(zeros, inputs)
+    probe_kwargs = nest.map_structure(zeros, kwargs)
+    if layer._call_takes_training():
+        probe_kwargs["training"] = False  # a shape probe: no dropout draws
+    try:
+        with paused_recorders(), _metrics_kept(layer):
+            return layer(probe, **probe_kwargs)
+    except (ValueError, TypeError) as e:
+        shapes = nest.map_structure(lambda t: t.shape, inputs)
+        raise type(e)(f"calling layer '{layer.name}' ({type(layer).__name__}) on symbolic "
+                      f"inputs of shape {shapes} failed: {e}") from e
+
+
+def _by_name(layer, rest):
+    """The extra positional arguments of a call, keyed by ``call``'s parameter names."""
+    if not rest:
+        return {}
+    params = list(inspect.signature(type(layer).call).parameters.values())[2:]
+    if len(params) < len(rest) or any(
+            p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD)
+            for p in params[:len(rest)]):
+        raise TypeError(f"layer '{layer.name}' ({type(layer).__name__}) was called on symbolic "
+                        f"tensors with {len(rest) + 1} positional arguments, more than its "
+                        f"call() names; pass the extra ones by keyword")
+    return {p.name: value for p, value in zip(params, rest)}
+
+
+@contextlib.contextmanager
+def _metrics_kept(layer):
+    """Undoes what a shape probe's zeros did to the layer's metrics (``add_metric`` and
+    metric objects called in ``call``), so that they count only real data."""
+    saved = [(v, v.numpy()) for m in layer.metrics for v in m.variables]
+    try:
+        yield
+    finally:
+        for v, value in saved:
+            v.assign(value)
+
+
+def _zeros_like_spec(t, open_size=1):
+    shape = tuple((1 if i == 0 else open_size) if d is None else d
+                  for i, d in enumerate(t.shape))
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
 
 
-def _spec_of(value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"a layer called on symbolic tensors must return tensors; it "
-                        f"returned {type(value).__name__}")
-    shape = (None,) + tuple(value.shape[1:]) if value.ndim else ()
+def _spec_of(value, *others):
+    """The KerasTensor of a probe's output; with a second probe's (other open sizes), the
+    sizes that differ between them are left open."""
+    for v in (value, *others):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"a layer called on symbolic tensors must return tensors; it "
+                            f"returned {type(v).__name__}")
+    if not value.ndim:
+        return KerasTensor((), value.dtype)
+    shape = [None] + list(value.shape[1:])
+    for other in others:
+        shape[1:] = [d if len(other.shape) == len(value.shape) and d == o else None
+                     for d, o in zip(shape[1:], other.shape[1:])]
     return KerasTensor(shape, value.dtype)

@@ -19,6 +19,7 @@ from ...recording import paused_recorders
 from ...tensor import Tensor
 from ...variable import Variable
 from .. import initializers, regularizers
+from .. import metrics as metrics_module
 from .._registry import snake_case
 from . import keras_tensor
 
@@ -75,7 +76,10 @@ class Layer:
     TensorShape([2, 3])
     """
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, **kwargs):
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
+                 **kwargs):
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)  # Keras 2's `Dense(64, input_dim=784)`
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -103,19 +107,33 @@ class Layer:
         """The layer's computation; the base layer is the identity."""
         return inputs
 
-    def __call__(self, inputs, training=None, **kwargs):
-        if keras_tensor.is_symbolic(inputs):  # the functional API: record, do not compute
-            return keras_tensor.symbolic_call(self, inputs, training, kwargs)
+    def __call__(self, *args, **kwargs):
+        """``layer(inputs, *more, training=None, **kwargs)``: the first argument (or the
+        first of ``call``'s by name, ``layer(targets=t, logits=l)``) is what the layer is
+        built from; the others go to ``call`` as given, arrays among them as tensors."""
+        training = kwargs.pop("training", None)
+        if len(args) == 1 and not kwargs:  # the usual call, layer(x): nothing more to sort
+            inputs, rest = args[0], ()
+        else:
+            inputs, rest = self._split_call_args(args, kwargs)
+        if keras_tensor.is_symbolic(inputs) or ((rest or kwargs) and keras_tensor.is_symbolic(
+                [rest, list(kwargs.values())])):
+            # the functional API: record, do not compute
+            return keras_tensor.symbolic_call(self, inputs, training, kwargs, rest)
         x = self._prepare(inputs)
-        if self._call_takes_training():
-            kwargs["training"] = training
+        if rest or kwargs:
+            rest = tuple(_array_to_tensor(v, self.dtype) for v in rest)
+            kwargs = {k: _array_to_tensor(v, self.dtype) for k, v in kwargs.items()}
+        position = self._training_position()
+        if position is not None and position > len(rest):
+            kwargs["training"] = training  # unless `training` came positionally
         state = _call_state
         if state.depth == 0 and state.with_losses:
             _clear_losses()  # add_loss values live for one outermost call
         state.depth += 1
         try:
             with layer_scope(self.name):  # names the layer for check_numerics; else a no-op
-                out = self.call(x, **kwargs)
+                out = self.call(x, *rest, **kwargs)
         finally:
             state.depth -= 1
         if isinstance(out, Tensor):
@@ -160,12 +178,38 @@ class Layer:
         self.built = True
 
     def _call_takes_training(self):
+        return self._training_position() is not None
+
+    def _training_position(self):
+        """Where ``training`` is among ``call``'s arguments (the inputs are 0), or None."""
         cls = type(self)
-        cached = cls.__dict__.get("_takes_training_cache")
-        if cached is None:
-            cached = "training" in inspect.signature(cls.call).parameters
-            cls._takes_training_cache = cached
+        cached = cls.__dict__.get("_training_position_cache", False)
+        if cached is False:
+            params = self._call_params()
+            cached = params.index("training") - 1 if "training" in params else None
+            cls._training_position_cache = cached
         return cached
+
+    def _call_params(self):
+        """The names of ``call``'s parameters (``self`` first), looked up once per class."""
+        cls = type(self)
+        cached = cls.__dict__.get("_call_params_cache")
+        if cached is None:
+            cached = list(inspect.signature(cls.call).parameters)
+            cls._call_params_cache = cached
+        return cached
+
+    def _split_call_args(self, args, kwargs):
+        """``(inputs, other positional arguments)`` of a call; with no positional argument
+        the inputs are ``call``'s first parameter, given by name (taken out of kwargs)."""
+        if args:
+            return args[0], args[1:]
+        params = self._call_params()
+        first = params[1] if len(params) > 1 else "inputs"
+        if first not in kwargs:
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}) was called without "
+                            f"inputs: pass them first, or as {first}=...")
+        return kwargs.pop(first), ()
 
     def _check_input(self, shape):
         """Raises a ValueError naming this layer when ``shape`` does not fit it."""
@@ -335,6 +379,49 @@ class Layer:
         self._losses.append(loss)
         _call_state.with_losses.append(self)
 
+    def add_metric(self, value, name=None, aggregation=None):
+        """TF-Keras 2's way to report a value from ``call``: ``fit`` and ``evaluate`` log
+        its mean over the epoch under ``name`` (Keras 3 dropped it; hold a
+        ``keras.metrics.Mean`` and update it instead). The result of a metric object's
+        call (``self.add_metric(self.accuracy_fn(y, p))``) logs that metric as it is."""
+        metric = metrics_module.metric_of_result(value)
+        if metric is not None:  # already updated by its own call: just report it
+            added = self.__dict__.setdefault("_added_metrics", {})
+            added.setdefault(metric.name, metric)
+            return
+        if aggregation not in (None, "mean"):
+            raise ValueError(f"layer '{self.name}': add_metric aggregation must be None or "
+                             f"'mean' (the mean over the epoch); received {aggregation!r}")
+        if not name:
+            raise ValueError(f"layer '{self.name}': add_metric needs a name for the value, as "
+                             f"in self.add_metric(value, name='mean_activation')")
+        added = self.__dict__.setdefault("_added_metrics", {})
+        if name not in added:
+            with paused_recorders():  # its state is made once, not part of a traced step
+                added[name] = metrics_module.Mean(name=name)
+        added[name].update_state(value)
+
+    @property
+    def metrics(self):
+        """The metrics this layer and its sublayers hold (metric objects in attributes, and
+        those of :meth:`add_metric`)."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer._tracked_metrics())
+        return _unique(out)
+
+    def _tracked_metrics(self):
+        found = []
+        for name, value in vars(self).items():
+            if name in _UNTRACKED:
+                continue
+            if isinstance(value, metrics_module.Metric):
+                found.append(value)
+            elif isinstance(value, (list, tuple, dict)) and not isinstance(value, Tensor):
+                found.extend(v for v in nest.flatten(value)
+                             if isinstance(v, metrics_module.Metric))
+        return found + list(self.__dict__.get("_added_metrics", {}).values())
+
     @property
     def losses(self):
         """What this layer adds to the training loss, as Keras counts it: the ``add_loss``
@@ -344,6 +431,12 @@ class Layer:
         for layer in self._flatten_layers():
             out.extend(layer._losses)
         return out + self._weight_penalties()
+
+    @property
+    def submodules(self):
+        """Every layer below this one, depth first (``tf.Module``'s name, which TF-Keras 2
+        layers have)."""
+        return tuple(self._flatten_layers()[1:])
 
     def _flatten_layers(self):
         """This layer and every layer below it, depth first, each once."""
@@ -374,7 +467,9 @@ class Layer:
 
 
 # Bookkeeping attributes that hold Variables or layers without owning them.
-_UNTRACKED = frozenset({"_own_weights", "_train_weights", "_inbound_nodes", "_losses"})
+# (A model's own loss tracker and compiled metrics are listed by Model.metrics itself.)
+_UNTRACKED = frozenset({"_own_weights", "_train_weights", "_inbound_nodes", "_losses",
+                        "_loss_tracker", "_compiled_metrics", "_added_metrics"})
 
 
 class _WeightChecks(threading.local):
@@ -415,6 +510,12 @@ def _clear_losses():
     for layer in _call_state.with_losses:
         layer._losses.clear()
     _call_state.with_losses.clear()
+
+
+def _array_to_tensor(value, dtype):
+    """A NumPy array given to ``call`` besides the inputs, as a tensor (floats as ``dtype``);
+    anything else as it is."""
+    return to_input_tensor(value, dtype) if isinstance(value, np.ndarray) else value
 
 
 def _is_shape(value):

@@ -99,16 +99,6 @@ class Functional(Model, functional=True):
     def output_shape(self):
         return nest.map_structure(lambda t: t.shape, self._outputs_struct)
 
-    def get_layer(self, name=None, index=None):
-        """The layer called ``name`` (or at position ``index`` of ``layers``)."""
-        if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"No such layer: {name}. Existing layers are: "
-                         f"{[layer.name for layer in self._layers]}")
-
     def build(self, input_shape=None):
         self.built = True  # the layers were built when the graph was made
 
@@ -125,7 +115,8 @@ class Functional(Model, functional=True):
                 continue  # its output is a model input, set above
             args = nest.map_structure(
                 lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.args)
-            kwargs = dict(node.kwargs)
+            kwargs = nest.map_structure(
+                lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.kwargs)
             if training is not None or "training" not in kwargs:
                 # As Keras 3: the model's own training, when given, overrides one recorded
                 # in the node (Keras records an augmentation layer's default, True).
@@ -177,7 +168,8 @@ class Functional(Model, functional=True):
             entry["inbound_nodes"] = [
                 {"args": nest.map_structure(
                     lambda t: ref(t) if isinstance(t, KerasTensor) else t, node.args),
-                 "kwargs": node.kwargs}
+                 "kwargs": nest.map_structure(
+                     lambda t: ref(t) if isinstance(t, KerasTensor) else t, node.kwargs)}
                 for node in self._nodes
                 if node.layer is layer and not isinstance(layer, InputLayer)]
             layers.append(entry)
@@ -190,11 +182,13 @@ class Functional(Model, functional=True):
         created, outputs_of, pending = {}, {}, []
         for entry in config["layers"]:
             layer = deserialize(entry, custom_objects)  # (models are registered as layers)
+            # Calls refer to the saved name: a layer whose get_config leaves out `name`
+            # comes back under a new one.
             created[entry["name"]] = layer
             if isinstance(layer, InputLayer):
-                outputs_of[(layer.name, 0)] = layer.output
+                outputs_of[(entry["name"], 0)] = layer.output
             for node in entry.get("inbound_nodes", []):
-                pending.append((layer, node))
+                pending.append((entry["name"], layer, node))
         done = {name: (1 if isinstance(layer, InputLayer) else 0)
                 for name, layer in created.items()}
 
@@ -220,11 +214,11 @@ class Functional(Model, functional=True):
         while pending:  # call each layer once all the tensors of its call exist
             progressed = False
             for entry in list(pending):
-                layer, node = entry
-                if ready(node["args"]):
-                    out = layer(resolve(node["args"]), **node.get("kwargs", {}))
-                    outputs_of[(layer.name, done[layer.name])] = out
-                    done[layer.name] += 1
+                name, layer, node = entry
+                if ready(node["args"]) and ready(node.get("kwargs", {})):
+                    out = layer(resolve(node["args"]), **resolve(node.get("kwargs", {})))
+                    outputs_of[(name, done[name])] = out
+                    done[name] += 1
                     pending.remove(entry)
                     progressed = True
                     break

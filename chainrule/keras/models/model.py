@@ -57,6 +57,20 @@ class Model(Trainer, Layer):
     def layers(self):
         return list(self._sublayers())
 
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at position ``index`` of ``layers``)."""
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range; model "
+                                 f"'{self.name}' has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}")
+
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 

@@ -81,6 +81,9 @@ class Optimizer:
             self._schedule = None
             self._learning_rate.assign(np.float32(value))
 
+    # TF-Keras 2's name for it (code such as learning-rate callbacks still reads it).
+    lr = learning_rate
+
     # -- slots ---------------------------------------------------------------------------
     def build(self, var_list):
         """Creates the per-variable state; subclasses call :meth:`add_slot` here."""
@@ -125,8 +128,12 @@ class Optimizer:
 
         Pairs whose gradient is None are skipped with a warning; if every gradient is None
         a ValueError says so. Variables seen for the first time get their slots built.
-        Returns the step counter ``iterations`` (incremented by one).
+        Returns the step counter ``iterations`` (incremented by one). No pairs at all (a
+        model with no trainable weights) is a step that changes nothing, as in Keras.
         """
+        grads_and_vars = list(grads_and_vars)
+        if not grads_and_vars:
+            return self.iterations
         grads, variables, missing = [], [], []
         tensors = []  # the gradients as given, for a trace to identify them
         for pair in grads_and_vars:

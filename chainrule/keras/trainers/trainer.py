@@ -113,9 +113,12 @@ class Trainer:
     @property
     def metrics(self):
         """The loss tracker, the compiled metrics, then each output's loss tracker (for
-        several losses), in Keras's order."""
+        several losses), in Keras's order; then the metrics the layers hold (metric
+        objects in attributes, ``add_metric``'s)."""
         per_output = self._loss_fn.metrics if self._loss_fn is not None else []
-        return [self._loss_tracker] + self._compiled_metrics + per_output
+        own = [self._loss_tracker] + self._compiled_metrics + per_output
+        ids = {id(m) for m in own}
+        return own + [m for m in getattr(super(), "metrics", []) if id(m) not in ids]
 
     @property
     def compiled_metrics(self):
@@ -156,6 +159,8 @@ class Trainer:
         loss."""
         losses = []
         if self._loss_fn is not None:
+            if y is None:
+                raise ValueError(self._no_targets_message())
             losses.append(self._loss_fn(y, y_pred, sample_weight))
         for extra in self.losses:
             extra = ops.convert_to_tensor(extra)
@@ -169,6 +174,19 @@ class Trainer:
         for extra in losses[1:]:
             total = total + extra
         return total
+
+    def _no_targets_message(self):
+        return (f"model '{self.name}' was compiled with loss={self.loss!r}, which compares "
+                f"predictions with targets, but the data has no targets (y is None). Give "
+                f"y=... (or a Dataset of (x, y) pairs), or compile without loss= when the "
+                f"model's layers add their losses with add_loss()")
+
+    def _check_targets(self, y, step):
+        """Fails before the loop when arrays come without targets that the compiled loss
+        needs (an overridden step may not need them)."""
+        if y is None and self._loss_fn is not None and \
+                getattr(type(self), step) is getattr(Trainer, step):
+            raise ValueError(self._no_targets_message())
 
     def train_step(self, data):
         """One gradient step on a batch ``(x, y)`` or ``(x, y, sample_weight)``; returns
@@ -327,8 +345,7 @@ class Trainer:
             dataset_plan = {}
             x_dtype = getattr(x, "dtype", None)  # before the float32 conversion, for `checks`
             x, y = batching.check_data(x, y, "fit")
-            if y is None:
-                raise ValueError("fit: y (the targets) is required")
+            self._check_targets(y, "train_step")
             sample_weight = batching.check_sample_weight(sample_weight, y, "fit")
             if class_weight is not None and sample_weight is not None:
                 raise ValueError("fit: you cannot `class_weight` and `sample_weight` at the "
@@ -453,8 +470,7 @@ class Trainer:
         else:
             batch_size = batching.check_batch_size(batch_size, "evaluate")
             x, y = batching.check_data(x, y, "evaluate")
-            if y is None:
-                raise ValueError("evaluate: y (the targets) is required")
+            self._check_targets(y, "test_step")
             sample_weight = batching.check_sample_weight(sample_weight, y, "evaluate")
             n_steps = batching.steps_for(batching.num_samples(x), batch_size)
             batches = self._test_batches(x, y, sample_weight, batch_size, steps, dist, "evaluate")
@@ -628,7 +644,8 @@ class Trainer:
 def _batch(x, y, index, sample_weight=None):
     """One batch as tensors: ``(x, y)``, or ``(x, y, sample_weight)`` when weighted."""
     parts = (x, y) if sample_weight is None else (x, y, sample_weight)
-    return tuple(nest.map_structure(Tensor._wrap, batching.take_batch(part, index))
+    return tuple(None if part is None else
+                 nest.map_structure(Tensor._wrap, batching.take_batch(part, index))
                  for part in parts)
 
 

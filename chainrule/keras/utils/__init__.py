@@ -8,6 +8,7 @@ import numpy as np
 from ... import random as _random
 from ..layers.layer import reset_names
 from .batching import unpack_x_y_sample_weight
+from .image import array_to_img, save_img
 from .image_dataset import image_dataset_from_directory, img_to_array, load_img
 from .model_plot import model_to_dot, plot_model
 from .progbar import Progbar
@@ -15,7 +16,8 @@ from .sequence import pad_sequences
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "pad_sequences", "Progbar",
            "plot_model", "model_to_dot", "unpack_x_y_sample_weight",
-           "image_dataset_from_directory", "load_img", "img_to_array"]
+           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img",
+           "save_img"]
 
 
 def set_random_seed(seed):

@@ -5,7 +5,9 @@ Arrays are checked once, then cut into batches of ``batch_size`` (shuffled per e
 asked, see :mod:`.batching`). A Dataset is already batched: each element is one batch,
 ``(x, y)`` for training and evaluation, ``x`` (or ``(x, ...)``) for prediction, and
 ``batch_size`` must not be given (as in Keras); an element may also be
-``(x, y, sample_weight)``. A shuffle inside the Dataset reshuffles
+``(x, y, sample_weight)``, or ``x`` alone when the model needs no targets (its losses come
+from ``add_loss``, or its ``train_step`` is its own): the step then gets the element as
+it is. A shuffle inside the Dataset reshuffles
 at every epoch, because every epoch iterates it afresh.
 """
 
@@ -50,8 +52,6 @@ class ArrayBatches:
     def __init__(self, x, y, batch_size, caller, shuffle=False, targets=True):
         self.batch_size = batching.check_batch_size(batch_size, caller)
         self.x, self.y = batching.check_data(x, y, caller)
-        if targets and self.y is None:
-            raise ValueError(f"{caller}: y (the targets) is required")
         self.shuffle, self.targets = shuffle, targets
 
     @property
@@ -73,7 +73,7 @@ class ArrayBatches:
         for index in batching.batch_indices(len(self.x), self.batch_size,
                                             self.shuffle and rng is not None, rng):
             x = Tensor._wrap(batching.take_batch(self.x, index))
-            if not self.targets:
+            if not self.targets or self.y is None:
                 yield x
             else:
                 yield x, Tensor._wrap(batching.take_batch(self.y, index))
@@ -132,8 +132,7 @@ class DatasetBatches:
     def sample_x(self):
         """The inputs of the first batch (for building the model before tracing)."""
         for element in self.dataset.as_numpy_iterator():
-            return self._split(element, wrap=False)[0] if self.targets else \
-                self._inputs(element)
+            return self._inputs(element)
         raise ValueError(f"{self.caller}: the Dataset is empty")
 
     def split(self, validation_split):
@@ -149,11 +148,13 @@ class DatasetBatches:
         return element[0] if isinstance(element, tuple) else element
 
     def _split(self, element, wrap=True):
-        if not isinstance(element, tuple) or len(element) not in (2, 3):
+        if isinstance(element, tuple) and len(element) > 3:
             raise ValueError(f"{self.caller}: each element of the Dataset must be an (x, y) "
-                             f"pair of batches (or (x, y, sample_weight)); received "
-                             f"{_describe(element)}")
-        # (x, y) or (x, y, sample_weight): train_step and test_step unpack either.
+                             f"pair of batches (or (x, y, sample_weight), or x alone); "
+                             f"received {_describe(element)}")
+        if not isinstance(element, tuple):  # x alone: the step gets it as it is, as in Keras
+            return _wrap_all(element) if wrap else element
+        # (x,), (x, y) or (x, y, sample_weight): train_step and test_step unpack each.
         return element if not wrap else tuple(_wrap_all(part) for part in element)
 
 
