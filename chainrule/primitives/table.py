@@ -979,36 +979,94 @@ def _ungrouped(products, lead):
     return products.transpose(1, 0, 2).reshape(lead + (-1,))
 
 
-def conv_forward(x, w, strides, padding, dilation, groups):
-    """The N-d cross-correlation of ``x`` with ``w`` (TensorFlow's and Keras's ``conv``)."""
-    rows, out = _patches(x, w.shape[:-2], strides, padding, dilation, groups)
-    return _ungrouped(_products(rows, _grouped_kernel(w, groups)), (x.shape[0],) + out)
+def _out_spatial(x, window, strides, padding, dilation):
+    return tuple(_window_count(n + lo + hi, k, s, d) for n, k, s, (lo, hi), d
+                 in zip(x.shape[1:-1], window, strides, padding, dilation))
 
 
-def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial):
+def _im2col(x, window, strides, padding, dilation):
+    """``(batch * out, window * channels)`` rows, each window's entries copied once (by a
+    numba loop, or from the strided view) into a scratch array that the next call reuses,
+    and the output's spatial shape."""
+    out = _out_spatial(x, window, strides, padding, dilation)
+    buf = kernels.scratch("patches", (x.shape[0],) + out + tuple(window) + x.shape[-1:],
+                          x.dtype)
+    if kernels.patches(x, window, strides, padding, dilation, buf) is None:
+        xp.copyto(buf, _windows(_padded(x, padding), window, strides, dilation))
+    return buf.reshape(-1, _size(window) * x.shape[-1]), out
+
+
+def _result(out, shape, dtype):
+    return xp.empty(shape, dtype) if out is None else out
+
+
+def conv_forward(x, w, strides, padding, dilation, groups, out=None):
+    """The N-d cross-correlation of ``x`` with ``w`` (TensorFlow's and Keras's ``conv``),
+    into ``out`` when given (the compiled executor's planned buffer).
+
+    Ungrouped, it is one product: the im2col rows ``(batch * out, window * in)`` times the
+    kernel seen as ``(window * in, filters)``, whose result is already channels-last."""
+    if groups == 1:
+        rows, spatial = _im2col(x, w.shape[:-2], strides, padding, dilation)
+        out = _result(out, (x.shape[0],) + spatial + w.shape[-1:], xp.result_type(x, w))
+        xp.matmul(rows, w.reshape(-1, w.shape[-1]), out=out.reshape(-1, w.shape[-1]))
+        return out
+    rows, spatial = _patches(x, w.shape[:-2], strides, padding, dilation, groups)
+    y = _ungrouped(_products(rows, _grouped_kernel(w, groups)), (x.shape[0],) + spatial)
+    if out is None:
+        return y
+    xp.copyto(out, y)
+    return out
+
+
+def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial, out=None):
     """The adjoint of ``conv`` in its input: ``y`` of conv's output shape back to an input
-    of ``spatial`` shape (TensorFlow's ``conv2d_transpose``, a convolution's input gradient)."""
+    of ``spatial`` shape (TensorFlow's ``conv2d_transpose``, a convolution's input gradient).
+
+    One product, ``y`` as rows times the kernel's transpose, gives every tap's contribution
+    (the im2col layout); col2im (:func:`kernels.fold`) adds them up where they belong."""
     window = w.shape[:-2]
     lead = y.shape[:-1]
-    cols = _products(_grouped_rows(y, groups), _grouped_kernel(w, groups).transpose(0, 2, 1))
+    per_group = w.shape[-2]
+    shape = (y.shape[0],) + tuple(spatial) + (groups * per_group,)
+    if groups == 1:
+        cols = kernels.scratch("taps", (_size(lead), _size(window) * per_group),
+                               xp.result_type(y, w))
+        xp.matmul(y.reshape(-1, y.shape[-1]), w.reshape(-1, w.shape[-1]).T, out=cols)
+    else:
+        cols = _products(_grouped_rows(y, groups),
+                         _grouped_kernel(w, groups).transpose(0, 2, 1))
     # (groups, batch * out, window * in_g) -> (batch, *out, *window, groups * in_g), the
     # layout of the windows: a view for one group
-    per_group = w.shape[-2]
     cols = cols.reshape(groups, -1, _size(window), per_group)
     if groups > 1:
         cols = cols.transpose(1, 2, 0, 3)
     taps = cols.reshape(lead + tuple(window) + (groups * per_group,))
-    return _fold(taps, spatial, strides, padding, dilation)
+    out = _result(out, shape, taps.dtype)
+    if kernels.fold(taps, strides, padding, dilation, out) is None:
+        xp.copyto(out, _fold(taps, spatial, strides, padding, dilation))
+    return out
 
 
-def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window):
-    """The adjoint of ``conv`` in its kernel: the kernel gradient for upstream ``g``."""
+def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window, out=None):
+    """The adjoint of ``conv`` in its kernel: the kernel gradient for upstream ``g``.
+    Ungrouped, one product: the im2col rows' transpose times ``g`` as rows, which is
+    already the kernel's layout ``(*window, in, filters)``."""
+    per_group = x.shape[-1] // groups
+    if groups == 1:
+        rows, _ = _im2col(x, window, strides, padding, dilation)
+        out = _result(out, tuple(window) + (per_group, g.shape[-1]), xp.result_type(x, g))
+        xp.matmul(rows.T, g.reshape(-1, g.shape[-1]), out=out.reshape(-1, g.shape[-1]))
+        return out
     rows, _ = _patches(x, window, strides, padding, dilation, groups)
     grad = _products(rows.transpose(0, 2, 1), _grouped_rows(g, groups))
-    per_group = x.shape[-1] // groups
     # (groups, window * in_g, out_g) -> (*window, in_g, groups * out_g)
     grad = grad.reshape(groups, -1, per_group, grad.shape[-1]).transpose(1, 2, 0, 3)
-    return grad.reshape(tuple(window) + (per_group, -1))
+    grad = grad.reshape(tuple(window) + (per_group, -1))
+    if out is None:
+        return grad
+    xp.copyto(out, grad)
+    return out
 
 
 def _conv_params(strides, padding, dilation, groups):
@@ -1040,30 +1098,39 @@ def conv_filter_grad_vjp(h, out, x, g, needs, strides, padding, dilation, groups
     return gx, gg
 
 
-conv = defprimitive("conv", conv_forward, vjp=conv_vjp)
-conv_transpose = defprimitive("conv_transpose", conv_transpose_forward, vjp=conv_transpose_vjp)
+# Each forward is its own kernel (``out=``): the compiler plans their results' buffers and
+# fuses the bias and activation that follow a convolution into one loop over its output.
+conv = defprimitive("conv", conv_forward, vjp=conv_vjp, kernel=conv_forward)
+conv_transpose = defprimitive("conv_transpose", conv_transpose_forward, vjp=conv_transpose_vjp,
+                              kernel=conv_transpose_forward)
 conv_filter_grad = defprimitive("conv_filter_grad", conv_filter_grad_forward,
-                                vjp=conv_filter_grad_vjp)
+                                vjp=conv_filter_grad_vjp, kernel=conv_filter_grad_forward)
 
 
 def _lowest(dtype):
     return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
-def _window_axes(rank):
-    return tuple(range(rank + 1, 2 * rank + 1))
+def _pooled_shape(x, window, strides, padding):
+    return (x.shape[0],) + _out_spatial(x, window, strides, padding, (1,) * len(window)) \
+        + x.shape[-1:]
 
 
-def _running_max(taps):
+def _running_max(taps, out=None):
     # Tap after tap: several times faster than .max over the window axes of the view.
-    top = taps[0].copy()
+    top = taps[0].copy() if out is None else out
+    if out is not None:
+        xp.copyto(top, taps[0])
     for tap in taps[1:]:
         xp.maximum(top, tap, out=top)
     return top
 
 
-def max_pool_forward(x, window, strides, padding):
-    return _running_max(_pool_taps(x, window, strides, padding, _lowest(x.dtype)))
+def max_pool_forward(x, window, strides, padding, out=None):
+    out = _result(out, _pooled_shape(x, window, strides, padding), x.dtype)
+    if kernels.max_pool(x, window, strides, padding, out) is None:
+        _running_max(_pool_taps(x, window, strides, padding, _lowest(x.dtype)), out)
+    return out
 
 
 def _pool_taps(x, window, strides, padding, value):
@@ -1087,14 +1154,19 @@ def _argmax_tap(x, window, strides, padding):
     return hit
 
 
-def max_pool_scatter_forward(x, g, window, strides, padding):
-    """``g`` (pooled shape) placed at the maximum of each window of ``x`` (shape of ``x``)."""
+def max_pool_scatter_forward(x, g, window, strides, padding, out=None):
+    """``g`` (pooled shape) placed at the maximum of each window of ``x`` (shape of ``x``);
+    a numba loop finds each maximum and places its value in one pass."""
+    out = _result(out, x.shape, g.dtype)
+    if kernels.max_pool_scatter(x, g, window, strides, padding, out) is not None:
+        return out
     hit = _argmax_tap(x, window, strides, padding)
     rank = len(window)
     taps = xp.empty(g.shape[:-1] + tuple(window) + g.shape[-1:], g.dtype)
     for k, tap in enumerate(xp.ndindex(*window)):
         xp.multiply(g, hit == k, out=taps[(slice(None),) * (rank + 1) + tap])
-    return _fold(taps, x.shape[1:-1], strides, padding, (1,) * rank)
+    xp.copyto(out, _fold(taps, x.shape[1:-1], strides, padding, (1,) * rank))
+    return out
 
 
 def max_pool_gather_forward(x, h, window, strides, padding):
@@ -1126,9 +1198,10 @@ def max_pool_gather_vjp(g, out, x, h, window, strides, padding):
 
 _WHICH_MAXIMUM = ("`max_pool`'s routing: which entry of a window is its maximum does not "
                   "change under a small step, so that input carries no gradient")
-max_pool = defprimitive("max_pool", max_pool_forward, vjp=max_pool_vjp)
+max_pool = defprimitive("max_pool", max_pool_forward, vjp=max_pool_vjp, kernel=max_pool_forward)
 max_pool_scatter = defprimitive("max_pool_scatter", max_pool_scatter_forward,
-                                vjp=max_pool_scatter_vjp, cut_reason=_WHICH_MAXIMUM)
+                                vjp=max_pool_scatter_vjp, cut_reason=_WHICH_MAXIMUM,
+                                kernel=max_pool_scatter_forward)
 max_pool_gather = defprimitive("max_pool_gather", max_pool_gather_forward,
                                vjp=max_pool_gather_vjp, cut_reason=_WHICH_MAXIMUM)
 
@@ -1144,20 +1217,32 @@ def _window_sizes(spatial, window, strides, padding, dtype):
     return counts
 
 
-def avg_pool_forward(x, window, strides, padding):
-    rank = len(window)
-    view = _windows(_padded(x, padding), window, strides, (1,) * rank)
-    total = view.sum(axis=_window_axes(rank))
-    return total / _window_sizes(x.shape[1:-1], window, strides, padding, x.dtype)
+def avg_pool_forward(x, window, strides, padding, out=None):
+    """Each window's sum, tap after tap (in the same order with or without numba), over the
+    number of real entries it covers."""
+    sizes = _window_sizes(x.shape[1:-1], window, strides, padding, x.dtype)
+    dtype = x.dtype if x.dtype.kind == "f" else xp.dtype(xp.float64)  # NumPy's true division
+    out = _result(out, _pooled_shape(x, window, strides, padding), dtype)
+    if kernels.window_sums(x, window, strides, padding, sizes[..., 0], out) is None:
+        out[...] = 0
+        for tap in _pool_taps(x, window, strides, padding, 0):
+            xp.add(out, tap, out=out)
+        xp.divide(out, sizes, out=out)
+    return out
 
 
-def avg_pool_transpose_forward(g, window, strides, padding, spatial):
+def avg_pool_transpose_forward(g, window, strides, padding, spatial, out=None):
     """The adjoint of ``avg_pool``: each pooled value shared out over its window."""
-    share = g / _window_sizes(spatial, window, strides, padding, g.dtype)
+    sizes = _window_sizes(spatial, window, strides, padding, g.dtype)
+    out = _result(out, g.shape[:1] + tuple(spatial) + g.shape[-1:], g.dtype)
+    if kernels.window_shares(g, window, strides, padding, sizes[..., 0], out) is not None:
+        return out
+    share = g / sizes
     rank = len(window)
     taps = xp.broadcast_to(share.reshape(share.shape[:-1] + (1,) * rank + share.shape[-1:]),
                            share.shape[:-1] + tuple(window) + share.shape[-1:])
-    return _fold(taps, spatial, strides, padding, (1,) * rank)
+    xp.copyto(out, _fold(taps, spatial, strides, padding, (1,) * rank))
+    return out
 
 
 def avg_pool_vjp(g, out, x, window, strides, padding):
@@ -1168,6 +1253,6 @@ def avg_pool_transpose_vjp(h, out, g, window, strides, padding, spatial):
     return (avg_pool(h, **_pool_params(window, strides, padding)),)
 
 
-avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp)
+avg_pool = defprimitive("avg_pool", avg_pool_forward, vjp=avg_pool_vjp, kernel=avg_pool_forward)
 avg_pool_transpose = defprimitive("avg_pool_transpose", avg_pool_transpose_forward,
-                                  vjp=avg_pool_transpose_vjp)
+                                  vjp=avg_pool_transpose_vjp, kernel=avg_pool_transpose_forward)
