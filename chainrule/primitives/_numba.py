@@ -206,8 +206,10 @@ def fold2d(taps, sh, sw, ph, pw, dh, dw, out):
     h, w = out.shape[1], out.shape[2]
     out[...] = 0
     for n in range(n_):
-        for i in range(oh - 1, -1, -1):
-            for j in range(ow - 1, -1, -1):
+        for i_ in range(oh):
+            i = oh - 1 - i_  # the last window first (a plain loop: see max_pool_scatter2d)
+            for j_ in range(ow):
+                j = ow - 1 - j_
                 for a in range(kh):
                     r = i * sh - ph + a * dh
                     if r < 0 or r >= h:
@@ -255,13 +257,41 @@ def max_pool_scatter2d(x, g, kh, kw, sh, sw, ph, pw, out):
     window's maximum (the last tap when none does: a NaN maximum)."""
     n_, h, w, c_ = x.shape
     oh, ow = g.shape[1], g.shape[2]
-    out[...] = 0
+    # Windows side by side (pooling's default): every entry is in one window at most, so
+    # each is written once (g or 0), and only the entries outside every window are zeroed
+    # beforehand; overlapping windows add up onto zeros.
+    apart = sh >= kh and sw >= kw
+    if apart:
+        row_in = np.zeros(h, np.bool_)
+        col_in = np.zeros(w, np.bool_)
+        for i in range(oh):
+            for a in range(kh):
+                r = i * sh - ph + a
+                if 0 <= r < h:
+                    row_in[r] = True
+        for j in range(ow):
+            for b in range(kw):
+                col = j * sw - pw + b
+                if 0 <= col < w:
+                    col_in[col] = True
+        for n in range(n_):
+            for r in range(h):
+                for col in range(w):
+                    if not (row_in[r] and col_in[col]):
+                        for c in range(c_):
+                            out[n, r, col, c] = 0
+    else:
+        out[...] = 0
     top = np.empty(c_, x.dtype)
     hit = np.empty(c_, np.int32)
     last = np.int32(kh * kw - 1)
     for n in range(n_):
-        for i in range(oh - 1, -1, -1):
-            for j in range(ow - 1, -1, -1):
+        for i_ in range(oh):
+            # overlapping windows: the last first (see above); a plain loop either way, which
+            # LLVM compiles several times better than a reversed range
+            i = i_ if apart else oh - 1 - i_
+            for j_ in range(ow):
+                j = j_ if apart else ow - 1 - j_
                 # the maximum, as max_pool2d takes it (the padding never wins)
                 first = True
                 for a in range(kh):
@@ -282,18 +312,21 @@ def max_pool_scatter2d(x, g, kh, kw, sh, sw, ph, pw, out):
                                 v = x[n, r, col, c]
                                 top[c] = m if (m > v or m != m) else v
                 for c in range(c_):
-                    hit[c] = last
-                for a in range(kh - 1, -1, -1):  # last tap to first: the first one wins
+                    hit[c] = -1
+                for a in range(kh):  # the first tap that holds the maximum
                     r = i * sh - ph + a
                     if r < 0 or r >= h:
                         continue
-                    for b in range(kw - 1, -1, -1):
+                    for b in range(kw):
                         col = j * sw - pw + b
                         if col < 0 or col >= w:
                             continue
-                        k = np.int32(a * kw + b)
+                        k1 = np.int32(a * kw + b + 1)
                         for c in range(c_):  # without a branch, so that it vectorises
-                            hit[c] -= np.int32(x[n, r, col, c] == top[c]) * (hit[c] - k)
+                            found = np.int32(x[n, r, col, c] == top[c])
+                            hit[c] += np.int32(hit[c] < 0) * found * k1
+                for c in range(c_):
+                    hit[c] = last if hit[c] < 0 else hit[c]
                 for a in range(kh):  # every tap adds g where it won, 0 elsewhere
                     r = i * sh - ph + a
                     if r < 0 or r >= h:
@@ -303,8 +336,12 @@ def max_pool_scatter2d(x, g, kh, kw, sh, sw, ph, pw, out):
                         if col < 0 or col >= w:
                             continue
                         k = np.int32(a * kw + b)
-                        for c in range(c_):
-                            out[n, r, col, c] += g[n, i, j, c] * (hit[c] == k)
+                        if apart:
+                            for c in range(c_):
+                                out[n, r, col, c] = g[n, i, j, c] * (hit[c] == k)
+                        else:
+                            for c in range(c_):
+                                out[n, r, col, c] += g[n, i, j, c] * (hit[c] == k)
 
 
 @numba.njit(**_OPTIONS)
@@ -341,8 +378,10 @@ def window_shares2d(g, kh, kw, sh, sw, ph, pw, sizes, out):
     h, w = out.shape[1], out.shape[2]
     out[...] = 0
     for n in range(n_):
-        for i in range(oh - 1, -1, -1):
-            for j in range(ow - 1, -1, -1):
+        for i_ in range(oh):
+            i = oh - 1 - i_  # the last window first (a plain loop: see max_pool_scatter2d)
+            for j_ in range(ow):
+                j = ow - 1 - j_
                 s = sizes[i, j]
                 for a in range(kh):
                     r = i * sh - ph + a
