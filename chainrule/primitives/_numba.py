@@ -188,8 +188,20 @@ def patches2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
                 r = i * sh - ph + a * dh
                 inside_r = 0 <= r < h
                 for j in range(ow):
+                    first = j * sw - pw
+                    if inside_r and first >= 0 and first + (kw - 1) * dw < w:
+                        # the whole row of taps inside the image: no checks (and for one
+                        # channel, no inner loop)
+                        if c_ == 1:
+                            for b in range(kw):
+                                out[n, i, j, a, b, 0] = x[n, r, first + b * dw, 0]
+                        else:
+                            for b in range(kw):
+                                for c in range(c_):
+                                    out[n, i, j, a, b, c] = x[n, r, first + b * dw, c]
+                        continue
                     for b in range(kw):
-                        col = j * sw - pw + b * dw
+                        col = first + b * dw
                         if inside_r and 0 <= col < w:
                             for c in range(c_):
                                 out[n, i, j, a, b, c] = x[n, r, col, c]
