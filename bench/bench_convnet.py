@@ -261,9 +261,7 @@ class TorchEntry:
 
 
 def make_entry(name: str, model: str, x, y, seed: int):
-    name, _, other = name.partition("@")  # chainrule-jit@/path: chainrule from that checkout
-    if other:
-        sys.path.insert(0, other)
+    name = name.partition("@")[0]  # chainrule-jit@/path: see serve
     weights = init_weights(model, seed)
     if name == "torch":
         return TorchEntry(model, weights, x, y, seed)
@@ -313,6 +311,9 @@ def serve(name: str, model: str, steps: int, seed: int) -> None:
     """Worker: build the entry, then answer each "round" line with one JSON line."""
     out = sys.stdout
     sys.stdout = sys.stderr  # libraries' chatter must not reach the pipe
+    other = name.partition("@")[2]  # chainrule-jit@/path: chainrule from that checkout,
+    if other:  # before anything (the data loader) imports it
+        sys.path.insert(0, other)
     x, y, _, _ = training_images(model, steps, seed)
     try:
         entry = make_entry(name, model, x, y, seed)
@@ -493,25 +494,36 @@ class SelfTimer:
 
 def breakdown(model: str, steps: int, seed: int, rounds: int) -> dict:
     """Where chainrule's compiled and eager step time goes, by category (ms/step)."""
-    import chainrule
-    from chainrule import keras
     from chainrule.compiler import execute
     from chainrule.compiler.program import Loop
     from chainrule.primitives import table
 
     # On one thread, this thread's CPU time: what the step costs, whatever the neighbours do.
-    clock = time.thread_time if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else time.perf_counter
+    one_thread = os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+    clock = time.thread_time if one_thread else time.perf_counter
     timer = SelfTimer(clock)
-    np.matmul = timer.wrap("products", np.matmul)  # every BLAS product, whoever calls it
-    original_step = execute._step
+    original_step, original_matmul = execute._step, np.matmul
+    forwards = {name: prim.forward for name, prim in table.PRIMITIVES.items()}
 
     def step(op, buffers, variables):
         name = "loop" if isinstance(op.prim, Loop) else op.prim.name
         return timer.wrap(category(name), original_step(op, buffers, variables))
-    execute._step = step
-    for name, prim in table.PRIMITIVES.items():  # eager dispatch calls each forward
-        if category(name) != "the rest":
-            prim.forward = timer.wrap(category(name), prim.forward)
+    try:
+        np.matmul = timer.wrap("products", np.matmul)  # every BLAS product, whoever calls it
+        execute._step = step
+        for name, prim in table.PRIMITIVES.items():  # eager dispatch calls each forward
+            if category(name) != "the rest":
+                prim.forward = timer.wrap(category(name), prim.forward)
+        return _timed_modes(model, steps, seed, rounds, timer, clock)
+    finally:
+        np.matmul, execute._step = original_matmul, original_step
+        for name, forward in forwards.items():
+            table.PRIMITIVES[name].forward = forward
+
+
+def _timed_modes(model, steps, seed, rounds, timer, clock):
+    import chainrule
+    from chainrule import keras
     x, y, _, _ = training_images(model, steps, seed)
     out = {"clock": "CPU time of the main thread" if clock is time.thread_time else "wall clock"}
     for jit in (True, False):
@@ -530,7 +542,6 @@ def breakdown(model: str, steps: int, seed: int, rounds: int) -> dict:
             if best is None or total < best["total"]:
                 best = {"total": total, **parts}
         out["compiled" if jit else "eager"] = best
-    execute._step = original_step
     return out
 
 

@@ -37,7 +37,7 @@ from .sparsity import searched
 from .threads import adapt_threads  # noqa: F401  (the switch's documented place)
 
 __all__ = ["backend", "use", "numba_module", "matmul", "matmul_for", "ColumnScan", "softmax",
-           "softmax_cross_entropy", "scratch", "patches", "fold", "max_pool", "max_pool_scatter",
+           "softmax_cross_entropy", "product", "scratch", "patches", "fold", "max_pool", "max_pool_scatter",
            "window_sums", "window_shares"]
 
 _state = {"choice": "auto", "numba": None}
@@ -279,6 +279,15 @@ def _contiguous(a, b, c=None):
 # The table's convolution and pooling forwards call these with explicit ``(low, high)``
 # padding per spatial axis; each returns ``out`` when a numba loop did the work, None when
 # the caller is to use its NumPy form (which adds in the same order: see ``_numba``).
+
+def product(a, b, out):
+    """``np.matmul(a, b, out=out)`` for 2-D operands with no search for zero lines (an
+    im2col product's rows are windows, rarely all zero), timed by the thread governor when
+    :func:`adapt_threads` is on, as :func:`matmul`'s large products are."""
+    if threads.governs(a, b):
+        return threads.timed_matmul(a, b, out)
+    return np.matmul(a, b, out=out)
+
 
 def scratch(role, shape, dtype):
     """A C-ordered array of ``shape`` for a temporary, kept between calls (per thread)."""

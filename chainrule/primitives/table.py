@@ -1009,7 +1009,7 @@ def conv_forward(x, w, strides, padding, dilation, groups, out=None):
     if groups == 1:
         rows, spatial = _im2col(x, w.shape[:-2], strides, padding, dilation)
         out = _result(out, (x.shape[0],) + spatial + w.shape[-1:], xp.result_type(x, w))
-        xp.matmul(rows, w.reshape(-1, w.shape[-1]), out=out.reshape(-1, w.shape[-1]))
+        kernels.product(rows, w.reshape(-1, w.shape[-1]), out.reshape(-1, w.shape[-1]))
         return out
     rows, spatial = _patches(x, w.shape[:-2], strides, padding, dilation, groups)
     y = _ungrouped(_products(rows, _grouped_kernel(w, groups)), (x.shape[0],) + spatial)
@@ -1032,7 +1032,7 @@ def conv_transpose_forward(y, w, strides, padding, dilation, groups, spatial, ou
     if groups == 1:
         cols = kernels.scratch("taps", (_size(lead), _size(window) * per_group),
                                xp.result_type(y, w))
-        xp.matmul(y.reshape(-1, y.shape[-1]), w.reshape(-1, w.shape[-1]).T, out=cols)
+        kernels.product(y.reshape(-1, y.shape[-1]), w.reshape(-1, w.shape[-1]).T, cols)
     else:
         cols = _products(_grouped_rows(y, groups),
                          _grouped_kernel(w, groups).transpose(0, 2, 1))
@@ -1056,7 +1056,7 @@ def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window, o
     if groups == 1:
         rows, _ = _im2col(x, window, strides, padding, dilation)
         out = _result(out, tuple(window) + (per_group, g.shape[-1]), xp.result_type(x, g))
-        xp.matmul(rows.T, g.reshape(-1, g.shape[-1]), out=out.reshape(-1, g.shape[-1]))
+        kernels.product(rows.T, g.reshape(-1, g.shape[-1]), out.reshape(-1, g.shape[-1]))
         return out
     rows, _ = _patches(x, window, strides, padding, dilation, groups)
     grad = _products(rows.transpose(0, 2, 1), _grouped_rows(g, groups))
