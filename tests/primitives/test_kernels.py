@@ -357,3 +357,24 @@ def test_the_governor_is_off_unless_asked_for_and_times_products_when_on():
             assert gov.cost[gov.mode] is not None
     finally:
         threads.adapt_threads(previous)
+
+
+def test_convolutions_by_slices_of_the_batch_compute_the_whole_batchs_result(monkeypatch):
+    """A convolution's products run over a few images at a time (their im2col rows stay in
+    the cache); slices of one image each give the one-product result."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 9, 8, 3)).astype(F32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(F32)
+    conv = {"strides": (2, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1), "groups": 1}
+    g = rng.standard_normal(P.conv.forward(x, w, **conv).shape).astype(F32)
+    calls = [(P.conv, (x, w), conv), (P.conv_transpose, (g, w), {**conv, "spatial": (9, 8)}),
+             (P.conv_filter_grad, (x, g), {**conv, "window": (3, 3)})]
+    whole = [prim.forward(*args, **params) for prim, args, params in calls]
+    monkeypatch.setattr(P, "_CHUNK_BYTES", 1)
+    assert len(P._slices(5, 100)) == 5
+    for (prim, args, params), want in zip(calls, whole):
+        got = prim.forward(*args, **params)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=prim.name)
+        out = np.full_like(want, np.nan)  # into a given buffer: every entry written
+        assert prim.kernel(*args, out=out, **params) is out
+        np.testing.assert_array_equal(out, got)
