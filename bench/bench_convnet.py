@@ -19,7 +19,9 @@ as skipped):
   (``jit_compile="auto"``);
 * ``chainrule-fit``, ``chainrule-jit``: the same Keras code on ``chainrule.keras`` with
   ``jit_compile=False`` and ``True``; ``chainrule-jit@PATH`` (and ``-fit@PATH``) imports
-  chainrule from the checkout at PATH instead, to time two versions in the same rounds.
+  chainrule from the checkout at PATH instead, to time two versions in the same rounds;
+  ``chainrule-jit+adapt`` turns on ``kernels.adapt_threads`` (the BLAS drops to one thread
+  while other processes keep stalling its second).
 
 Every entry starts from the same weights (glorot-uniform kernels, zero biases, drawn once
 here and set with ``set_weights``, or copied into torch's tensors). A *round* is one call of
@@ -262,6 +264,7 @@ class TorchEntry:
 
 def make_entry(name: str, model: str, x, y, seed: int):
     name = name.partition("@")[0]  # chainrule-jit@/path: see serve
+    name, adapt = name.removesuffix("+adapt"), name.endswith("+adapt")
     weights = init_weights(model, seed)
     if name == "torch":
         return TorchEntry(model, weights, x, y, seed)
@@ -284,16 +287,21 @@ def make_entry(name: str, model: str, x, y, seed: int):
         from chainrule import keras
         from chainrule.primitives import kernels
         chainrule.random.set_seed(seed)
+        if adapt:
+            kernels.adapt_threads(True)
         jit = name == "chainrule-jit"
         return KerasEntry(keras, model, weights, x, y, jit_compile=jit,
                           info=f"chainrule from {os.path.dirname(chainrule.__file__)}, "
-                               f"kernels {kernels.backend()}")
+                               f"kernels {kernels.backend()}"
+                               f"{', adapt_threads on' if adapt else ''}")
     raise ValueError(f"unknown entry {name!r}; known: {', '.join(ENTRIES)}")
 
 
 def known(name: str) -> bool:
     base, _, other = name.partition("@")
-    return base in ENTRIES and (not other or base.startswith("chainrule-"))
+    chainrule = base.removesuffix("+adapt").startswith("chainrule-")
+    return base.removesuffix("+adapt") in ENTRIES and \
+        (chainrule or (not other and not base.endswith("+adapt")))
 
 
 def training_images(model: str, steps: int, seed: int):
