@@ -1088,6 +1088,7 @@ def conv_filter_grad_forward(x, g, strides, padding, dilation, groups, window, o
         filters = g.shape[-1]
         out = _result(out, tuple(window) + (per_group, filters), xp.result_type(x, g))
         total = out.reshape(-1, filters)
+        total[...] = 0  # an empty batch has no slice: its gradient is zero
         image = _size(g.shape[1:-1]) * total.shape[0] * out.itemsize
         for n, part in enumerate(_slices(x.shape[0], image)):
             rows, _ = _im2col(x[part], window, strides, padding, dilation)
