@@ -165,3 +165,243 @@ def finite_outside(b, rows):
             v = b[i, j]
             ok &= np.uint8(v - v == 0)
     return ok == 1
+
+
+# -- windows of channels-last images: convolution and pooling (kernels.windows_*) ----------
+# x is (batch, height, width, channels); a window position (i, j) with tap (a, b) reads row
+# i * sh - ph + a * dh and column j * sw - pw + b * dw, and a tap outside the image reads the
+# padding. Where several values add up in one place, they are added in the order NumPy's
+# fallback adds them: the taps of a window in row-major order, one after the other, onto a
+# zero; which is, for one place, the windows that reach it from the last to the first.
+
+
+@numba.njit(**_OPTIONS)
+def patches2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
+    """im2col: out[n, i, j, a, b, :] = the image's entries under tap (a, b) of window (i, j),
+    zero in the padding."""
+    n_, h, w, c_ = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    zero = x.dtype.type(0)
+    for n in range(n_):
+        for i in range(oh):
+            for a in range(kh):
+                r = i * sh - ph + a * dh
+                inside_r = 0 <= r < h
+                for j in range(ow):
+                    first = j * sw - pw
+                    if inside_r and first >= 0 and first + (kw - 1) * dw < w:
+                        # the whole row of taps inside the image: no checks (and for one
+                        # channel, no inner loop)
+                        if c_ == 1:
+                            for b in range(kw):
+                                out[n, i, j, a, b, 0] = x[n, r, first + b * dw, 0]
+                        else:
+                            for b in range(kw):
+                                for c in range(c_):
+                                    out[n, i, j, a, b, c] = x[n, r, first + b * dw, c]
+                        continue
+                    for b in range(kw):
+                        col = first + b * dw
+                        if inside_r and 0 <= col < w:
+                            for c in range(c_):
+                                out[n, i, j, a, b, c] = x[n, r, col, c]
+                        else:
+                            for c in range(c_):
+                                out[n, i, j, a, b, c] = zero
+
+
+@numba.njit(**_OPTIONS)
+def fold2d(taps, sh, sw, ph, pw, dh, dw, out):
+    """col2im, the adjoint of patches2d: out = 0, then every tap's value added where it was
+    read from (the padding dropped)."""
+    n_, oh, ow, kh, kw, c_ = taps.shape
+    h, w = out.shape[1], out.shape[2]
+    out[...] = 0
+    for n in range(n_):
+        for i_ in range(oh):
+            i = oh - 1 - i_  # the last window first (a plain loop: see max_pool_scatter2d)
+            for j_ in range(ow):
+                j = ow - 1 - j_
+                for a in range(kh):
+                    r = i * sh - ph + a * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b * dw
+                        if col < 0 or col >= w:
+                            continue
+                        for c in range(c_):
+                            out[n, r, col, c] += taps[n, i, j, a, b, c]
+
+
+@numba.njit(**_OPTIONS)
+def max_pool2d(x, kh, kw, sh, sw, ph, pw, out):
+    """The maximum of each window as np.maximum takes it tap after tap (NaN spreads); the
+    padding holds the lowest value, which no maximum keeps."""
+    n_, h, w, c_ = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                first = True
+                for a in range(kh):
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        if first:
+                            for c in range(c_):
+                                out[n, i, j, c] = x[n, r, col, c]
+                            first = False
+                        else:
+                            for c in range(c_):
+                                m = out[n, i, j, c]
+                                v = x[n, r, col, c]
+                                out[n, i, j, c] = m if (m > v or m != m) else v
+
+
+@numba.njit(**_OPTIONS)
+def max_pool_scatter2d(x, g, kh, kw, sh, sw, ph, pw, out):
+    """out = 0, then each g[n, i, j, c] added at the first tap of its window that holds the
+    window's maximum (the last tap when none does: a NaN maximum)."""
+    n_, h, w, c_ = x.shape
+    oh, ow = g.shape[1], g.shape[2]
+    # Windows side by side (pooling's default): every entry is in one window at most, so
+    # each is written once (g or 0), and only the entries outside every window are zeroed
+    # beforehand; overlapping windows add up onto zeros.
+    apart = sh >= kh and sw >= kw
+    if apart:
+        row_in = np.zeros(h, np.bool_)
+        col_in = np.zeros(w, np.bool_)
+        for i in range(oh):
+            for a in range(kh):
+                r = i * sh - ph + a
+                if 0 <= r < h:
+                    row_in[r] = True
+        for j in range(ow):
+            for b in range(kw):
+                col = j * sw - pw + b
+                if 0 <= col < w:
+                    col_in[col] = True
+        for n in range(n_):
+            for r in range(h):
+                for col in range(w):
+                    if not (row_in[r] and col_in[col]):
+                        for c in range(c_):
+                            out[n, r, col, c] = 0
+    else:
+        out[...] = 0
+    top = np.empty(c_, x.dtype)
+    hit = np.empty(c_, np.int32)
+    last = np.int32(kh * kw - 1)
+    for n in range(n_):
+        for i_ in range(oh):
+            # overlapping windows: the last first (see above); a plain loop either way, which
+            # LLVM compiles several times better than a reversed range
+            i = i_ if apart else oh - 1 - i_
+            for j_ in range(ow):
+                j = j_ if apart else ow - 1 - j_
+                # the maximum, as max_pool2d takes it (the padding never wins)
+                first = True
+                for a in range(kh):
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        if first:
+                            for c in range(c_):
+                                top[c] = x[n, r, col, c]
+                            first = False
+                        else:
+                            for c in range(c_):
+                                m = top[c]
+                                v = x[n, r, col, c]
+                                top[c] = m if (m > v or m != m) else v
+                for c in range(c_):
+                    hit[c] = -1
+                for a in range(kh):  # the first tap that holds the maximum
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        k1 = np.int32(a * kw + b + 1)
+                        for c in range(c_):  # without a branch, so that it vectorises
+                            found = np.int32(x[n, r, col, c] == top[c])
+                            hit[c] += np.int32(hit[c] < 0) * found * k1
+                for c in range(c_):
+                    hit[c] = last if hit[c] < 0 else hit[c]
+                for a in range(kh):  # every tap adds g where it won, 0 elsewhere
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        k = np.int32(a * kw + b)
+                        if apart:
+                            for c in range(c_):
+                                out[n, r, col, c] = g[n, i, j, c] * (hit[c] == k)
+                        else:
+                            for c in range(c_):
+                                out[n, r, col, c] += g[n, i, j, c] * (hit[c] == k)
+
+
+@numba.njit(**_OPTIONS)
+def window_sums2d(x, kh, kw, sh, sw, ph, pw, sizes, out):
+    """Each window's sum, tap after tap from its first (padding adds nothing), divided by
+    sizes[i, j]: average pooling."""
+    n_, h, w, c_ = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    out[n, i, j, c] = 0
+                for a in range(kh):
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        for c in range(c_):
+                            out[n, i, j, c] += x[n, r, col, c]
+                s = sizes[i, j]
+                for c in range(c_):
+                    out[n, i, j, c] = out[n, i, j, c] / s
+
+
+@numba.njit(**_OPTIONS)
+def window_shares2d(g, kh, kw, sh, sw, ph, pw, sizes, out):
+    """The adjoint of window_sums2d: out = 0, then g[n, i, j] / sizes[i, j] added at every
+    tap of window (i, j)."""
+    n_, oh, ow, c_ = g.shape
+    h, w = out.shape[1], out.shape[2]
+    out[...] = 0
+    for n in range(n_):
+        for i_ in range(oh):
+            i = oh - 1 - i_  # the last window first (a plain loop: see max_pool_scatter2d)
+            for j_ in range(ow):
+                j = ow - 1 - j_
+                s = sizes[i, j]
+                for a in range(kh):
+                    r = i * sh - ph + a
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(kw):
+                        col = j * sw - pw + b
+                        if col < 0 or col >= w:
+                            continue
+                        for c in range(c_):
+                            out[n, r, col, c] += g[n, i, j, c] / s

@@ -7,6 +7,11 @@
   results differ from NumPy's product in the last bits only, and eager and compiled code,
   which both call it, agree bit for bit.
 * :func:`softmax_cross_entropy`, the fused loss forward in one pass per row.
+* The loops over the windows of a channels-last image that convolution and pooling need
+  (:func:`patches`, im2col; :func:`fold`, its adjoint; :func:`max_pool`,
+  :func:`max_pool_scatter`, :func:`window_sums`, :func:`window_shares`): each returns None
+  when it has no loop for its arguments (no numba, not two spatial axes, not float32 or
+  float64), and the table's forward then does the same arithmetic with NumPy calls.
 
 When a product is worth searching for zero lines is decided in :mod:`.sparsity`, how many
 threads the BLAS gets for a large one in :mod:`.threads`; this module holds the loops.
@@ -32,7 +37,8 @@ from .sparsity import searched
 from .threads import adapt_threads  # noqa: F401  (the switch's documented place)
 
 __all__ = ["backend", "use", "numba_module", "matmul", "matmul_for", "ColumnScan", "softmax",
-           "softmax_cross_entropy"]
+           "softmax_cross_entropy", "product", "scratch", "patches", "fold", "max_pool", "max_pool_scatter",
+           "window_sums", "window_shares"]
 
 _state = {"choice": "auto", "numba": None}
 
@@ -267,3 +273,98 @@ def _contiguous(a, b, c=None):
     f32 = np.float32
     return a.dtype == f32 and b.dtype == f32 and a.flags.c_contiguous and \
         b.flags.c_contiguous and (c is None or (c.dtype == f32 and c.flags.c_contiguous))
+
+
+# -- windows of channels-last images ------------------------------------------------------
+# The table's convolution and pooling forwards call these with explicit ``(low, high)``
+# padding per spatial axis; each returns ``out`` when a numba loop did the work, None when
+# the caller is to use its NumPy form (which adds in the same order: see ``_numba``).
+
+def product(a, b, out):
+    """``np.matmul(a, b, out=out)`` for 2-D operands with no search for zero lines (an
+    im2col product's rows are windows, rarely all zero), timed by the thread governor when
+    :func:`adapt_threads` is on, as :func:`matmul`'s large products are."""
+    if threads.governs(a, b):
+        return threads.timed_matmul(a, b, out)
+    return np.matmul(a, b, out=out)
+
+
+def scratch(role, shape, dtype):
+    """A C-ordered array of ``shape`` for a temporary, kept between calls (per thread)."""
+    size = 1
+    for d in shape:
+        size *= int(d)
+    return _scratch(role, size, dtype).reshape(shape)
+
+
+def _window_loops(*arrays):
+    fast = _compiled()
+    if fast is None:
+        return None
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64) or any(
+            type(a) is not np.ndarray or a.ndim != 4 or a.dtype != dtype for a in arrays):
+        return None
+    return fast
+
+
+def patches(x, window, strides, padding, dilation, out):
+    """im2col: ``out`` (batch, *out_spatial, *window, channels) holds the entries each tap of
+    each window reads, zero in the padding."""
+    fast = _window_loops(x)
+    if fast is None or out.ndim != 6:
+        return None
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)), (dh, dw) = window, strides, padding, dilation
+    fast.patches2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out)
+    return out
+
+
+def fold(taps, strides, padding, dilation, out):
+    """col2im, the adjoint of :func:`patches`: ``out`` (batch, *spatial, channels) = the sum
+    of the taps read from each entry."""
+    fast = _window_loops(out)
+    if fast is None or taps.ndim != 6 or taps.dtype != out.dtype:
+        return None
+    (sh, sw), ((ph, _), (pw, _)), (dh, dw) = strides, padding, dilation
+    fast.fold2d(taps, sh, sw, ph, pw, dh, dw, out)
+    return out
+
+
+def max_pool(x, window, strides, padding, out):
+    """Each window's maximum (NaN spreads; the padding never wins)."""
+    fast = _window_loops(x, out)
+    if fast is None:
+        return None
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)) = window, strides, padding
+    fast.max_pool2d(x, kh, kw, sh, sw, ph, pw, out)
+    return out
+
+
+def max_pool_scatter(x, g, window, strides, padding, out):
+    """``g`` added at the first maximum of each window of ``x``, zeros elsewhere."""
+    fast = _window_loops(x, g, out)
+    if fast is None:
+        return None
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)) = window, strides, padding
+    fast.max_pool_scatter2d(x, g, kh, kw, sh, sw, ph, pw, out)
+    return out
+
+
+def window_sums(x, window, strides, padding, sizes, out):
+    """Each window's sum, tap after tap, over ``sizes`` (out_spatial): average pooling."""
+    fast = _window_loops(x, out)
+    if fast is None or sizes.ndim != 2 or sizes.dtype != x.dtype:
+        return None
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)) = window, strides, padding
+    fast.window_sums2d(x, kh, kw, sh, sw, ph, pw, sizes, out)
+    return out
+
+
+def window_shares(g, window, strides, padding, sizes, out):
+    """The adjoint of :func:`window_sums`: ``g / sizes`` shared out over each window."""
+    fast = _window_loops(g, out)
+    if fast is None or sizes.ndim != 2 or sizes.dtype != g.dtype:
+        return None
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)) = window, strides, padding
+    fast.window_shares2d(g, kh, kw, sh, sw, ph, pw, sizes, out)
+    return out

@@ -216,6 +216,7 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
         "all_reduce": ((a,), {"communicator": LocalCommunicator(), "op": "mean"}),
         "concat": ((a, b, edgy(rng, (2, 19))), {"axis": 0}),
         "one_hot": ((rng.integers(-1, 7, 37),), {"depth": 5, "dtype": np.dtype(np.float32)}),
+        **_window_kernel_args(rng),
     }.get(name, (None, {}))
     if args is None:
         arity = 1 if name in ("negative", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
@@ -233,6 +234,63 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
                 inputs = [np.array(y) for y in args]
                 prim.kernel(*inputs, out=inputs[k], **params)
                 same_bits(inputs[k], want)
+
+
+def _window_kernel_args(rng):
+    """Arguments of the convolution and pooling kernels: 3x3 windows, stride 2, padding on
+    one side (the windows overlap and reach into the padding)."""
+    x, g = edgy(rng, (2, 7, 6, 3)), edgy(rng, (2, 4, 3, 4))
+    conv = {"strides": (2, 2), "padding": ((1, 1), (0, 1)), "dilation": (1, 1), "groups": 1}
+    pool = {"window": (3, 3), "strides": (2, 2), "padding": ((1, 1), (0, 1))}
+    return {"conv": ((x, edgy(rng, (3, 3, 3, 4))), conv),
+            "conv_transpose": ((g, edgy(rng, (3, 3, 3, 4))), {**conv, "spatial": (7, 6)}),
+            "conv_filter_grad": ((x, g), {**conv, "window": (3, 3)}),
+            "max_pool": ((x,), pool),
+            "max_pool_scatter": ((x, edgy(rng, (2, 4, 3, 3))), pool),
+            "avg_pool": ((x,), pool),
+            "avg_pool_transpose": ((edgy(rng, (2, 4, 3, 3)),), {**pool, "spatial": (7, 6)})}
+
+
+WINDOW_CASES = [  # window, strides, padding, dilation
+    ((3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1)),
+    ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),
+    ((3, 2), (2, 1), ((1, 1), (0, 1)), (1, 1)),
+    ((3, 3), (1, 2), ((2, 2), (1, 2)), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("window, strides, padding, dilation", WINDOW_CASES)
+def test_window_loops_give_the_numpy_forms_numbers(window, strides, padding, dilation):
+    """The numba loops of convolution and pooling against the NumPy forms the table falls
+    back on: equal values (the same sums in the same order), ties and padding included."""
+    if kernels.numba_module() is None:
+        pytest.skip("numba is not installed: only the NumPy forms exist")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 9, 8, 4)).astype(F32)
+    x[0, :4, :4] = 1.5  # ties: the first maximum of a window takes the gradient
+    x[1, 2] = -1e4  # below everything: windows that reach into the padding keep it
+    w = rng.standard_normal(tuple(window) + (4, 5)).astype(F32)
+    conv = {"strides": strides, "padding": padding, "dilation": dilation, "groups": 1}
+    pool = {"window": window, "strides": strides, "padding": padding}
+    y = P.conv.forward(x, w, **conv)
+    g = rng.standard_normal(y.shape).astype(F32)
+    pooled = P.max_pool.forward(x, **pool)
+    h = rng.standard_normal(pooled.shape).astype(F32)
+    calls = [(P.conv, (x, w), conv),
+             (P.conv_transpose, (g, w), {**conv, "spatial": (9, 8)}),
+             (P.conv_filter_grad, (x, g), {**conv, "window": window})]
+    if dilation == (1, 1):
+        calls += [(P.max_pool, (x,), pool), (P.max_pool_scatter, (x, h), pool),
+                  (P.avg_pool, (x,), pool),
+                  (P.avg_pool_transpose, (h,), {**pool, "spatial": (9, 8)})]
+    for prim, args, params in calls:
+        fast = prim.forward(*args, **params)
+        previous = kernels.use("numpy")
+        try:
+            slow = prim.forward(*args, **params)
+        finally:
+            kernels.use(previous)
+        np.testing.assert_array_equal(fast, slow, err_msg=prim.name)
 
 
 @pytest.mark.parametrize("shape, axis", [((64, 10), 1), ((5, 1), -1), ((3, 200), 1),
@@ -299,3 +357,24 @@ def test_the_governor_is_off_unless_asked_for_and_times_products_when_on():
             assert gov.cost[gov.mode] is not None
     finally:
         threads.adapt_threads(previous)
+
+
+def test_convolutions_by_slices_of_the_batch_compute_the_whole_batchs_result(monkeypatch):
+    """A convolution's products run over a few images at a time (their im2col rows stay in
+    the cache); slices of one image each give the one-product result."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 9, 8, 3)).astype(F32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(F32)
+    conv = {"strides": (2, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1), "groups": 1}
+    g = rng.standard_normal(P.conv.forward(x, w, **conv).shape).astype(F32)
+    calls = [(P.conv, (x, w), conv), (P.conv_transpose, (g, w), {**conv, "spatial": (9, 8)}),
+             (P.conv_filter_grad, (x, g), {**conv, "window": (3, 3)})]
+    whole = [prim.forward(*args, **params) for prim, args, params in calls]
+    monkeypatch.setattr(P, "_CHUNK_BYTES", 1)
+    assert len(P._slices(5, 100)) == 5
+    for (prim, args, params), want in zip(calls, whole):
+        got = prim.forward(*args, **params)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=prim.name)
+        out = np.full_like(want, np.nan)  # into a given buffer: every entry written
+        assert prim.kernel(*args, out=out, **params) is out
+        np.testing.assert_array_equal(out, got)
