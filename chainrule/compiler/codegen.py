@@ -68,7 +68,7 @@ def loop_source(loop, aliases):
 
     read = {v.index for op in loop.members for v in op.inputs} | \
         {src.index for _, src in loop.sums} | \
-        {var.index for var, kind, _ in loop.stores if kind != "assign"}
+        {var.index for var, update, _ in loop.stores if "{0}" in update.element_store("{0}", "{1}")}
     body, current = [], {}
     for v in loop.inputs:
         if v.index in read:
@@ -77,12 +77,12 @@ def loop_source(loop, aliases):
             current[v.index] = name
     for n, item in enumerate(loop.body):
         if isinstance(item, tuple):  # a store into a Variable
-            variable, kind, value = item
+            variable, update, value = item
             name = current[value.index]
-            if kind != "assign":
-                op = "+" if kind == "assign_add" else "-"
+            if "{0}" in update.element_store("{0}", "{1}"):  # reads the old value
                 name = f"s{n}"
-                body.append(f"{name} = {current[variable.index]} {op} {current[value.index]}")
+                new = update.element_store(current[variable.index], current[value.index])
+                body.append(f"{name} = {new}")
             body.append(f"a{position[variable.index]}{index['full']} = {name}")
             current[variable.index] = name
             continue

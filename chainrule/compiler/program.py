@@ -57,7 +57,7 @@ class Loop:
     """A pseudo-primitive: the ops of one fused group (made by :mod:`.fusion`), computed in
     one pass over ``shape``.
 
-    ``body``: the element-wise ops and the ``(variable, kind, value)`` updates (stores), in
+    ``body``: the element-wise ops and the ``(variable, update, value)`` updates (stores), in
     program order; ``sums``: ``(result, source)`` pairs, the column sums of members' results.
     ``inputs``: the values read from outside; ``outputs``: the members' results that are
     written to memory (read outside the group), then the sums.
@@ -91,7 +91,7 @@ class Loop:
         lines = [f"{op.output.ref} = {op.prim.name}({', '.join(v.ref for v in op.inputs)})"
                  for op in self.members]
         lines += [f"{out.ref} = column_sum({src.ref})" for out, src in self.sums]
-        lines += [f"{kind}({var.ref}, {value.ref})" for var, kind, value in self.stores]
+        lines += [f"{update.name}({var.ref}, {value.ref})" for var, update, value in self.stores]
         return lines
 
     def __repr__(self):
