@@ -36,6 +36,7 @@ from ..graph.graph import CONSTANT, VARIABLE
 from ..recording import mark_all_changed, mark_changed
 from ..tensor import Tensor
 from ..variable import Variable
+from . import native
 from .codegen import compile_loop
 from .plan import plan_buffers
 from .program import Loop
@@ -140,6 +141,9 @@ class _Plan:
         for index, buffer in buffers.items():
             registers[index] = buffer
         self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
+        if native.enabled():
+            self.steps, program.segments = native.segment_steps(
+                program, graph, buffers, registers, self.steps, self.variable_objects)
 
 
 def _step(op, buffers, variables):
