@@ -184,8 +184,8 @@ if numba is not None:
         if s0 % size or s1 % size:
             return False
         if s1 == size:
-            return s0 >= a.shape[1] * size or a.shape[0] < 2
-        return s0 == size and (s1 >= a.shape[0] * size or a.shape[1] < 2)
+            return s0 >= a.shape[1] * size
+        return s0 == size and s1 >= a.shape[0] * size
 
     @numba.njit(**_OPTIONS)
     def _threads_set(n):
