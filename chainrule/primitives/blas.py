@@ -25,9 +25,15 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "gemm", "gemm_form", "set_threads", "get_threads", "library_path"]
+__all__ = ["available", "gemm", "gemm_form", "product", "own_threads", "set_threads",
+           "get_threads", "library_path"]
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+# Products of at least this many multiply-adds are split into column slabs (below, one gemm),
+# of a width that is a multiple of SLAB_QUANTUM columns, about MAX_SLABS of them.
+SLAB_MIN_WORK = 1 << 20
+SLAB_QUANTUM = 64
+MAX_SLABS = 8
 _state = {"checked": False, "ok": False, "path": None}
 _SGEMM, _DGEMM = "chainrule_cblas_sgemm", "chainrule_cblas_dgemm"
 _SET_THREADS, _GET_THREADS = "chainrule_blas_set_threads", "chainrule_blas_get_threads"
@@ -195,7 +201,62 @@ if numba is not None:
     def _threads_get():
         return _get_num()
 
-    _functions = {"gemm": _gemm, "threads_set": _threads_set, "threads_get": _threads_get}
+    @numba.njit(**_OPTIONS)
+    def _slabs(m, k, n):
+        """``(count, width)``: the output column slabs of an ``m x k @ k x n`` product,
+        from its shape alone (never from the thread count), so its bits do not depend on
+        how many threads share the slabs."""
+        if m * k * n < SLAB_MIN_WORK or n < 2 * SLAB_QUANTUM:
+            return 1, n
+        width = -(-n // MAX_SLABS)
+        width = max(SLAB_QUANTUM, -(-width // SLAB_QUANTUM) * SLAB_QUANTUM)
+        return -(-n // width), width
+
+    @numba.njit(cache=True, nogil=True, parallel=True)
+    def _slab_products(a, b, out, count, width):
+        n = b.shape[1]
+        for s in numba.prange(count):
+            start = s * width
+            stop = min(n, start + width)
+            _gemm(a, b[:, start:stop], out[:, start:stop])
+
+    @numba.njit(**_OPTIONS)
+    def _product(a, b, out):
+        """out = a @ b by column slabs (:func:`_slabs`), each a one-thread gemm, the slabs
+        shared among numba's threads (the caller checked :func:`gemm_form`)."""
+        count, width = _slabs(a.shape[0], a.shape[1], b.shape[1])
+        if count == 1:
+            _gemm(a, b, out)
+        else:
+            _slab_products(a, b, out, count, width)
+
+    _functions = {"gemm": _gemm, "product": _product, "threads_set": _threads_set,
+                  "threads_get": _threads_get}
+
+
+def own_threads(enabled):
+    """While ``enabled`` (the native step is on), the BLAS runs on one thread, the threads
+    being chainrule's (numba's, sharing a product's slabs), and those wait without spinning
+    (``OMP_WAIT_POLICY=PASSIVE`` unless the environment says otherwise, read when numba
+    starts them); off again, the BLAS gets back its thread count."""
+    if enabled == _state.get("owned", False):
+        return
+    if enabled:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        _state["blas_threads"] = get_threads()
+        set_threads(1)
+        _state["owned"] = True
+    else:
+        set_threads(_state["blas_threads"])
+        _state["owned"] = False
+
+
+def product(a, b, out):
+    """``out = a @ b`` as the native step computes it: column slabs of one-thread gemms
+    (:func:`gemm_form` must hold; ``out`` C-ordered, of their dtype; the caller made the
+    BLAS one-threaded with :func:`own_threads`)."""
+    _functions["product"](a, b, out)
+    return out
 
 
 def __getattr__(name):

@@ -152,9 +152,11 @@ def _data(rows, model, seed=0):
 
 
 @pytest.mark.parametrize("make", [_book, _second])
-def test_native_training_equals_the_executor_and_eager_bit_for_bit(make):
-    results = []
-    for native_step, jit in ((True, True), (False, True), (False, False)):
+def test_native_training_equals_eager_bit_for_bit(make):
+    # With the native step on, eager products run through its kernel too (column slabs of
+    # one-thread gemms): compiled equals eager. Off, both are as they were.
+    results = {}
+    for native_step, jit in itertools.product((True, False), (True, False)):
         previous = cr.config.set_native_step(native_step)
         try:
             model = make(64, jit)
@@ -163,17 +165,79 @@ def test_native_training_equals_the_executor_and_eager_bit_for_bit(make):
                                for w in model.get_weights()])
             history = model.fit(*_data(300, model), batch_size=64, epochs=2, verbose=0,
                                 shuffle=False)
-            results.append((model.get_weights(), history.history))
-            if native_step:
+            results[native_step, jit] = (model.get_weights(), history.history)
+            if native_step and jit:
                 listings = [c.program.listing() for c in _compiled_steps(model)]
                 assert any("native segment" in text for text in listings)
         finally:
             cr.config.set_native_step(previous)
-    (w_native, h_native), (w_jit, h_jit), (w_eager, h_eager) = results
-    assert h_native == h_jit == h_eager
-    for a, b, c in zip(w_native, w_jit, w_eager):
-        same_bits(a, b)
-        same_bits(a, c)
+    for native_step in (True, False):
+        (w_jit, h_jit), (w_eager, h_eager) = results[native_step, True], \
+            results[native_step, False]
+        assert h_jit == h_eager
+        for a, b in zip(w_jit, w_eager):
+            same_bits(a, b)
+
+
+_THREADS_SCRIPT = """
+import numpy as np, numba, chainrule as cr
+from chainrule.primitives import kernels
+cr.config.set_native_step(True)
+rng = np.random.default_rng(0)
+shapes = [(128, 784, 512), (128, 512, 10), (784, 128, 512), (96, 200, 300), (64, 256, 256)]
+results = []
+for threads in (1, 2, 3):
+    numba.set_num_threads(threads)
+    for m, k, n in shapes:
+        r = np.random.default_rng(m * n)
+        a = r.standard_normal((m, k)).astype(np.float32)
+        b = r.standard_normal((k, n)).astype(np.float32)
+        results.append(kernels.matmul(a, b).tobytes())
+        results.append(kernels.matmul(np.ascontiguousarray(a.T).T, b).tobytes())
+count = len(results) // 3
+print(results[:count] == results[count:2 * count] == results[2 * count:])
+"""
+
+
+def test_products_have_the_same_bits_on_one_two_and_three_threads():
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_NUM_THREADS="3")
+    done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+
+
+def test_a_product_split_into_slabs_does_not_depend_on_the_thread_count(native_on):
+    import numba
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((128, 512)).astype(np.float32)
+    b = rng.standard_normal((512, 300)).astype(np.float32)
+    outs = []
+    for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            outs.append(cr.matmul(a, b).numpy())
+        finally:
+            numba.set_num_threads(previous)
+    for out in outs[1:]:
+        same_bits(out, outs[0])
+    np.testing.assert_allclose(outs[0], a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_turning_the_native_step_off_gives_the_blas_back(native_on):
+    from chainrule.primitives import kernels
+    cr.config.set_native_step(False)
+    assert not kernels.native()
+    own = blas.get_threads()
+    cr.config.set_native_step(True)
+    assert kernels.native() and blas.get_threads() == 1
+    cr.config.set_native_step(False)
+    assert not kernels.native() and blas.get_threads() == own
+    cr.config.set_native_step(True)
 
 
 def test_a_primitive_without_a_native_form_splits_the_program(native_on):
