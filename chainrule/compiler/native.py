@@ -192,6 +192,14 @@ class _Args:
         self.slots = {}  # key -> slot name
         self.checked = []  # slots of arrays read at each call that a product reads
 
+    def number(self, value):
+        """An integer argument (a loop's extent): the source names no shape, so every batch
+        size of a program runs the same compiled segment."""
+        name = f"n{len(self.slots)}"
+        self.slots[("number", len(self.slots))] = name
+        self.fixed.append((name, value))
+        return name
+
     def get(self, v, shape=None):
         key = (v.index, shape)
         name = self.slots.get(key)
@@ -207,7 +215,7 @@ class _Args:
 
 def _segment_step(ops, steps, ctx, variables):
     args = _Args(ctx)
-    loops, lines, stored = [], [], []
+    loops, lines, stored = {}, [], []  # loops: the functions, one per distinct source
     for op in ops:
         if op.is_update and not isinstance(op.prim, Loop):
             target, value = op.inputs
@@ -215,12 +223,12 @@ def _segment_step(ops, steps, ctx, variables):
             t = args.get(target, (size,))
             x = args.get(value, (int(np.prod(value.shape)),))
             at = "[k]" if tuple(value.shape) == tuple(target.shape) else "[0]"
-            lines += [f"for k in range({size}):",
+            lines += [f"for k in range({t}.size):",
                       f"    {t}[k] = {op.prim.element_store(f'{t}[k]', f'{x}{at}')}"]
             stored.append(target.index)
         elif isinstance(op.prim, Loop) or op.prim.elementwise:
-            name, call = _loop_call(op, ctx, args, len(loops))
-            loops.append(name)
+            name, body, call = _loop_call(op, ctx, args)
+            loops[name] = body
             lines.append(call)
             if isinstance(op.prim, Loop):
                 stored += [var.index for var, _, _ in op.prim.stores]
@@ -234,7 +242,7 @@ def _segment_step(ops, steps, ctx, variables):
     params = [name for name, _ in args.fixed] + [name for name, _, _ in args.dynamic]
     guard = [f"if not _usable({name}):\n        return False" for name in dict.fromkeys(
         args.checked)]
-    source = "\n".join([_HEADER] + [source for source in loops] + [
+    source = "\n".join([_HEADER] + list(loops.values()) + [
         f"@numba.njit({_OPTIONS})", f"def segment({', '.join(params)}):"] +
         [f"    {line}" for line in guard + lines] + ["    return True", ""])
     fn = _compile(source)
@@ -271,9 +279,11 @@ f32, f64, b1 = np.float32, np.float64, np.bool_
 """
 
 
-def _loop_call(op, ctx, args, number):
-    """``(source of the loop's function, the line that calls it)`` for a fused loop or a
-    single element-wise op (as a loop of one), with its arrays as the segment's arguments."""
+def _loop_call(op, ctx, args):
+    """``(name, source of the loop's function, the line that calls it)`` for a fused loop
+    or a single element-wise op (as a loop of one), with its arrays as the segment's
+    arguments; loops of the same source (an optimizer's update of each weight) share one
+    function."""
     loop = op.prim if isinstance(op.prim, Loop) else _single(op)
     buffers = ctx.buffers
     out_buffers = [buffers[v.index] for v in loop.outputs]
@@ -293,9 +303,10 @@ def _loop_call(op, ctx, args, number):
     names += [args.get(v, views[layout]) for v, layout in zip(outs, layouts[len(loop.inputs):])]
     assert source.startswith(codegen.HEADER)
     body = source[len(codegen.HEADER):]
-    name = f"loop{number}"
+    name = f"loop_{hashlib.sha256(body.encode()).hexdigest()[:12]}"
     body = body.replace("def run(", f"def {name}(", 1)
-    return body, f"{name}({rows}, {cols}, {', '.join(names)})"
+    sizes = [args.number(rows), args.number(cols)]
+    return name, body, f"{name}({', '.join(sizes + names)})"
 
 
 def _single(op):
