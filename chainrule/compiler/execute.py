@@ -140,10 +140,12 @@ class _Plan:
         self.buffers = buffers = plan_buffers(program)
         for index, buffer in buffers.items():
             registers[index] = buffer
-        self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
         if native.enabled():
             self.steps, program.segments = native.segment_steps(
-                program, graph, buffers, registers, self.steps, self.variable_objects)
+                program, graph, buffers, registers,
+                lambda op: _step(op, buffers, self.variable_objects), self.variable_objects)
+        else:
+            self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
 
 
 def _step(op, buffers, variables):

@@ -72,9 +72,12 @@ class _Context:
                          if v.kind in (INPUT, CONSTANT) and v.index not in written}
 
 
-def segment_steps(program, graph, buffers, registers, steps, variables):
-    """The plan's steps with every run of native ops replaced by one step that calls its
-    compiled segment; also the segments, as lists of op positions (for the listing)."""
+def segment_steps(program, graph, buffers, registers, make_step, variables):
+    """The plan's steps (``make_step(op)`` makes an op's Python step) with every run of
+    native ops replaced by one step that calls its compiled segment; also the segments, as
+    lists of op positions (for the listing). The Python steps of a segment's ops, needed
+    only when a call's arrays do not fit it, are made on first use (a fused loop's would
+    compile it a second time)."""
     ctx = _Context(program, graph, buffers, registers)
     ops = program.ops
     kinds, early = [], []
@@ -83,14 +86,14 @@ def segment_steps(program, graph, buffers, registers, steps, variables):
         if kind == "view":
             registers[op.output.index] = ctx.fixed[op.output.index]
         elif kind == "early":
-            early.append(steps[position])
+            early.append(make_step(op))
         kinds.append(kind)
     result, segments, run = list(early), [], []
 
     def flush():
         if run:
-            result.append(_segment_step([ops[p] for p in run], [steps[p] for p in run], ctx,
-                                        variables))
+            members = [ops[p] for p in run]
+            result.append(_segment_step(members, _lazy(members, make_step), ctx, variables))
             segments.append(list(run))
             run.clear()
 
@@ -99,12 +102,24 @@ def segment_steps(program, graph, buffers, registers, steps, variables):
             continue
         if kind is None:
             flush()
-            result.append(steps[position])
+            result.append(make_step(ops[position]))
         else:
             run.append(position)
     flush()
     program.placed = {p: kind for p, kind in enumerate(kinds) if kind in ("view", "early")}
     return result, segments
+
+
+def _lazy(ops, make_step):
+    """The Python steps of ``ops``, as one function that makes them on its first call."""
+    made = []
+
+    def run(r):
+        if not made:
+            made.extend(make_step(op) for op in ops)
+        for step in made:
+            step(r)
+    return run
 
 
 def _kind(op, ctx):
@@ -213,7 +228,7 @@ class _Args:
         return name
 
 
-def _segment_step(ops, steps, ctx, variables):
+def _segment_step(ops, python, ctx, variables):
     args = _Args(ctx)
     loops, lines, stored = {}, [], []  # loops: the functions, one per distinct source
     for op in ops:
@@ -264,8 +279,7 @@ def _segment_step(ops, steps, ctx, variables):
             if stored:
                 mark_all_changed([variables[index] for index in stored])
         else:  # turned off since, or an array without the layout the segment was written for
-            for python_step in steps:
-                python_step(r)
+            python(r)
     step.native_segment = fn
     return step
 
