@@ -147,9 +147,12 @@ except ImportError:  # the native step needs numba; nothing below is then used
     numba = None
 
 if numba is not None:
+    # The arrays are passed as their addresses, 64-bit integers (passed as pointers are, in
+    # the same registers, on x86-64 and arm64): the functions below then take numbers only,
+    # so one compiled version serves every layout of the operands.
     _SIG = {dt: types.void(types.int32, types.int32, types.int32, types.int64, types.int64,
-                           types.int64, dt, types.voidptr, types.int64, types.voidptr,
-                           types.int64, dt, types.voidptr, types.int64)
+                           types.int64, dt, types.intp, types.int64, types.intp,
+                           types.int64, dt, types.intp, types.int64)
             for dt in (types.float32, types.float64)}
     # Called by name: LLVM finds the addresses that available() registered.
     _sgemm = types.ExternalFunction(_SGEMM, _SIG[types.float32])
@@ -166,20 +169,23 @@ if numba is not None:
         return TRANS, a.strides[1] // size
 
     @numba.njit(**_OPTIONS)
+    def _gemm_at(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc):
+        """The gemm of the operands at these addresses (items of ``size`` bytes)."""
+        if size == 4:
+            _sgemm(ROW_MAJOR, ta, tb, m, n, k, np.float32(1), pa, lda, pb, ldb,
+                   np.float32(0), pc, ldc)
+        else:
+            _dgemm(ROW_MAJOR, ta, tb, m, n, k, np.float64(1), pa, lda, pb, ldb,
+                   np.float64(0), pc, ldc)
+
+    @numba.njit(**_OPTIONS)
     def _gemm(a, b, out):
         """out = a @ b (2-D float arrays of one dtype; out C-ordered; the caller checked
         :func:`gemm_form`)."""
-        m, k = a.shape
-        n = b.shape[1]
         ta, lda = _flags(a)
         tb, ldb = _flags(b)
-        ldc = out.strides[0] // out.itemsize
-        if a.itemsize == 4:
-            _sgemm(ROW_MAJOR, ta, tb, m, n, k, np.float32(1), a.ctypes, lda, b.ctypes, ldb,
-                   np.float32(0), out.ctypes, ldc)
-        else:
-            _dgemm(ROW_MAJOR, ta, tb, m, n, k, np.float64(1), a.ctypes, lda, b.ctypes, ldb,
-                   np.float64(0), out.ctypes, ldc)
+        _gemm_at(a.itemsize, ta, tb, a.shape[0], b.shape[1], a.shape[1], a.ctypes.data, lda,
+                 b.ctypes.data, ldb, out.ctypes.data, out.strides[0] // out.itemsize)
 
     @numba.njit(**_OPTIONS)
     def _usable(a):
@@ -213,22 +219,30 @@ if numba is not None:
         return -(-n // width), width
 
     @numba.njit(cache=True, nogil=True, parallel=True)
-    def _slab_products(a, b, out, count, width):
-        n = b.shape[1]
+    def _slab_products(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
         for s in numba.prange(count):
             start = s * width
             stop = min(n, start + width)
-            _gemm(a, b[:, start:stop], out[:, start:stop])
+            # Slab s: columns start..stop of b (a row offset of b's rows when transposed)
+            # and of the result.
+            step_b = 1 if tb == NO_TRANS else ldb
+            _gemm_at(size, ta, tb, m, stop - start, k, pa, lda, pb + start * step_b * size,
+                     ldb, pc + start * size, ldc)
 
     @numba.njit(**_OPTIONS)
     def _product(a, b, out):
         """out = a @ b by column slabs (:func:`_slabs`), each a one-thread gemm, the slabs
         shared among numba's threads (the caller checked :func:`gemm_form`)."""
-        count, width = _slabs(a.shape[0], a.shape[1], b.shape[1])
+        m, k = a.shape
+        n = b.shape[1]
+        count, width = _slabs(m, k, n)
         if count == 1:
             _gemm(a, b, out)
         else:
-            _slab_products(a, b, out, count, width)
+            ta, lda = _flags(a)
+            tb, ldb = _flags(b)
+            _slab_products(a.itemsize, ta, tb, m, n, k, a.ctypes.data, lda, b.ctypes.data,
+                           ldb, out.ctypes.data, out.strides[0] // out.itemsize, count, width)
 
     _functions = {"gemm": _gemm, "product": _product, "threads_set": _threads_set,
                   "threads_get": _threads_get}
