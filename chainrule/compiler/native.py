@@ -14,7 +14,8 @@ one ``nopython``, ``nogil`` function (cached on disk as the fused loops are, see
 * an update of a whole Variable by a value of its shape and dtype (or one element), whose
   effect has an ``element_store`` form: a loop over the Variable's own array.
 
-Everything else runs as the executor's usual step, in Python, between segments. A view
+Everything else runs as the executor's usual step, in Python, between segments (so does a
+native op alone: a function of its own would only cost a compilation). A view
 (``reshape``, ``transpose``, a slice) of a planned buffer or a constant is the same view at
 every call: it is made once, when the plan is made, and costs nothing afterwards; a pure op
 without a buffer that reads only the graph's inputs and constants (the transpose of a
@@ -91,6 +92,9 @@ def segment_steps(program, graph, buffers, registers, make_step, variables):
     result, segments, run = list(early), [], []
 
     def flush():
+        if len(run) == 1:  # one op alone gains nothing from a function of its own
+            result.append(make_step(ops[run[0]]))
+            run.clear()
         if run:
             members = [ops[p] for p in run]
             result.append(_segment_step(members, _lazy(members, make_step), ctx, variables))
