@@ -9,8 +9,9 @@ one ``nopython``, ``nogil`` function (cached on disk as the fused loops are, see
   inlined into the segment's module;
 * a 2-D float product that NumPy's matmul sends to one ``cblas_?gemm`` call
   (:func:`~chainrule.primitives.blas.gemm_form`) and that :func:`.kernels.matmul` would not
-  search for zero lines or time: the same gemm of the same OpenBLAS, through
-  :mod:`chainrule.primitives.blas`, so the same bits;
+  search for zero lines or time: column slabs of one-thread gemms of NumPy's own OpenBLAS,
+  shared among chainrule's threads (:func:`~chainrule.primitives.blas.product`), which is
+  also what every such product runs, eager or not, while the native step is on;
 * an update of a whole Variable by a value of its shape and dtype (or one element), whose
   effect has an ``element_store`` form: a loop over the Variable's own array.
 
@@ -22,7 +23,8 @@ without a buffer that reads only the graph's inputs and constants (the transpose
 batch) is moved to the start of the run, so it does not split a segment.
 
 The numbers are the executor's: each native op does what its Python step does, with the
-same library calls or the same rounding. When an array given at a call does not have the
+same library calls or the same rounding (with the native step on, the executor's and eager
+products are slab products too). When an array given at a call does not have the
 layout a segment was written for (a product needs one unit stride), that segment's ops run
 as Python steps instead, for that call.
 """
@@ -180,7 +182,7 @@ def _native_product(op, ctx):
     if sparsity.searched(a.shape, b.shape) or (
             threads._state["adapt"] and a.shape[0] * a.shape[1] * b.shape[-1]
             >= threads.GOVERN_MIN_WORK):
-        return False  # kernels.matmul would skip zero lines or time it: not np.matmul's bits
+        return False  # kernels.matmul may skip zero lines or time it: its Python step does
     item = a.dtype.itemsize
     strides = []
     for v in (a, b):
