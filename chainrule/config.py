@@ -2,13 +2,15 @@
 calls. chainrule runs on the CPU, through NumPy; there is no placement to choose."""
 
 import contextlib
+import os
 
 __all__ = ["run_functions_eagerly", "functions_run_eagerly", "set_trace_cache_size",
            "get_trace_cache_size", "list_physical_devices",
            "list_logical_devices", "get_visible_devices", "set_visible_devices", "device",
-           "PhysicalDevice"]
+           "PhysicalDevice", "set_native_step", "native_step"]
 
-_state = {"eager": False, "trace_cache_size": 64}
+_state = {"eager": False, "trace_cache_size": 64,
+          "native": os.environ.get("CHAINRULE_NATIVE_STEP", "0") not in ("", "0")}
 
 
 def run_functions_eagerly(run_eagerly):
@@ -34,6 +36,22 @@ def set_trace_cache_size(size):
 def get_trace_cache_size():
     """See :func:`set_trace_cache_size` (64 unless set)."""
     return _state["trace_cache_size"]
+
+
+def set_native_step(enabled):
+    """With True, compiled programs (``jit_compile=True``) run as native segments: runs of
+    fused loops, products and Variable updates written out as one numba function each,
+    the products through the BLAS NumPy links (see :mod:`chainrule.compiler.native`).
+    Programs compiled afterwards use it; it needs numba (otherwise nothing changes). Off
+    unless set, or unless the environment sets ``CHAINRULE_NATIVE_STEP=1``. Returns the
+    previous setting."""
+    previous, _state["native"] = _state["native"], bool(enabled)
+    return previous
+
+
+def native_step():
+    """Whether :func:`set_native_step` is on."""
+    return _state["native"]
 
 
 class PhysicalDevice:

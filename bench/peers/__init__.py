@@ -14,6 +14,7 @@ REGISTRY = {
     "chainrule-fit": "chainrule_fit",  # chainrule.keras Sequential.fit, eager
     "chainrule-jit": "chainrule_jit",  # the same, compile(jit_compile=True)
     "chainrule-jit-dense": "chainrule_jit_dense",  # the same, without zero-skipping
+    "chainrule-jit-native": "chainrule_jit_native",  # the same, as native segments
 }
 
 BASELINE = "numpy"

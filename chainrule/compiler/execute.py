@@ -32,10 +32,11 @@ uses it only when nothing records (see ``jit_compile=True``).
 
 import numpy as np
 
-from ..graph.graph import CONSTANT, VARIABLE, VariableUpdate
+from ..graph.graph import CONSTANT, VARIABLE
 from ..recording import mark_all_changed, mark_changed
 from ..tensor import Tensor
 from ..variable import Variable
+from . import native
 from .codegen import compile_loop
 from .plan import plan_buffers
 from .program import Loop
@@ -139,7 +140,12 @@ class _Plan:
         self.buffers = buffers = plan_buffers(program)
         for index, buffer in buffers.items():
             registers[index] = buffer
-        self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
+        if native.enabled():
+            self.steps, program.segments = native.segment_steps(
+                program, graph, buffers, registers,
+                lambda op: _step(op, buffers, self.variable_objects), self.variable_objects)
+        else:
+            self.steps = [_step(op, buffers, self.variable_objects) for op in program.ops]
 
 
 def _step(op, buffers, variables):
@@ -200,14 +206,12 @@ def _effect_step(op, ins, variables):
     return step
 
 
-_IN_PLACE = {"assign": np.copyto, "assign_add": np.add, "assign_sub": np.subtract}
-
-
 def _direct_update(op, ins, variables):
     """``assign*`` of a whole Variable as one NumPy call into its array, when the shapes and
     dtypes the graph records are ones that ``Variable.assign*`` accepts without a word (the
     checks are done once, here); otherwise None, and the update goes through ``apply``."""
-    if not isinstance(op.prim, VariableUpdate) or op.params.get("index") is not None:
+    ufunc = getattr(op.prim, "ufunc", None)
+    if ufunc is None or op.params.get("index") is not None:
         return None
     target, value = op.inputs
     if target.variable is None or value.variable is not None or \
@@ -215,7 +219,6 @@ def _direct_update(op, ins, variables):
             not np.can_cast(value.dtype, target.dtype, "same_kind"):
         return None
     var_index, value_index = ins
-    ufunc = _IN_PLACE[op.prim.name]
     if ufunc is np.copyto:
         def step(r):
             variable = variables[var_index]

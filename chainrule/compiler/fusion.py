@@ -9,7 +9,8 @@ elements of a shape can compute together:
 * a ``reduce_sum`` over the leading axis of a member's 2-D result (a bias gradient) joins as
   a column sum, accumulated row after row as NumPy adds up that axis (even after the loop
   stopped growing: it still runs before the sum is read);
-* an ``assign``, ``assign_add`` or ``assign_sub`` of a member's result to a Variable of the
+* an update with an ``element_store`` form (``assign``, ``assign_add``, ``assign_sub``) of a
+  member's result to a Variable of the
   loop's shape joins as a store (an optimizer's update: one pass over its state).
 
 A group runs where its last member was. So it stops growing (closes) as soon as anything
@@ -22,16 +23,13 @@ its result dtype exactly as NumPy's array loop does (see :mod:`.codegen`).
 
 import numpy as np
 
-from ..graph.graph import VariableUpdate
 from ..primitives import Primitive
-from ..primitives import table as P
 from .program import Loop, Op
 
 __all__ = ["fuse", "pattern", "FUSED_DTYPES"]
 
 # The dtypes a loop computes in (numba has no float16 arithmetic; integers are left to NumPy).
 FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.bool_))
-_STORES = ("assign", "assign_add", "assign_sub")
 
 
 def fuse(ops, keep):
@@ -100,7 +98,7 @@ def fuse(ops, keep):
             if group is None:
                 close_all()
             if group is not None:
-                store = (variable, op.prim.name, op.inputs[1])
+                store = (variable, op.prim, op.inputs[1])
                 order[id(store)] = position
                 group.body.append(store)
                 group.reads.add(variable.index)
@@ -216,7 +214,7 @@ def _sum_group(op, group_of):
     """The group whose 2-D result ``op`` sums over axis 0 (a bias gradient), or None. It
     need not be open: a loop that already stopped growing runs before this op, and so its
     sums are ready before anything here reads them."""
-    if op.prim is not P.reduce_sum or op.params.get("keepdims") or \
+    if not getattr(op.prim, "sums", False) or op.params.get("keepdims") or \
             op.params.get("axis") != (0,):
         return None
     (source,) = op.inputs
@@ -232,7 +230,7 @@ def _sum_group(op, group_of):
 def _store_group(op, group_of, stored_in):
     """The open group that computes the value a Variable update stores (or stored it to
     another Variable), when the whole Variable is written element by element; else None."""
-    if not isinstance(op.prim, VariableUpdate) or op.prim.name not in _STORES or op.params:
+    if getattr(op.prim, "element_store", None) is None or op.params:
         return None
     variable, value = op.inputs
     group = group_of.get(value.index) or stored_in.get(value.index)

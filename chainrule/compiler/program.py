@@ -41,15 +41,27 @@ class Program:
         self.ops, self.constants, self.outputs = ops, constants, outputs
         self.value_count = value_count
         self.variables = list(variables)
+        self.segments = []  # native segments (lists of op positions), once planned
+        self.placed = {}  # op position -> "view" (made once) or "early" (run first)
 
     def listing(self):
-        """The program as text, one op per line (fused loops show their members)."""
+        """The program as text, one op per line (fused loops show their members); the ops
+        of each native segment (:mod:`.native`) under a ``native segment`` line, views made
+        once and ops moved to the start marked so."""
         lines = []
-        for op in self.ops:
+        starts = {run[0]: (n, run) for n, run in enumerate(self.segments)}
+        inside = {p for run in self.segments for p in run}
+        for position, op in enumerate(self.ops):
+            if position in starts:
+                n, run = starts[position]
+                lines.append(f"native segment {n} ({len(run)} ops):")
+            pad = "  " if position in inside else ""
             outs = ", ".join(v.ref for v in op.outputs)
             call = f"{op.prim.name}({', '.join(v.ref for v in op.inputs)})"
-            lines.append(f"{outs} = {call}" if outs else call)
-            lines += [f"    {line}" for line in getattr(op.prim, "describe", lambda: [])()]
+            note = {"view": "  # a view, made once", "early": "  # run first"}.get(
+                self.placed.get(position), "")
+            lines.append(pad + (f"{outs} = {call}" if outs else call) + note)
+            lines += [f"{pad}    {line}" for line in getattr(op.prim, "describe", lambda: [])()]
         return "\n".join(lines)
 
 
@@ -57,7 +69,7 @@ class Loop:
     """A pseudo-primitive: the ops of one fused group (made by :mod:`.fusion`), computed in
     one pass over ``shape``.
 
-    ``body``: the element-wise ops and the ``(variable, kind, value)`` updates (stores), in
+    ``body``: the element-wise ops and the ``(variable, update, value)`` updates (stores), in
     program order; ``sums``: ``(result, source)`` pairs, the column sums of members' results.
     ``inputs``: the values read from outside; ``outputs``: the members' results that are
     written to memory (read outside the group), then the sums.
@@ -91,7 +103,7 @@ class Loop:
         lines = [f"{op.output.ref} = {op.prim.name}({', '.join(v.ref for v in op.inputs)})"
                  for op in self.members]
         lines += [f"{out.ref} = column_sum({src.ref})" for out, src in self.sums]
-        lines += [f"{kind}({var.ref}, {value.ref})" for var, kind, value in self.stores]
+        lines += [f"{update.name}({var.ref}, {value.ref})" for var, update, value in self.stores]
         return lines
 
     def __repr__(self):

@@ -31,7 +31,6 @@ import numpy as np
 
 from ..graph.graph import CONSTANT, RESULT, VARIABLE, Value
 from ..primitives import Primitive, kernels
-from ..primitives import table as P
 from .fusion import fuse
 from .program import Op, Program
 
@@ -237,10 +236,10 @@ def _share_column_scans(ops):
     share one ColumnScan; the first of them in the program starts it afresh at every run.
     Only products large enough to be searched for zero lines take part."""
     transposed_from = {op.output.index: op.inputs[0] for op in ops
-                       if op.prim is P.transpose and len(op.output.shape) == 2}
+                       if getattr(op.prim, "transposes", False) and len(op.output.shape) == 2}
     users = {}
     for op in ops:
-        if op.prim is P.matmul and len(op.output.shape) == 2 and \
+        if getattr(op.prim, "product", False) and len(op.output.shape) == 2 and \
                 kernels.searched(op.inputs[0].shape, op.inputs[1].shape):
             left = op.inputs[0]
             base = transposed_from.get(left.index, left)

@@ -113,14 +113,24 @@ class VariableUpdate:
     ``apply_gradients`` is one): ``name``, ``apply(*inputs, **params)``, which does it on
     Tensors, Variables or arrays, and ``changes(*inputs, **params)``, the Variables it
     changes (a trace puts them back afterwards).
+
+    What the compiler reads of an update, so that it keeps no list of their names:
+    ``element_store``, the new value of one element from the old one (``{0}``) and the
+    value (``{1}``), as a one-element form like the table's ``scalar``; and ``ufunc``, the
+    NumPy call ``ufunc(old, value, out=old)`` (``np.copyto(old, value)`` for ``assign``)
+    that does it to a whole array. Another effect has neither, and is applied as itself.
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "element_store", "ufunc")
     vjp = None
     why = "it changes a Variable in place; an update is not differentiable"
+    _FORMS = {"assign": ("{1}", np.copyto), "assign_add": ("({0} + {1})", np.add),
+              "assign_sub": ("({0} - {1})", np.subtract)}
 
     def __init__(self, name):
         self.name = name
+        form, self.ufunc = self._FORMS.get(name, (None, None))
+        self.element_store = form.format if form is not None else None
 
     def apply(self, variable, value, index=None):
         if index is None:

@@ -32,7 +32,8 @@ import threading
 
 import numpy as np
 
-from . import sparsity, threads
+from .. import config
+from . import blas, sparsity, threads
 from .sparsity import searched
 from .threads import adapt_threads  # noqa: F401  (the switch's documented place)
 
@@ -126,7 +127,7 @@ def matmul(a, b, out=None, scan=None):
             return result
     if threads.governs(a, b):
         return threads.timed_matmul(a, b, out)
-    return np.matmul(a, b, out=out)
+    return _product(a, b, out)
 
 
 def matmul_for(shape_a, shape_b):
@@ -134,9 +135,35 @@ def matmul_for(shape_a, shape_b):
     product is too small for :func:`matmul` to search for zero lines or to time (so the
     checks are made once, not at every call), else None. The thresholds are read now: a
     program planned before they change keeps its choice."""
-    if len(shape_a) != 2 or len(shape_b) != 2 or searched(shape_a, shape_b):
+    if len(shape_a) != 2 or len(shape_b) != 2 or searched(shape_a, shape_b) or native():
         return None
     return np.matmul if shape_a[0] * shape_a[1] * shape_b[1] < threads.GOVERN_MIN_WORK else None
+
+
+def native():
+    """Whether products run as the native step computes them (:func:`_product`): it is on
+    (:func:`chainrule.config.set_native_step`), with the numba kernels and NumPy's own
+    OpenBLAS (:mod:`.blas`)."""
+    on = config.native_step() and _compiled() is not None and blas.available()
+    blas.own_threads(on)
+    return on
+
+
+def _product(a, b, out=None):
+    """``np.matmul(a, b, out=out)``; with the native step on, a 2-D float product that
+    NumPy would give to one gemm (:func:`.blas.gemm_form`) runs as the native step runs it
+    (column slabs of one-thread gemms, on chainrule's threads), so eager and compiled
+    products agree bit for bit, whatever the number of threads."""
+    if native() and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and \
+            b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and \
+            blas.gemm_form(a.shape, a.strides, b.shape, b.strides, a.itemsize) and \
+            (out is None or (out.shape == (a.shape[0], b.shape[1]) and out.dtype == a.dtype
+                             and out.flags.c_contiguous and not np.shares_memory(out, a)
+                             and not np.shares_memory(out, b))):
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        return blas.product(a, b, out)
+    return np.matmul(a, b, out=out)
 
 
 class ColumnScan:
@@ -182,7 +209,7 @@ def _without_zero_columns(fast, a, b, out, scan):
     cols, a_active = found
     b_active = _scratch("right", len(cols) * b.shape[1], a.dtype).reshape(len(cols), b.shape[1])
     fast.take_rows(b, cols, b_active)
-    return np.matmul(a_active, b_active, out=out)
+    return _product(a_active, b_active, out)
 
 
 def _without_zero_rows(fast, a, b, out, scan):
@@ -196,7 +223,7 @@ def _without_zero_rows(fast, a, b, out, scan):
     if out is None:
         out = np.empty((rows, cols), a.dtype)
     partial = _scratch("product", k * cols, a.dtype).reshape(k, cols)
-    np.matmul(a_active.T, b, out=partial)
+    _product(a_active.T, b, partial)
     fast.place_rows(partial, keep, out)
     return out
 

@@ -42,6 +42,13 @@ the forward and the rule, so that it never keeps a list of its own:
   and dtypes, chosen once when a program is planned, or None to keep ``kernel`` (a product
   too small to be searched for zero lines is then a bare ``np.matmul``);
 * ``stateful``: the op must run at every call (a random draw): never folded or shared.
+* ``product``: the op is a matrix product ``a @ b`` whose kernel takes a
+  :class:`~.kernels.ColumnScan` (``scan=``, ``first=``): products reading the same left
+  operand may share one;
+* ``transposes``: the result is the input with its axes permuted (``perm``; by default
+  reversed), a view of it;
+* ``sums``: the op adds up its input over ``axis`` (``keepdims`` keeps the axes), in NumPy's
+  order: a sum over the leading axis of a 2-D array can join a fused loop as a column sum.
 
 And what the tools around the tape need to know about an op, so that none of them keeps a
 list of op names:
@@ -105,12 +112,14 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjp", "vjp_wants_needs", "describe_error", "why",
                  "cut_reason", "kernel", "scalar", "operands", "decompose", "stateful",
-                 "in_place", "specialize", "kink", "dead_when_zero", "logits_input", "onnx")
+                 "in_place", "specialize", "kink", "dead_when_zero", "logits_input", "onnx",
+                 "product", "transposes", "sums")
 
     def __init__(self, name, forward, *, vjp=None, describe_error=None, why=None,
                  cut_reason=None, kernel=None, scalar=None, operands="result", decompose=None,
                  stateful=False, in_place=False, specialize=None, kink=None,
-                 dead_when_zero=False, logits_input=None, onnx=None):
+                 dead_when_zero=False, logits_input=None, onnx=None,
+                 product=False, transposes=False, sums=False):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -126,6 +135,7 @@ class Primitive:
         self.dead_when_zero = dead_when_zero
         self.logits_input = logits_input
         self.onnx = onnx
+        self.product, self.transposes, self.sums = product, transposes, sums
 
     @property
     def elementwise(self):

@@ -342,7 +342,8 @@ def _reduction_onnx(op_type):
 
 
 reduce_sum = defprimitive("reduce_sum", reduce_sum_forward, vjp=reduce_sum_vjp,
-                          kernel=_reduction_kernel(xp.add), onnx=_reduction_onnx("ReduceSum"))
+                          kernel=_reduction_kernel(xp.add), onnx=_reduction_onnx("ReduceSum"),
+                          sums=True)
 reduce_max = defprimitive("reduce_max", reduce_max_forward, vjp=reduce_extreme_vjp,
                           kernel=_reduction_kernel(xp.maximum), onnx=_reduction_onnx("ReduceMax"))
 reduce_min = defprimitive("reduce_min", reduce_min_forward, vjp=reduce_extreme_vjp,
@@ -532,7 +533,8 @@ def concat_onnx(emit, *xs, axis):
 
 reshape = defprimitive("reshape", reshape_forward, vjp=reshape_vjp, describe_error=_reshape_error,
                       onnx=reshape_onnx)
-transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp, onnx=transpose_onnx)
+transpose = defprimitive("transpose", transpose_forward, vjp=transpose_vjp, onnx=transpose_onnx,
+                        transposes=True)
 broadcast_to = defprimitive("broadcast_to", broadcast_to_forward, vjp=broadcast_to_vjp,
                             onnx=broadcast_to_onnx)
 getitem = defprimitive("getitem", getitem_forward, vjp=getitem_vjp, onnx=getitem_onnx)
@@ -595,7 +597,8 @@ def matmul_specialize(shapes, dtypes, scan=None, first=False):
 
 
 matmul = defprimitive("matmul", kernels.matmul, vjp=matmul_vjp, describe_error=_matmul_error,
-                      kernel=matmul_kernel, specialize=matmul_specialize, onnx=_onnx_op("MatMul"))
+                      kernel=matmul_kernel, specialize=matmul_specialize, onnx=_onnx_op("MatMul"),
+                      product=True)
 
 
 def dense_forward(x, kernel, bias):

@@ -149,7 +149,7 @@ def test_variable_updates_join_the_loop_that_computes_them():
     same_bits(v1, v.numpy())
     same_bits(w1, w.numpy())
     (loop,) = loops(compiled)
-    assert [kind for _, kind, _ in loop.stores] == ["assign", "assign_sub"]
+    assert [update.name for _, update, _ in loop.stores] == ["assign", "assign_sub"]
 
 
 def test_a_loop_never_spans_an_update_it_does_not_take_in():
