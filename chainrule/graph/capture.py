@@ -535,6 +535,18 @@ class ConcreteFunction:
         return self._function._call(self._instance, tuple(call.pop(n) for n in positional),
                                     call)
 
+    @property
+    def function_type(self):
+        """The parameters with their specs (Python values fixed by the trace as they are)
+        and the results' specs, printed as ``(a: TensorSpec(...)) -> TensorSpec(...)``."""
+        return FunctionType(dict(self._params), self.structured_outputs)
+
+    @property
+    def inference_fn(self):
+        """The traced graph as a function of the tensor arguments alone, positionally (what
+        TensorFlow calls the atomic function: no Python values, no argument structure)."""
+        return InferenceFunction(self)
+
     def pretty_printed_signature(self, verbose=True):
         """The arguments by their specs, and the results."""
         lines = [f"{self.name}({', '.join(self._tensor_params)})", "  Args:"]
@@ -548,6 +560,47 @@ class ConcreteFunction:
 
     def __str__(self):
         return f"ConcreteFunction {self.pretty_printed_signature()}"
+
+
+class FunctionType:
+    """A concrete function's signature: ``parameters`` (name -> TensorSpec, or the Python
+    value the trace was made for) and ``output`` (the results' specs)."""
+
+    def __init__(self, parameters, output):
+        self.parameters, self.output = parameters, output
+
+    def __eq__(self, other):
+        return isinstance(other, FunctionType) and \
+            (self.parameters, self.output) == (other.parameters, other.output)
+
+    __hash__ = None
+
+    def __repr__(self):
+        params = ", ".join(f"{name}: {spec!r}" for name, spec in self.parameters.items())
+        return f"({params}) -> {self.output!r}"
+
+
+class InferenceFunction:
+    """A concrete function's graph called with its tensor arguments only, in order."""
+
+    def __init__(self, concrete):
+        self._concrete = concrete
+        self.name = concrete.name
+        self.function_type = concrete.function_type
+
+    @property
+    def graph(self):
+        return self._concrete.graph
+
+    def __call__(self, *tensors):
+        expected = self._concrete._tensor_params
+        if len(tensors) != len(expected):
+            raise TypeError(f"inference function of '{self.name}' takes the tensors "
+                            f"{expected} positionally; received {len(tensors)}")
+        return self._concrete(*tensors)
+
+    def __repr__(self):
+        return f"<AtomicFunction> {self.name}{self.function_type!r}"
 
 
 class ArgumentSpecError(OpError, TypeError):

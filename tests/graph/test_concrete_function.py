@@ -110,3 +110,21 @@ def test_a_graph_as_tensorflow_lists_it():
     multiply = next(n for n in nodes if n.op == "multiply")
     assert multiply.input == [exp.name, "w"] and by_name["w"].op == "VarHandleOp"
     assert len(graph.get_operations()) == 3
+
+
+def test_function_type_and_inference_fn():
+    @tf.function
+    def scale(a, b):
+        return a * b
+
+    concrete = scale.get_concrete_function(tf.TensorSpec([2], tf.float32), 3.0)
+    ftype = concrete.function_type
+    assert ftype.parameters == {"a": tf.TensorSpec([2], tf.float32), "b": 3.0}
+    assert ftype.output == tf.TensorSpec([2], tf.float32)
+    assert str(ftype) == f"(a: {tf.TensorSpec([2], tf.float32)!r}, b: 3.0) -> " \
+                         f"{tf.TensorSpec([2], tf.float32)!r}"
+    atomic = concrete.inference_fn
+    np.testing.assert_allclose(atomic(tf.constant([1.0, 2.0])).numpy(), [3.0, 6.0])
+    assert "AtomicFunction" in repr(atomic)
+    with pytest.raises(TypeError, match="positionally"):
+        atomic(tf.constant([1.0, 1.0]), tf.constant([2.0, 2.0]))
