@@ -56,7 +56,32 @@ from .nn import (
     batch_normalization, depthwise_conv2d, embedding_lookup, image_transform, separable_conv2d,
 )
 from .operators import install_operators
+from ._convert import symbolic_aware as _symbolic_aware
 
 install_operators()
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "install_operators"]
+
+
+def _wrap_for_symbolic_values():
+    """Every public op, here and in the module that defines it, as :func:`._convert.
+    symbolic_aware` makes it: the fixed table of ops a symbolic call may record (and a
+    saved model may name)."""
+    import sys
+    import types
+    from . import array, linalg, math, nn, reduction, special
+    table = {}
+    for name in __all__:
+        fn = globals()[name]
+        if not isinstance(fn, types.FunctionType):
+            continue
+        table[name] = globals()[name] = _symbolic_aware(name, fn)
+    wrapped = {id(fn.__wrapped__): fn for fn in table.values()}
+    for module in (array, linalg, math, nn, reduction, special, sys.modules[__name__]):
+        for key, value in list(vars(module).items()):
+            if id(value) in wrapped and not key.startswith("_"):
+                setattr(module, key, wrapped[id(value)])
+    return table
+
+
+SYMBOLIC_OPS = _wrap_for_symbolic_values()

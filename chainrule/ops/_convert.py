@@ -9,6 +9,7 @@ A value that would lose its fractional part (0.5 for an integer tensor) is an er
 Two NumPy arrays with no tensor keep the strict rule.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -120,3 +121,51 @@ def normalize_axis(axis, ndim, op):
     if not -ndim <= a < ndim:
         raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
     return a % ndim
+
+
+# -- symbolic values: a hook for a functional API built on top ----------------------------
+#
+# The core knows no symbolic tensor type. A package above it (chainrule.keras: KerasTensor)
+# registers its types and a function that records an op call on them; every public op of
+# chainrule.ops is wrapped by :func:`symbolic_aware`, which runs the op as it is and only
+# when it fails on arguments that hold a registered symbolic value hands the call over.
+# The eager path pays one call frame and no checks.
+
+_symbolic = None  # (types, dispatch) once registered
+
+
+def register_symbolic(types, dispatch):
+    """Makes ops called on an instance of ``types`` (anywhere in their arguments) return
+    ``dispatch(name, op, args, kwargs)`` instead of failing: ``name`` is the op's name in
+    :data:`chainrule.ops.SYMBOLIC_OPS`, ``op`` the public function."""
+    global _symbolic
+    _symbolic = (tuple(types), dispatch)
+
+
+def holds_symbolic(value):
+    """Whether ``value`` (a structure of lists, tuples and dicts) holds a registered
+    symbolic value."""
+    if _symbolic is None:
+        return False
+    if isinstance(value, _symbolic[0]):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(holds_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(holds_symbolic(v) for v in value.values())
+    return False
+
+
+def symbolic_aware(name, fn):
+    """``fn`` (a public op named ``name``) that hands calls on symbolic values to the
+    registered dispatch (see :func:`register_symbolic`)."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            if not (holds_symbolic(args) or holds_symbolic(kwargs)):
+                raise
+        return _symbolic[1](name, op, args, kwargs)
+    op._symbolic_name = name
+    return op

@@ -54,8 +54,9 @@ def test_input_is_a_symbolic_tensor():
     layer, node_index, tensor_index = x._keras_history
     assert isinstance(layer, layers.InputLayer) and (node_index, tensor_index) == (0, 0)
     assert keras.Input(shape=(3,), batch_size=8).shape == (8, 3)
+    assert isinstance(x + 1, KerasTensor)  # an op on it records a node (test_op_layers)
     with pytest.raises(TypeError, match="symbolic"):
-        x + 1
+        np.asarray(x)
 
 
 def test_layer_calls_record_shapes_and_history():

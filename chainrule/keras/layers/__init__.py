@@ -11,7 +11,9 @@ model can hold another."""
 from ...errors import MissingNameError
 from .._registry import Registry, serialize
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda
+from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda, TFOpLambda
+from .core import op_on_symbolic as _op_on_symbolic
+from ...ops._convert import register_symbolic as _register_symbolic
 from .dense import Dense
 from .keras_tensor import KerasTensor
 from .layer import Layer
@@ -39,17 +41,20 @@ _CONVNET_LAYERS = [
     BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
     RandomContrast]
 
-__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "InputLayer", "Input",
+__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
            "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS]
 
 REGISTRY = Registry("layer")
-for _cls in (Dense, Activation, Flatten, Dropout, Lambda, InputLayer, Concatenate, Add, Subtract,
+for _cls in (Dense, Activation, Flatten, Dropout, Lambda, TFOpLambda, InputLayer, Concatenate, Add, Subtract,
              Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
              *_CONVNET_LAYERS):
     REGISTRY.register(_cls)
+
+# chainrule ops called on KerasTensors record TFOpLambda nodes (the core's hook)
+_register_symbolic((KerasTensor,), _op_on_symbolic)
 
 
 def deserialize(config, custom_objects=None):

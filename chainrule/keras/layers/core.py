@@ -1,15 +1,18 @@
-"""Small layers without weights: Activation, Flatten, Dropout, Lambda, and the input
-placeholder."""
+"""Small layers without weights: Activation, Flatten, Dropout, Lambda, TFOpLambda (an op
+on symbolic tensors), and the input placeholder."""
 
 import inspect
 import math
 
+import numpy as np
+
 from ... import dtypes, ops
 from .. import activations
+from ...tensor import Tensor
 from .keras_tensor import KerasTensor, add_node
-from .layer import Layer
+from .layer import Layer, unique_name
 
-__all__ = ["Activation", "Flatten", "Dropout", "Lambda", "InputLayer", "Input", "KerasInput"]
+__all__ = ["Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input", "KerasInput"]
 
 KerasInput = KerasTensor  # the name this module used before the functional API
 
@@ -115,6 +118,135 @@ class Lambda(Layer):
                          f"chainrule does not load from a file. Build the model in code and "
                          f"load only its weights, or write a Layer subclass and pass "
                          f"custom_objects={{'Name': Name}}")
+
+
+class TFOpLambda(Layer):
+    """One chainrule op applied to symbolic tensors: ``tf.reduce_mean(z, axis=1)``,
+    ``tf.nn.relu(x)`` or ``x * 2.0`` on KerasTensors records a node of this layer, as
+    TF-Keras's layer of the same name and Keras 3's wrapping of ops do.
+
+    ``function`` is the op's name in :data:`chainrule.ops.SYMBOLIC_OPS` (a fixed table: a
+    saved model naming any other op is refused); ``arguments`` holds the call's other
+    arguments, ``{"args": [...], "kwargs": {...}}``, with ``{"__input__": i}`` where the
+    i-th symbolic input goes. The layer is called on the list of those inputs.
+    """
+
+    def __init__(self, function, arguments=None, **kwargs):
+        kwargs.setdefault("name", unique_name(f"tf.{function}"))
+        super().__init__(**kwargs)
+        if function not in ops.SYMBOLIC_OPS:
+            raise ValueError(f"TFOpLambda: {function!r} is not an op chainrule can record or "
+                             f"load (one of chainrule.ops.SYMBOLIC_OPS, such as "
+                             f"'reduce_mean' or 'relu')")
+        self.function = function
+        self.arguments = _decode_arguments(arguments or {"args": [], "kwargs": {}})
+
+    def call(self, inputs):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+        def fill(item):
+            if isinstance(item, _Slot):
+                return inputs[item.index]
+            if isinstance(item, list):
+                return [fill(v) for v in item]
+            if isinstance(item, tuple):
+                return tuple(fill(v) for v in item)
+            if isinstance(item, dict):
+                return {k: fill(v) for k, v in item.items()}
+            return item
+
+        return ops.SYMBOLIC_OPS[self.function](*fill(self.arguments["args"]),
+                                               **fill(self.arguments["kwargs"]))
+
+    def get_config(self):
+        return {**super().get_config(), "function": self.function,
+                "arguments": _encode_arguments(self.arguments, self)}
+
+
+class _Slot:
+    """Where a symbolic input goes in a :class:`TFOpLambda`'s arguments."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+    def __eq__(self, other):
+        return isinstance(other, _Slot) and other.index == self.index
+
+    def __repr__(self):
+        return f"<input {self.index}>"
+
+
+def _encode_arguments(item, layer):
+    """Arguments as JSON: slots, slices, tuples and Ellipsis tagged, NumPy values as lists."""
+    if isinstance(item, _Slot):
+        return {"__input__": item.index}
+    if isinstance(item, slice):
+        return {"__slice__": [_encode_arguments(v, layer)
+                              for v in (item.start, item.stop, item.step)]}
+    if item is Ellipsis:
+        return {"__ellipsis__": True}
+    if isinstance(item, tuple):
+        return {"__tuple__": [_encode_arguments(v, layer) for v in item]}
+    if isinstance(item, list):
+        return [_encode_arguments(v, layer) for v in item]
+    if isinstance(item, dict):
+        return {k: _encode_arguments(v, layer) for k, v in item.items()}
+    if isinstance(item, (np.ndarray, np.generic)):
+        return item.tolist()
+    if isinstance(item, Tensor):  # a constant, saved by its values
+        return {"__constant__": item.numpy().tolist(), "dtype": item.dtype.name}
+    if isinstance(item, np.dtype) or (isinstance(item, type) and issubclass(item, np.generic)):
+        return {"__dtype__": np.dtype(item).name}
+    if item is None or isinstance(item, (bool, int, float, str)):
+        return item
+    raise TypeError(f"layer '{layer.name}' (TFOpLambda of {layer.function}) cannot be saved: "
+                    f"its argument {item!r} of type {type(item).__name__} has no JSON form; "
+                    f"pass plain numbers, lists or NumPy arrays")
+
+
+def _decode_arguments(item):
+    if isinstance(item, _Slot):
+        return item
+    if isinstance(item, dict):
+        if set(item) == {"__input__"}:
+            return _Slot(item["__input__"])
+        if set(item) == {"__slice__"}:
+            return slice(*(_decode_arguments(v) for v in item["__slice__"]))
+        if set(item) == {"__ellipsis__"}:
+            return Ellipsis
+        if set(item) == {"__tuple__"}:
+            return tuple(_decode_arguments(v) for v in item["__tuple__"])
+        if set(item) == {"__constant__", "dtype"}:
+            return ops.constant(np.asarray(item["__constant__"], dtype=item["dtype"]))
+        if set(item) == {"__dtype__"}:
+            return dtypes.as_dtype(item["__dtype__"])
+        return {k: _decode_arguments(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return type(item)(_decode_arguments(v) for v in item)
+    return item
+
+
+def op_on_symbolic(name, op, args, kwargs):
+    """An op called on KerasTensors (the hook :mod:`.keras_tensor` registers): a
+    :class:`TFOpLambda` node with the symbolic arguments as its inputs."""
+    inputs = []
+
+    def slot(item):
+        if isinstance(item, KerasTensor):
+            inputs.append(item)
+            return _Slot(len(inputs) - 1)
+        if isinstance(item, list):
+            return [slot(v) for v in item]
+        if isinstance(item, tuple):
+            return tuple(slot(v) for v in item)
+        if isinstance(item, dict):
+            return {k: slot(v) for k, v in item.items()}
+        return item
+
+    arguments = {"args": slot(list(args)), "kwargs": slot(dict(kwargs))}
+    return TFOpLambda(name, arguments)(inputs)
 
 
 class InputLayer(Layer):

@@ -20,6 +20,7 @@ import itertools
 import numpy as np
 
 from ... import dtypes
+from ... import ops as _ops
 from ...recording import paused_recorders
 from ...tensor import Tensor
 from ... import nest
@@ -71,14 +72,54 @@ class KerasTensor:
     def _refuse(self, *args):
         raise TypeError(
             f"KerasTensor '{self.name}' is symbolic (it has a shape, {self.shape}, but no "
-            f"values): arithmetic and NumPy conversion are not supported on it. Combine "
-            f"symbolic tensors with layers (layers.Add(), layers.Multiply(), "
-            f"layers.Concatenate(), layers.Activation(...)), or write a Layer subclass whose "
-            f"call() does the computation")
+            f"values): it cannot become a NumPy array, a Python number or bool. Apply layers "
+            f"or chainrule ops to it (each op records a TFOpLambda node of the model), or "
+            f"write a Layer subclass whose call() does the computation")
 
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
-    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = _refuse
-    __array__ = __float__ = __bool__ = __getitem__ = numpy = _refuse
+    __array__ = __float__ = __bool__ = numpy = _refuse
+
+    # Arithmetic and indexing are chainrule ops, which record a TFOpLambda node.
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
 
     def __hash__(self):
         return id(self)
@@ -172,7 +213,8 @@ def _probe(layer, inputs, kwargs, open_size):
     if layer._call_takes_training():
         probe_kwargs["training"] = False  # a shape probe: no dropout draws
     try:
-        with paused_recorders(), _metrics_kept(layer):
+        # (zeros are no data: 0/0 in a probe of `a / b` is no reason to warn)
+        with paused_recorders(), _metrics_kept(layer), np.errstate(all="ignore"):
             return layer(probe, **probe_kwargs)
     except (ValueError, TypeError) as e:
         shapes = nest.map_structure(lambda t: t.shape, inputs)

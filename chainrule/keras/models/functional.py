@@ -102,6 +102,33 @@ class Functional(Model, functional=True):
     def build(self, input_shape=None):
         self.built = True  # the layers were built when the graph was made
 
+    # -- losses and metrics of symbolic values -------------------------------------------------
+    def add_loss(self, loss):
+        """A loss term; a symbolic one (``model.add_loss(tf.reduce_mean(hidden))``) is a
+        value of the graph, computed and added on every call of the model."""
+        if isinstance(loss, KerasTensor):
+            self._add_symbolic(("loss", loss, None))
+        else:
+            Model.add_loss(self, loss)
+
+    def add_metric(self, value, name=None, aggregation=None):
+        """A value logged by ``fit``; a symbolic one is computed on every call of the model."""
+        if isinstance(value, KerasTensor):
+            if not name:
+                raise ValueError(f"model '{self.name}': add_metric of a symbolic value needs "
+                                 f"a name, as in model.add_metric(value, name='std')")
+            self._add_symbolic(("metric", value, (name, aggregation)))
+        else:
+            Model.add_metric(self, value, name=name, aggregation=aggregation)
+
+    def _add_symbolic(self, entry):
+        extras = self.__dict__.setdefault("_symbolic_extras", [])
+        nodes = _nodes_between(self._inputs, self._outputs + [e[1] for e in extras] +
+                               [entry[1]])  # raises when the value is not of this graph
+        extras.append(entry)
+        self._nodes = nodes
+        self._layers = _unique_layers(nodes)
+
     def compute_output_shape(self, input_shape):
         return self.output_shape
 
@@ -124,6 +151,11 @@ class Functional(Model, functional=True):
             out = node.layer(args, **kwargs)
             for kt, value in zip(node.output_tensors, nest.flatten(out)):
                 values[id(kt)] = value
+        for kind, kt, extra in self.__dict__.get("_symbolic_extras", ()):
+            if kind == "loss":
+                Model.add_loss(self, values[id(kt)])
+            else:
+                Model.add_metric(self, values[id(kt)], name=extra[0], aggregation=extra[1])
         return nest.map_structure(lambda t: values[id(t)], self._outputs_struct)
 
     def _flat_inputs(self, inputs):
