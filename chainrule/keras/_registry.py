@@ -114,6 +114,25 @@ def serialize(obj):
     return obj
 
 
+def unsavable_part(layer):
+    """Why ``layer``'s configuration is not data, naming the argument that is not, as
+    ``"layer 'dense' (Dense), argument kernel_initializer: <what> (why)"``; None when the
+    configuration is data."""
+    import json
+    try:
+        config = layer.get_config()
+    except (NotImplementedError, TypeError, ValueError) as e:
+        return f"layer '{layer.name}' ({type(layer).__name__}): {e}"
+    for key, value in config.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            return (f"layer '{layer.name}' ({type(layer).__name__}), argument {key}: "
+                    f"{value!r} has no saved form ({e}); pass a name or a keras object with "
+                    f"get_config (e.g. an initializer class) instead")
+    return None
+
+
 class Configurable:
     """What initializers and regularizers share: ``get_config`` (their arguments),
     ``from_config`` and a ``repr`` that shows them."""

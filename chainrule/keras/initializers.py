@@ -24,10 +24,11 @@ gives the truncated draw the intended variance.)
 """
 
 import math
+import types
 
 from .. import dtypes, random
 from ..ops import fill
-from ._registry import Configurable, Registry, serialize
+from ._registry import Configurable, Registry, serialize as _serialize
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
@@ -191,6 +192,23 @@ for _cls, *_names in (
     REGISTRY.register(_cls, *_names)
 
 
+def _named_functions():
+    """The functions an initializer config may name (``{"class_name": "function", ...}``):
+    TensorFlow's random draws, which take ``(shape, dtype=...)`` as an initializer does. A
+    file naming any other function is refused (chainrule runs no code a file names)."""
+    return {f"{f.__module__}.{f.__qualname__}": f
+            for f in (random.normal, random.uniform, random.truncated_normal)}
+
+
+def serialize(initializer):
+    """An initializer's config; a plain function (``kernel_initializer=tf.random.normal``)
+    is saved by its module and name, as Keras saves one."""
+    if isinstance(initializer, (types.FunctionType, types.BuiltinFunctionType)):
+        return {"module": initializer.__module__, "class_name": "function",
+                "config": initializer.__qualname__, "registered_name": "function"}
+    return _serialize(initializer)
+
+
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), a class name, a config dict
     ``{"class_name": ..., "config": {...}}``, an Initializer, or any callable
@@ -198,6 +216,16 @@ def get(identifier):
     if isinstance(identifier, str):
         return REGISTRY.from_name(identifier)
     if isinstance(identifier, dict):
+        if identifier.get("class_name") == "function":
+            name = f"{identifier.get('module')}.{identifier.get('config')}"
+            known = _named_functions()
+            if name not in known:
+                raise ValueError(
+                    f"the initializer is the function {name}, which chainrule does not load "
+                    f"from a file (it loads only {sorted(known)} and initializer classes); "
+                    f"build the model in code and load its weights with load_weights, or "
+                    f"use an initializer class such as keras.initializers.RandomNormal")
+            return known[name]
         return REGISTRY.deserialize(identifier)
     if isinstance(identifier, Initializer) or callable(identifier):
         return identifier

@@ -30,7 +30,7 @@ import numpy as np
 from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
 from . import weights_h5
 from .. import nest
-from ._registry import serialize
+from ._registry import serialize, unsavable_part
 from .layers.keras_tensor import KerasTensor
 from .layers.layer import checking_new_weights
 from .optimizers import schedules
@@ -273,7 +273,7 @@ def _keras_layer(layer, model):
         json.dumps(described)
     except (NotImplementedError, TypeError, ValueError) as e:
         raise KerasFormatError(_advice(f"its layer '{layer.name}' has no configuration as "
-                                       f"data ({e})", model)) from None
+                                       f"data ({unsavable_part(layer) or e})", model)) from None
     return _keras_object(described, f"layer '{layer.name}'", model=model)
 
 

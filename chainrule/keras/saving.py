@@ -39,7 +39,7 @@ import numpy as np
 from .. import nest
 from . import layers, losses, optimizers
 from . import metrics as metrics_module
-from ._registry import serialize
+from ._registry import serialize, unsavable_part
 from .layers.layer import checking_new_weights
 from .untrusted import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileNotFoundError,  # noqa: F401
                         SavedModelError, weight_limit as _weight_limit)
@@ -124,8 +124,11 @@ def _model_config(model):
         config = model.get_config()
         json.dumps(config)
     except (NotImplementedError, TypeError) as e:
+        culprit = next(filter(None, (unsavable_part(layer)
+                                     for layer in reversed(model._flatten_layers()))), None)
         raise TypeError(
-            f"cannot save the architecture of {type(model).__name__} ({e}); save its weights "
+            f"cannot save the architecture of {type(model).__name__} "
+            f"({culprit or e}); save its weights "
             f"with model.save_weights(path) and rebuild the model in code to load them") from None
     return {"class_name": type(model).__name__, "config": config}
 

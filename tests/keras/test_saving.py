@@ -524,3 +524,37 @@ def test_a_missing_file_is_the_loaders_error_and_a_file_not_found_error(tmp_path
         keras.models.load_model(path)
     with pytest.raises(FileNotFoundError):
         keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("name", ["m.chainrule", "m.keras"])
+def test_a_random_function_as_initializer_saves_by_name_and_loads(tmp_path, name):
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_initializer=cr.random.normal)])
+    model.save(tmp_path / name)
+    again = keras.models.load_model(tmp_path / name)
+    assert again.layers[-1].kernel_initializer is cr.random.normal
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy())
+
+
+def test_an_initializer_function_of_ones_own_saves_but_is_refused_on_load(tmp_path):
+    def zeros_init(shape, dtype=None):
+        return cr.zeros(shape)
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="head",
+                                                              kernel_initializer=zeros_init)])
+    model.save(tmp_path / "m.chainrule")
+    with pytest.raises(SavedModelError, match=r"layer 'head'.*zeros_init.*load_weights"):
+        keras.models.load_model(tmp_path / "m.chainrule")
+
+
+def test_an_initializer_object_without_config_is_named_with_its_layer(tmp_path):
+    class Init:
+        def __call__(self, shape, dtype=None):
+            return cr.zeros(shape)
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="head",
+                                                              kernel_initializer=Init())])
+    for name in ("m.chainrule", "m.keras"):
+        with pytest.raises(Exception, match=r"layer 'head' \(Dense\), argument "
+                                            r"kernel_initializer: .*Init"):
+            model.save(tmp_path / name)

@@ -59,7 +59,15 @@ _register_symbolic((KerasTensor,), _op_on_symbolic)
 
 def deserialize(config, custom_objects=None):
     """The layer a :func:`serialize` dict describes (``custom_objects`` adds own classes)."""
-    return REGISTRY.deserialize(config, custom_objects)
+    try:
+        return REGISTRY.deserialize(config, custom_objects)
+    except (ValueError, TypeError) as e:
+        if type(e) not in (ValueError, TypeError):
+            raise
+        name = (config.get("config") or {}).get("name") if isinstance(config, dict) else None
+        if not name or f"'{name}'" in str(e):
+            raise
+        raise type(e)(f"layer '{name}' ({config.get('class_name')}): {e}") from None
 
 
 get = deserialize
