@@ -104,6 +104,9 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
             # The architecture may not allocate more than the weights file holds.
             with checking_new_weights(_Budget(size, filepath)):
                 model = layers.deserialize(described, custom_objects)
+                build = config.get("build_config")
+                if not model.built and isinstance(build, dict):
+                    model.build_from_config(build)
         except SavedModelError:
             raise
         except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
@@ -250,12 +253,17 @@ def _registered(cls, registry):
 def _keras_model(model):
     """The model's entry of config.json in Keras's schema."""
     cls = type(model)
-    if not _registered(cls, layers.REGISTRY) or cls.__name__ not in ("Sequential",
-                                                                     "Functional"):
+    if not _registered(cls, layers.REGISTRY):
         raise KerasFormatError(_advice(
             f"it is a {cls.__name__} (a subclassed model): Keras rebuilds a Sequential or "
-            f"functional model from its configuration, a subclass only from its code", model))
-    return _keras_layer(model, model)
+            f"functional model from its configuration, a subclass only from its code, named "
+            f"by @keras.saving.register_keras_serializable() (register it so)", model))
+    entry = _keras_layer(model, model)
+    if cls.__name__ not in ("Sequential", "Functional"):
+        # a registered subclass: loading makes it from its config, then builds it for
+        # this shape (its weights exist only once built) before setting the weights
+        entry["build_config"] = model.get_build_config()
+    return entry
 
 
 def _keras_layer(layer, model):

@@ -80,7 +80,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             model, _compile_config(model), include_optimizer), overwrite)
         return
     _write(model, filepath, overwrite, include_optimizer,
-           model=_model_config(model), compile=_compile_config(model))
+           model=_model_config(model), compile=_compile_config(model),
+           build=model.get_build_config())
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -325,6 +326,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         try:
             with checking_new_weights(check):
                 model = cls.from_config(described["config"], custom_objects=custom_objects)
+                if not model.built and config.get("build"):
+                    # a subclassed model makes its weights when built: build it for the
+                    # input shape it was saved with, before the weights are set
+                    model.build_from_config(config["build"])
         except Exception as e:  # noqa: BLE001 - any failure to rebuild is the file's fault
             if check.refusal is not None:  # raised inside a layer call that re-worded it
                 raise check.refusal from None

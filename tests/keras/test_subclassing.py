@@ -219,3 +219,55 @@ def test_add_loss_alone_trains_without_a_compiled_loss():
     plain.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="compiled without a loss"):
         plain.fit(x, y, verbose=0)
+
+
+class _Flexible(keras.layers.Layer):
+    """A layer that makes its weights in build, from the input's last size."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+
+    def call(self, x):
+        return x @ self.w
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable()
+class _TwoStep(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = _Flexible(3)
+        self.second = _Flexible(2)
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+
+@pytest.mark.parametrize("name", ["m.chainrule", "m.keras"])
+def test_a_subclassed_model_is_built_from_its_saved_shape_on_load(tmp_path, name):
+    if name.endswith(".keras"):
+        pytest.importorskip("h5py")
+    model = _TwoStep()
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    expected = model(x).numpy()
+    assert model.get_build_config() == {"input_shape": (None, 5)}
+    model.save(tmp_path / name)
+    again = keras.models.load_model(tmp_path / name)
+    assert again.built and len(again.weights) == 2
+    assert [w.shape for w in again.weights] == [(5, 3), (3, 2)]
+    np.testing.assert_allclose(again(x).numpy(), expected, rtol=1e-6)
+
+
+def test_build_from_config_builds_an_unbuilt_layer_and_refuses_a_non_shape():
+    layer = _Flexible(4)
+    assert layer.get_build_config() is None
+    layer.build_from_config({"input_shape": [None, 6]})
+    assert layer.built and layer.w.shape == (6, 4)
+    with pytest.raises(ValueError, match="not a shape"):
+        _Flexible(2).build_from_config({"input_shape": [None, "six"]})

@@ -462,8 +462,41 @@ class Layer:
     def from_config(cls, config):
         return cls(**config)
 
+    def get_build_config(self):
+        """``{"input_shape": ...}``, the shape (or shapes) the layer was built for, None
+        when it is not built: what a saved file keeps so that loading builds a layer (a
+        subclassed model) before setting its weights, as Keras does."""
+        shape = self.__dict__.get("_build_shape")
+        return {"input_shape": shape} if self.built and shape is not None else None
+
+    def build_from_config(self, config):
+        """Builds the layer for the input shape :meth:`get_build_config` gave (JSON lists
+        as tuples); nothing when it is built already or the config has no shape."""
+        shape = (config or {}).get("input_shape")
+        if self.built or shape is None:
+            return
+        shape = _shape_from_data(shape, self.name)
+        if nest.is_nested(shape) and not _is_shape(shape):
+            self._build_for(shape)
+        else:
+            self._build_for(shape)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _shape_from_data(value, name):
+    """A build shape read from a file: tuples of ints/None, or a list/dict of them."""
+    if isinstance(value, dict):
+        return {k: _shape_from_data(v, name) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31)
+            for d in value):
+        return tuple(value)
+    if isinstance(value, (list, tuple)):
+        return [_shape_from_data(v, name) for v in value]
+    raise ValueError(f"layer '{name}': the saved build shape {value!r} is not a shape (a "
+                     f"list of sizes or None, or a list/dict of such lists)")
 
 
 # Bookkeeping attributes that hold Variables or layers without owning them.
