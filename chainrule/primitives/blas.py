@@ -252,7 +252,13 @@ def own_threads(enabled):
     """While ``enabled`` (the native step is on), the BLAS runs on one thread, the threads
     being chainrule's (numba's, sharing a product's slabs), and those wait without spinning
     (``OMP_WAIT_POLICY=PASSIVE`` unless the environment says otherwise, read when numba
-    starts them); off again, the BLAS gets back its thread count."""
+    starts them); off again, the BLAS gets back its thread count.
+
+    A passive thread is slow to wake: on a busy two-core machine a product split in two
+    slabs took as long as on one thread. ``GOMP_SPINCOUNT`` (e.g. 30000) makes idle threads
+    busy-wait that long first, which helps on an idle machine and costs dearly on a busy
+    one (bench/README.md, 2026-12-07, "the native step's waiting threads"); the default
+    stays passive."""
     if enabled == _state.get("owned", False):
         return
     if enabled:
