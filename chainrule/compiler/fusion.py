@@ -216,8 +216,8 @@ def _sum_group(op, group_of):
     of a 2-D value, batch and positions of a convolution's), or None. It need not be open: a
     loop that already stopped growing runs before this op, and so its sums are ready before
     anything here reads them."""
-    if not getattr(op.prim, "sums", False) or op.params.get("keepdims"):
-        return None
+    if not getattr(op.prim, "sums", False):
+        return None  # (with keepdims, the result (1, ..., cols) is as well a row of cols)
     (source,) = op.inputs
     ndim = len(source.shape)
     if ndim < 2 or op.params.get("axis") != tuple(range(ndim - 1)):

@@ -122,11 +122,13 @@ def test_a_sum_over_every_axis_but_the_last_joins_the_loop():
 
     def f(g, y):
         d = bind(P.relu_grad, (g, y), {})
-        return [d, cr.reduce_sum(d, axis=[0, 1, 2])]
+        return [d, cr.reduce_sum(d, axis=[0, 1, 2]),
+                cr.reduce_sum(d * 2.0, axis=[0, 1, 2], keepdims=True)]
 
     compiled = check(f, g, y)
     (loop,) = loops(compiled)
-    assert [op.prim.name for op in loop.members] == ["relu_grad"] and len(loop.sums) == 1
+    assert [op.prim.name for op in loop.members] == ["relu_grad", "multiply"]
+    assert len(loop.sums) == 2
     # Not every axis but the last, or one column: NumPy's own sum.
     for fn, shape in [(lambda g, y: cr.reduce_sum(g * y, axis=[0]), (4, 5, 6)),
                       (lambda g, y: cr.reduce_sum(g * y, axis=[1, 2]), (4, 5, 6)),
