@@ -10,7 +10,8 @@ zero give inf or NaN, as NumPy does, instead of raising.
 
 A loop over a shape whose inputs are all full-size or scalars runs as one flat loop; one
 with a row (bias), column or column sum runs over ``(rows, cols)``, the last axis inside.
-A column sum adds up row after row from zero: NumPy's order for an axis-0 sum.
+A column sum adds up row after row from zero: NumPy's order for a sum over every axis but
+the last (of a C-ordered array).
 
 The source of each distinct loop is written to ``$CHAINRULE_HOME/kernels`` (default
 ``~/.chainrule/kernels``) and imported from there, so numba's on-disk cache can keep the

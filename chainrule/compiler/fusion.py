@@ -6,9 +6,10 @@ elements of a shape can compute together:
 * an element-wise primitive (one with a ``scalar`` form in the table) joins the group that
   made one of its inputs of the same shape; its other inputs may be of that shape, a row
   vector broadcast along the last axis (a bias), a column ``(rows, 1)`` or a scalar;
-* a ``reduce_sum`` over the leading axis of a member's 2-D result (a bias gradient) joins as
-  a column sum, accumulated row after row as NumPy adds up that axis (even after the loop
-  stopped growing: it still runs before the sum is read);
+* a ``reduce_sum`` over every axis but the last of a member's result (a bias gradient, of a
+  dense layer or a convolution) joins as a column sum of its 2-D view, accumulated row after
+  row as NumPy adds up those axes (even after the loop stopped growing: it still runs before
+  the sum is read);
 * an update with an ``element_store`` form (``assign``, ``assign_add``, ``assign_sub``) of a
   member's result to a Variable of the
   loop's shape joins as a store (an optimizer's update: one pass over its state).
@@ -211,18 +212,22 @@ def pattern(shape, full):
 
 
 def _sum_group(op, group_of):
-    """The group whose 2-D result ``op`` sums over axis 0 (a bias gradient), or None. It
-    need not be open: a loop that already stopped growing runs before this op, and so its
-    sums are ready before anything here reads them."""
-    if not getattr(op.prim, "sums", False) or op.params.get("keepdims") or \
-            op.params.get("axis") != (0,):
-        return None
+    """The group whose result ``op`` sums over every axis but the last (a bias gradient: axis 0
+    of a 2-D value, batch and positions of a convolution's), or None. It need not be open: a
+    loop that already stopped growing runs before this op, and so its sums are ready before
+    anything here reads them."""
+    if not getattr(op.prim, "sums", False):
+        return None  # (with keepdims, the result (1, ..., cols) is as well a row of cols)
     (source,) = op.inputs
+    ndim = len(source.shape)
+    if ndim < 2 or op.params.get("axis") != tuple(range(ndim - 1)):
+        return None
     group = group_of.get(source.index)
-    # NumPy adds up axis 0 of a (rows, cols) array row after row, which is what a loop does,
-    # except for a single column: that is one contiguous run, which it sums pairwise.
-    if group is None or source.index not in group.results or len(source.shape) != 2 or \
-            source.shape[1] < 2 or source.dtype.kind != "f" or op.output.dtype != source.dtype:
+    # NumPy adds up the leading axes of a C-ordered array as those of its 2-D view (rows,
+    # cols), row after row, which is what a loop does (a loop runs over that view), except
+    # for a single column: that is one contiguous run, which it sums pairwise.
+    if group is None or source.index not in group.results or source.shape[-1] < 2 or \
+            source.dtype.kind != "f" or op.output.dtype != source.dtype:
         return None
     return group
 

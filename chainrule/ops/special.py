@@ -9,12 +9,13 @@ of the series), and graph capture and nested tapes work with no rule of their ow
 
 A few inputs are fed through ``where`` twice (once to pick a *safe* operand, once to pick
 the result), so the branch that is not taken never sees a value that would make its
-gradient ``0 * inf = nan``.
+gradient ``0 * inf = nan``. ``expm1`` is the table's own primitive (``elu`` is built on it).
 """
 
 import math
 
 from ..backend import xp
+from ..primitives import table as P
 from ..tensor import Tensor
 from ._convert import binary_args, tensor_arg
 from .array import stop_gradient, where
@@ -139,26 +140,23 @@ def acos(x):
     return atan2(sqrt((1 - x) * (1 + x)), x)
 
 
-# exp(x) - 1 = sum x^n / n! (n >= 1), and log(1 + x) = 2 atanh(x / (2 + x)) with
-# atanh s = sum s^(2n+1) / (2n+1): both for |x| < 1/4, where 1 + x would lose digits.
-_EXPM1 = [1 / math.factorial(n + 1) for n in range(18)]
+# log(1 + x) = 2 atanh(x / (2 + x)) with atanh s = sum s^(2n+1) / (2n+1), for |x| < 1/4,
+# where 1 + x would lose digits.
 _ATANH = [1 / (2 * n + 1) for n in range(12)]
 
 
 def expm1(x):
-    """``exp(x) - 1``, accurate for small ``x`` (``tf.math.expm1``)."""
-    x = _float(x, "expm1")
-    # Two comparisons, not |x| < 0.25: abs has a kink at 0, which a gradient check would
-    # report for elu's positive inputs (expm1 of min(x, 0) = 0) though no gradient crosses it.
-    small = logical_and(greater(x, -0.25), less(x, 0.25))
-    xs, xl = where(small, x, 0.0), where(small, 1.0, x)
-    return where(small, xs * _horner(xs, _EXPM1), exp(xl) - 1)
+    """``exp(x) - 1``, accurate for small ``x`` (``tf.math.expm1``): the table's primitive,
+    whose gradient ``g * (out + 1)`` reuses the result."""
+    return P.expm1(_float(x, "expm1"))
 
 
 def log1p(x):
     """``log(1 + x)``, accurate for small ``x`` (``tf.math.log1p``)."""
     x = _float(x, "log1p")
-    small = logical_and(greater(x, -0.25), less(x, 0.25))  # (no kink: see expm1)
+    # Two comparisons, not |x| < 0.25: abs has a kink at 0, which a gradient check would
+    # report at inputs where no gradient crosses it.
+    small = logical_and(greater(x, -0.25), less(x, 0.25))
     xs, xl = where(small, x, 0.0), where(small, 1.0, x)
     s = xs / (2 + xs)
     return where(small, 2 * (s * _horner(s * s, _ATANH)), log(1 + xl))

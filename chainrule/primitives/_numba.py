@@ -15,6 +15,13 @@ _OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
 
 @numba.njit(**_OPTIONS)
+def expm1(x, out):
+    """out = expm1(x) per element, as a fused loop computes it (``np.expm1`` of one element)."""
+    for k in range(x.size):
+        out[k] = np.expm1(x[k])
+
+
+@numba.njit(**_OPTIONS)
 def softmax_shift(logits, labels, z, neg_picked):
     """z = logits - row max; neg_picked = -z[label]; False at a label out of range."""
     rows, classes = logits.shape

@@ -39,7 +39,7 @@ from .threads import adapt_threads  # noqa: F401  (the switch's documented place
 
 __all__ = ["backend", "use", "numba_module", "matmul", "matmul_for", "ColumnScan", "softmax",
            "softmax_cross_entropy", "product", "scratch", "patches", "fold", "max_pool", "max_pool_scatter",
-           "window_sums", "window_shares"]
+           "window_sums", "window_shares", "expm1"]
 
 _state = {"choice": "auto", "numba": None}
 
@@ -259,6 +259,18 @@ def softmax(x, out, axis):
     np.subtract(x, x.max(axis=axis, keepdims=True), out=out)
     np.exp(out, out=out)
     return np.divide(out, out.sum(axis=axis, keepdims=True), out=out)
+
+
+def expm1(x, out):
+    """``np.expm1(x, out=out)``, or with numba the C library's ``expm1`` element by element:
+    what a fused loop computes for the table's ``expm1`` (NumPy's own SIMD versions may differ
+    from the C library in the last bit), so compiled and eager results agree."""
+    fast = _compiled()
+    if fast is not None and type(x) is np.ndarray and x.dtype in (np.float32, np.float64) \
+            and out.dtype == x.dtype and out.flags.c_contiguous and x.shape == out.shape:
+        fast.expm1(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+        return out
+    return np.expm1(x, out=out)
 
 
 def softmax_cross_entropy(logits, labels, out):

@@ -29,7 +29,8 @@ the forward and the rule, so that it never keeps a list of its own:
   expression over the operands' expressions (``"({0} + {1})"``); the compiler fuses chains
   of such ops into one loop. Only ops whose one-element form rounds exactly as NumPy's
   array loop does have one (no ``exp``, ``log``, ``tanh``: their library versions differ
-  in the last bit);
+  in the last bit; ``expm1``'s kernel is a numba loop of the very call its scalar form
+  makes, so it has one);
 * ``operands``: how a scalar form wants its operands: ``"result"`` (converted to the result
   dtype, as NumPy's arithmetic does), ``"common"`` (to their common dtype: comparisons) or
   ``"as_is"``;
@@ -48,7 +49,7 @@ the forward and the rule, so that it never keeps a list of its own:
 * ``transposes``: the result is the input with its axes permuted (``perm``; by default
   reversed), a view of it;
 * ``sums``: the op adds up its input over ``axis`` (``keepdims`` keeps the axes), in NumPy's
-  order: a sum over the leading axis of a 2-D array can join a fused loop as a column sum.
+  order: a sum over every axis but the last can join a fused loop as a column sum.
 
 And what the tools around the tape need to know about an op, so that none of them keeps a
 list of op names:

@@ -16,7 +16,8 @@ Why each fused op exists (the rest are the textbook set): ``relu``, ``sigmoid``,
 ``softmax``, ``log_softmax`` and ``sparse_softmax_cross_entropy`` each replace a chain of
 several recorded ops in the training step with one, and have exact, stable forms;
 ``softplus`` gives binary cross-entropy from logits a stable value and an exact gradient;
-``dense`` is a layer's ``x @ kernel + bias``.
+``dense`` is a layer's ``x @ kernel + bias``; ``expm1`` gives ``elu`` an exact value near 0
+and a gradient from its result.
 """
 
 from ..backend import xp
@@ -186,6 +187,24 @@ def exp_vjp(g, out, x):
     return (g * out,)
 
 
+def expm1_forward(x):
+    return kernels.expm1(x, xp.empty_like(x))
+
+
+def expm1_kernel(x, out):
+    return kernels.expm1(x, out)
+
+
+def expm1_vjp(g, out, x):
+    # d/dx (e^x - 1) = e^x = out + 1, from the result: no exp is computed again.
+    return (g * (out + 1),)
+
+
+def expm1_onnx(emit, x):
+    # ONNX has no expm1; Exp then Sub loses the small inputs' digits in the exported model.
+    return emit("Sub", emit("Exp", x), emit.constant(1, x.dtype))
+
+
 def log_vjp(g, out, x):
     return (g / x,)
 
@@ -272,6 +291,8 @@ def relu_grad_onnx(emit, g, y):
 negative = defprimitive("negative", xp.negative, vjp=negative_vjp, scalar="(-{0})",
                         onnx=_onnx_op("Neg"))
 exp = defprimitive("exp", xp.exp, vjp=exp_vjp, onnx=_onnx_op("Exp"))
+expm1 = defprimitive("expm1", expm1_forward, vjp=expm1_vjp, kernel=expm1_kernel,
+                     scalar="np.expm1({0})", onnx=expm1_onnx)
 log = defprimitive("log", xp.log, vjp=log_vjp, onnx=_onnx_op("Log"))
 sqrt = defprimitive("sqrt", xp.sqrt, vjp=sqrt_vjp, scalar="np.sqrt({0})", onnx=_onnx_op("Sqrt"))
 abs = defprimitive("abs", xp.abs, vjp=abs_vjp, scalar="abs({0})", kink=_AT_ZERO,  # noqa: A001

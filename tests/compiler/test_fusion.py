@@ -89,7 +89,7 @@ def test_a_loop_gives_the_bits_of_each_primitive(name, layout):
     def f(a, b):
         inputs = {"where": (cr.constant(mask), a, b), "cast": (a,)}.get(name)
         if inputs is None:
-            arity = 1 if name in ("negative", "sqrt", "abs", "relu", "logical_not") else 2
+            arity = 1 if name in ("negative", "sqrt", "abs", "relu", "expm1", "logical_not") else 2
             inputs = (a, b)[:arity]
             if name.startswith("logical"):
                 inputs = tuple(t > 0 for t in inputs)
@@ -113,6 +113,41 @@ def test_a_chain_with_a_bias_and_column_sums_is_one_loop():
     assert [op.prim.name for op in loop.members] == ["add", "relu", "multiply", "subtract",
                                                      "multiply"]
     assert len(loop.sums) == 1 and len(loop.outputs) == 2  # y, and the sums; not the rest
+
+
+def test_a_sum_over_every_axis_but_the_last_joins_the_loop():
+    # A convolution's bias gradient: (batch, h, w, channels) summed to (channels,), which
+    # NumPy adds up in the order of the 2-D view (batch * h * w, channels), row after row.
+    g, y = edgy((16, 5, 7, 6)), edgy((16, 5, 7, 6))
+
+    def f(g, y):
+        d = bind(P.relu_grad, (g, y), {})
+        return [d, cr.reduce_sum(d, axis=[0, 1, 2]),
+                cr.reduce_sum(d * 2.0, axis=[0, 1, 2], keepdims=True)]
+
+    compiled = check(f, g, y)
+    (loop,) = loops(compiled)
+    assert [op.prim.name for op in loop.members] == ["relu_grad", "multiply"]
+    assert len(loop.sums) == 2
+    # Not every axis but the last, or one column: NumPy's own sum.
+    for fn, shape in [(lambda g, y: cr.reduce_sum(g * y, axis=[0]), (4, 5, 6)),
+                      (lambda g, y: cr.reduce_sum(g * y, axis=[1, 2]), (4, 5, 6)),
+                      (lambda g, y: cr.reduce_sum(g * y, axis=[0, 1, 2]), (4, 5, 6, 1))]:
+        compiled = check(fn, edgy(shape), edgy(shape), expect_loop=False)
+        assert not any(loop.sums for loop in loops(compiled))
+
+
+def test_elu_trains_with_the_bits_of_eager_steps():
+    x, w = edgy((32, 24)) % 3.0, rng.standard_normal((24, 24)).astype(F32)
+
+    def f(x, w):
+        with cr.GradientTape() as tape:
+            tape.watch(w)
+            y = cr.reduce_sum(cr.nn.selu(cr.nn.elu(cr.matmul(x, w))) * 0.5)
+        return [y, tape.gradient(y, w)]
+
+    compiled = check(f, x, w)
+    assert any("expm1" in [op.prim.name for op in loop.members] for loop in loops(compiled))
 
 
 def test_a_value_read_outside_its_loop_is_written_and_ends_the_loop():

@@ -29,6 +29,7 @@ CASES = {
     "maximum_minimum": (lambda a, b: cr.maximum(a, b) - cr.minimum(a, b), (A, B)),
     "negative_abs_sign": (lambda a: -cr.abs(a) * cr.sign(a), (A,)),
     "exp_log_sqrt": (lambda p: cr.exp(p) + cr.log(p) * cr.sqrt(p), (POS,)),
+    "expm1": (lambda p: cr.math.expm1(p - 1.0) * 2.0, (POS,)),
     "tanh_sigmoid_relu": (lambda a: cr.tanh(a) + cr.sigmoid(a) + cr.nn.relu(a), (A,)),
     "reductions": (lambda a: cr.reduce_sum(a, 1) + cr.reduce_max(a, 1) - cr.reduce_min(a, 1)
                    + cr.reduce_mean(a, 1), (A,)),

@@ -219,8 +219,8 @@ def test_every_kernel_writes_its_primitives_forward(backend, name):
         **_window_kernel_args(rng),
     }.get(name, (None, {}))
     if args is None:
-        arity = 1 if name in ("negative", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
-                              "logical_not", "sign", "floor", "round") else 2
+        arity = 1 if name in ("negative", "exp", "expm1", "log", "sqrt", "abs", "tanh", "sigmoid",
+                              "relu", "logical_not", "sign", "floor", "round") else 2
         args = (a, b)[:arity]
         if name.startswith("logical"):
             args = tuple(x > 0 for x in args)

@@ -213,6 +213,7 @@ SPECS = {
     "mod": binary(cr.math.mod, mod_pair),
     "negative": unary(cr.negative),
     "exp": unary(cr.exp),
+    "expm1": unary(cr.math.expm1),
     "log": unary(cr.log, positive),
     "sqrt": unary(cr.sqrt, positive),
     "abs": unary(cr.abs, lambda draw, s: values(draw, s, away_from=0.0)),
@@ -270,7 +271,7 @@ def test_first_order(name, data):
 SECOND_ORDER = ["relu_grad", "multiply", "divide", "power", "exp", "log", "sqrt", "tanh", "sigmoid",
                 "reduce_sum", "reduce_max", "matmul", "dense", "softplus", "softmax", "log_softmax",
                 "sparse_softmax_cross_entropy", "getitem", "concat", "where", "transpose", "pad",
-                "take_rows", "scatter_rows"]
+                "take_rows", "scatter_rows", "expm1"]
 
 SECOND_ORDER += WINDOW_SECOND_ORDER
 
