@@ -80,3 +80,10 @@ def with_saved_weight(path, index, array):
     with zipfile.ZipFile(path, "w") as z:
         for name, data in entries.items():
             z.writestr(name, data)
+
+
+def keras_fixture_arrays(name):
+    """``{key: float32 array}`` from a JSON fixture in tests/keras/fixtures/ (Keras's own
+    outputs, written by the scripts there)."""
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", name)) as f:
+        return {key: np.asarray(value, np.float32) for key, value in json.load(f).items()}

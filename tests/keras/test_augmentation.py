@@ -10,6 +10,7 @@ from chainrule import keras
 from chainrule.keras import layers
 from chainrule.primitives import table as P
 
+from ._helpers import keras_fixture_arrays
 from .test_jit import assert_same_run, run, traces
 
 rng = np.random.default_rng(0)
@@ -174,9 +175,8 @@ def test_an_augmented_model_saves_and_loads(tmp_path):
 
 
 def test_geometric_augmentations_match_what_keras_made():
-    """fixtures/keras_augmentation.npz holds Keras 3's outputs for these fixed factors (made by
+    """fixtures/keras_augmentation.json holds Keras 3's outputs for these fixed factors (made by
     fixtures/make_keras_convnet.py; the two lists must stay the same)."""
-    import os
     image = (np.arange(7 * 9 * 2, dtype=np.float32).reshape(1, 7, 9, 2) * 1.7) % 23
     fixed = {
         "rotate": layers.RandomRotation((0.1, 0.1)),
@@ -188,8 +188,8 @@ def test_geometric_augmentations_match_what_keras_made():
         "translate_nearest": layers.RandomTranslation((0.3, 0.3), (0.1, 0.1),
                                                       fill_mode="nearest"),
     }
-    made = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_augmentation.npz"))
-    assert sorted(made.files) == sorted(fixed)
+    made = keras_fixture_arrays("keras_augmentation.json")
+    assert sorted(made) == sorted(fixed)
     for name, layer in fixed.items():
         np.testing.assert_allclose(layer(image).numpy(), made[name], rtol=1e-5, atol=1e-4,
                                    err_msg=name)

@@ -8,6 +8,8 @@ import pytest
 from chainrule import keras
 from chainrule.keras import layers
 
+from ._helpers import keras_fixture_arrays
+
 Image = pytest.importorskip("PIL.Image")
 image_dataset_from_directory = keras.utils.image_dataset_from_directory
 
@@ -193,11 +195,10 @@ def test_load_img_and_img_to_array(tmp_path):
 
 
 def test_resizing_matches_keras():
-    """fixtures/keras_resize.npz: keras.ops.image.resize (made by make_keras_convnet.py)."""
-    import os
+    """fixtures/keras_resize.json: keras.ops.image.resize (made by make_keras_convnet.py)."""
     from chainrule.keras.utils.image_dataset import _resize
-    made = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_resize.npz"))
-    names = [name for name in made.files if name != "image"]
+    made = keras_fixture_arrays("keras_resize.json")
+    names = [name for name in made if name != "image"]
     assert len(names) == 6
     for name in names:
         size, how = name.split("_")
