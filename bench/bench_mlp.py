@@ -51,7 +51,7 @@ for _p in (REPO_ROOT, HERE):
     sys.path.insert(0, _p)
 
 from peers import BASELINE, REFERENCE, REGISTRY  # noqa: E402
-from peers.common import DATASETS, MODELS, Unavailable  # noqa: E402
+from peers.common import DATASETS, MODEL_GROUPS, MODELS, Unavailable  # noqa: E402
 
 # The thread-pool sizes --threads sets, read by OpenBLAS, OpenMP (torch's intra-op pool among
 # them), MKL and numba when each library starts; so they go into the workers' environment.
@@ -452,8 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="epochs per implementation (3)")
     ap.add_argument("--only", default="",
                     help=f"comma-separated subset of: {', '.join(REGISTRY)}")
-    ap.add_argument("--model", default="both", choices=[*MODELS, "both"],
-                    help="which network to train: the book's, the second, or both (both)")
+    ap.add_argument("--model", default="both", choices=[*MODELS, *MODEL_GROUPS],
+                    help="which network to train: one by name, both (book and second, the "
+                         "default), held-out (third and fourth) or all")
     ap.add_argument("--dataset", default="fashion_mnist", choices=DATASETS,
                     help="training data (fashion_mnist: no always-zero pixels to skip)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -489,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--steps must be at least 1")
     if args.threads is not None and args.threads < 1:
         ap.error("--threads must be at least 1")
-    models = list(MODELS) if args.model == "both" else [args.model]
+    models = list(MODEL_GROUPS.get(args.model, (args.model,)))
 
     machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "platform": platform.platform()}

@@ -76,15 +76,17 @@ def test_numpy_step_matches_float64_reference_and_keras_optimizer(model):
     data = _small_data()
     state = numpy_loop.make_state(seed=3, model=model)
     before = {k: v.copy() for k, v in state.params.items()}
-    idx = np.arange(50)  # a short batch, like an epoch's last one
+    idx = np.arange(min(50, state.model.batch_size - 1))  # a short batch, like an epoch's last
     loss = numpy_loop.train_step(state, data.x_train, data.y_train, idx)
     ref_loss, ref_grads = _reference_step(before, data.x_train[idx], data.y_train[idx], model)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     assert set(ref_grads) == set(state.grads)
     for k, g in ref_grads.items():
         np.testing.assert_allclose(state.grads[k], g, rtol=1e-4, atol=1e-6)
+        # Adam's first update is about lr * sign(g): where |g| is near epsilon the float32
+        # gradient's rounding moves it by up to ~3e-7, so the floor is 0.1% of lr.
         np.testing.assert_allclose(before[k] - state.params[k], _first_update(g, model),
-                                   rtol=1e-3, atol=1e-7)
+                                   rtol=1e-3, atol=1e-6)
 
 
 def test_adam_step_size_folds_in_both_bias_corrections():
