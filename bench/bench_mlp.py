@@ -51,7 +51,7 @@ for _p in (REPO_ROOT, HERE):
     sys.path.insert(0, _p)
 
 from peers import BASELINE, REFERENCE, REGISTRY  # noqa: E402
-from peers.common import DATASETS, MODELS, Unavailable  # noqa: E402
+from peers.common import DATASETS, MODEL_GROUPS, MODELS, Unavailable  # noqa: E402
 
 # The thread-pool sizes --threads sets, read by OpenBLAS, OpenMP (torch's intra-op pool among
 # them), MKL and numba when each library starts; so they go into the workers' environment.
@@ -439,6 +439,44 @@ def report(results: list[dict], epochs: int, max_other_load: float) -> str:
     return "\n".join(lines + [""] + notes)
 
 
+def steadiness_across_processes(runs: list[list[dict]]) -> dict:
+    """Per entry, how its epoch times vary across fresh processes: each process's median
+    (over its timed epochs), the slowest process's median over the fastest's, and the
+    slowest timed epoch over the fastest of all processes pooled. A process stuck in a slow
+    mode shows as a large first ratio; a process that switches mode mid-run, in the second.
+    ``runs`` holds one list of worker results per process; :func:`report` has summarised them.
+    """
+    out = {}
+    for results in runs:
+        for r in results:
+            if r["status"] != "ready" or not r.get("timed_epochs"):
+                continue
+            secs = [r["epoch_seconds"][i - 1] for i in r["timed_epochs"]]  # 1-based
+            entry = out.setdefault(r["name"], {"process_medians": [], "epochs": []})
+            entry["process_medians"].append(statistics.median(secs))
+            entry["epochs"] += secs
+    for entry in out.values():
+        medians, epochs = entry["process_medians"], entry["epochs"]
+        entry["process_max_over_min"] = max(medians) / min(medians)
+        entry["epoch_max_over_min"] = max(epochs) / min(epochs)
+    return out
+
+
+def steadiness_report(steadiness: dict) -> str:
+    head = (f"{'impl':<20} {'processes':>9} {'medians s/ep (min-max)':>24} "
+            f"{'max/min medians':>15} {'max/min epochs':>14}")
+    lines = [head, "-" * len(head)]
+    for name, e in steadiness.items():
+        m = e["process_medians"]
+        lines.append(f"{name:<20} {len(m):>9} {statistics.median(m):>10.3f} "
+                     f"({min(m):.3f}-{max(m):.3f}) {e['process_max_over_min']:>15.2f} "
+                     f"{e['epoch_max_over_min']:>14.2f}")
+    lines += ["", "max/min medians = the slowest process's median epoch over the fastest's "
+              "(a process in a slow mode raises it); max/min epochs = the slowest timed "
+              "epoch of any process over the fastest."]
+    return "\n".join(lines)
+
+
 def worker_env(threads: int | None) -> dict:
     """The workers' environment: this one, with the thread-pool sizes set when asked."""
     env = dict(os.environ)
@@ -452,8 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="epochs per implementation (3)")
     ap.add_argument("--only", default="",
                     help=f"comma-separated subset of: {', '.join(REGISTRY)}")
-    ap.add_argument("--model", default="both", choices=[*MODELS, "both"],
-                    help="which network to train: the book's, the second, or both (both)")
+    ap.add_argument("--model", default="both", choices=[*MODELS, *MODEL_GROUPS],
+                    help="which network to train: one by name, both (book and second, the "
+                         "default), held-out (third and fourth) or all")
     ap.add_argument("--dataset", default="fashion_mnist", choices=DATASETS,
                     help="training data (fashion_mnist: no always-zero pixels to skip)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -471,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settle", type=float, default=0.3, metavar="SECONDS",
                     help="pause before each timed epoch, so the previous worker's thread "
                          "pools stop spinning (0.3)")
+    ap.add_argument("--processes", type=int, default=1, metavar="N",
+                    help="run every entry in N fresh processes, one after another, and report "
+                         "how steady each is across them (1)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data-file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -487,9 +529,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--epochs must be at least 1")
     if args.steps is not None and args.steps < 1:
         ap.error("--steps must be at least 1")
+    if args.processes < 1:
+        ap.error("--processes must be at least 1")
     if args.threads is not None and args.threads < 1:
         ap.error("--threads must be at least 1")
-    models = list(MODELS) if args.model == "both" else [args.model]
+    models = list(MODEL_GROUPS.get(args.model, (args.model,)))
 
     machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "platform": platform.platform()}
@@ -508,13 +552,15 @@ def main(argv: list[str] | None = None) -> int:
         for model in models:
             spec = MODELS[model]
             batch = args.batch_size or spec.batch_size
-            t_model = time.perf_counter()
-            workers = run(names, model, data_path, args.epochs, batch, args.seed,
-                          args.max_other_load, args.settle, args.steps,
-                          worker_env(args.threads))
-            blocks.append({"model": model, "description": spec.describe(), "batch_size": batch,
-                           "wall_s": time.perf_counter() - t_model,
-                           "results": [w.result for w in workers]})
+            for process in range(1, args.processes + 1):
+                t_model = time.perf_counter()
+                workers = run(names, model, data_path, args.epochs, batch, args.seed,
+                              args.max_other_load, args.settle, args.steps,
+                              worker_env(args.threads))
+                blocks.append({"model": model, "description": spec.describe(),
+                               "batch_size": batch, "process": process,
+                               "wall_s": time.perf_counter() - t_model,
+                               "results": [w.result for w in workers]})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     wall = time.perf_counter() - t0
@@ -524,12 +570,20 @@ def main(argv: list[str] | None = None) -> int:
     for block in blocks:
         rows = next((r.get("train_rows") for r in block["results"] if r.get("train_rows")), None)
         origin = sorted({r["chainrule_from"] for r in block["results"] if r.get("chainrule_from")})
-        print(f"\nmodel {block['model']}: {block['description']}\n"
+        of = f" (processes {block['process']}/{args.processes})" if args.processes > 1 else ""
+        print(f"\nmodel {block['model']}{of}: {block['description']}\n"
               f"data: {source}{f', first {rows} training rows' if args.steps else ''}; "
               f"{machine['cpus']} CPUs, {machine['cpu']}; {threads}; {args.epochs} epoch(s); "
               f"wall {block['wall_s']:.0f} s"
               f"{''.join(f'; chainrule from {p}' for p in origin)}\n")
         print(report(block["results"], args.epochs, args.max_other_load), flush=True)
+    steadiness = {}
+    if args.processes > 1:
+        for model in models:
+            steadiness[model] = steadiness_across_processes(
+                [b["results"] for b in blocks if b["model"] == model])
+            print(f"\nmodel {model}: steadiness over {args.processes} fresh processes\n")
+            print(steadiness_report(steadiness[model]), flush=True)
     print(f"\ntotal wall {wall:.0f} s")
 
     if args.json:
@@ -539,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
                        "synthetic": synthetic, "epochs": args.epochs, "steps": args.steps,
                        "threads": args.threads, "seed": args.seed, "settle_s": args.settle,
                        "max_other_load": args.max_other_load, "wall_s": wall,
-                       "baseline": BASELINE, "reference": REFERENCE, "models": blocks},
+                       "baseline": BASELINE, "reference": REFERENCE, "models": blocks,
+                       "processes": args.processes, "steadiness": steadiness},
                       f, indent=2)
     failed = any(r["status"] == "error" for b in blocks for r in b["results"])
     return 1 if failed else 0

@@ -42,7 +42,8 @@ def build_model(keras, model, seed: int, owner: str = "keras", compile_options=N
         optimizer, loss = spec.optimizer, "sparse_categorical_crossentropy"
     else:
         layers.append(Dense(CLASSES))
-        optimizer = _require(keras, f"optimizers.{spec.optimizer.capitalize()}", owner)()
+        name = {"rmsprop": "RMSprop", "adam": "Adam"}[spec.optimizer]
+        optimizer = _require(keras, f"optimizers.{name}", owner)()
         loss = _require(keras, "losses.SparseCategoricalCrossentropy", owner)(from_logits=True)
     net = Sequential(layers)
     for method in ("build", "set_weights", "compile", "fit", "evaluate"):
