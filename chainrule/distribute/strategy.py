@@ -23,6 +23,7 @@ A custom training loop needs two changed lines (see :meth:`Strategy.shard` and
 
 import contextlib
 import os
+import re
 import threading
 
 import numpy as np
@@ -35,6 +36,7 @@ from .collective_ops import all_reduce, all_reduce_packed, normalize_op
 from .communicator import ReduceOp, ThreadGroup, get_communicator
 
 __all__ = ["Strategy", "MultiWorkerMirroredStrategy", "MirroredStrategy", "PerReplica",
+           "update_once",
            "ReplicaContext", "CommunicationOptions",
            "get_strategy", "has_strategy", "get_replica_context", "shard_bounds",
            "AGREEMENT_TIMEOUT"]
@@ -253,6 +255,16 @@ class PerReplica:
 class _Replica(threading.local):
     owner = None  # the MirroredStrategy whose replica this thread runs
     index = None
+    shared = False  # in strategy.run: the replicas share the variables
+
+
+def update_once():
+    """In a replica thread of ``MirroredStrategy.run`` (where the replicas share their
+    variables), that replica's communicator: an optimizer's update is then made once, by
+    replica 0, after every replica has come to it. Else None (each makes its own)."""
+    if _replica.owner is None or not _replica.shared:
+        return None
+    return _replica.owner._replicas[_replica.index].communicator
 
 
 _replica = _Replica()
@@ -271,14 +283,11 @@ def _parse_devices(devices):
                          "['/cpu:0', '/cpu:1'] (or None: one replica per core)")
     out = []
     for d in devices:
-        name = str(d).lower().lstrip("/")
-        if name.startswith("device:"):
-            name = name[len("device:"):]
-        kind, _, index = name.rpartition(":") if ":" in name else (name, "", "0")
-        kind = kind.split("/")[-1]
-        if kind != "cpu" or not index.isdigit():
+        match = re.fullmatch(r"(?:.*/)?(?:device:)?cpu:(\d+)", str(d).strip().lower())
+        if match is None:
             raise ValueError(f"MirroredStrategy: chainrule runs replicas on CPU threads, one "
                              f"per device named '/cpu:N'; received {d!r} (in {devices!r})")
+        index = match.group(1)
         out.append(f"/cpu:{int(index)}")
     if len(set(out)) != len(out):
         raise ValueError(f"MirroredStrategy: devices must be different; received {devices!r}")
@@ -340,9 +349,11 @@ class MirroredStrategy(Strategy):
 
     Custom loops: ``strategy.run(fn, args)`` calls ``fn`` on every replica thread (a
     :class:`PerReplica` argument gives each its own value) and returns a PerReplica;
-    inside, ``strategy.shard`` and ``get_replica_context().all_reduce`` work as under MPI.
-    ``strategy.reduce`` combines a PerReplica in replica order. Variables are shared by the
-    threads, so apply an update once, outside ``run`` (on reduced gradients).
+    inside, ``strategy.shard`` and ``get_replica_context().all_reduce`` work as under MPI,
+    so the chapter's loop runs as written inside ``run``. The replicas share the variables
+    there: ``optimizer.apply_gradients`` waits for every replica and updates once, with
+    replica 0's gradients (the same on every replica after the all-reduce). ``strategy.reduce``
+    combines a PerReplica in replica order.
     ``cross_device_ops`` is accepted for TensorFlow compatibility.
     """
 
@@ -379,6 +390,10 @@ class MirroredStrategy(Strategy):
 
     def _in_replica(self):
         return self._replica_index() is not None
+
+    def _in_run(self):
+        """Whether this thread is a replica of this strategy's ``run``."""
+        return self._in_replica() and _replica.shared
 
     def _current(self):
         index = self._replica_index()
@@ -450,7 +465,11 @@ class MirroredStrategy(Strategy):
 
         def one(index):
             pick = lambda a: a.values[index] if isinstance(a, PerReplica) else a  # noqa: E731
-            return fn(*[pick(a) for a in args], **{k: pick(v) for k, v in kwargs.items()})
+            _replica.shared = True
+            try:
+                return fn(*[pick(a) for a in args], **{k: pick(v) for k, v in kwargs.items()})
+            finally:
+                _replica.shared = False
         return PerReplica(self.run_replicas(one))
 
     def experimental_local_results(self, value):

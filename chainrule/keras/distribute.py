@@ -74,8 +74,13 @@ def replicates(model):
     """Whether a call of ``model``'s loops must start the replicas: it was compiled under a
     MirroredStrategy with several replicas, and this thread is none of them."""
     strategy = model.__dict__.get("_distribute_strategy")
-    return isinstance(strategy, MirroredStrategy) and strategy.num_replicas_in_sync > 1 and \
-        not strategy._in_replica()
+    if not isinstance(strategy, MirroredStrategy) or strategy.num_replicas_in_sync == 1:
+        return False
+    if strategy._in_run():
+        raise RuntimeError(f"MirroredStrategy: model '{model.name}' was compiled under the "
+                           f"strategy, so its fit, evaluate and predict start the replicas "
+                           f"themselves; call them outside strategy.run")
+    return not strategy._in_replica()
 
 
 def replicated(model, method, call):
