@@ -28,7 +28,9 @@ Adam), both compiled. Each round times ``--steps`` global batches of each, in al
 order (paired: the runs of a round see the same machine); the report gives, per network, the
 median and range of the per-round ratio of throughputs, against the one process as it runs
 by default and against it with the BLAS on one thread ("vs 1 thread": what the second core
-adds, apart from the BLAS's threads' own cost).
+adds, apart from the BLAS's threads' own cost), and the cores each used (the process's CPU
+seconds per second: above 1 for the replicas means they computed at once, the GIL
+notwithstanding).
 
 Usage (from the repository root; needs ``pip install -e '.[mpi]'`` except for --mirrored):
 
@@ -214,6 +216,11 @@ def _fashion_mnist():
     return (x.reshape(len(x), -1).astype("float32") / 255), y.astype("uint8")
 
 
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
 def _blas_limit(threads):
     """The BLAS on ``threads`` threads meanwhile (None: as it is)."""
     import contextlib
@@ -239,7 +246,8 @@ def mirrored_main(args):
           f"compiled fit; Fashion-MNIST; load average at start "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'network':>8} {'batch':>6} {'one process samples/s':>22} {'mirrored samples/s':>19} "
-          f"{'ratio median':>12} {'range':>13} {'vs 1 thread':>12} {'range':>13}")
+          f"{'ratio median':>12} {'range':>13} {'vs 1 thread':>12} {'range':>13} "
+          f"{'cores: mirrored, one process, 1 thread':>20}")
     for name in names:
         make = _mirrored_networks()[name]
         for batch in batches:
@@ -253,14 +261,16 @@ def mirrored_main(args):
                 model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0,
                           shuffle=False)
             times = {"single": [], "mirrored": [], "single_1_thread": []}
+            cores = {k: [] for k in times}  # CPU seconds of the process per second
             for r in range(args.rounds):
                 order = ["single", "mirrored", "single_1_thread"]
                 for which in order[r % 3:] + order[:r % 3]:
                     model = mirrored if which == "mirrored" else single
                     with _blas_limit(1 if which == "single_1_thread" else None):
-                        start = time.perf_counter()
+                        cpu, start = _cpu_seconds(), time.perf_counter()
                         model.fit(x[:n], y[:n], batch_size=batch, verbose=0, shuffle=False)
                         times[which].append(time.perf_counter() - start)
+                        cores[which].append((_cpu_seconds() - cpu) / times[which][-1])
             ratios = [s / m for s, m in zip(times["single"], times["mirrored"])]
             ratios_1 = [s / m for s, m in zip(times["single_1_thread"], times["mirrored"])]
             point = {"batch": batch, "steps": args.steps, "rounds": args.rounds,
@@ -268,6 +278,7 @@ def mirrored_main(args):
                      "ratio_median": statistics.median(ratios),
                      "ratio_range": [min(ratios), max(ratios)],
                      "single_1_thread_s": times["single_1_thread"],
+                     "cores_used_median": {k: statistics.median(v) for k, v in cores.items()},
                      "ratio_vs_1_thread_median": statistics.median(ratios_1),
                      "ratio_vs_1_thread_range": [min(ratios_1), max(ratios_1)],
                      "single_samples_per_s": n / statistics.median(times["single"]),
@@ -277,7 +288,10 @@ def mirrored_main(args):
                   f"{point['mirrored_samples_per_s']:>19.0f} {point['ratio_median']:>11.2f}x "
                   f"{min(ratios):>6.2f}-{max(ratios):.2f}x "
                   f"{point['ratio_vs_1_thread_median']:>11.2f}x "
-                  f"{min(ratios_1):>6.2f}-{max(ratios_1):.2f}x")
+                  f"{min(ratios_1):>6.2f}-{max(ratios_1):.2f}x "
+                  f"{statistics.median(cores['mirrored']):>6.2f} "
+                  f"{statistics.median(cores['single']):>6.2f} "
+                  f"{statistics.median(cores['single_1_thread']):>6.2f}")
     report["load_average_end"] = os.getloadavg()
     print(f"load average at end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return report

@@ -30,7 +30,8 @@ from .strategy import (CommunicationOptions, MirroredStrategy, MultiWorkerMirror
 # TensorFlow's ``tf.distribute.experimental`` names that chainrule has.
 experimental = types.SimpleNamespace(CommunicationOptions=CommunicationOptions)
 
-__all__ = ["AgreementTimeoutError", "Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
-           "ThreadCommunicator", "ThreadGroup", "get_communicator", "launched_by_mpi", "all_reduce", "all_reduce_packed",
-           "data_parallel", "MirroredStrategy", "MultiWorkerMirroredStrategy", "PerReplica", "ReplicaContext", "Strategy",
-           "get_replica_context", "get_strategy", "has_strategy", "experimental"]
+__all__ = ["AgreementTimeoutError", "Communicator", "LocalCommunicator", "MPICommunicator",
+           "ReduceOp", "ThreadCommunicator", "ThreadGroup", "get_communicator",
+           "launched_by_mpi", "all_reduce", "all_reduce_packed", "data_parallel",
+           "MirroredStrategy", "MultiWorkerMirroredStrategy", "PerReplica", "ReplicaContext",
+           "Strategy", "get_replica_context", "get_strategy", "has_strategy", "experimental"]
