@@ -24,6 +24,7 @@ A custom training loop needs two changed lines (see :meth:`Strategy.shard` and
 import contextlib
 import os
 import re
+import sys
 import threading
 
 import numpy as np
@@ -294,17 +295,23 @@ def _parse_devices(devices):
     return tuple(out)
 
 
+_controller = []  # threadpoolctl's ThreadpoolController, made once (it scans the libraries)
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
     """The BLAS on one thread while the replicas run: each replica thread is then one
     core's work, and the threads do not fight for the cores with the BLAS's own. The
-    count is process-wide (OpenBLAS has one); it is restored afterwards."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
+    count is process-wide (OpenBLAS has one); it is restored afterwards. Without
+    threadpoolctl, NumPy's OpenBLAS is set directly where chainrule found it."""
+    if not _controller:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _controller.append(ThreadpoolController())
+        except ImportError:
+            _controller.append(None)
+    if _controller[0] is not None:
+        with _controller[0].limit(limits=1, user_api="blas"):
             yield
         return
     if not blas.available():
@@ -316,6 +323,22 @@ def _one_blas_thread():
         yield
     finally:
         blas.set_threads(before)
+
+
+@contextlib.contextmanager
+def _one_numba_thread():
+    """This thread's numba parallel loops (the native step's product slabs) on one thread:
+    numba's count is per thread, and a replica is one core's work."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 class _ReplicaStrategy(Strategy):
@@ -428,7 +451,8 @@ class MirroredStrategy(Strategy):
             if index:
                 thread_generator(np.random.default_rng(seeds[index]))
             try:
-                results[index] = fn(index)
+                with _one_numba_thread():
+                    results[index] = fn(index)
             except BaseException as e:  # noqa: BLE001 - raised by the caller below
                 errors[index] = e
                 self._group.abort()

@@ -49,6 +49,7 @@ from ..distribute.communicator import AgreementTimeoutError, ReduceOp, launched_
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
 from .callbacks import BackupAndRestore, Callback, ModelCheckpoint, ProgbarLogger
+from .layers import deserialize, serialize
 
 __all__ = ["strategy_in_scope", "loop_for", "reduce_gradients", "filter_callbacks",
            "DistributedLoop", "replicates", "replicated"]
@@ -158,9 +159,8 @@ def _replicas(model, strategy):
 
 
 def _copy(model, strategy):
-    from .models.cloning import clone_model
     try:
-        replica = clone_model(model)
+        replica = deserialize(serialize(model))  # clone_model's way (models sit above)
     except Exception as e:  # noqa: BLE001 - re-raised with what to do
         raise TypeError(
             f"MirroredStrategy: model '{model.name}' ({type(model).__name__}) could not be "

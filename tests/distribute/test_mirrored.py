@@ -237,3 +237,16 @@ def test_the_thread_communicator_sums_in_rank_order():
     for t in threads:
         t.join()
     assert out == [(parts[0] + parts[1]) + parts[2]] * 3  # 0.0: the order shows
+
+
+def test_the_native_step_on_the_replicas_ends_with_the_weights_of_one_process():
+    """With the native step on, each replica's products run on its own thread (numba's
+    count is per thread), and the training is still one process's (without numba the
+    native step stays off, and this is the compiled test again)."""
+    previous = tf.config.set_native_step(True)
+    try:
+        model, _ = mpi_worker.train_fit(MirroredStrategy(TWO), jit_compile=True)
+        alone, _ = mpi_worker.train_fit(one_rank(), jit_compile=True)
+    finally:
+        tf.config.set_native_step(previous)
+    assert_same_weights(alone.weights, {f"w{i}": w for i, w in enumerate(weights_of(model))})
