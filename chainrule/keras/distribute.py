@@ -48,6 +48,7 @@ from ..distribute import MirroredStrategy, all_reduce_packed, get_strategy, has_
 from ..distribute.communicator import AgreementTimeoutError, ReduceOp, launched_rank
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
+from .utils import data_adapter
 from .callbacks import BackupAndRestore, Callback, ModelCheckpoint, ProgbarLogger
 from .layers import deserialize, serialize
 
@@ -93,6 +94,14 @@ def replicated(model, method, call):
     share of the batch. Returns replica 0's result."""
     strategy = model._distribute_strategy
     call = {k: v for k, v in call.items() if k not in ("self", "__class__")}
+    for name in ("x", "validation_data"):
+        if data_adapter.is_dataset(call.get(name)):
+            raise TypeError(
+                f"MirroredStrategy: {method} of model '{model.name}' was given a Dataset "
+                f"({name}=...), and the replicas do not split a Dataset's batches yet (each "
+                f"would iterate it whole); pass arrays (x, y: every global batch is split "
+                f"over the replicas), or iterate strategy.experimental_distribute_dataset("
+                f"dataset) in a loop of your own with strategy.run")
     replicas = _replicas(model, strategy)
     on_batch = method.endswith("_on_batch")
 
@@ -143,9 +152,9 @@ def _replicas(model, strategy):
     model is compiled anew; at every call they get the model's weights and optimizer
     state."""
     n = strategy.num_replicas_in_sync
-    key = (id(strategy), id(model.optimizer), id(model._compile_metrics), n)
+    key = (strategy, model.optimizer, model._compile_metrics)  # held: no id is reused
     made = _made.get(model)  # not an attribute: the model would track the copies' weights
-    if made is None or made[0] != key:
+    if made is None or any(a is not b for a, b in zip(made[0], key)) or len(made[1]) != n:
         restore = saved_state()  # the copies' initial draws (overwritten) leave no trace
         try:
             made = (key, [model] + [_copy(model, strategy) for _ in range(n - 1)])

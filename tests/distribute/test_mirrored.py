@@ -250,3 +250,16 @@ def test_the_native_step_on_the_replicas_ends_with_the_weights_of_one_process():
     finally:
         tf.config.set_native_step(previous)
     assert_same_weights(alone.weights, {f"w{i}": w for i, w in enumerate(weights_of(model))})
+
+
+def test_a_dataset_given_to_fit_is_refused_with_what_to_do_instead():
+    strategy = MirroredStrategy(TWO)
+    with strategy.scope():
+        model = mpi_worker.book_model()
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    x, y = mpi_worker.data(32)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(TypeError, match="experimental_distribute_dataset"):
+        model.fit(data, verbose=0)
+    with pytest.raises(TypeError, match=r"validation_data=\.\.\."):
+        model.fit(x, y, validation_data=data, verbose=0)
