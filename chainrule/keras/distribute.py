@@ -38,17 +38,22 @@ alone (no collective).
 """
 
 import copy
+import weakref
 
 import numpy as np
 
-from ..distribute import all_reduce_packed, get_strategy, has_strategy
+from .. import nest
+from ..primitives.rng import saved_state
+from ..distribute import MirroredStrategy, all_reduce_packed, get_strategy, has_strategy
 from ..distribute.communicator import AgreementTimeoutError, ReduceOp, launched_rank
 from ..distribute.strategy import shard_bounds
 from . import metrics as metrics_module
-from .callbacks import BackupAndRestore, ModelCheckpoint, ProgbarLogger
+from .utils import data_adapter
+from .callbacks import BackupAndRestore, Callback, ModelCheckpoint, ProgbarLogger
+from .layers import deserialize, serialize
 
 __all__ = ["strategy_in_scope", "loop_for", "reduce_gradients", "filter_callbacks",
-           "DistributedLoop"]
+           "DistributedLoop", "replicates", "replicated"]
 
 
 def strategy_in_scope():
@@ -57,10 +62,199 @@ def strategy_in_scope():
 
 
 def _strategy(model):
+    """The strategy ``model``'s loops run under in this thread (a MirroredStrategy's
+    replica's), or None."""
     strategy = model.__dict__.get("_distribute_strategy")
     if strategy is None or strategy.num_replicas_in_sync == 1:
         return None
-    return strategy
+    return strategy._in_this_thread()
+
+
+# -- MirroredStrategy: the loops on every replica thread -------------------------------------
+
+def replicates(model):
+    """Whether a call of ``model``'s loops must start the replicas: it was compiled under a
+    MirroredStrategy with several replicas, and this thread is none of them."""
+    strategy = model.__dict__.get("_distribute_strategy")
+    if not isinstance(strategy, MirroredStrategy) or strategy.num_replicas_in_sync == 1:
+        return False
+    if strategy._in_run():
+        raise RuntimeError(f"MirroredStrategy: model '{model.name}' was compiled under the "
+                           f"strategy, so its fit, evaluate and predict start the replicas "
+                           f"themselves; call them outside strategy.run")
+    return not strategy._in_replica()
+
+
+def replicated(model, method, call):
+    """``model.<method>(**call)`` run on every replica of its MirroredStrategy at once:
+    replica 0 is ``model``, the others its copies (:func:`_replicas`), which first get its
+    weights and optimizer state. ``fit``, ``evaluate`` and ``predict`` run whole on each
+    replica (each takes its share of every global batch, as an MPI rank does);
+    ``train_on_batch``, ``test_on_batch`` and ``predict_on_batch`` give each replica its
+    share of the batch. Returns replica 0's result."""
+    strategy = model._distribute_strategy
+    call = {k: v for k, v in call.items() if k not in ("self", "__class__")}
+    for name in ("x", "validation_data"):
+        if data_adapter.is_dataset(call.get(name)):
+            raise TypeError(
+                f"MirroredStrategy: {method} of model '{model.name}' was given a Dataset "
+                f"({name}=...), and the replicas do not split a Dataset's batches yet (each "
+                f"would iterate it whole); pass arrays (x, y: every global batch is split "
+                f"over the replicas), or iterate strategy.experimental_distribute_dataset("
+                f"dataset) in a loop of your own with strategy.run")
+    replicas = _replicas(model, strategy)
+    on_batch = method.endswith("_on_batch")
+
+    def one(index):
+        replica = replicas[index]
+        if not on_batch:
+            return getattr(replica, method)(**call)
+        return _on_batch(replica, strategy._replicas[index], method, call)
+    return strategy.run_replicas(one)[0]
+
+
+def _on_batch(replica, rstrategy, method, call):
+    """One replica's part of ``train_on_batch``/``test_on_batch``/``predict_on_batch``: its
+    share of the batch, the gradient weighted by that share, and the logs (or outputs) of
+    the whole batch."""
+    comm = rstrategy.communicator
+    x = call["x"]
+    n = len(nest.flatten(x)[0])
+    start, stop = shard_bounds(n, comm.rank, comm.size)
+    share = {k: (None if v is None else nest.map_structure(lambda a: a[start:stop], v))
+             for k, v in call.items() if k in ("x", "y", "sample_weight")}
+    if method == "predict_on_batch":
+        local = getattr(replica, method)(share["x"])
+        parts = comm.allgather(nest.flatten(local))
+        joined = [np.concatenate(p, axis=0) for p in zip(*parts)]
+        return nest.pack_sequence_as(local, joined) if nest.is_nested(local) else joined[0]
+    scale = rstrategy._gradient_scale
+    if n:
+        scale.assign(np.float32((stop - start) * comm.size / n))
+    try:
+        rest = {k: v for k, v in call.items() if k not in ("x", "y", "sample_weight",
+                                                           "return_dict")}
+        logs = getattr(replica, method)(share["x"], share.get("y"),
+                                        sample_weight=share.get("sample_weight"),
+                                        return_dict=True, **rest)
+    finally:
+        scale.assign(np.float32(1.0))
+    logs = DistributedLoop(replica, rstrategy).reduced_logs(logs)
+    return replica._results(logs, call.get("return_dict", False))
+
+
+_made = weakref.WeakKeyDictionary()  # model -> (what it was compiled with, its replicas)
+
+
+def _replicas(model, strategy):
+    """``[model, copy 1, ...]``: one model per replica. The copies are made (from the
+    model's configuration) and compiled like it the first time, and made again after the
+    model is compiled anew; at every call they get the model's weights and optimizer
+    state."""
+    n = strategy.num_replicas_in_sync
+    key = (strategy, model.optimizer, model._compile_metrics)  # held: no id is reused
+    made = _made.get(model)  # not an attribute: the model would track the copies' weights
+    if made is None or any(a is not b for a, b in zip(made[0], key)) or len(made[1]) != n:
+        restore = saved_state()  # the copies' initial draws (overwritten) leave no trace
+        try:
+            made = (key, [model] + [_copy(model, strategy) for _ in range(n - 1)])
+        finally:
+            restore()
+        _made[model] = made
+    replicas = made[1]
+    for replica in replicas[1:]:
+        _give_state(model, replica)
+    return replicas
+
+
+def _copy(model, strategy):
+    try:
+        replica = deserialize(serialize(model))  # clone_model's way (models sit above)
+    except Exception as e:  # noqa: BLE001 - re-raised with what to do
+        raise TypeError(
+            f"MirroredStrategy: model '{model.name}' ({type(model).__name__}) could not be "
+            f"copied for the other replicas ({type(e).__name__}: {e}); a replica needs a "
+            f"model rebuilt from its configuration: a Sequential or functional model, or a "
+            f"subclass with get_config() registered with "
+            f"keras.saving.register_keras_serializable") from e
+    optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+    args = dict(model._compile_args)
+    args["metrics"] = _fresh_metrics(args["metrics"])
+    args["weighted_metrics"] = _fresh_metrics(args["weighted_metrics"])
+    with strategy.scope():
+        replica.compile(optimizer=optimizer, jit_compile=model.jit_compile,
+                        run_eagerly=model.run_eagerly,
+                        steps_per_execution=model.steps_per_execution, **args)
+    return replica
+
+
+def _fresh_metrics(metrics):
+    """``metrics`` with every Metric object replaced by a new one of its configuration (a
+    replica keeps its own running totals)."""
+    if metrics is None:
+        return None
+    return nest.map_structure(
+        lambda m: type(m).from_config(m.get_config())
+        if isinstance(m, metrics_module.Metric) else m, metrics)
+
+
+def _give_state(model, replica):
+    """``replica`` gets ``model``'s weights and optimizer state (built first if need be)."""
+    if model.built and not replica.built:
+        shape = getattr(model, "_build_shape", None)
+        if shape is None:
+            raise RuntimeError(f"MirroredStrategy: model '{model.name}' is built but does "
+                               f"not say for which input shape; build it by calling it on a "
+                               f"batch (or fit) inside strategy.scope()")
+        replica.build(shape)
+    if not model.built:
+        return
+    mine, theirs = model.weights, replica.weights
+    if len(mine) != len(theirs):
+        raise RuntimeError(f"MirroredStrategy: model '{model.name}' has {len(mine)} weights "
+                           f"and its replica {len(theirs)}; a replica is rebuilt from the "
+                           f"model's configuration, so the model must make the same weights "
+                           f"from it")
+    for a, b in zip(mine, theirs):
+        b.assign(a.numpy())
+    source, target = model.optimizer, replica.optimizer
+    if getattr(source, "built", False):
+        target._build_new(replica.trainable_weights)
+        for a, b in zip(source.variables, target.variables):
+            b.assign(a.numpy())
+    elif getattr(target, "built", False):
+        target._reset_slots()
+        target.iterations.assign(source.iterations.numpy())
+
+
+class _FollowChief(Callback):
+    """On every replica of a MirroredStrategy (last of the callbacks): after replica 0's
+    callbacks have run (at an epoch's start and end, after each training execution), the
+    other replicas take its ``stop_training`` and learning rate, which its callbacks may
+    have changed (EarlyStopping, LearningRateScheduler, ReduceLROnPlateau)."""
+
+    def __init__(self, communicator):
+        super().__init__()
+        self.comm = communicator
+
+    def _follow(self):
+        optimizer = self.model.optimizer
+        own_rate = getattr(optimizer, "_schedule", None) is None
+        rate = float(optimizer._learning_rate._value) if own_rate else None
+        stop, rate = self.comm.broadcast_object((bool(self.model.stop_training), rate), 0)
+        if self.comm.rank:
+            self.model.stop_training = stop
+            if own_rate and rate != float(optimizer._learning_rate._value):
+                optimizer._learning_rate.assign(np.float32(rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._follow()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._follow()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._follow()
 
 
 def loop_for(model):
@@ -87,6 +281,13 @@ def filter_callbacks(model, callbacks, verbose):
     ``BackupAndRestore`` there only restores)."""
     strategy = _strategy(model)
     distributed = strategy is not None
+    threads = distributed and isinstance(getattr(strategy, "parent", None), MirroredStrategy)
+    if threads:  # the replicas share the callback objects: replica 0 runs them
+        follow = [_FollowChief(strategy.communicator)] if callbacks else []
+        if strategy.is_chief:
+            return callbacks + follow, verbose
+        return [_RestoreOnly(cb) for cb in callbacks or []
+                if isinstance(cb, BackupAndRestore)] + follow, 0
     if (strategy.is_chief if distributed else launched_rank() == 0):
         return callbacks, verbose
     kept = []

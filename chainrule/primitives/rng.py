@@ -5,15 +5,32 @@ It lives below the table, so the table's stateful ``random`` primitive needs not
 :mod:`chainrule.random` (the user API, built on the table and the ops).
 """
 
+import threading
 import weakref
 
 import numpy as np
 
 from .. import dtypes
 
-__all__ = ["set_seed", "get_seed", "generator", "draw", "Stream", "saved_state"]
+__all__ = ["set_seed", "get_seed", "generator", "draw", "Stream", "saved_state",
+           "thread_generator"]
 
 _state = {"seed": None, "rng": np.random.default_rng()}
+
+
+class _ThreadOwn(threading.local):
+    rng = None  # a generator of this thread's own, in place of the global one
+
+
+_thread = _ThreadOwn()
+
+
+def thread_generator(rng):
+    """Makes ``rng`` (a NumPy Generator; None: the global one again) what this thread's draws
+    without a seed use: MirroredStrategy's replica threads other than the first draw from
+    generators of their own, so the global generator advances as in one thread's training
+    and the draws do not depend on how the threads interleave."""
+    _thread.rng = rng
 _streams = weakref.WeakSet()
 
 
@@ -33,7 +50,7 @@ def saved_state():
     """A function that puts the global generator and every :class:`Stream` back where they
     are now (a trace draws once, and the first replay must draw what eager code would)."""
     states = [(g, g.bit_generator.state)
-              for g in [_state["rng"]] + [s.generator for s in list(_streams)]]
+              for g in [generator()] + [s.generator for s in list(_streams)]]
 
     def restore():
         for g, state in states:
@@ -55,7 +72,7 @@ def generator(seed=None):
     """The NumPy Generator a draw uses: the global one, one fixed by an int ``seed``, or a
     :class:`Stream`'s own."""
     if seed is None:
-        return _state["rng"]
+        return _state["rng"] if _thread.rng is None else _thread.rng
     if isinstance(seed, Stream):
         return seed.generator
     global_seed = 0 if _state["seed"] is None else _state["seed"]

@@ -291,3 +291,15 @@ def test_ranks_out_of_step_end_with_a_clear_error_instead_of_hanging(tmp_path):
     assert 10 <= waited < 20, out
     assert error.startswith("AgreementTimeoutError: MultiWorkerMirroredStrategy: fit did not "
                             "start: rank 0 of 2 waited 10 s") and "timeout_seconds" in error, out
+
+
+@pytest.mark.parametrize("mode", ["fit", "fit_jit"])
+def test_mirrored_threads_end_with_the_weights_of_two_mpi_ranks(mode, equivalence):
+    """MirroredStrategy's two replica threads against the two MPI ranks: the same sharding,
+    the same sum of two gradient buffers, the same updates."""
+    from chainrule.distribute import MirroredStrategy
+    model, history = mpi_worker.train_fit(MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                                          jit_compile=(mode == "fit_jit"))
+    first = ranks(equivalence[0], mode)[0]
+    assert_same_weights(model.weights, first)
+    np.testing.assert_allclose(history.history["loss"], first["loss"], rtol=1e-6)

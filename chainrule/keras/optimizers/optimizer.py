@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from ... import compiler, recording
+from ...distribute.strategy import update_once
 from ...graph.capture import trace
 from ...graph.graph import VARIABLE
 from ...recording import announce_effect, mark_changed, paused_recorders, unannounced_updates
@@ -158,6 +159,14 @@ class Optimizer:
             warnings.warn(f"Gradients do not exist for variables {[v.name for v in missing]} "
                           f"when minimizing the loss (they are left unchanged). Did the loss "
                           f"use them?", stacklevel=2)
+        once = update_once()  # MirroredStrategy.run: the replicas share the variables
+        if once is not None and not recording.listeners():
+            once.barrier()
+            if once.rank == 0:
+                self._build_new(variables)
+                self._apply(grads, variables)
+            once.barrier()
+            return self.iterations
         self._build_new(variables)
         if recording.listeners():  # a graph is being traced: the update is recorded as one node
             APPLY_GRADIENTS.apply(*[x for pair in zip(variables, tensors) for x in pair],

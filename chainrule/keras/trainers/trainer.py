@@ -328,6 +328,8 @@ class Trainer:
         layer and the batch; ``diagnostics=True`` records per-layer gradient norms, update
         ratios, dead ReLUs and logit scale (see :mod:`chainrule.keras.diagnostics`).
         """
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "fit", locals())
         self._require_compiled("fit")
         dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
         if data_adapter.is_dataset(x):  # already batched: each element is one (x, y) batch
@@ -458,6 +460,8 @@ class Trainer:
         compile order (for several outputs: the loss, the per-output losses, then the other
         values by name, as Keras 3 orders them), or a dict with ``return_dict=True``.
         """
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "evaluate", locals())
         self._require_compiled("evaluate")
         dist = _distribute.loop_for(self)
         verbose = _verbosity(verbose)
@@ -507,6 +511,8 @@ class Trainer:
         """The model's outputs for ``x``, computed in batches (32), as one NumPy array (a
         list or dict of them for several outputs); ``steps`` limits the batches. ``x`` may
         be a :class:`chainrule.data.Dataset` of input batches."""
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "predict", locals())
         if data_adapter.is_dataset(x):
             return self._predict_dataset(x, batch_size, verbose, steps, callbacks)
         batch_size = batching.check_batch_size(batch_size, "predict")
@@ -565,6 +571,8 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One ``train_step`` on the given batch; returns its loss (and metrics)."""
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "train_on_batch", locals())
         self._require_compiled("train_on_batch")
         x, y = batching.check_data(x, y, "train_on_batch")
         sample_weight = batching.check_sample_weight(sample_weight, y, "train_on_batch")
@@ -578,6 +586,8 @@ class Trainer:
         return self._results(_as_floats(logs), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "test_on_batch", locals())
         self._require_compiled("test_on_batch")
         x, y = batching.check_data(x, y, "test_on_batch")
         sample_weight = batching.check_sample_weight(sample_weight, y, "test_on_batch")
@@ -588,6 +598,8 @@ class Trainer:
         return self._results(_as_floats(logs), return_dict)
 
     def predict_on_batch(self, x):
+        if _distribute.replicates(self):  # MirroredStrategy: on every replica thread
+            return _distribute.replicated(self, "predict_on_batch", locals())
         x, _ = batching.check_data(x, None, "predict_on_batch")
         self._prepare_loop(x)
         out = self._step_function("predict_step")(nest.map_structure(Tensor._wrap, x))
