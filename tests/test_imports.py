@@ -33,7 +33,7 @@ LAYERS = [
     # keras, lowest first: the name-resolved families, layers, saving, callbacks, the
     # trainer and its helpers, models.
     {"keras._registry", "keras.untrusted", "keras.activations", "keras.initializers",
-     "keras.regularizers", "keras.ops", "keras.random",
+     "keras.regularizers", "keras.constraints", "keras.ops", "keras.random",
      "keras.losses", "keras.metrics", "keras.optimizers", "keras.utils.npy",
      "keras.utils.progbar", "keras.utils.sequence", "keras.utils.batching",
      "keras.utils.data_adapter", "keras.datasets"},
