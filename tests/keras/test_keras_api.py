@@ -4,6 +4,7 @@ gradients against finite differences, configs and names."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -256,3 +257,111 @@ def test_new_optimizers_compiled_equal_eager(name):
 def explained(name):
     text = optimizers.get(name).explain()
     return type(optimizers.get(name)).__name__ in text and "w" in text
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+METRICS = FIXTURE["metrics"]
+
+
+def _batch(values):
+    y, p, w = values
+    return f32(y), cr.constant(f32(p)), None if w is None else f32(w)
+
+
+@pytest.mark.parametrize("case", sorted(METRICS))
+def test_metric_matches_keras(case):
+    c = METRICS[case]
+    metric = getattr(keras.metrics, c["class"])(**c["kwargs"])
+    for step, (batch, expected) in enumerate(zip(c["batches"], c["results"])):
+        y, p, w = _batch(batch)
+        metric.update_state(y, p, sample_weight=w)
+        got = metric.result()
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{case}, batch {step + 1}")
+    metric.reset_state()
+    assert np.all(np.asarray(metric.result().numpy()) == 0) or c["class"] == "R2Score"
+
+
+@pytest.mark.parametrize("case", sorted(METRICS))
+def test_metric_config_round_trip(case):
+    c = METRICS[case]
+    cls = getattr(keras.metrics, c["class"])
+    metric = cls(**c["kwargs"])
+    keras_config = dict(c["config"]["config"])
+    # Keras numbers a second metric of a name (auc_1); it saves a tensor as a dict
+    keras_config["name"] = re.sub(r"_\d+$", "", keras_config["name"])
+    if isinstance(keras_config.get("label_weights"), dict):
+        keras_config["label_weights"] = keras_config["label_weights"]["config"]["value"]
+    ours = metric.get_config()
+    assert {k: ours[k] for k in keras_config if k in ours} == \
+        {k: v for k, v in keras_config.items() if k in ours}
+    missing = set(keras_config) - set(ours)
+    assert not missing, missing
+    again = keras.metrics.deserialize(keras.metrics.serialize(metric))
+    assert type(again) is cls and again.get_config() == ours
+    made = keras.metrics.deserialize(c["config"])  # Keras's own serialized form
+    assert type(made) is cls and made.name == c["config"]["config"]["name"]
+    assert {**made.get_config(), "name": ours["name"]} == ours
+
+
+@pytest.mark.parametrize("case", ["precision", "auc", "f1_macro", "r2", "sparse_top_k", "rmse",
+                                  "precision_top_k", "auc_multi_label"])
+def test_metric_in_a_compiled_step_equals_eager(case):
+    c = METRICS[case]
+    results = []
+    for jit in (False, True):
+        metric = getattr(keras.metrics, c["class"])(**c["kwargs"])
+        step = cr.function(lambda y, p, w: metric.update_state(y, p, sample_weight=w)) \
+            if jit else metric.update_state
+        for batch in c["batches"]:
+            y, p, w = _batch(batch)
+            if w is None:
+                w = np.ones(len(y), np.float32)
+            step(y, p, w)
+        results.append(metric.result().numpy())
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("precision", "Precision"), ("recall", "Recall"), ("auc", "AUC"),
+    ("true_positives", "TruePositives"), ("top_k_categorical_accuracy", "TopKCategoricalAccuracy"),
+    ("root_mean_squared_error", "RootMeanSquaredError"), ("r2_score", "R2Score"),
+    ("f1_score", "F1Score"), ("log_cosh_error", "LogCoshError"), ("msle", "MeanSquaredLogarithmicError"),
+    ("bce", "BinaryCrossentropy"), ("categorical_crossentropy", "CategoricalCrossentropy")])
+def test_metric_names_compile_accepts(name, cls):
+    metric = keras.metrics.get(name)
+    assert type(metric) is getattr(keras.metrics, cls) and metric.name == name
+
+
+def test_compile_with_metric_strings():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, :1] + 0.3 * rng.normal(size=(64, 1)) > 0).astype(np.float32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["precision", "recall", "auc"])
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert {"precision", "recall", "auc"} <= set(history.history)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    expected = keras.metrics.AUC()
+    expected.update_state(y, p)
+    assert logs["auc"] == pytest.approx(float(expected.result()), abs=1e-6)
+    tp = float(((p > 0.5) & (y > 0)).sum())
+    assert logs["precision"] == pytest.approx(tp / float((p > 0.5).sum()), rel=1e-6)
+
+
+def test_metric_argument_errors():
+    with pytest.raises(ValueError, match="thresholds must be in"):
+        keras.metrics.Precision(thresholds=[0.5, 1.5])
+    with pytest.raises(ValueError, match="AUC: curve"):
+        keras.metrics.AUC(curve="XY")
+    with pytest.raises(ValueError, match="F1Score: average"):
+        keras.metrics.F1Score(average="mean")
+    with pytest.raises(ValueError, match="ignore_class"):
+        keras.metrics.SparseCategoricalCrossentropy(ignore_class=0)
+    with pytest.raises(ValueError, match="R2Score expects 2-D"):
+        keras.metrics.R2Score().update_state(np.zeros(3), np.zeros(3))
+    assert keras.metrics.hinge is losses.hinge
+    assert keras.metrics.deserialize("hinge") is losses.hinge
