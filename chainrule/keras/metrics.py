@@ -29,7 +29,8 @@ __all__ = [
     "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "RootMeanSquaredError", "R2Score", "TruePositives",
     "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision", "Recall", "AUC",
-    "FBetaScore", "F1Score", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+    "FBetaScore", "F1Score", "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
     "cosine_similarity", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "binary_focal_crossentropy",
     "categorical_focal_crossentropy", "mean_squared_error", "mean_absolute_error",
@@ -907,6 +908,144 @@ class F1Score(FBetaScore):
         return config
 
 
+# -- intersection over union -------------------------------------------------------------------
+
+class _IoUBase(Metric):
+    def __init__(self, num_classes, name=None, dtype="int32", ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        super().__init__(name, "int32" if dtype in (None, "int") else dtype)
+        self.num_classes, self.ignore_class = int(num_classes), ignore_class
+        self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
+        self.total_cm = self.add_weight("total_confusion_matrix",
+                                        (self.num_classes, self.num_classes))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _tensor(y_true), _tensor(y_pred)
+        if not self.sparse_y_true:
+            y_true = ops.argmax(y_true, axis=self.axis)
+        if not self.sparse_y_pred:
+            y_pred = ops.argmax(y_pred, axis=self.axis)
+        # Labels, predictions and weights in the metric's dtype (int32 by default, as
+        # Keras: fractional weights are truncated), then counted in float32.
+        y_true = ops.reshape(ops.cast(ops.cast(y_true, self.dtype), "float32"), (-1,))
+        y_pred = ops.reshape(ops.cast(ops.cast(y_pred, self.dtype), "float32"), (-1,))
+        w = ops.ones((), "float32") if sample_weight is None else \
+            ops.reshape(ops.cast(ops.cast(_tensor(sample_weight), self.dtype), "float32"),
+                        (-1,))
+        w = ops.broadcast_to(w, y_true.shape)
+        n = float(self.num_classes)
+        inside = ops.logical_and(
+            ops.logical_and(ops.greater_equal(y_true, 0.0), ops.less(y_true, n)),
+            ops.logical_and(ops.greater_equal(y_pred, 0.0), ops.less(y_pred, n)))
+        if self.ignore_class is not None:
+            inside = ops.logical_and(inside, ops.not_equal(y_true, float(self.ignore_class)))
+        zero = ops.zeros((), "float32")
+        labels = ops.cast(ops.where(inside, y_true, zero), "int64")
+        predicted = ops.cast(ops.where(inside, y_pred, zero), "int64")
+        w = ops.where(inside, w, zero)
+        # cm[i, j] += the weight of each sample labelled i and predicted j
+        rows = ops.one_hot(labels, self.num_classes, dtype="float32") * ops.expand_dims(w, 1)
+        cm = ops.matmul(ops.transpose(rows), ops.one_hot(predicted, self.num_classes,
+                                                         dtype="float32"))
+        self.total_cm.assign_add(ops.cast(cm, self.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class IoU(_IoUBase):
+    """Intersection over union, ``tp / (tp + fp + fn)``, from a confusion matrix of
+    ``num_classes`` classes accumulated over everything seen (weighted; the matrix is
+    int32 by default, as in Keras, so weights are truncated to integers), averaged over the
+    ``target_class_ids`` that occurred (as predictions or labels). Labels and predictions
+    are class ids (``sparse_y_true``/``sparse_y_pred``; otherwise their argmax over
+    ``axis``); ids outside [0, num_classes) and ``ignore_class`` are left out."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype="int32",
+                 ignore_class=None, sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        super().__init__(num_classes, name, dtype, ignore_class, sparse_y_true,
+                         sparse_y_pred, axis)
+        if max(target_class_ids) >= num_classes:
+            raise ValueError(f"{type(self).__name__}: target class id "
+                             f"{max(target_class_ids)} is out of range [0, {num_classes})")
+        self.target_class_ids = list(target_class_ids)
+
+    def result(self):
+        cm = ops.cast(self.total_cm, "float32")
+        tp = ops.reduce_sum(cm * ops.eye(self.num_classes, dtype="float32"), 1)
+        denominator = ops.reduce_sum(cm, 0) + ops.reduce_sum(cm, 1) - tp
+        ids = np.asarray(self.target_class_ids, np.int64)
+        tp, denominator = ops.gather(tp, ids), ops.gather(denominator, ids)
+        valid = ops.greater(denominator, 1e-9)
+        count = ops.reduce_sum(ops.cast(valid, "float32"))
+        iou = ops.where(valid, tp / (denominator + losses.EPSILON), ops.zeros((), "float32"))
+        return ops.reduce_sum(iou, self.axis) / (count + losses.EPSILON)
+
+    def get_config(self):
+        return {**super().get_config(), "target_class_ids": self.target_class_ids}
+
+
+class BinaryIoU(IoU):
+    """:class:`IoU` of 0/1 labels and scores, a score at or above ``threshold`` (0.5) counting
+    as class 1; averaged over ``target_class_ids`` (both classes by default)."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype="int32"):
+        super().__init__(2, target_class_ids, name, dtype)
+        self.threshold = threshold
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.cast(ops.greater_equal(ops.cast(_tensor(y_pred), "float32"),
+                                            float(self.threshold)), "float32")
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype.name,
+                "target_class_ids": self.target_class_ids, "threshold": self.threshold}
+
+
+class MeanIoU(IoU):
+    """:class:`IoU` averaged over all ``num_classes`` classes."""
+
+    def __init__(self, num_classes, name=None, dtype="int32", ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name, dtype, ignore_class,
+                         sparse_y_true, sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["target_class_ids"]
+        return config
+
+
+class OneHotIoU(IoU):
+    """:class:`IoU` of one-hot labels (and scores, unless ``sparse_y_pred``)."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype="int32",
+                 ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, target_class_ids, name, dtype, ignore_class, False,
+                         sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+class OneHotMeanIoU(MeanIoU):
+    """:class:`MeanIoU` of one-hot labels (and scores, unless ``sparse_y_pred``)."""
+
+    def __init__(self, num_classes, name=None, dtype="int32", ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name, dtype, ignore_class, False, sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
 # Keras's metric functions that are losses (keras.metrics.hinge is keras.losses.hinge).
 binary_crossentropy = losses.binary_crossentropy
 categorical_crossentropy = losses.categorical_crossentropy
@@ -963,7 +1102,8 @@ for _cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, LogCoshErro
              CosineSimilarity, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
              CategoricalCrossentropy, SparseCategoricalCrossentropy, RootMeanSquaredError,
              R2Score, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision,
-             Recall, AUC, FBetaScore, F1Score):
+             Recall, AUC, FBetaScore, F1Score, IoU, BinaryIoU, MeanIoU, OneHotIoU,
+             OneHotMeanIoU):
     REGISTRY.register(_cls, snake_case(_cls.__name__))
 
 

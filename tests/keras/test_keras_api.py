@@ -307,7 +307,7 @@ def test_metric_config_round_trip(case):
 
 
 @pytest.mark.parametrize("case", ["precision", "auc", "f1_macro", "r2", "sparse_top_k", "rmse",
-                                  "precision_top_k", "auc_multi_label"])
+                                  "precision_top_k", "auc_multi_label", "mean_iou"])
 def test_metric_in_a_compiled_step_equals_eager(case):
     c = METRICS[case]
     results = []
@@ -329,7 +329,8 @@ def test_metric_in_a_compiled_step_equals_eager(case):
     ("true_positives", "TruePositives"), ("top_k_categorical_accuracy", "TopKCategoricalAccuracy"),
     ("root_mean_squared_error", "RootMeanSquaredError"), ("r2_score", "R2Score"),
     ("f1_score", "F1Score"), ("log_cosh_error", "LogCoshError"), ("msle", "MeanSquaredLogarithmicError"),
-    ("bce", "BinaryCrossentropy"), ("categorical_crossentropy", "CategoricalCrossentropy")])
+    ("bce", "BinaryCrossentropy"), ("categorical_crossentropy", "CategoricalCrossentropy"),
+    ("binary_io_u", "BinaryIoU")])
 def test_metric_names_compile_accepts(name, cls):
     metric = keras.metrics.get(name)
     assert type(metric) is getattr(keras.metrics, cls) and metric.name == name
