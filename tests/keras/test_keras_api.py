@@ -217,7 +217,8 @@ def test_optimizer_config_and_names(case):
     opt = cls(**c["kwargs"])
     keras_config = c["config"]["config"]
     ours = opt.get_config()
-    shared = {k: v for k, v in keras_config.items() if k in ours and k not in ("learning_rate", "name")}
+    shared = {k: v for k, v in keras_config.items()
+              if k in ours and k not in ("learning_rate", "name")}
     assert {k: ours[k] for k in shared} == shared
     assert ours["learning_rate"] == pytest.approx(keras_config["learning_rate"])
     assert not set(ours) - set(keras_config)  # every argument of ours is one of Keras's
@@ -328,7 +329,8 @@ def test_metric_in_a_compiled_step_equals_eager(case):
     ("precision", "Precision"), ("recall", "Recall"), ("auc", "AUC"),
     ("true_positives", "TruePositives"), ("top_k_categorical_accuracy", "TopKCategoricalAccuracy"),
     ("root_mean_squared_error", "RootMeanSquaredError"), ("r2_score", "R2Score"),
-    ("f1_score", "F1Score"), ("log_cosh_error", "LogCoshError"), ("msle", "MeanSquaredLogarithmicError"),
+    ("f1_score", "F1Score"), ("log_cosh_error", "LogCoshError"),
+    ("msle", "MeanSquaredLogarithmicError"),
     ("bce", "BinaryCrossentropy"), ("categorical_crossentropy", "CategoricalCrossentropy"),
     ("binary_io_u", "BinaryIoU")])
 def test_metric_names_compile_accepts(name, cls):

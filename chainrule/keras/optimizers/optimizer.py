@@ -177,7 +177,7 @@ class Optimizer:
         if self._clips:
             grads = self._clip(grads)
         key = (tuple(map(id, variables)), tuple((g.shape, g.dtype) for g in grads),
-               tuple(id(v.constraint) for v in variables))
+               tuple(id(getattr(v, "constraint", None)) for v in variables))
         program = self._programs.get(key, False)
         if program is False:
             traced = self._trace_step(variables, [(g.shape, g.dtype) for g in grads])
@@ -240,8 +240,9 @@ class Optimizer:
             self.update_step(g, v, self._learning_rate)
         # Keras applies each variable's constraint once every variable has been updated.
         for v in variables:
-            if v.constraint is not None:
-                v.assign(v.constraint(v))
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(constraint(v))
         self.iterations.assign_add(1)
 
     def update_step(self, gradient, variable, learning_rate):
