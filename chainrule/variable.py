@@ -31,10 +31,11 @@ class Variable(Tensor):
     [[9.0, 1.5], [2.5, 3.5]]
     """
 
-    __slots__ = ("name", "trainable", "_changed")
+    __slots__ = ("name", "trainable", "_changed", "constraint")
     _counts = {}
 
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None, shape=None):
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, shape=None,
+                 constraint=None):
         if callable(initial_value):
             initial_value = initial_value()
         value = _to_array(initial_value, dtype)
@@ -46,6 +47,9 @@ class Variable(Tensor):
         self._changed = 0
         self.trainable = True if trainable is None else bool(trainable)
         self.name = name if name is not None else _unique_name("Variable")
+        # A projection (``weight -> weight``) that optimizers apply after each update, as
+        # Keras's ``kernel_constraint``; None for none.
+        self.constraint = constraint
 
     def numpy(self):
         """A copy of the current value (later assignments do not change it)."""

@@ -33,9 +33,10 @@ LAYERS = [
     # keras, lowest first: the name-resolved families, layers, saving, callbacks, the
     # trainer and its helpers, models.
     {"keras._registry", "keras.untrusted", "keras.activations", "keras.initializers",
-     "keras.regularizers", "keras.ops", "keras.random",
+     "keras.regularizers", "keras.constraints", "keras.ops", "keras.random",
      "keras.losses", "keras.metrics", "keras.optimizers", "keras.utils.npy",
      "keras.utils.progbar", "keras.utils.sequence", "keras.utils.batching",
+     "keras.utils.py_dataset", "keras.utils.dataset_utils",
      "keras.utils.data_adapter", "keras.datasets"},
     {"keras.layers", "keras.utils"},
     {"keras.saving", "keras.weights_h5", "keras.keras_files", "keras.backend"},

@@ -7,8 +7,8 @@ chapter 2 of *Deep Learning with Python* uses: ``keras.Sequential``, ``layers.De
 ``keras.datasets`` is a subpackage of its own, imported on first use.
 
 The modules depend one way, each only on those before it: the families resolved by name
-(activations, initializers, regularizers, losses, metrics, optimizers; ``_registry`` holds
-their :class:`~chainrule.keras._registry.Registry`) with ``ops`` and ``random`` (Keras 3's
+(activations, initializers, regularizers, constraints, losses, metrics, optimizers;
+``_registry`` holds their :class:`~chainrule.keras._registry.Registry`) with ``ops`` and ``random`` (Keras 3's
 op and random namespaces over chainrule's), then ``layers``, ``saving`` (a function
 of any model, which finds model classes in the layer registry), ``callbacks``,
 ``diagnostics`` and ``distribute``, ``trainers`` (compile/fit/evaluate/predict) and last
@@ -17,14 +17,15 @@ of any model, which finds model classes in the layer registry), ``callbacks``,
 
 import importlib
 
-from . import (activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
-               optimizers, preprocessing, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, constraints, initializers, layers, losses,
+               metrics, models, ops, optimizers, preprocessing, random, regularizers, saving,
+               utils)
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Sequential", "Model", "Input", "activations", "backend", "callbacks", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random",
-           "regularizers", "saving", "utils", "datasets"]
+__all__ = ["Sequential", "Model", "Input", "activations", "backend", "callbacks", "constraints",
+           "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
+           "preprocessing", "random", "regularizers", "saving", "utils", "datasets"]
 
 
 def __getattr__(name):

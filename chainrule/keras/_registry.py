@@ -7,8 +7,55 @@ metrics, activations, initializers, regularizers), through which ``get(identifie
 
 import difflib
 import re
+import threading
 
-__all__ = ["Registry", "serialize", "Configurable", "snake_case"]
+__all__ = ["Registry", "serialize", "Configurable", "snake_case", "get_custom_objects",
+           "custom_objects_in_scope", "CustomObjectScope"]
+
+# class -> "package>Name", as keras.saving.register_keras_serializable named it.
+REGISTERED_NAMES = {}
+# Keras's global custom objects (``keras.saving.get_custom_objects()``): names every family
+# resolves, after the scopes' and before its own.
+_GLOBAL_CUSTOM_OBJECTS = {}
+
+
+class _Scopes(threading.local):
+    stack = ()
+
+
+_scopes = _Scopes()
+
+
+def get_custom_objects():
+    """The global ``{name: object}`` dict that configs, ``get`` and ``load_model`` resolve
+    names in (add your classes and functions to it, or use ``register_keras_serializable``
+    or ``custom_object_scope``)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def custom_objects_in_scope():
+    """The global custom objects, then those of each open ``custom_object_scope`` (the
+    innermost last, so it wins)."""
+    merged = dict(_GLOBAL_CUSTOM_OBJECTS)
+    for scope in _scopes.stack:
+        merged.update(scope)
+    return merged
+
+
+class CustomObjectScope:
+    """``with custom_object_scope({"MyLayer": MyLayer}):`` makes those names resolvable
+    (in configs, ``get`` and ``load_model``) inside the block, in this thread."""
+
+    def __init__(self, custom_objects):
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        _scopes.stack = _scopes.stack + (self.custom_objects,)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes.stack = _scopes.stack[:-1]
+        return False
 
 
 def snake_case(name):
@@ -44,6 +91,9 @@ class Registry:
         """``names[name]`` (in any case); an unknown name raises a ValueError that lists the
         valid names and suggests the closest one."""
         key = name.lower()
+        custom = custom_objects_in_scope()
+        if name in custom and name not in self.classes:
+            return custom[name]
         if key in self.names:
             return self.names[key]
         if name in self.names:
@@ -63,7 +113,7 @@ class Registry:
     def class_named(self, name, custom_objects=None):
         """The class a config's ``class_name`` names: one of ``custom_objects``, a registered
         class, or (for families with names) a registered name."""
-        classes = {**self.classes, **(custom_objects or {})}
+        classes = {**self.classes, **custom_objects_in_scope(), **(custom_objects or {})}
         if name in classes:
             return classes[name]
         if self.names:

@@ -17,7 +17,12 @@ The limits, for a kernel of shape ``(fan_in, fan_out)``:
 ``"normal"``                  N(0, 0.05)
 ``"truncated_normal"``        N(0, 0.05) redrawn beyond two standard deviations
 ``"zeros"`` / ``"ones"``      constants (bias default: zeros)
+``"orthogonal"``              gain * an orthogonal matrix (QR of a normal draw)
+``"identity"``                gain * the identity matrix (2-D shapes)
 ============================  ===================================================
+
+Keras's lower-case names are also attributes: ``initializers.glorot_uniform`` is
+:class:`GlorotUniform`, as in Keras.
 
 (.8796 is the standard deviation of a unit normal truncated to [-2, 2]: dividing by it
 gives the truncated draw the intended variance.)
@@ -26,14 +31,20 @@ gives the truncated draw the intended variance.)
 import math
 import types
 
+import numpy as np
+
 from .. import dtypes, random
-from ..ops import fill
+from ..ops import convert_to_tensor, fill
 from ._registry import Configurable, Registry, serialize as _serialize
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
     "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
-    "HeNormal", "LecunUniform", "LecunNormal", "get", "serialize",
+    "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal", "OrthogonalInitializer",
+    "Identity", "IdentityInitializer", "get", "serialize", "deserialize", "zeros", "ones",
+    "constant", "random_uniform", "random_normal", "truncated_normal", "variance_scaling",
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+    "lecun_normal", "orthogonal", "identity",
 ]
 
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -181,6 +192,61 @@ LecunNormal = _fixed_variance_scaling(
     "LecunNormal", 1.0, "fan_in", "truncated_normal",
     "Truncated normal with stddev sqrt(1 / fan_in) / .8796.")
 
+class Orthogonal(Initializer):
+    """``gain`` times an orthogonal matrix, reshaped to ``shape`` (at least 2-D: the axes
+    but the last are flattened into rows): the Q of the QR decomposition of a standard
+    normal draw of shape (max(rows, cols), min(rows, cols)), its columns' signs fixed by R's
+    diagonal, transposed when there are fewer rows than columns (as Keras does)."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the weight must be at least 2-D; received shape "
+                             f"{shape}")
+        dtype = _float_dtype(dtype)
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = random.normal((max(rows, cols), min(rows, cols)), 0.0, 1.0, dtype, self.seed)
+        q, r = np.linalg.qr(np.asarray(a.numpy(), np.float64))
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return convert_to_tensor((self.gain * q).reshape(shape).astype(dtype.name))
+
+    def get_config(self):
+        return {"seed": self.seed, "gain": self.gain}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (ones on the main diagonal of a 2-D shape)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity: the weight must be 2-D; received shape {shape}")
+        dtype = _float_dtype(dtype)
+        return convert_to_tensor((self.gain * np.eye(*shape)).astype(dtype.name))
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
+
+# Keras's lower-case names are the classes themselves.
+zeros, ones, constant = Zeros, Ones, Constant
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling, orthogonal, identity = VarianceScaling, Orthogonal, Identity
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, \
+    HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+
+
 REGISTRY = Registry("initializer")
 for _cls, *_names in (
         (Zeros, "zeros"), (Ones, "ones"), (Constant, "constant"),
@@ -188,8 +254,11 @@ for _cls, *_names in (
         (TruncatedNormal, "truncated_normal"), (VarianceScaling, "variance_scaling"),
         (GlorotUniform, "glorot_uniform"), (GlorotNormal, "glorot_normal"),
         (HeUniform, "he_uniform"), (HeNormal, "he_normal"),
-        (LecunUniform, "lecun_uniform"), (LecunNormal, "lecun_normal")):
+        (LecunUniform, "lecun_uniform"), (LecunNormal, "lecun_normal"),
+        (Orthogonal, "orthogonal", "orthogonal_initializer"),
+        (Identity, "identity", "identity_initializer")):
     REGISTRY.register(_cls, *_names)
+REGISTRY.classes.update(OrthogonalInitializer=Orthogonal, IdentityInitializer=Identity)
 
 
 def _named_functions():
@@ -227,7 +296,16 @@ def get(identifier):
                     f"use an initializer class such as keras.initializers.RandomNormal")
             return known[name]
         return REGISTRY.deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()  # initializers.glorot_uniform, the class, as Keras allows
     if isinstance(identifier, Initializer) or callable(identifier):
         return identifier
     raise TypeError(f"initializer must be a name, a config dict or a callable; received "
                     f"{identifier!r} of type {type(identifier).__name__}")
+
+
+def deserialize(config, custom_objects=None):
+    """The initializer a :func:`serialize` dict (or a name) describes."""
+    if isinstance(config, str):
+        return REGISTRY.from_name(config)
+    return REGISTRY.deserialize(config, custom_objects)

@@ -27,7 +27,8 @@ import zipfile
 
 import numpy as np
 
-from . import activations, initializers, layers, losses, metrics, optimizers, regularizers
+from . import (activations, constraints, initializers, layers, losses, metrics, optimizers,
+               regularizers)
 from . import weights_h5
 from .. import nest
 from ._registry import serialize, unsavable_part
@@ -45,13 +46,15 @@ _BOOKKEEPING = {"module", "registered_name", "build_config", "compile_config", "
 _INERT = {"ema_momentum": 0.99, "ema_overwrite_frequency": None, "sparse": False,
           "ragged": False, "optional": False}
 _REGISTRIES = [layers.REGISTRY, optimizers.REGISTRY, schedules.REGISTRY, losses.REGISTRY,
-               metrics.REGISTRY, initializers.REGISTRY, regularizers.REGISTRY]
+               metrics.REGISTRY, initializers.REGISTRY, regularizers.REGISTRY,
+               constraints.REGISTRY]
 # The Keras module each family's classes are found in, by Keras, when it reads a file.
 _MODULES = {id(layers.REGISTRY): "keras.layers", id(optimizers.REGISTRY): "keras.optimizers",
             id(schedules.REGISTRY): "keras.optimizers.schedules",
             id(losses.REGISTRY): "keras.losses", id(metrics.REGISTRY): "keras.metrics",
             id(initializers.REGISTRY): "keras.initializers",
-            id(regularizers.REGISTRY): "keras.regularizers"}
+            id(regularizers.REGISTRY): "keras.regularizers",
+            id(constraints.REGISTRY): "keras.constraints"}
 # The Keras release whose layout the writer follows (and whose loader the tests run).
 KERAS_VERSION = "3.15.1"
 # Each optimizer's slots in the order Keras 3's build makes them: a group of names is made
@@ -62,6 +65,12 @@ KERAS_SLOTS = {
     "RMSprop": [["velocity"], ["momentum"], ["average_gradient"]],
     "Adam": [["momentum", "velocity"], ["velocity_hat"]],
     "Adagrad": [["accumulator"]],
+    "AdamW": [["momentum", "velocity"], ["velocity_hat"]],
+    "Nadam": [["momentum", "velocity"]],  # then its state after the slots (u_product)
+    "Adamax": [["momentum", "norm"]],
+    "Adadelta": [["accumulated_grad", "accumulated_delta_var"]],
+    "Lion": [["momentum"]],
+    "Ftrl": [["accumulator", "linear"]],
 }
 
 
@@ -230,7 +239,7 @@ def keras_optimizer_state(model, optimizer):
             f"its optimizer holds state for variables outside the model "
             f"({len(optimizer._slot_variables)} slots, {len(ordered)} for the model's "
             f"weights)", model))
-    return base + ordered
+    return base + ordered + list(getattr(optimizer, "_state_after_slots", ()))
 
 
 def _base_state(optimizer):
@@ -374,6 +383,8 @@ def _family_of(key):
         return [initializers.REGISTRY]
     if key.endswith("_regularizer"):
         return [regularizers.REGISTRY]
+    if key.endswith("_constraint"):
+        return [constraints.REGISTRY]
     return _BY_KEY.get(key)
 
 

@@ -32,6 +32,12 @@ __all__ = [
     "MeanAbsolutePercentageError", "sparse_categorical_crossentropy",
     "categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
     "mean_absolute_error", "mean_absolute_percentage_error", "mse", "mae", "mape", "get",
+    "MeanSquaredLogarithmicError", "Huber", "LogCosh", "KLDivergence", "Poisson", "Hinge",
+    "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
+    "CategoricalFocalCrossentropy", "mean_squared_logarithmic_error", "huber", "log_cosh",
+    "kl_divergence", "poisson", "hinge", "squared_hinge", "categorical_hinge",
+    "cosine_similarity", "binary_focal_crossentropy", "categorical_focal_crossentropy", "msle",
+    "kld", "logcosh", "serialize", "deserialize", "reduce_losses",
 ]
 
 EPSILON = 1e-7  # keras.config.epsilon(): the clip margin for probabilities
@@ -233,9 +239,142 @@ def mean_absolute_percentage_error(y_true, y_pred):
     return 100.0 * ops.reduce_mean(diff, -1)
 
 
+def _pair(y_true, y_pred):
+    y_pred = _predictions(y_pred)
+    return _float_targets(y_true, y_pred), y_pred
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))²)`` over the last
+    axis (eps = 1e-7): one value per sample."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    first = ops.log(ops.maximum(y_pred, EPSILON) + 1.0)
+    second = ops.log(ops.maximum(y_true, EPSILON) + 1.0)
+    return ops.reduce_mean(ops.square(first - second), -1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per entry ``e = y_pred - y_true``: ``e²/2`` where ``|e| <= delta``, else
+    ``delta * |e| - delta²/2``; averaged over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    error = y_pred - y_true
+    abs_error = ops.abs(error)
+    delta = float(delta)
+    return ops.reduce_mean(ops.where(abs_error <= delta, ops.square(error) * 0.5,
+                                     abs_error * delta - 0.5 * delta * delta), -1)
+
+
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)))`` over the last axis, computed as
+    ``x + softplus(-2x) - log 2`` (no overflow for large x)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    x = y_pred - y_true
+    return ops.reduce_mean(x + ops.softplus(x * -2.0) - float(np.log(2.0)), -1)
+
+
+def kl_divergence(y_true, y_pred):
+    """``sum(t * log(t / p))`` over the last axis, with ``t`` and ``p`` clipped to
+    [1e-7, 1] first."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    t = ops.clip_by_value(y_true, EPSILON, 1.0)
+    p = ops.clip_by_value(y_pred, EPSILON, 1.0)
+    return ops.reduce_sum(t * ops.log(t / p), -1)
+
+
+def poisson(y_true, y_pred):
+    """``mean(y_pred - y_true * log(y_pred + 1e-7))`` over the last axis."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.reduce_mean(y_pred - y_true * ops.log(y_pred + EPSILON), -1)
+
+
+def _hinge_labels(y_true):
+    """Labels that are all 0 or 1 become -1 or 1 (as Keras does); other labels are used as
+    they are. Decided on the values with ops, so a compiled step decides it per batch."""
+    binary = ops.reduce_all(ops.logical_or(ops.equal(y_true, 0.0), ops.equal(y_true, 1.0)))
+    return ops.where(binary, y_true * 2.0 - 1.0, y_true)
+
+
+def hinge(y_true, y_pred):
+    """``mean(max(1 - y_true * y_pred, 0))`` over the last axis; labels in {-1, 1}, or in
+    {0, 1} (then mapped to {-1, 1})."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ops.reduce_mean(ops.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), -1)
+
+
+def squared_hinge(y_true, y_pred):
+    """``mean(max(1 - y_true * y_pred, 0)²)`` over the last axis; labels as :func:`hinge`."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    margin = ops.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
+    return ops.reduce_mean(ops.square(margin), -1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """``max(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred)`` and
+    ``neg = max((1 - y_true) * y_pred)`` over the last axis (one-hot ``y_true``)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    pos = ops.reduce_sum(y_true * y_pred, -1)
+    neg = ops.reduce_max((1.0 - y_true) * y_pred, -1)
+    return ops.maximum(neg - pos + 1.0, 0.0)
+
+
+def _l2_normalize(x, axis):
+    # x / sqrt(sum(x²)), the inverse norm capped at 1 / 1e-7 (Keras's ops.normalize).
+    inverse = ops.rsqrt(ops.reduce_sum(ops.square(x), axis, keepdims=True))
+    return x * ops.minimum(inverse, 1.0 / EPSILON)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """``-sum(normalize(y_true) * normalize(y_pred))`` over ``axis``: -1 for vectors
+    pointing the same way, 0 for orthogonal ones (a loss to minimise)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return -ops.reduce_sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,
+                              gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy scaled by ``(1 - p_t)^gamma`` with ``p_t = y p + (1 - y)(1 -
+    p)``, averaged over the last axis. Logits go through a sigmoid first; probabilities are
+    clipped to [1e-7, 1 - 1e-7] in the cross-entropy (not in ``p_t``).
+    ``apply_class_balancing=True`` also weights each entry by ``alpha`` (positives) or
+    ``1 - alpha`` (negatives)."""
+    _last_axis_only("binary_focal_crossentropy", axis)
+    y_true, y_pred = _pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    p = ops.clip_by_value(y_pred, EPSILON, 1 - EPSILON)
+    bce = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = ops.pow(1.0 - p_t, float(gamma)) * bce
+    if apply_class_balancing:
+        focal = (y_true * float(alpha) + (1.0 - y_true) * (1.0 - float(alpha))) * focal
+    return ops.reduce_mean(focal, -1)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """``sum(alpha * (1 - p)^gamma * -y_true * log p)`` over the class axis, with ``p`` the
+    predictions (softmax of logits) divided by their sum and clipped to [1e-7, 1 - 1e-7]."""
+    _last_axis_only("categorical_focal_crossentropy", axis)
+    y_true, y_pred = _pair(y_true, y_pred)
+    _same_shape("categorical_focal_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+    if from_logits:
+        y_pred = ops.softmax(y_pred, -1)
+    p = ops.clip_by_value(y_pred / ops.reduce_sum(y_pred, -1, keepdims=True), EPSILON,
+                          1 - EPSILON)
+    cce = -y_true * ops.log(p)
+    return ops.reduce_sum(ops.pow(1.0 - p, float(gamma)) * float(alpha) * cce, -1)
+
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+logcosh = log_cosh
 
 
 def _last_axis_only(fn_name, axis):
@@ -245,7 +384,7 @@ def _last_axis_only(fn_name, axis):
 
 # -- the classes (reduce over the batch) -----------------------------------------------------
 
-_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 class Loss:
@@ -274,14 +413,23 @@ class Loss:
 
 
 def reduce_losses(values, sample_weight=None, reduction="sum_over_batch_size"):
-    """Per-sample losses reduced to what ``reduction`` asks for."""
+    """Per-sample losses reduced to what ``reduction`` asks for: ``"sum"``, their mean
+    (``"sum_over_batch_size"`` or ``"mean"``, weighted values over their count), or
+    ``"mean_with_sample_weight"`` (weighted values over the sum of the weights; 0 when
+    that is 0)."""
     if sample_weight is not None:
-        values = values * _float_targets(sample_weight, values)
+        sample_weight = _float_targets(sample_weight, values)
+        values = values * sample_weight
     if reduction in ("none", None):
         return values
     total = ops.reduce_sum(values)
     if reduction == "sum":
         return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = ops.reduce_sum(ops.broadcast_to(sample_weight, values.shape))
+        zero = ops.equal(divisor, 0.0)
+        return ops.where(zero, ops.zeros((), total.dtype),
+                         total / ops.where(zero, ops.ones((), total.dtype), divisor))
     return total * (1.0 / max(values.size, 1))
 
 
@@ -300,7 +448,7 @@ class LossFunctionWrapper(Loss):
         return {**super().get_config(), **self.fn_kwargs}
 
 
-def _wrapper_class(class_name, fn, arguments, doc):
+def _wrapper_class(class_name, fn, arguments, doc, default_name=None):
     def __init__(self, *args, name=None, reduction="sum_over_batch_size", **kwargs):
         values = dict(arguments)
         unknown = set(kwargs) - set(values)
@@ -309,7 +457,8 @@ def _wrapper_class(class_name, fn, arguments, doc):
                             f"{', '.join(sorted(unknown)) or args[len(values):]}")
         values.update(zip(values, args))
         values.update(kwargs)
-        LossFunctionWrapper.__init__(self, fn, name or fn.__name__, reduction, **values)
+        LossFunctionWrapper.__init__(self, fn, name or default_name or fn.__name__, reduction,
+                                     **values)
 
     return type(class_name, (LossFunctionWrapper,),
                 {"__init__": __init__, "__doc__": doc, "__module__": __name__})
@@ -334,6 +483,36 @@ MeanAbsolutePercentageError = _wrapper_class(
     "MeanAbsolutePercentageError", mean_absolute_percentage_error, {},
     "Mean over the batch of :func:`mean_absolute_percentage_error`.")
 
+MeanSquaredLogarithmicError = _wrapper_class(
+    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error, {},
+    "Mean over the batch of :func:`mean_squared_logarithmic_error`.")
+Huber = _wrapper_class("Huber", huber, {"delta": 1.0}, "Mean over the batch of :func:`huber`.",
+                       default_name="huber_loss")
+LogCosh = _wrapper_class("LogCosh", log_cosh, {}, "Mean over the batch of :func:`log_cosh`.")
+KLDivergence = _wrapper_class("KLDivergence", kl_divergence, {},
+                              "Mean over the batch of :func:`kl_divergence`.")
+Poisson = _wrapper_class("Poisson", poisson, {}, "Mean over the batch of :func:`poisson`.")
+Hinge = _wrapper_class("Hinge", hinge, {}, "Mean over the batch of :func:`hinge`.")
+SquaredHinge = _wrapper_class("SquaredHinge", squared_hinge, {},
+                              "Mean over the batch of :func:`squared_hinge`.")
+CategoricalHinge = _wrapper_class("CategoricalHinge", categorical_hinge, {},
+                                  "Mean over the batch of :func:`categorical_hinge`.")
+CosineSimilarity = _wrapper_class("CosineSimilarity", cosine_similarity, {"axis": -1},
+                                  "Mean over the batch of :func:`cosine_similarity`.")
+BinaryFocalCrossentropy = _wrapper_class(
+    "BinaryFocalCrossentropy", binary_focal_crossentropy,
+    {"apply_class_balancing": False, "alpha": 0.25, "gamma": 2.0, "from_logits": False,
+     "label_smoothing": 0.0, "axis": -1},
+    "Mean over the batch of :func:`binary_focal_crossentropy`.")
+CategoricalFocalCrossentropy = _wrapper_class(
+    "CategoricalFocalCrossentropy", categorical_focal_crossentropy,
+    {"alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    "Mean over the batch of :func:`categorical_focal_crossentropy`.")
+
+_NEW_CLASSES = (MeanSquaredLogarithmicError, Huber, LogCosh, KLDivergence, Poisson, Hinge,
+                SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryFocalCrossentropy,
+                CategoricalFocalCrossentropy)
+
 
 REGISTRY = Registry("loss")
 for _fn, *_names in ((sparse_categorical_crossentropy, "sparse_categorical_crossentropy"),
@@ -342,10 +521,18 @@ for _fn, *_names in ((sparse_categorical_crossentropy, "sparse_categorical_cross
                      (mean_squared_error, "mean_squared_error", "mse"),
                      (mean_absolute_error, "mean_absolute_error", "mae"),
                      (mean_absolute_percentage_error, "mean_absolute_percentage_error",
-                      "mape")):
+                      "mape"),
+                     (mean_squared_logarithmic_error, "mean_squared_logarithmic_error", "msle"),
+                     (huber, "huber"), (log_cosh, "log_cosh", "logcosh"),
+                     (kl_divergence, "kl_divergence", "kld"), (poisson, "poisson"),
+                     (hinge, "hinge"), (squared_hinge, "squared_hinge"),
+                     (categorical_hinge, "categorical_hinge"),
+                     (cosine_similarity, "cosine_similarity"),
+                     (binary_focal_crossentropy, "binary_focal_crossentropy"),
+                     (categorical_focal_crossentropy, "categorical_focal_crossentropy")):
     REGISTRY.register(_fn, *_names)
 for _cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
-             MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError):
+             MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError) + _NEW_CLASSES:
     REGISTRY.register(_cls, _cls.__name__)  # (so that the valid names listed include them)
 
 
@@ -360,3 +547,25 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise TypeError(f"loss must be a name, a Loss or a callable; received {identifier!r}")
+
+
+def serialize(loss):
+    """A Loss as ``{"class_name": ..., "config": ...}``; a loss function as its name."""
+    if isinstance(loss, Loss):
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    if callable(loss) and REGISTRY.names.get(getattr(loss, "__name__", None)) is loss:
+        return loss.__name__
+    raise ValueError(f"losses.serialize: {loss!r} is not a Loss or a loss function of "
+                     f"keras.losses; register your own with custom_objects when loading")
+
+
+def deserialize(name, custom_objects=None):
+    """The loss a :func:`serialize` result describes: a name (a function, or a class made
+    with its default arguments) or a config dict (the class made from its config)."""
+    if isinstance(name, str):
+        if custom_objects and name in custom_objects:
+            return custom_objects[name]
+        return REGISTRY.from_name(name)
+    if isinstance(name, dict):
+        return REGISTRY.deserialize(name, custom_objects)
+    raise TypeError(f"losses.deserialize takes a name or a config dict; received {name!r}")

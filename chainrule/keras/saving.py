@@ -39,11 +39,15 @@ import numpy as np
 from .. import nest
 from . import layers, losses, optimizers
 from . import metrics as metrics_module
-from ._registry import serialize, unsavable_part
+from . import _registry
+from ._registry import (CustomObjectScope, get_custom_objects, serialize,  # noqa: F401
+                        unsavable_part)
 from .layers.layer import checking_new_weights
 from .untrusted import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileNotFoundError,  # noqa: F401
                         SavedModelError, weight_limit as _weight_limit)
 from .utils import npy
+from .utils.serialization import (deserialize_keras_object, get_registered_name,  # noqa: F401
+                                  get_registered_object, serialize_keras_object)
 from . import keras_files
 
 FORMAT = "chainrule.model"
@@ -51,7 +55,10 @@ FORMAT_VERSION = 1
 # The names save_model writes under: chainrule's own zip, and Keras 3's format.
 MODEL_EXTENSIONS = (".chainrule", ".keras")
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
+__all__ = ["get_custom_objects", "custom_object_scope", "CustomObjectScope",
+           "get_registered_name", "get_registered_object", "serialize_keras_object",
+           "deserialize_keras_object",
+           "save_model", "load_model", "save_weights", "load_weights", "save_checkpoint",
            "restore_checkpoint", "SavedModelError", "ModelFileNotFoundError",
            "register_keras_serializable"]
 
@@ -290,7 +297,14 @@ _FILE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSE
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved at ``filepath``, with its weights (and compiled, when it was): a file
-    of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`)."""
+    of ``model.save``, or a ``.keras`` file written by Keras 3 (:mod:`.keras_files`). Names
+    resolve in ``custom_objects``, then in those of an open ``custom_object_scope`` and the
+    global ``get_custom_objects()``, then in chainrule's own."""
+    custom_objects = {**_registry.custom_objects_in_scope(), **(custom_objects or {})}
+    return _load_model(filepath, custom_objects, compile, safe_mode)
+
+
+def _load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     keras_file = _keras_archive(filepath)
     if keras_file is not None:  # by its content, whatever its name
         filepath = os.fspath(filepath)
@@ -675,7 +689,12 @@ def register_keras_serializable(package="Custom", name=None):
                 registry.register(cls)
                 if name is not None:
                     registry.classes[name] = cls
+                registered = _registry.REGISTERED_NAMES[cls] = f"{package}>{name or cls.__name__}"
+                get_custom_objects()[registered] = cls
                 return cls
         raise TypeError(f"register_keras_serializable: {cls.__name__} is not a Layer, Model, "
                         f"Loss or Metric subclass, the kinds a saved model names")
     return register
+
+
+custom_object_scope = CustomObjectScope  # Keras's two names for it

@@ -14,6 +14,7 @@ from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .history import History
 from .lambda_callback import LambdaCallback
+from .learning_rate_scheduler import LearningRateScheduler
 from .model_checkpoint import ModelCheckpoint
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
@@ -22,4 +23,4 @@ from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "ReduceLROnPlateau",
-           "LambdaCallback", "CSVLogger", "TensorBoard"]
+           "LambdaCallback", "CSVLogger", "TensorBoard", "LearningRateScheduler"]

@@ -3,7 +3,7 @@
 import numbers
 
 from ... import ops
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .layer import Layer
 
 __all__ = ["Dense"]
@@ -25,6 +25,8 @@ class Dense(Layer):
         bias_initializer: default ``"zeros"``.
         kernel_regularizer, bias_regularizer: a penalty on the weight added to the
             training loss (``keras.regularizers.l2(0.001)``, ``"l1"``...), or None.
+        kernel_constraint, bias_constraint: a projection of the weight applied after each
+            optimizer step (``keras.constraints.MaxNorm(3)``, ``"non_neg"``...), or None.
 
     >>> import chainrule as cr
     >>> from chainrule.keras import layers
@@ -35,7 +37,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer; received units={units!r}")
@@ -46,14 +49,18 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._min_ndim = 2
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer,
-                                      name="kernel", regularizer=self.kernel_regularizer)
+                                      name="kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
-                                    regularizer=self.bias_regularizer) \
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) \
             if self.use_bias else None
         self._input_axes = {-1: input_dim}
         self.built = True
@@ -82,5 +89,7 @@ class Dense(Layer):
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer))
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint))
         return config

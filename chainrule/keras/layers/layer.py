@@ -18,7 +18,7 @@ from ...debug import layer_scope
 from ...recording import paused_recorders
 from ...tensor import Tensor
 from ...variable import Variable
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from .. import metrics as metrics_module
 from .._registry import snake_case
 from . import keras_tensor
@@ -242,10 +242,11 @@ class Layer:
 
     # -- weights -------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
-                   trainable=True, name=None, regularizer=None):
+                   trainable=True, name=None, regularizer=None, constraint=None):
         """Creates a Variable, records it as this layer's weight, and returns it. A
         ``regularizer`` (see :mod:`chainrule.keras.regularizers`) adds its penalty of the
-        weight to the training loss."""
+        weight to the training loss; a ``constraint`` (see
+        :mod:`chainrule.keras.constraints`) projects the weight after each optimizer step."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtypes.as_dtype(dtype or self.dtype)
         name = name or f"weight_{len(self._own_weights)}"
@@ -257,7 +258,8 @@ class Layer:
         if value.shape != shape:
             raise ValueError(f"layer '{self.name}': initializer {init!r} returned shape "
                              f"{value.shape} for a weight of shape {shape}")
-        variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}")
+        variable = Variable(value, trainable=trainable, name=f"{self.name}/{name}",
+                            constraint=constraints.get(constraint))
         self._own_weights.append(variable)
         if regularizer is not None:
             self.__dict__.setdefault("_weight_regularizers", []).append(

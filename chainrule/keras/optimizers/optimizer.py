@@ -7,8 +7,9 @@ in Keras 3, and creates its per-variable state in ``build(var_list)`` with
 the step over all the variables (begin, each ``update_step``, the counter) is traced once
 per list of variables and run by the compiler, which fuses each variable's update into one
 pass over it and its slots (with numba) or runs it on planned, reused buffers (without).
-A compiled training step inlines the same program. Updates are never differentiated and
-never recorded by a tape.
+A compiled training step inlines the same program. After the updates, each variable with a
+``constraint`` (a layer's ``kernel_constraint``) is assigned ``constraint(variable)``, in the
+same program, as Keras 3 does. Updates are never differentiated and never recorded by a tape.
 """
 
 import math
@@ -184,7 +185,8 @@ class Optimizer:
         would freeze it) runs as written instead."""
         if self._clips:
             grads = self._clip(grads)
-        key = (tuple(map(id, variables)), tuple((g.shape, g.dtype) for g in grads))
+        key = (tuple(map(id, variables)), tuple((g.shape, g.dtype) for g in grads),
+               tuple(id(getattr(v, "constraint", None)) for v in variables))
         program = self._programs.get(key, False)
         if program is False:
             traced = self._trace_step(variables, [(g.shape, g.dtype) for g in grads])
@@ -245,6 +247,11 @@ class Optimizer:
         BEGIN_STEP.apply(*variables, optimizer=self)
         for g, v in zip(grads, variables):
             self.update_step(g, v, self._learning_rate)
+        # Keras applies each variable's constraint once every variable has been updated.
+        for v in variables:
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(constraint(v))
         self.iterations.assign_add(1)
 
     def update_step(self, gradient, variable, learning_rate):

@@ -333,7 +333,7 @@ class Trainer:
         self._require_compiled("fit")
         dist = _distribute.loop_for(self)  # None unless compiled under a multi-rank strategy
         if data_adapter.is_dataset(x):  # already batched: each element is one (x, y) batch
-            data = data_adapter.adapt(x, y, batch_size, "fit")
+            data = data_adapter.adapt(x, y, batch_size, "fit", shuffle=shuffle)
             if validation_split:
                 data.split(validation_split)  # refuses, naming the fix
             epochs_of = data.epochs(steps_per_epoch)

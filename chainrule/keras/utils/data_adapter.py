@@ -11,6 +11,8 @@ it is. A shuffle inside the Dataset reshuffles
 at every epoch, because every epoch iterates it afresh.
 """
 
+import itertools
+import random
 import warnings
 
 import numpy as np
@@ -18,18 +20,22 @@ import numpy as np
 from ...data import INFINITE_CARDINALITY, Dataset
 from ...tensor import Tensor
 from . import batching
+from .py_dataset import PyDataset
 
 __all__ = ["is_dataset", "adapt", "adapt_validation", "ArrayBatches", "DatasetBatches",
            "DatasetEpochs"]
 
 
 def is_dataset(x):
-    return isinstance(x, Dataset)
+    """Whether ``x`` is already batched: a Dataset or a PyDataset."""
+    return isinstance(x, (Dataset, PyDataset))
 
 
 def adapt(x, y, batch_size, caller, shuffle=False, targets=True):
     """The batches of ``x`` (and ``y``) for ``caller``; ``targets`` says whether the loop
     needs labels (fit, evaluate) or not (predict)."""
+    if isinstance(x, PyDataset):
+        return PyDatasetBatches(x, y, batch_size, caller, targets, shuffle)
     if is_dataset(x):
         return DatasetBatches(x, y, batch_size, caller, targets)
     return ArrayBatches(x, y, batch_size, caller, shuffle, targets)
@@ -37,6 +43,8 @@ def adapt(x, y, batch_size, caller, shuffle=False, targets=True):
 
 def adapt_validation(validation_data, batch_size):
     """``fit``'s ``validation_data``: an ``(x_val, y_val)`` pair or a Dataset."""
+    if isinstance(validation_data, PyDataset):
+        return PyDatasetBatches(validation_data, None, None, "fit (validation_data)", True)
     if is_dataset(validation_data):
         return DatasetBatches(validation_data, None, None, "fit (validation_data)", True)
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -156,6 +164,58 @@ class DatasetBatches:
             return _wrap_all(element) if wrap else element
         # (x,), (x, y) or (x, y, sample_weight): train_step and test_step unpack each.
         return element if not wrap else tuple(_wrap_all(part) for part in element)
+
+
+class PyDatasetBatches(DatasetBatches):
+    """A :class:`~.py_dataset.PyDataset`: batch ``i`` is ``dataset[i]``; with ``shuffle``
+    the indices are visited in a new random order every pass (as Keras does)."""
+
+    def __init__(self, dataset, y, batch_size, caller, targets=True, shuffle=False):
+        if y is not None:
+            raise ValueError(f"{caller}: y must not be given when x is a PyDataset (its "
+                             f"batches already hold the targets, as (x, y) pairs)")
+        if batch_size is not None:
+            raise ValueError(f"{caller}: batch_size must not be given when x is a PyDataset "
+                             f"(its __getitem__ returns whole batches)")
+        self.dataset, self.caller, self.targets, self.shuffle = dataset, caller, targets, shuffle
+        self._steps = None
+
+    @property
+    def endless(self):
+        return self.dataset.num_batches is None
+
+    @property
+    def steps(self):
+        if self._steps is None:
+            n = self.dataset.num_batches
+            if n is None:
+                raise ValueError(f"{self.caller}: the PyDataset is endless (num_batches is "
+                                 f"None); give steps_per_epoch or steps")
+            if n == 0:
+                raise ValueError(f"{self.caller}: the PyDataset has no batches (len 0)")
+            self._steps = int(n)
+        return self._steps
+
+    def sample_x(self):
+        return self._inputs(_tupled(self.dataset[0]))
+
+    def batches(self, rng=None):
+        self.dataset.on_epoch_begin()
+        if self.endless:
+            indices = itertools.count()
+        else:
+            indices = list(range(self.steps))
+            if self.shuffle:
+                random.shuffle(indices)
+        for i in indices:
+            element = _tupled(self.dataset[i])
+            yield self._split(element) if self.targets else _wrap_all(self._inputs(element))
+        self.dataset.on_epoch_end()
+
+
+def _tupled(element):
+    # A batch given as a list [x, y] is the pair (x, y), as Keras reads it.
+    return tuple(element) if isinstance(element, list) else element
 
 
 class DatasetEpochs:
