@@ -103,13 +103,15 @@ def row_sums(e, sums):
 # -- matrix products that skip zero lines (kernels.matmul) ----------------------------------
 
 @numba.njit(**_OPTIONS)
-def nonzero_columns(c, cols, most):
+def nonzero_columns(c, cols, most, seen):
     """cols[:n] = the columns of ``c`` holding anything but zero (NaN counts); returns n, or
     -1 as soon as more than ``most`` are found (counted after rows 1, 2, 4, 8, ... and at
     the end: a dense matrix is given up on after its first row, one with scattered zeros
-    after a few)."""
+    after a few). ``seen``: a uint8 scratch array of at least ``c.shape[1]`` (the caller's:
+    compiling an allocation here would cost a new process a third of a second)."""
     rows, k = c.shape
-    seen = np.zeros(k, np.uint8)
+    for j in range(k):
+        seen[j] = 0
     check = 1
     for i in range(rows):
         for j in range(k):

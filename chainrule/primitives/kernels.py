@@ -162,7 +162,8 @@ def _product(a, b, out=None):
                              and not np.shares_memory(out, b))):
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        return blas.product(a, b, out)
+        from . import _blas_numba  # importable: native() found numba and the BLAS
+        return _blas_numba.product(a, b, out)
     return np.matmul(a, b, out=out)
 
 
@@ -191,7 +192,7 @@ def _packed_columns(fast, c, most, scan):
             return (scan.cols, scan.packed) if scan.cols is not None else None
     rows, depth = c.shape
     cols = np.empty(depth, np.intp) if scan is not None else _scratch("columns", depth, np.intp)
-    n = fast.nonzero_columns(c, cols, most)
+    n = fast.nonzero_columns(c, cols, most, _scratch("seen", depth, np.uint8))
     cols, packed = (cols[:n], None) if n >= 0 else (None, None)
     if cols is not None:
         packed = (np.empty((rows, n), c.dtype) if scan is not None
