@@ -40,6 +40,10 @@ cannot be imported by this interpreter. The peers keep no compilation cache on d
 and TensorFlow can be configured to; they are not), so their cold and warm runs differ
 only in what the operating system already holds.
 
+``chainrule-jit@PATH`` (any chainrule entry, ``@`` a checkout's root) runs the chainrule of
+another checkout, e.g. the commit before a change. The entries take turns: the cold and warm
+processes of every entry, then the next round.
+
 Usage (from the repository root):
 
     python bench/bench_startup.py                      # every entry, 5 processes each
@@ -157,11 +161,11 @@ def _write_data(folder: str) -> str:
     return source
 
 
-def compile_bytecode() -> bool:
-    """Writes the checkout's ``.pyc`` files (``compileall``); False where it cannot."""
+def compile_bytecode(checkout=REPO_ROOT) -> bool:
+    """Writes a checkout's ``.pyc`` files (``compileall``); False where it cannot."""
     import compileall
     try:
-        return bool(compileall.compile_dir(os.path.join(REPO_ROOT, "chainrule"), quiet=2))
+        return bool(compileall.compile_dir(os.path.join(checkout, "chainrule"), quiet=2))
     except OSError:
         return False
 
@@ -169,13 +173,14 @@ def compile_bytecode() -> bool:
 def run_once(entry: str, data: str, cache: str, timeout: float = 600.0) -> dict:
     """One new process for ``entry`` with its caches in ``cache``: its marks, in seconds
     from the start of the process."""
-    _, env_extra, mode = ENTRIES[entry]
+    name, _, checkout = entry.partition("@")
+    _, env_extra, mode = ENTRIES[name]
     env = dict(os.environ)
     env.update(env_extra)
     env["CHAINRULE_HOME"] = os.path.join(cache, "chainrule")
     env["NUMBA_CACHE_DIR"] = os.path.join(cache, "numba")
-    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
-                                     if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = (checkout or REPO_ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                                   if env.get("PYTHONPATH") else "")
     t0 = time.time()
     proc = subprocess.Popen([sys.executable, "-c", CHILD, repr(t0), mode, data],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
@@ -207,10 +212,14 @@ def _run_timed(entry, data, cache, timeout):
 
 def available(entry: str) -> str | None:
     """None when ``entry`` can run here, else why not."""
-    library = ENTRIES[entry][0]
+    name, _, checkout = entry.partition("@")
+    if checkout:
+        return None if os.path.isdir(os.path.join(checkout, "chainrule")) else \
+            f"no chainrule checkout at {checkout}"
+    library = ENTRIES[name][0]
     if importlib.util.find_spec(library) is None:
         return f"not installed (no module named {library!r})"
-    if entry.startswith("keras-") and importlib.util.find_spec("keras") is None:
+    if name.startswith("keras-") and importlib.util.find_spec("keras") is None:
         return "not installed (no module named 'keras')"
     return None
 
@@ -220,26 +229,31 @@ def _stats(values):
             "n": len(values)}
 
 
-def measure(entry: str, runs: int, data: str, scratch: str, timeout: float = 600.0) -> dict:
-    """``runs`` cold processes (each with new caches) and ``runs`` warm ones (on caches one
-    more process filled first)."""
-    result = {}
-    for condition in ("cold", "warm"):
-        samples = []
-        warm_cache = tempfile.mkdtemp(prefix="warm-", dir=scratch)
-        if condition == "warm":
-            _run_timed(entry, data, warm_cache, timeout)  # fills the caches; not counted
-        for _ in range(runs):
-            cache = warm_cache if condition == "warm" else \
-                tempfile.mkdtemp(prefix="cold-", dir=scratch)
-            samples.append(_run_timed(entry, data, cache, timeout))
-        result[condition] = {
-            "first_batch_s": _stats([s["marks"]["first_batch"] for s in samples]),
-            "cpu_s": _stats([s["cpu_s"] for s in samples]),
-            "marks_median": {k: statistics.median(s["marks"][k] for s in samples)
-                             for k in MARKS},
-        }
-    return result
+def measure(entries, runs: int, data: str, scratch: str, timeout: float = 600.0) -> dict:
+    """For each entry, ``runs`` cold processes (each with new caches) and ``runs`` warm ones
+    (on caches one more process filled first). The entries take turns, process by process,
+    so that a change in the machine's load falls on all of them alike."""
+    samples = {entry: {"cold": [], "warm": []} for entry in entries}
+    warm_cache = {}
+    for entry in entries:  # fills the caches of the warm runs; not counted
+        warm_cache[entry] = tempfile.mkdtemp(prefix="warm-", dir=scratch)
+        _run_timed(entry, data, warm_cache[entry], timeout)
+    for _ in range(runs):
+        for entry in entries:
+            cold = tempfile.mkdtemp(prefix="cold-", dir=scratch)
+            samples[entry]["cold"].append(_run_timed(entry, data, cold, timeout))
+            samples[entry]["warm"].append(_run_timed(entry, data, warm_cache[entry], timeout))
+    results = {}
+    for entry in entries:
+        results[entry] = {}
+        for condition, taken in samples[entry].items():
+            results[entry][condition] = {
+                "first_batch_s": _stats([s["marks"]["first_batch"] for s in taken]),
+                "cpu_s": _stats([s["cpu_s"] for s in taken]),
+                "marks_median": {k: statistics.median(s["marks"][k] for s in taken)
+                                 for k in MARKS},
+            }
+    return results
 
 
 def _load():
@@ -277,7 +291,7 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per process")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENTRIES]
+    unknown = [n for n in names if n.partition("@")[0] not in ENTRIES]
     if unknown:
         parser.error(f"unknown entries {unknown}; known: {', '.join(ENTRIES)}")
     if args.runs < 1:
@@ -288,17 +302,19 @@ def main(argv=None):
         source = _write_data(scratch)
         bytecode = compile_bytecode()
         load_before = _load()
+        runnable = []
         for name in names:
             why = available(name)
-            if why is not None:
+            if why is None:
+                runnable.append(name)
+                checkout = name.partition("@")[2]
+                if checkout:
+                    compile_bytecode(checkout)
+            else:
                 results[name] = {"skipped": why}
                 print(f"{name}: skipped, {why}", flush=True)
-                continue
-            results[name] = measure(name, args.runs, scratch, scratch, args.timeout)
-            r = results[name]
-            print(f"{name}: cold {r['cold']['first_batch_s']['median']:.2f} s, warm "
-                  f"{r['warm']['first_batch_s']['median']:.2f} s (medians of {args.runs})",
-                  flush=True)
+        measured = measure(runnable, args.runs, scratch, scratch, args.timeout)
+        results = {name: results.get(name) or measured[name] for name in names}
         report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                              f"Python {platform.python_version()}",

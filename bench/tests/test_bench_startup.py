@@ -1,9 +1,10 @@
 """Checks for the start-up benchmark: a new process reaches the first finished batch and
-reports its marks in order, cold and warm runs use the cache folders they are given (warm
-ones find the generated kernels cold ones had to write), missing peers are reported as not
-installed, and the harness writes its JSON.
+reports its marks in order, writing its kernels into the cache folders it is given; cold
+runs get new folders and warm ones share folders filled first; missing peers are reported
+as not installed; the harness writes its JSON.
 
-It runs chainrule's eager entry only (a cold compiled one compiles a dozen numba functions)."""
+One real process runs (chainrule's eager entry, cold: a compiled one would compile a dozen
+numba functions); the harness's bookkeeping is checked with the process faked."""
 
 from __future__ import annotations
 
@@ -54,19 +55,34 @@ def test_missing_libraries_are_reported_not_run(monkeypatch):
     assert bench_startup.available("chainrule-eager") is None
 
 
-def test_the_harness_runs_and_writes_json(tmp_path, monkeypatch):
+def test_the_harness_gives_cold_runs_new_caches_and_warm_runs_a_filled_one(tmp_path,
+                                                                          monkeypatch):
     real = bench_startup.importlib.util.find_spec
     monkeypatch.setattr(bench_startup.importlib.util, "find_spec",
                         lambda name: None if name == "torch" else real(name))
+    calls = []
+
+    def fake_run(entry, data, cache, timeout):  # one process, without the process
+        calls.append((entry, cache))
+        base = float(len(calls))
+        return {"marks": {k: base + i / 10 for i, k in enumerate(bench_startup.MARKS)},
+                "cpu_s": base / 2}
+
+    monkeypatch.setattr(bench_startup, "_run_timed", fake_run)
     out = tmp_path / "startup.json"
-    report = bench_startup.main(["--runs", "1", "--only", "chainrule-eager,torch",
+    report = bench_startup.main(["--runs", "2", "--only", "chainrule-eager,torch",
                                  "--json", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    # a run that fills the warm folders, then per round a cold run on new folders and a warm
+    # one on the filled folders
+    assert [entry for entry, _ in calls] == ["chainrule-eager"] * 5
+    warm, cold1, warm1, cold2, warm2 = [cache for _, cache in calls]
+    assert warm == warm1 == warm2 and len({warm, cold1, cold2}) == 3
     eager = report["results"]["chainrule-eager"]
-    for condition in ("cold", "warm"):
-        stats = eager[condition]["first_batch_s"]
-        assert stats["n"] == 1 and stats["min"] == stats["median"] == stats["max"] > 0
-        marks = eager[condition]["marks_median"]
-        assert marks["import"] < marks["first_batch"] == stats["median"]
+    assert eager["cold"]["first_batch_s"] == pytest.approx({"median": 3.4, "min": 2.4, "max": 4.4,
+                                                            "n": 2})
+    assert eager["warm"]["first_batch_s"]["min"] == pytest.approx(3.4)  # not the filling run
+    assert eager["warm"]["marks_median"]["import"] == pytest.approx(4.2)
     assert report["results"]["torch"] == {"skipped": "not installed (no module named 'torch')"}
-    assert "| chainrule-eager |" in bench_startup.table(report["results"])
+    table = bench_startup.table(report["results"])
+    assert "| chainrule-eager | 3.40 (2.40-4.40) |" in table and "| torch | not installed" in table
