@@ -47,7 +47,7 @@ def _gemm_at(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc):
 @numba.njit(**_OPTIONS)
 def _gemm(a, b, out):
     """out = a @ b (2-D float arrays of one dtype; out C-ordered; the caller checked
-    :func:`gemm_form`)."""
+    :func:`.blas.gemm_form`)."""
     ta, lda = _flags(a)
     tb, ldb = _flags(b)
     _gemm_at(a.itemsize, ta, tb, a.shape[0], b.shape[1], a.shape[1], a.ctypes.data, lda,
@@ -104,7 +104,7 @@ def _slab_products(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, widt
 @numba.njit(**_OPTIONS)
 def _product(a, b, out):
     """out = a @ b by column slabs (:func:`_slabs`), each a one-thread gemm, the slabs
-    shared among numba's threads (the caller checked :func:`gemm_form`)."""
+    shared among numba's threads (the caller checked :func:`.blas.gemm_form`)."""
     m, k = a.shape
     n = b.shape[1]
     count, width = _slabs(m, k, n)
