@@ -103,13 +103,18 @@ def row_sums(e, sums):
 # -- matrix products that skip zero lines (kernels.matmul) ----------------------------------
 
 @numba.njit(**_OPTIONS)
-def nonzero_columns(c, cols, most):
-    """cols[:n] = the columns of ``c`` holding anything but zero (NaN counts); returns n, or
-    -1 as soon as more than ``most`` are found (counted after rows 1, 2, 4, 8, ... and at
-    the end: a dense matrix is given up on after its first row, one with scattered zeros
-    after a few)."""
+def pack_columns(c, cols, most, seen, packed):
+    """cols[:n] = the columns of ``c`` holding anything but zero (NaN counts), and
+    packed[:rows * n] = ``c[:, cols[:n]]`` row after row; returns n, or -1 as soon as more
+    than ``most`` are found (counted after rows 1, 2, 4, 8, ... and at the end: a dense
+    matrix is given up on after its first row, one with scattered zeros after a few), then
+    packing nothing. ``seen`` (uint8) and ``packed`` are the caller's scratch, of at least
+    ``c.shape[1]`` and ``c.size`` elements: in a new process, compiling an allocation here
+    (or a second function) would cost more than the search. One function, not two: each
+    costs a new process a compilation."""
     rows, k = c.shape
-    seen = np.zeros(k, np.uint8)
+    for j in range(k):
+        seen[j] = 0
     check = 1
     for i in range(rows):
         for j in range(k):
@@ -126,22 +131,10 @@ def nonzero_columns(c, cols, most):
         if seen[j]:
             cols[n] = j
             n += 1
+    for i in range(rows):
+        for r in range(n):
+            packed[i * n + r] = c[i, cols[r]]
     return n
-
-
-@numba.njit(**_OPTIONS)
-def take_columns(c, cols, out):
-    for i in range(c.shape[0]):
-        for r in range(cols.size):
-            out[i, r] = c[i, cols[r]]
-
-
-@numba.njit(**_OPTIONS)
-def take_rows(b, rows, out):
-    for r in range(rows.size):
-        src = rows[r]
-        for j in range(b.shape[1]):
-            out[r, j] = b[src, j]
 
 
 @numba.njit(**_OPTIONS)
@@ -159,9 +152,10 @@ def place_rows(src, rows, out):
 
 
 @numba.njit(**_OPTIONS)
-def finite_outside(b, rows):
+def take_finite_rows(b, rows, out):
     """Whether every row of ``b`` *not* in the sorted ``rows`` is free of inf and NaN (with
-    ``rows`` empty: the whole of ``b``)."""
+    ``rows`` empty: the whole of ``b``); when it is, out = b[rows]. (One function, not two:
+    each costs a new process a compilation.)"""
     p = 0
     ok = np.uint8(1)
     for i in range(b.shape[0]):
@@ -171,7 +165,13 @@ def finite_outside(b, rows):
         for j in range(b.shape[1]):
             v = b[i, j]
             ok &= np.uint8(v - v == 0)
-    return ok == 1
+    if ok != 1:
+        return False
+    for r in range(rows.size):
+        src = rows[r]
+        for j in range(b.shape[1]):
+            out[r, j] = b[src, j]
+    return True
 
 
 # -- windows of channels-last images: convolution and pooling (kernels.windows_*) ----------

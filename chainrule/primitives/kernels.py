@@ -162,7 +162,8 @@ def _product(a, b, out=None):
                              and not np.shares_memory(out, b))):
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        return blas.product(a, b, out)
+        from . import _blas_numba  # importable: native() found numba and the BLAS
+        return _blas_numba.product(a, b, out)
     return np.matmul(a, b, out=out)
 
 
@@ -190,13 +191,12 @@ def _packed_columns(fast, c, most, scan):
         if scan.key == key:
             return (scan.cols, scan.packed) if scan.cols is not None else None
     rows, depth = c.shape
-    cols = np.empty(depth, np.intp) if scan is not None else _scratch("columns", depth, np.intp)
-    n = fast.nonzero_columns(c, cols, most)
-    cols, packed = (cols[:n], None) if n >= 0 else (None, None)
-    if cols is not None:
-        packed = (np.empty((rows, n), c.dtype) if scan is not None
-                  else _scratch("left", rows * n, c.dtype).reshape(rows, n))
-        fast.take_columns(c, cols, packed)
+    if scan is not None:  # arrays of its own
+        cols, flat = np.empty(depth, np.intp), np.empty(rows * depth, c.dtype)
+    else:
+        cols, flat = _scratch("columns", depth, np.intp), _scratch("left", rows * depth, c.dtype)
+    n = fast.pack_columns(c, cols, most, _scratch("seen", depth, np.uint8), flat)
+    cols, packed = (cols[:n], flat[:rows * n].reshape(rows, n)) if n >= 0 else (None, None)
     if scan is not None:
         scan.key, scan.cols, scan.packed = key, cols, packed
     return (cols, packed) if cols is not None else None
@@ -204,11 +204,12 @@ def _packed_columns(fast, c, most, scan):
 
 def _without_zero_columns(fast, a, b, out, scan):
     found = _packed_columns(fast, a, sparsity.most_active(a.shape[1]), scan)
-    if found is None or not fast.finite_outside(b, found[0]):
+    if found is None:
         return None
     cols, a_active = found
     b_active = _scratch("right", len(cols) * b.shape[1], a.dtype).reshape(len(cols), b.shape[1])
-    fast.take_rows(b, cols, b_active)
+    if not fast.take_finite_rows(b, cols, b_active):
+        return None
     return _product(a_active, b_active, out)
 
 
@@ -216,7 +217,8 @@ def _without_zero_rows(fast, a, b, out, scan):
     at = a.T  # C-ordered: its columns are a's rows
     rows, cols = a.shape[0], b.shape[1]
     found = _packed_columns(fast, at, sparsity.most_active(rows), scan)
-    if found is None or not fast.finite_outside(b, found[0][:0]):  # all of b
+    if found is None or not fast.take_finite_rows(b, found[0][:0], _scratch(
+            "right", 0, b.dtype).reshape(0, b.shape[1])):  # all of b, taking no row
         return None
     keep, a_active = found
     k = len(keep)

@@ -77,6 +77,7 @@ def _grid():
 
 
 def test_gemm_equals_numpy_matmul_on_every_product_form_it_takes():
+    from chainrule.primitives import _blas_numba  # (numba: the module's skipif)
     forms = _forms_of_the_test_programs()
     assert len(forms) > 10
     taken = differing = 0
@@ -88,10 +89,10 @@ def test_gemm_equals_numpy_matmul_on_every_product_form_it_takes():
         want = np.matmul(a, b)
         if blas.gemm_form(a.shape, a.strides, b.shape, b.strides, a.itemsize):
             taken += 1
-            blas.gemm(a, b, out)
+            _blas_numba.gemm(a, b, out)
             same_bits(out, want)
-        elif blas._usable(a) and blas._usable(b) and 0 not in out.shape:
-            blas.gemm(a, b, out)  # a form left to NumPy: does gemm differ there?
+        elif _blas_numba._usable(a) and _blas_numba._usable(b) and 0 not in out.shape:
+            _blas_numba.gemm(a, b, out)  # a form left to NumPy: does gemm differ there?
             if not np.array_equal(out.view(f"u{out.itemsize}"), want.view(f"u{out.itemsize}")):
                 differing += 1
                 report.append((a.shape, a.strides, b.shape, b.strides, a.dtype.name))
