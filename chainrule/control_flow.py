@@ -1,5 +1,6 @@
 """``chainrule.cond``: a branch on a tensor's value that a traced function keeps; with
-``TensorArray`` (a list of tensors, written one by one and stacked) and ``init_scope``.
+``while_loop`` (a Python loop whose tests on tensors are guards in a trace), ``TensorArray``
+(a list of tensors, written one by one and stacked) and ``init_scope``.
 
 Eagerly, ``cond`` calls the branch the predicate picks, like an ``if``. Inside a traced
 function (``chainrule.function``), where an ``if`` on a tensor would be fixed at the

@@ -8,13 +8,28 @@ function did not receive as an argument becomes a capture (Variables are read li
 graph runs, other tensors are frozen constants). In-place Variable updates are captured too,
 so a whole training step (forward, loss, ``tape.gradient``, optimizer update) is one graph.
 
-What a trace cannot see, as with ``tf.function``: Python control flow that reads tensor
-values (``if float(x) > 0:``) is frozen at the branch taken while tracing, and Python side
-effects (printing, appending to a list) happen only while tracing. A tensor used directly
-as a condition (``if x > 0:``) is an error at trace time that names the line and points to
-``chainrule.cond``/``where`` (TensorFlow's rule in graphs). The trace notes each
-read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
-graph (compiled Keras steps do). Random draws made while tracing are given back: the
+Python control flow on tensor values (what TensorFlow's AutoGraph converts): the trace runs
+the Python on real values, so an ``if``, ``while`` or ``for ... in range(n)`` on a traced
+tensor takes the branch these values take, and each such decision (``bool``, ``int``,
+``float`` of a traced scalar, a Variable's included) is recorded as a *guard* of the graph
+(:class:`~chainrule.graph.graph.Guard`: the value, the answer, the user's line). A replay
+checks each guard as soon as its value is computed; inputs that answer otherwise make the
+:class:`Function` run the trace of their own path (tracing it once), so the results are
+those of the Python run eagerly, for any control flow, at the price of one trace per path:
+a loop running a data-dependent number of times has one per length. Past
+``Function.max_paths`` paths for one signature its calls run eagerly, with one warning.
+Updates made by a replay before a guard that fails are put back. Under a GradientTape (or
+an outer trace) a function whose traces have guards runs its Python directly, so the tape
+(or the outer trace, with guards of its own) follows it. ``autograph=False`` and
+``chainrule.autograph.do_not_convert`` make an ``if`` on a traced tensor an error that names
+the line, as in TensorFlow. Reads of whole arrays (``x.numpy()``, ``np.asarray(x)``) are
+not guarded: they are frozen at the traced values, and noted (``Traced.value_reads``, which
+lists the guards too), so a caller can refuse such a graph (compiled Keras steps do);
+Python side effects (printing, appending to a list) happen only while tracing (each path).
+Guards rather than rewriting the source as AutoGraph does: a trace here runs on real
+values and a graph is a flat list of primitive calls, with no loop or branch node that the
+compiler, the tape and ONNX export would all have to learn; a guard needs none of them.
+Random draws made while tracing are given back: the
 generator is put back where it was, so the first replay draws what eager code would.
 ``chainrule.random``'s draws and dropout are ops (the ``random`` primitive), so a replay
 draws anew at every call; a layer's initial weights are drawn once, outside the record.
@@ -224,10 +239,11 @@ class Traced:
         """:meth:`run` for a trace with guards: a guard that fails raises
         :class:`GuardMismatch` with the Variables this trace updates put back as they were."""
         saved = [(v, v._value.copy()) for v in self.updated_variables]
+        restore_generators = random.saved_state()  # the path taken draws what eager code would
         try:
             # Compiled, the guards are checked after the program (a guard on a Variable,
-            # read between its updates, is checked op by op instead).
-            if compiled and all(g.value.kind != VARIABLE for g in self.graph.guards):
+            # which updates may change, is checked op by op instead).
+            if compiled and all(g.value.variable is None for g in self.graph.guards):
                 arrays = self.compiled()(*tensor_args)
                 n = len(self.graph.outputs)
                 for i, (guard, array) in enumerate(zip(self.graph.guards, arrays[n:])):
@@ -237,6 +253,7 @@ class Traced:
                 return [Tensor._wrap(a) for a in arrays[:n]]
             return self.graph.run(*tensor_args)
         except GuardMismatch:
+            restore_generators()
             for variable, before in saved:
                 np.copyto(variable._value, before)
                 recording.mark_changed(variable)
@@ -374,7 +391,7 @@ class _Paths:
         return None
 
     def promote(self, traced):
-        if self.traces[0] is not traced:
+        if self.traces[0] is not traced and traced in self.traces:
             self.traces.remove(traced)
             self.traces.insert(0, traced)
 
@@ -471,7 +488,9 @@ class Function:
                             paths.traces.append(found)
                 traced = found
                 continue
-            paths.promote(traced)
+            if paths.traces[0] is not traced:
+                with self._lock:
+                    paths.promote(traced)
             self._last = traced
             return result
 

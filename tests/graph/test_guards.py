@@ -334,3 +334,19 @@ def test_autograph_namespace(capsys):
         tf.autograph.to_code(branchy)
     with pytest.raises(ValueError, match="level must be >= 0"):
         tf.autograph.set_verbosity(-1)
+
+
+def test_random_draws_follow_eager_code_across_a_path_switch():
+    def noisy(x):
+        noise = tf.random.uniform(x.shape)  # drawn before the decision
+        if tf.reduce_sum(x) > 0:
+            return x + noise
+        return x - noise * tf.random.uniform(x.shape)
+
+    f = tf.function(noisy)
+    inputs = [[1.0], [-1.0], [2.0], [-2.0], [-3.0], [3.0]]
+    tf.random.set_seed(7)
+    traced = [f(tf.constant(v)).numpy() for v in inputs]
+    tf.random.set_seed(7)
+    eager = [noisy(tf.constant(v)).numpy() for v in inputs]
+    np.testing.assert_array_equal(np.concatenate(traced), np.concatenate(eager))
