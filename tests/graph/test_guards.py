@@ -350,3 +350,21 @@ def test_random_draws_follow_eager_code_across_a_path_switch():
     tf.random.set_seed(7)
     eager = [noisy(tf.constant(v)).numpy() for v in inputs]
     np.testing.assert_array_equal(np.concatenate(traced), np.concatenate(eager))
+
+
+def test_a_compiled_keras_step_with_a_tensor_if_runs_eagerly_saying_why():
+    from chainrule import keras
+
+    class Doubler(keras.layers.Layer):
+        def call(self, x):
+            if tf.reduce_mean(x) > 0:
+                return x * 2.0
+            return x
+
+    model = keras.Sequential([keras.Input((3,)), Doubler(), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd", jit_compile=True)
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"runs eagerly: its Python decides on tensor values "
+                                         r"\(.*test_guards.py:\d+ \(`if tf.reduce_mean\(x\) > 0:`"):
+        loss = model.train_on_batch(x, np.zeros((8, 1), np.float32))
+    assert np.isfinite(loss)
