@@ -101,7 +101,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
 
     iterations = 0
     while maximum_iterations is None or iterations < maximum_iterations:
-        if not call(cond):
+        if not _test(call(cond)):
             break
         out = call(body)
         if positional and len(loop_vars) == 1 and not isinstance(out, (list, tuple)):
@@ -120,6 +120,19 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         loop_vars = nest.map_structure(
             lambda x: stop_gradient(x) if isinstance(x, Tensor) else x, loop_vars)
     return loop_vars
+
+
+def _test(c):
+    """The loop test's answer. On a traced tensor it is a guard of the trace, also in a
+    function traced with ``autograph=False`` (where a Python ``if`` on it is an error)."""
+    if not isinstance(c, Tensor):
+        return bool(c)
+    if c.size != 1:
+        raise ValueError(f"while_loop: cond must return a scalar boolean; it returned shape "
+                         f"{c.shape}")
+    if recording.listeners():
+        recording.announce_read(c, "while_loop")
+    return bool(np.asarray(c._value).reshape(()).item())
 
 
 def _skeleton(x):

@@ -96,7 +96,7 @@ class Tracer:
             self.value_reads.append(f"{what}() of {label} {v.shape}")
             return
         where = _user_line()
-        if kind == "bool" and (not self.autograph or getattr(_refusing, "depth", 0)):
+        if what == "bool" and (not self.autograph or getattr(_refusing, "depth", 0)):
             raise TensorAsConditionError(v, where, self.autograph)
         expected = _PYTHON_TYPES[kind](np.asarray(tensor._value).reshape(()).item())
         self.builder.add_guard(tensor, kind, expected, where)
@@ -113,7 +113,9 @@ class Tracer:
 
 
 # Reads of a traced scalar into Python that become guards, and the Python type of each answer.
-_GUARDED_READS = {"bool": "bool", "int": "int", "index": "int", "float": "float"}
+# ("while_loop": chainrule.while_loop's test, a guard even where autograph is off.)
+_GUARDED_READS = {"bool": "bool", "int": "int", "index": "int", "float": "float",
+                  "while_loop": "bool"}
 _PYTHON_TYPES = {"bool": bool, "int": int, "float": float}
 _refusing = threading.local()  # depth of chainrule.autograph.experimental.do_not_convert calls
 

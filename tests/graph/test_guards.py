@@ -300,7 +300,15 @@ def test_autograph_false_refuses_an_if_on_a_tensor_naming_the_line():
     message = str(info.value)
     assert "test_guards.py" in message and "(`if tf.reduce_sum(x) > 0:`)" in message
     assert "autograph=False" in message and "chainrule.cond" in message
-    # Python conditions on Python values are fine, as in TensorFlow.
+    # tf.while_loop and Python conditions on Python values are fine, as in TensorFlow.
+    loop = tf.function(lambda x: tf.while_loop(lambda v: tf.reduce_sum(v) < 10.0,
+                                               lambda v: v * 2.0, [x])[0], autograph=False)
+    for v, want in (([1.0, 2.0], [4.0, 8.0]), ([3.0, 4.0], [6.0, 8.0]), ([1.0, 2.0], [4.0, 8.0])):
+        assert loop(tf.constant(v)).numpy().tolist() == want
+    assert loop.tracing_count == 2
+    with pytest.raises(ValueError, match=r"cond must return a scalar boolean; it returned "
+                                         r"shape \(2,\)"):
+        tf.while_loop(lambda v: v < 10.0, lambda v: v * 2.0, [tf.ones(2)])
     g = tf.function(lambda x, flag: x * 2.0 if flag else x, autograph=False)
     assert float(g(tf.constant(1.0), True)) == 2.0
 
