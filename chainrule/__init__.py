@@ -33,9 +33,10 @@ from .ops.custom_gradient import custom_gradient
 from . import config, debug, errors, linalg, math, nn, ops, random, train
 from .config import device
 from .debug import print_ as print  # noqa: A004  (tf.print)
-from .control_flow import TensorArray, cond, init_scope
+from .control_flow import TensorArray, cond, init_scope, while_loop
 from .graph import Graph
 from .compiler.jit import function
+from . import autograph
 from . import distribute
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)

@@ -1,5 +1,6 @@
 """``chainrule.cond``: a branch on a tensor's value that a traced function keeps; with
-``TensorArray`` (a list of tensors, written one by one and stacked) and ``init_scope``.
+``while_loop`` (a Python loop whose tests on tensors are guards in a trace), ``TensorArray``
+(a list of tensors, written one by one and stacked) and ``init_scope``.
 
 Eagerly, ``cond`` calls the branch the predicate picks, like an ``if``. Inside a traced
 function (``chainrule.function``), where an ``if`` on a tensor would be fixed at the
@@ -17,7 +18,7 @@ from . import dtypes, nest, recording
 from .ops import concat, convert_to_tensor, stack, unstack, where
 from .tensor import Tensor
 
-__all__ = ["cond", "TensorArray", "init_scope"]
+__all__ = ["cond", "while_loop", "TensorArray", "init_scope"]
 
 
 def cond(pred, true_fn=None, false_fn=None, name=None):
@@ -56,6 +57,118 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
                              f"dtypes: {x.shape} {x.dtype.name} and {y.shape} {y.dtype.name}")
         return where(p.reshape(()) if p.ndim else p, x, y)
     return nest.map_structure(pick, a, b)
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10,
+               back_prop=True, swap_memory=False, maximum_iterations=None, name=None):
+    """Repeats ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` is true and
+    returns the final ``loop_vars`` (``tf.while_loop``). A list or tuple of loop variables is
+    passed to ``cond`` and ``body`` positionally, anything else (one tensor, a dict) as one
+    argument; ``body`` returns the same structure, each tensor keeping its dtype and, unless
+    ``shape_invariants`` leaves a dimension open (None), its shape. ``maximum_iterations``
+    stops the loop after that many runs of ``body`` whatever ``cond`` says.
+
+    The loop runs in Python. Inside ``chainrule.function`` each test of ``cond`` on a traced
+    tensor is a guard, so the graph is the loop unrolled for the number of iterations it
+    ran, and inputs that loop a different number of times trace that path (see
+    :mod:`chainrule.graph.capture`). Gradients flow through every iteration (``back_prop``
+    False stops them, as ``tf.stop_gradient`` on the results would).
+
+    >>> import chainrule as cr
+    >>> i, total = cr.while_loop(lambda i, t: i < 4, lambda i, t: (i + 1, t + i),
+    ...                          (cr.constant(0), cr.constant(0)))
+    >>> int(i), int(total)
+    (4, 6)
+    """
+    if not callable(cond) or not callable(body):
+        raise TypeError("while_loop: cond and body must be callables")
+    if parallel_iterations < 1:
+        raise ValueError(f"while_loop: parallel_iterations must be a positive integer; "
+                         f"received {parallel_iterations}")
+    positional = isinstance(loop_vars, (list, tuple))
+    if positional and not loop_vars:
+        raise ValueError("while_loop: no loop variables given (loop_vars is empty)")
+    if maximum_iterations is not None:
+        maximum_iterations = int(maximum_iterations)
+        if maximum_iterations < 0:
+            raise ValueError(f"while_loop: maximum_iterations must be >= 0; received "
+                             f"{maximum_iterations}")
+    first = nest.flatten(loop_vars)
+    invariants = None if shape_invariants is None else _invariants(shape_invariants, loop_vars, positional)
+
+    def call(fn):
+        return fn(*loop_vars) if positional else fn(loop_vars)
+
+    iterations = 0
+    while maximum_iterations is None or iterations < maximum_iterations:
+        if not _test(call(cond)):
+            break
+        out = call(body)
+        if positional and len(loop_vars) == 1 and not isinstance(out, (list, tuple)):
+            out = [out]  # a body of one loop variable may return it bare
+        if _skeleton(out) != _skeleton(loop_vars):
+            raise ValueError(f"while_loop: body returned {nest._describe(out)}; the loop "
+                             f"variables are {nest._describe(loop_vars)} (the same structure "
+                             f"is needed)")
+        leaves = nest.flatten(out)
+        for k, (old, new) in enumerate(zip(first, leaves)):
+            _check_invariant(k, old, new, None if invariants is None else invariants[k])
+        loop_vars = nest.pack_sequence_as(loop_vars, leaves)
+        iterations += 1
+    if not back_prop:
+        from .ops import stop_gradient  # noqa: PLC0415
+        loop_vars = nest.map_structure(
+            lambda x: stop_gradient(x) if isinstance(x, Tensor) else x, loop_vars)
+    return loop_vars
+
+
+def _test(c):
+    """The loop test's answer. On a traced tensor it is a guard of the trace, also in a
+    function traced with ``autograph=False`` (where a Python ``if`` on it is an error)."""
+    if not isinstance(c, Tensor):
+        return bool(c)
+    if c.size != 1:
+        raise ValueError(f"while_loop: cond must return a scalar boolean; it returned shape "
+                         f"{c.shape}")
+    if recording.listeners():
+        recording.announce_read(c, "while_loop")
+    return bool(np.asarray(c._value).reshape(()).item())
+
+
+def _skeleton(x):
+    if isinstance(x, dict):
+        return ("dict", tuple(sorted((k, _skeleton(v)) for k, v in x.items())))
+    if isinstance(x, (list, tuple)):  # a list and a tuple of the same items match, as in TF
+        return ("seq", tuple(_skeleton(v) for v in x))
+    return "leaf"
+
+
+def _invariants(shape_invariants, loop_vars, positional):
+    """One shape (a tuple with None for open dimensions) or None per loop variable."""
+    shapes = list(shape_invariants) if positional else [shape_invariants]
+    n = len(nest.flatten(loop_vars))
+    if len(shapes) != n:
+        raise ValueError(f"while_loop: {len(shapes)} shape invariant(s) for {n} loop "
+                         f"variable(s); give one shape per loop variable")
+    return [None if s is None else tuple(None if d is None else int(d) for d in
+                                         (s.as_list() if hasattr(s, "as_list") else s))
+            for s in shapes]
+
+
+def _check_invariant(k, old, new, invariant):
+    if not isinstance(old, Tensor):
+        return
+    new_t = convert_to_tensor(new)
+    if new_t.dtype != old.dtype:
+        raise TypeError(f"while_loop: loop variable {k} entered the loop as {old.dtype.name} "
+                        f"and the body returned {new_t.dtype.name}; cast it in the body")
+    shape = tuple(old.shape) if invariant is None else invariant
+    if len(shape) != new_t.ndim or any(d is not None and d != n
+                                       for d, n in zip(shape, new_t.shape)):
+        raise ValueError(f"while_loop: loop variable {k} has shape {tuple(old.shape)} before "
+                         f"the loop and {tuple(new_t.shape)} after an iteration"
+                         + ("" if invariant is None else f" (its shape invariant is {shape})")
+                         + "; give shape_invariants with None for the dimensions that change")
 
 
 class _UpdateWatch:

@@ -1,4 +1,4 @@
-"""chainrule.cond, the error for a Python `if` on a traced tensor, and
+"""chainrule.cond, a Python `if` on a traced tensor (guards; an error with autograph=False), and
 config.run_functions_eagerly."""
 
 import numpy as np
@@ -44,8 +44,20 @@ def test_cond_refuses_branch_updates_when_traced():
         f(tf.constant(1.0))
 
 
-def test_python_if_on_a_traced_tensor_is_an_error_naming_the_line():
+def test_python_if_on_a_traced_tensor_follows_each_call():
     @tf.function
+    def f(x):
+        if tf.reduce_sum(x) > 0:  # a guard of the trace (tests/graph/test_guards.py)
+            return x
+        return -x
+
+    assert f(tf.constant([1.0, -3.0])).numpy().tolist() == [-1.0, 3.0]
+    assert f(tf.constant([3.0, -1.0])).numpy().tolist() == [3.0, -1.0]
+    assert f.tracing_count == 2
+
+
+def test_python_if_on_a_traced_tensor_with_autograph_off_is_an_error_naming_the_line():
+    @tf.function(autograph=False)
     def f(x):
         if tf.reduce_sum(x) > 0:  # the line the error names
             return x

@@ -26,6 +26,7 @@ LAYERS = [
     {"debug", "testing"},
     {"graph.graph"},
     {"graph"},
+    {"autograph"},
     {"compiler"},
     {"distribute"},
     {"onnx"},

@@ -33,7 +33,14 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     fixes what the arguments must be: others are refused with a TypeError, lists and
     arrays are converted to its dtypes (sizes left open still trace anew, where TensorFlow
     makes one trace for them). ``get_concrete_function(...)`` gives one trace as a
-    callable with its graph. ``autograph`` is accepted for compatibility and ignored.
+    callable with its graph.
+
+    Python control flow on tensor values (``if``/``while`` on a tensor, ``int(n)``,
+    ``tf.range(n)``) works as it does eagerly: each such read is a *guard* of the trace, and
+    a call whose inputs answer a guard otherwise runs (tracing it the first time) the trace
+    of the path they take, up to ``Function.max_paths`` paths per signature, then eagerly
+    (:mod:`chainrule.graph.capture` says how). ``autograph=False`` makes an ``if`` on a
+    traced tensor an error instead, as in TensorFlow.
 
     >>> import chainrule as cr
     >>> @cr.function
@@ -54,7 +61,8 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
     """
     if func is None:
         return functools.partial(function, jit_compile=jit_compile,
-                                 input_signature=input_signature,
+                                 input_signature=input_signature, autograph=autograph,
                                  reduce_retracing=reduce_retracing)
     return Function(func, compile=compile if jit_compile else None,
-                    reduce_retracing=reduce_retracing, input_signature=input_signature)
+                    reduce_retracing=reduce_retracing, input_signature=input_signature,
+                    autograph=autograph)

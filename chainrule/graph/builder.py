@@ -10,7 +10,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..variable import Variable, _VariableSlice
-from .graph import CONSTANT, INPUT, RESULT, UPDATES, VARIABLE, Graph, Node, Value
+from .graph import CONSTANT, INPUT, RESULT, UPDATES, VARIABLE, Graph, Guard, Node, Value
 
 
 class TraceError(ValueError):
@@ -34,6 +34,7 @@ class GraphBuilder:
         self._traced_arrays = {} if strict else None  # id(array) -> Value, inputs and results
         self._by_id = {}
         self._alive = []
+        self.guards = []
         self._names = {}
         for name, t in (names or {}).items():
             if isinstance(t, Tensor) and not name.startswith("_"):
@@ -132,9 +133,16 @@ class GraphBuilder:
         self.nodes.append(node)
         return node
 
+    def add_guard(self, tensor, kind, expected, where=""):
+        """Notes that the function read ``kind()`` of ``tensor`` as ``expected`` here (after
+        the nodes made so far): a :class:`Guard` the graph checks when it runs."""
+        guard = Guard(self.value_of(tensor), len(self.nodes), kind, expected, where)
+        self.guards.append(guard)
+        return guard
+
     def finish(self, outputs, name="graph"):
         outs = [self.value_of(t) for t in outputs]
-        return Graph(self.values, self.nodes, self.inputs, outs, name)
+        return Graph(self.values, self.nodes, self.inputs, outs, name, self.guards)
 
 
 def from_tape(tape, targets=None, names=None):

@@ -8,13 +8,28 @@ function did not receive as an argument becomes a capture (Variables are read li
 graph runs, other tensors are frozen constants). In-place Variable updates are captured too,
 so a whole training step (forward, loss, ``tape.gradient``, optimizer update) is one graph.
 
-What a trace cannot see, as with ``tf.function``: Python control flow that reads tensor
-values (``if float(x) > 0:``) is frozen at the branch taken while tracing, and Python side
-effects (printing, appending to a list) happen only while tracing. A tensor used directly
-as a condition (``if x > 0:``) is an error at trace time that names the line and points to
-``chainrule.cond``/``where`` (TensorFlow's rule in graphs). The trace notes each
-read of a traced value into Python (``Traced.value_reads``), so a caller can refuse such a
-graph (compiled Keras steps do). Random draws made while tracing are given back: the
+Python control flow on tensor values (what TensorFlow's AutoGraph converts): the trace runs
+the Python on real values, so an ``if``, ``while`` or ``for ... in range(n)`` on a traced
+tensor takes the branch these values take, and each such decision (``bool``, ``int``,
+``float`` of a traced scalar, a Variable's included) is recorded as a *guard* of the graph
+(:class:`~chainrule.graph.graph.Guard`: the value, the answer, the user's line). A replay
+checks each guard as soon as its value is computed; inputs that answer otherwise make the
+:class:`Function` run the trace of their own path (tracing it once), so the results are
+those of the Python run eagerly, for any control flow, at the price of one trace per path:
+a loop running a data-dependent number of times has one per length. Past
+``Function.max_paths`` paths for one signature its calls run eagerly, with one warning.
+Updates made by a replay before a guard that fails are put back. Under a GradientTape (or
+an outer trace) a function whose traces have guards runs its Python directly, so the tape
+(or the outer trace, with guards of its own) follows it. ``autograph=False`` and
+``chainrule.autograph.do_not_convert`` make an ``if`` on a traced tensor an error that names
+the line, as in TensorFlow. Reads of whole arrays (``x.numpy()``, ``np.asarray(x)``) are
+not guarded: they are frozen at the traced values, and noted (``Traced.value_reads``, which
+lists the guards too), so a caller can refuse such a graph (compiled Keras steps do);
+Python side effects (printing, appending to a list) happen only while tracing (each path).
+Guards rather than rewriting the source as AutoGraph does: a trace here runs on real
+values and a graph is a flat list of primitive calls, with no loop or branch node that the
+compiler, the tape and ONNX export would all have to learn; a guard needs none of them.
+Random draws made while tracing are given back: the
 generator is put back where it was, so the first replay draws what eager code would.
 ``chainrule.random``'s draws and dropout are ops (the ``random`` primitive), so a replay
 draws anew at every call; a layer's initial weights are drawn once, outside the record.
@@ -22,6 +37,7 @@ Randomness from NumPy itself (``np.random``) is invisible to the trace and is fr
 """
 
 import collections
+import contextlib
 import functools
 import inspect
 import linecache
@@ -40,7 +56,7 @@ from ..primitives.primitive import OpError
 from ..tensor import Tensor, TensorSpec
 from ..variable import Variable
 from .builder import GraphBuilder, TraceError
-from .graph import CONSTANT, INPUT, VARIABLE
+from .graph import CONSTANT, INPUT, VARIABLE, Graph, GuardMismatch
 
 
 class Tracer:
@@ -50,8 +66,9 @@ class Tracer:
     value from before the trace, so :func:`trace` can undo the trace's updates.
     """
 
-    def __init__(self, builder):
+    def __init__(self, builder, autograph=True):
         self.builder = builder
+        self.autograph = autograph  # False: an `if` on a traced tensor is an error
         self.saved = {}  # id(variable) -> (variable, its array before the trace changed it)
         self.value_reads = []  # what read a traced value into Python, in words
 
@@ -69,13 +86,21 @@ class Tracer:
 
     def _record_read(self, tensor, what):
         v = self.builder._traced_arrays.get(id(tensor._value))
-        if v is not None:
-            if what == "bool":  # an `if` on a tensor: a replay would silently repeat this branch
-                raise TensorAsConditionError(v, _user_line())
-            self.value_reads.append(f"{what}() of {v.label} {v.shape}")
-        elif isinstance(tensor, Variable):  # read live by a replay, but not by this Python
-            self.value_reads.append(f"{what}() of Variable '{tensor.name}' {tensor.shape}")
-
+        if v is None and isinstance(tensor, Variable):  # read live by a replay
+            v = self.builder.value_of(tensor)
+        if v is None:  # a constant: every replay would read the same
+            return
+        kind = _GUARDED_READS.get(what)
+        if kind is None or tensor.size != 1:  # numpy(), np.asarray(): frozen, and noted
+            label = f"Variable '{tensor.name}'" if isinstance(tensor, Variable) else v.label
+            self.value_reads.append(f"{what}() of {label} {v.shape}")
+            return
+        where = _user_line()
+        if what == "bool" and (not self.autograph or getattr(_refusing, "depth", 0)):
+            raise TensorAsConditionError(v, where, self.autograph)
+        expected = _PYTHON_TYPES[kind](np.asarray(tensor._value).reshape(()).item())
+        self.builder.add_guard(tensor, kind, expected, where)
+        self.value_reads.append(f"{what}() of {v.label} {v.shape} at {where} (a guard)")
 
     def _save(self, variable):
         if id(variable) not in self.saved:
@@ -87,17 +112,37 @@ class Tracer:
             recording.mark_changed(variable)
 
 
-class TensorAsConditionError(TraceError, OperatorNotAllowedInGraphError):
-    """A traced tensor was used as a Python bool (``if``, ``while``, ``and``, ``assert``)."""
+# Reads of a traced scalar into Python that become guards, and the Python type of each answer.
+# ("while_loop": chainrule.while_loop's test, a guard even where autograph is off.)
+_GUARDED_READS = {"bool": "bool", "int": "int", "index": "int", "float": "float",
+                  "while_loop": "bool"}
+_PYTHON_TYPES = {"bool": bool, "int": int, "float": float}
+_refusing = threading.local()  # depth of chainrule.autograph.experimental.do_not_convert calls
 
-    def __init__(self, value, where):
+
+@contextlib.contextmanager
+def tensor_conditions_refused():
+    """Inside, an ``if`` on a traced tensor is an error again, as in a function TensorFlow's
+    AutoGraph does not convert (``do_not_convert``)."""
+    _refusing.depth = getattr(_refusing, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _refusing.depth -= 1
+
+
+class TensorAsConditionError(TraceError, OperatorNotAllowedInGraphError):
+    """A traced tensor was used as a Python bool (``if``, ``while``, ``and``, ``assert``)
+    where guards are turned off (``autograph=False``, ``do_not_convert``)."""
+
+    def __init__(self, value, where, autograph=False):
+        off = "do_not_convert is in effect" if autograph else "autograph=False"
         super().__init__(
             f"{where}: a traced tensor ({value.label} {value.shape}) is used as a Python bool "
-            f"(an if, while, and/or or assert on a tensor). chainrule.function would fix "
-            f"the branch taken while tracing and repeat it on every call, whatever the "
-            f"values. Use chainrule.cond(pred, true_fn, false_fn) or chainrule.where(pred, "
-            f"x, y), or run the function eagerly (call it without chainrule.function, or "
-            f"chainrule.config.run_functions_eagerly(True)).")
+            f"(an if, while, and/or or assert on a tensor), and {off}, so the graph cannot "
+            f"follow Python's decision. Use chainrule.cond(pred, true_fn, false_fn), "
+            f"chainrule.while_loop or chainrule.where(pred, x, y), leave autograph on, or "
+            f"run the function eagerly (chainrule.config.run_functions_eagerly(True)).")
 
 
 def _user_line():
@@ -125,12 +170,25 @@ class Traced:
     """
 
     __slots__ = ("graph", "_out_skeleton", "_out_plan", "compile", "_compiled", "value_reads",
-                 "__weakref__")
+                 "updated_variables", "__weakref__")
 
-    def __init__(self, graph, out_skeleton, out_plan, value_reads=(), compile=None):
+    def __init__(self, graph, out_skeleton, out_plan, value_reads=(), compile=None,
+                 updated_variables=()):
         self.graph, self._out_skeleton, self._out_plan = graph, out_skeleton, out_plan
         self.compile, self._compiled = compile, None
         self.value_reads = list(value_reads)
+        self.updated_variables = list(updated_variables)  # what a failed guard puts back
+
+    @property
+    def guards(self):
+        """The Python decisions on tensor values this trace holds for (see
+        :class:`~chainrule.graph.graph.Guard`)."""
+        return self.graph.guards
+
+    @property
+    def outcomes(self):
+        """The guards' answers while tracing, in order: the path this trace is."""
+        return tuple(g.expected for g in self.graph.guards)
 
     @property
     def literals(self):
@@ -145,7 +203,12 @@ class Traced:
                                  f"compiler (chainrule.function(jit_compile=True) has one)")
             with _compile_lock:  # threads calling it first at once compile it once
                 if self._compiled is None:
-                    self._compiled = self.compile(self.graph)
+                    graph = self.graph
+                    if graph.guards:  # the guards' values come out too, to be checked
+                        graph = Graph(graph.values, graph.nodes, graph.inputs,
+                                      graph.outputs + [g.value for g in graph.guards],
+                                      graph.name)
+                    self._compiled = self.compile(graph)
         return self._compiled
 
     def specialized(self, tensors, compile=None):
@@ -153,6 +216,8 @@ class Traced:
         its ops replayed on ``tensors`` under a tracer (the function's Python does not
         run again)."""
         graph = self.graph
+        if graph.guards:
+            raise ValueError(f"the trace of '{graph.name}' has guards; it is not specialized")
         specialized = _trace(lambda *xs: graph.replay(list(xs)), tuple(tensors), {},
                              name=graph.name, compile=compile or self.compile)
         return Traced(specialized.graph, self._out_skeleton, self._out_plan, self.value_reads,
@@ -161,12 +226,40 @@ class Traced:
     def run(self, tensor_args, compiled=False):
         """The function's result for these tensor arguments: the graph replayed op by op,
         or (``compiled``) its compiled program run on their arrays."""
-        if compiled:
-            outputs = [Tensor._wrap(a) for a in self.compiled()(*tensor_args)]
+        if not self.graph.guards:
+            if compiled:
+                outputs = [Tensor._wrap(a) for a in self.compiled()(*tensor_args)]
+            else:
+                outputs = self.graph.run(*tensor_args)
         else:
-            outputs = self.graph.run(*tensor_args)
+            outputs = self._run_guarded(tensor_args, compiled)
         leaves = [outputs[i] if kind == "value" else i for kind, i in self._out_plan]
         return _unflatten(self._out_skeleton, iter(leaves))
+
+
+    def _run_guarded(self, tensor_args, compiled):
+        """:meth:`run` for a trace with guards: a guard that fails raises
+        :class:`GuardMismatch` with the Variables this trace updates put back as they were."""
+        saved = [(v, v._value.copy()) for v in self.updated_variables]
+        restore_generators = random.saved_state()  # the path taken draws what eager code would
+        try:
+            # Compiled, the guards are checked after the program (a guard on a Variable,
+            # which updates may change, is checked op by op instead).
+            if compiled and all(g.value.variable is None for g in self.graph.guards):
+                arrays = self.compiled()(*tensor_args)
+                n = len(self.graph.outputs)
+                for i, (guard, array) in enumerate(zip(self.graph.guards, arrays[n:])):
+                    observed = guard.observe(Tensor._wrap(array))
+                    if not guard.holds(observed):
+                        raise GuardMismatch(self.graph.name, i, guard, observed)
+                return [Tensor._wrap(a) for a in arrays[:n]]
+            return self.graph.run(*tensor_args)
+        except GuardMismatch:
+            restore_generators()
+            for variable, before in saved:
+                np.copyto(variable._value, before)
+                recording.mark_changed(variable)
+            raise
 
 
 _compile_lock = threading.RLock()
@@ -188,11 +281,11 @@ def trace(fn, *args, name=None, **kwargs):
     return _trace(fn, args, kwargs, name)
 
 
-def _trace(fn, args, kwargs, name=None, compile=None):
+def _trace(fn, args, kwargs, name=None, compile=None, autograph=True):
     leaves = []
     skeleton = _flatten((args, kwargs), leaves, "")
     builder = GraphBuilder(strict=True)
-    tracer = Tracer(builder)
+    tracer = Tracer(builder, autograph)
     traced_leaves = []
     for leaf, path in leaves:
         if isinstance(leaf, Variable):
@@ -226,7 +319,8 @@ def _trace(fn, args, kwargs, name=None, compile=None):
         else:
             plan.append(("literal", leaf))
     graph = builder.finish(outputs, name=name or getattr(fn, "__name__", "graph"))
-    return Traced(graph, out_skeleton, plan, tracer.value_reads, compile)
+    return Traced(graph, out_skeleton, plan, tracer.value_reads, compile,
+                  [variable for variable, _ in tracer.saved.values()])
 
 
 class TraceCache:
@@ -268,6 +362,41 @@ class TraceCache:
 # As TensorFlow does: a warning when this many of a function's last calls traced it anew.
 RETRACE_WARNING_CALLS = 5
 
+# The most paths (traces of one signature that differ in their guards' answers) a Function
+# keeps per signature; past it, that signature's calls run the Python eagerly.
+MAX_PATHS = 16
+
+# (level, also to stdout): chainrule.autograph.set_verbosity; level >= 1 prints each new path.
+verbosity = [0, False]
+
+
+class _Paths:
+    """The traces of one signature whose Python decided on tensor values (guards): one per
+    path taken, the most recently run first."""
+
+    def __init__(self, first):
+        self.traces = [first]
+        self.eager = False  # too many paths: this signature runs eagerly from now on
+
+    @property
+    def graph(self):
+        return self.traces[0].graph
+
+    def find(self, prefix):
+        """A trace whose first guards answered ``prefix``."""
+        n = len(prefix)
+        for traced in self.traces:
+            outcomes = traced.outcomes
+            if len(outcomes) >= n and all(g.holds(p) for g, p in
+                                          zip(traced.guards[:n], prefix)):
+                return traced
+        return None
+
+    def promote(self, traced):
+        if self.traces[0] is not traced and traced in self.traces:
+            self.traces.remove(traced)
+            self.traces.insert(0, traced)
+
 
 class Function:
     """A Python function over tensors that is traced once per input signature and then
@@ -288,9 +417,12 @@ class Function:
         tracing_count: how many times the function has been traced.
     """
 
-    def __init__(self, fn, compile=None, reduce_retracing=False, input_signature=None):
+    def __init__(self, fn, compile=None, reduce_retracing=False, input_signature=None,
+                 autograph=True):
         functools.update_wrapper(self, fn)
         self._fn = fn
+        self.autograph = bool(autograph)
+        self.max_paths = MAX_PATHS
         self.input_signature = None if input_signature is None else tuple(input_signature)
         if self.input_signature is not None and not all(
                 isinstance(s, TensorSpec) for s in nest_leaves(self.input_signature)):
@@ -319,11 +451,67 @@ class Function:
         args = tuple(bound) + tuple(args)
         if config.functions_run_eagerly():  # tf.config.run_functions_eagerly(True)
             return self._fn(*args, **kwargs)
-        traced, tensors = self._traced_for(args, kwargs)
-        self._last = traced
+        entry, tensors = self._entry_for(args, kwargs)
+        if isinstance(entry, _Paths):
+            return self._run_paths(entry, args, kwargs, tensors)
+        self._last = entry
         # The compiled path works on bare arrays, so a tape could not record it: while any
         # recorder is active the graph runs op by op through the normal dispatch instead.
-        return traced.run(tensors, compiled=self.compile is not None and not recording.recorders())
+        return entry.run(tensors, compiled=self.compile is not None and not recording.recorders())
+
+    def _run_paths(self, paths, args, kwargs, tensors):
+        """A call whose signature has traces with guards: the most recent path is run; a
+        guard that answers otherwise switches to the trace of the path these inputs take
+        (tracing it if it is new). Under a tape or an outer trace, and once a signature has
+        taken more than ``max_paths`` paths, the Python runs itself (eagerly, or into the
+        outer trace, whose own guards then follow it)."""
+        if paths.eager or recording.recorders():
+            return self._fn(*args, **kwargs)
+        traced = paths.traces[0]
+        compiled = self.compile is not None
+        while True:
+            try:
+                result = traced.run(tensors, compiled=compiled)
+            except GuardMismatch as mismatch:
+                prefix = traced.outcomes[:mismatch.guard_index] + (mismatch.observed,)
+                found = paths.find(prefix)
+                if found is None:
+                    with self._lock:
+                        found = paths.find(prefix)
+                        if found is None:
+                            if len(paths.traces) >= self.max_paths:
+                                paths.eager = True
+                                self._warn_paths(paths)
+                                return self._fn(*args, **kwargs)
+                            found = self._trace(args, kwargs)
+                            self.tracing_count += 1
+                            self._recent.append(True)
+                            self._log_path(found, mismatch)
+                            paths.traces.append(found)
+                traced = found
+                continue
+            if paths.traces[0] is not traced:
+                with self._lock:
+                    paths.promote(traced)
+            self._last = traced
+            return result
+
+    def _warn_paths(self, paths):
+        lines = sorted({g.where for t in paths.traces for g in t.guards})
+        warnings.warn(
+            f"chainrule.function '{self.__name__}': its Python decided on tensor values "
+            f"({'; '.join(lines[:3])}) and took {len(paths.traces)} different paths for "
+            f"inputs of one signature, the most it keeps (Function.max_paths). Its further "
+            f"calls with this signature run the Python eagerly (correct, not compiled). "
+            f"For a loop whose length depends on the data, chainrule.while_loop traces one "
+            f"path per length too; a fixed bound (tf.range over a Python int), or "
+            f"chainrule.where/cond in place of the if, make one graph.", stacklevel=5)
+
+    def _log_path(self, traced, mismatch):
+        if verbosity[0] >= 1:
+            print(f"chainrule.function '{self.__name__}': {mismatch.guard.where} now gives "
+                  f"{mismatch.observed!r}; traced that path ({len(traced.guards)} guard(s))",
+                  file=sys.stdout if verbosity[1] else sys.stderr)
 
     def _conform(self, args, kwargs, skip=0):
         """The arguments as tensors of ``input_signature``'s specs (lists and arrays are
@@ -379,6 +567,12 @@ class Function:
         return None if self._last is None else self._last.graph
 
     def _traced_for(self, args, kwargs):
+        entry, tensors = self._entry_for(args, kwargs)
+        return (entry.traces[0] if isinstance(entry, _Paths) else entry), tensors
+
+    def _entry_for(self, args, kwargs):
+        """The signature's :class:`Traced`, or its :class:`_Paths` where the Python
+        decided on tensor values; traced now if the signature is new."""
         leaves = []
         skeleton = _flatten((args, kwargs), leaves, "")
         key = (skeleton, tuple(_leaf_key(leaf) for leaf, _ in leaves))
@@ -407,6 +601,11 @@ class Function:
         traced = self._trace(args, kwargs)
         self.tracing_count += 1
         self._recent.append(True)
+        if traced.guards:  # one trace per path; no relaxed batch size
+            if relaxed is not None:
+                self._relaxed.put(relaxed, ("specific",))
+            self._warn_if_retracing()
+            return _Paths(traced)
         if relaxed is not None:
             batch = _batch_sizes(key)
             if state is None:
@@ -414,6 +613,10 @@ class Function:
             elif state[0] == "candidate" and state[2] != batch:
                 same = _same_but_batch(state[1].graph, traced.graph)
                 self._relaxed.put(relaxed, ("general", traced) if same else ("specific",))
+        self._warn_if_retracing()
+        return traced
+
+    def _warn_if_retracing(self):
         if not self._warned and len(self._recent) == RETRACE_WARNING_CALLS and \
                 all(self._recent):
             self._warned = True
@@ -423,11 +626,11 @@ class Function:
                 f"making the chainrule.function again in a loop (define it once, outside), "
                 f"(2) tensors of changing shapes (reduce_retracing=True lets one trace serve "
                 f"every batch size), (3) Python numbers or objects as arguments, each new "
-                f"value a new signature (pass tensors).", stacklevel=5)
-        return traced
+                f"value a new signature (pass tensors), (4) Python if/while on tensor values "
+                f"that take a new path (one trace per path).", stacklevel=6)
 
     def _trace(self, args, kwargs):
-        return _trace(self._fn, args, kwargs, compile=self.compile)
+        return _trace(self._fn, args, kwargs, compile=self.compile, autograph=self.autograph)
 
     def __get__(self, instance, owner=None):
         # As a method decorator: bind `self` like a plain function would.
@@ -679,8 +882,9 @@ def function(func=None, *, jit_compile=False, input_signature=None, autograph=Tr
         raise ValueError("chainrule.graph.function cannot compile (the graph package does "
                          "not know the compiler); use chainrule.function(jit_compile=True)")
     if func is None:
-        return functools.partial(function, reduce_retracing=reduce_retracing)
-    return Function(func, reduce_retracing=reduce_retracing)
+        return functools.partial(function, reduce_retracing=reduce_retracing,
+                                 autograph=autograph)
+    return Function(func, reduce_retracing=reduce_retracing, autograph=autograph)
 
 
 # -- argument structures -----------------------------------------------------------------

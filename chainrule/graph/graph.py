@@ -150,6 +150,69 @@ class VariableUpdate:
 UPDATES = {name: VariableUpdate(name) for name in ("assign", "assign_add", "assign_sub")}
 
 
+def _read_bool(tensor):
+    return bool(tensor)
+
+
+def _read_int(tensor):
+    return int(tensor)
+
+
+def _read_float(tensor):
+    return float(tensor)
+
+
+class Guard:
+    """A Python decision the traced function took on a tensor's value: ``bool(x)`` (an
+    ``if``/``while`` on a tensor), ``int(x)`` or ``float(x)``. The graph holds for inputs
+    that give the same answers; :meth:`Graph.run` checks each guard as soon as its value is
+    computed (before node ``position``, where the function read it) and raises
+    :class:`GuardMismatch` when the answer differs.
+
+    Attributes: ``value`` (the graph value read), ``position`` (the index of the first node
+    the function made after the read), ``kind`` (``"bool"``, ``"int"`` or ``"float"``),
+    ``expected`` (the answer while tracing) and ``where`` (the user's line, as text).
+    """
+
+    __slots__ = ("value", "position", "kind", "expected", "where")
+    _READS = {"bool": _read_bool, "int": _read_int, "float": _read_float}
+
+    def __init__(self, value, position, kind, expected, where=""):
+        self.value, self.position, self.kind = value, position, kind
+        self.expected, self.where = expected, where
+
+    def observe(self, tensor):
+        """The answer ``tensor`` gives (read as the function read it: tracers see the read)."""
+        return self._READS[self.kind](tensor)
+
+    def holds(self, observed):
+        return same_outcome(observed, self.expected)
+
+    def __str__(self):
+        return f"guard {self.kind}({self.value.ref}) == {self.expected!r}  # {self.where}"
+
+    def __repr__(self):
+        return f"<Guard {self}>"
+
+
+def same_outcome(a, b):
+    """Whether two answers of a guard are the same (NaN is the same as NaN)."""
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+class GuardMismatch(ValueError):
+    """A graph with guards was run on inputs that take another path through the
+    function's Python (``guard_index``: which guard; ``observed``: the new answer)."""
+
+    def __init__(self, graph_name, guard_index, guard, observed):
+        self.guard_index, self.guard, self.observed = guard_index, guard, observed
+        super().__init__(
+            f"graph '{graph_name}' was traced where {guard.where} read {guard.kind}() of "
+            f"{guard.value.label} as {guard.expected!r}; these inputs give {observed!r}, "
+            f"so the function's Python takes another path. Trace it again for them "
+            f"(chainrule.function does so by itself).")
+
+
 class NodeDef(NamedTuple):
     """One entry of :meth:`Graph.as_graph_def`."""
 
@@ -171,12 +234,17 @@ class Graph:
     (one line per value or node, like a small IR). See the module docstring for an example.
     """
 
-    def __init__(self, values, nodes, inputs, outputs, name="graph"):
+    def __init__(self, values, nodes, inputs, outputs, name="graph", guards=()):
         self.values = list(values)
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.name = name
+        # Python decisions on tensor values the graph depends on (see Guard), by position.
+        self.guards = list(guards)
+        self._guards_at = {}
+        for i, g in enumerate(self.guards):
+            self._guards_at.setdefault(g.position, []).append((i, g))
         last_reader = _last_readers(self)
         # Per node: the primitive, input registers, params, output register, and the
         # results it reads for the last time (so `run` frees them as eager code would).
@@ -241,7 +309,10 @@ class Graph:
         header = ", ".join(v.label for v in self.values if v.kind in (INPUT, VARIABLE))
         lines = [f"graph {self.name}({header}):"]
         lines += [f"  {_describe_leaf(v)}" for v in self.values if v.kind != RESULT]
-        lines += [f"  {node}" for node in self.nodes]
+        for node in self.nodes:
+            lines += [f"  {g}" for _i, g in self._guards_at.get(node.index, ())]
+            lines.append(f"  {node}")
+        lines += [f"  {g}" for _i, g in self._guards_at.get(len(self.nodes), ())]
         lines.append("  return " + ", ".join(v.ref for v in self.outputs))
         return "\n".join(lines)
 
@@ -268,14 +339,25 @@ class Graph:
             env[v.index] = tensor
         for index, operand in self._captures:
             env[index] = operand
-        for prim, input_indices, params, out, dead in self._program:
+        guards_at = self._guards_at
+        for n, (prim, input_indices, params, out, dead) in enumerate(self._program):
+            if guards_at and n in guards_at:
+                self._check_guards(guards_at[n], env)
             if out is None:
                 prim.apply(*[env[i] for i in input_indices], **params)
             else:
                 env[out] = bind(prim, tuple(env[i] for i in input_indices), params)
             for i in dead:  # as in eager code, an intermediate is freed after its last use
                 env[i] = None
+        if guards_at and len(self._program) in guards_at:
+            self._check_guards(guards_at[len(self._program)], env)
         return [env[v.index] for v in self.outputs]
+
+    def _check_guards(self, guards, env):
+        for i, guard in guards:
+            observed = guard.observe(env[guard.value.index])
+            if not guard.holds(observed):
+                raise GuardMismatch(self.name, i, guard, observed)
 
     def _check_input(self, value, arg):
         tensor = arg
@@ -306,6 +388,9 @@ class Graph:
     # -- transforming ----------------------------------------------------------------------
     def pruned(self):
         """The graph without the nodes the outputs do not need (updates are always kept)."""
+        if self.guards:
+            raise ValueError(f"graph '{self.name}' has guards (Python decisions on tensor "
+                             f"values); pruning would lose them")
         needed = {v.index for v in self.outputs}
         keep = []
         for node in reversed(self.nodes):
@@ -324,6 +409,8 @@ def _last_readers(graph):
             last[v.index] = node.index
     for v in graph.outputs:
         last[v.index] = len(graph.nodes)
+    for g in graph.guards:  # read just before node `position`, so freed after it at the soonest
+        last[g.value.index] = max(last.get(g.value.index, -1), g.position)
     return last
 
 

@@ -66,7 +66,13 @@ def range(start, limit=None, delta=1, dtype=None):  # noqa: A001
     if limit is None:
         start, limit = 0, start
     if dtype is None:
-        dtype = dtypes.default_dtype_of([start, limit, delta])
+        dtype = dtypes.default_dtype_of([np.zeros((), x.dtype) if isinstance(x, Tensor) else x
+                                         for x in (start, limit, delta)])
+    # Tensor bounds are read as Python numbers (in a traced function, each read is a guard:
+    # the trace holds for these bounds, and others trace anew).
+    start, limit, delta = (
+        (int(x) if dtypes.is_integer(x.dtype) else float(x)) if isinstance(x, Tensor) else x
+        for x in (start, limit, delta))
     return Tensor._wrap(xp.arange(start, limit, delta, dtype=dtypes.as_dtype(dtype)))
 
 

@@ -262,7 +262,7 @@ class ValueBranching(TwoDense):
         x, y = data
         with cr.GradientTape() as tape:
             loss = self.compute_loss(y=y, y_pred=self(x, training=True))
-        if float(loss) > 0:  # reads the value: a trace cannot replay this
+        if float(loss) > 0:  # a guard: a compiled step (one graph) cannot follow it
             grads = tape.gradient(loss, self.trainable_weights)
             self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self._loss_tracker.update_state(loss, sample_weight=len(x))
@@ -272,7 +272,8 @@ class ValueBranching(TwoDense):
 def test_an_untraceable_train_step_falls_back_to_eager_with_one_warning():
     data = mnist_subset(256, 10)
     eager = run(False, ValueBranching, data, batch_size=64, metrics=None)
-    with pytest.warns(UserWarning, match=r"train_step runs eagerly: it reads traced values"):
+    with pytest.warns(UserWarning, match=r"train_step runs eagerly: its Python decides on "
+                                         r"tensor values \(.*test_jit.py:\d+ \(`if float\(loss\)"):
         jit = run(True, ValueBranching, data, batch_size=64, metrics=None)
     assert_same_run(eager, jit)  # the batch seen while tracing was counted once
     with warnings.catch_warnings():

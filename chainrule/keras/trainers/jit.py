@@ -142,6 +142,10 @@ def _shapes(args):
 
 def _unfaithful(traced):
     """Why a replay of ``traced`` would not do what the function does, or None."""
+    if traced.guards:
+        return (f"its Python decides on tensor values "
+                f"({'; '.join(sorted({g.where for g in traced.guards})[:3])}), and a compiled "
+                f"step is one graph for every batch (chainrule.cond or where keep it compiled)")
     if traced.value_reads:
         return (f"it reads traced values into Python ({', '.join(traced.value_reads[:3])}), "
                 f"which a replay would freeze at the values seen while tracing")
