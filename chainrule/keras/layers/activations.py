@@ -10,7 +10,9 @@ __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 
 
 class _Elementwise(Layer):
-    """An activation layer: the output has the input's shape."""
+    """An activation layer: the output has the input's shape (and the input's mask)."""
+
+    supports_masking = True
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
