@@ -82,6 +82,17 @@ def set_keras_mask(x, mask):
         pass
 
 
+def with_keras_mask(x, mask):
+    """``x`` carrying ``mask``: ``x`` itself when it carries it already, else a new tensor
+    of the same values (``x * 1``, an op, so a traced step sees it), so that the caller's
+    tensor is left as it was."""
+    if getattr(x, "_keras_mask", None) is mask:
+        return x
+    out = ops.multiply(x, ops.ones((), x.dtype))
+    set_keras_mask(out, mask)
+    return out
+
+
 class Layer:
     """Base class of all layers.
 

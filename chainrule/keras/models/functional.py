@@ -19,7 +19,7 @@ from ... import nest
 from ..layers import deserialize, serialize
 from ..layers.core import InputLayer
 from ..layers.keras_tensor import KerasTensor
-from ..layers.layer import set_keras_mask
+from ..layers.layer import with_keras_mask
 from .model import Model
 
 __all__ = ["Functional"]
@@ -140,9 +140,8 @@ class Functional(Model, functional=True):
         masks = [None] * len(flat) if mask is None else self._flat_inputs(mask)
         for kt, x, m in zip(self._inputs, flat, masks):
             x = _conform(self, kt, x)
-            if m is not None and getattr(x, "_keras_mask", None) is not m:
-                x = ops.identity(x)  # the caller's tensor stays as it was
-                set_keras_mask(x, m)
+            if m is not None:
+                x = with_keras_mask(x, m)
             values[id(kt)] = x
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):

@@ -4,7 +4,7 @@ from ..layers import deserialize, serialize
 from ..layers.core import InputLayer
 from ..layers.keras_tensor import KerasTensor
 from ... import ops
-from ..layers.layer import Layer, set_keras_mask
+from ..layers.layer import Layer, with_keras_mask
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -116,9 +116,8 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
-        if mask is not None and getattr(x, "_keras_mask", None) is not mask:
-            x = ops.identity(x)  # the caller's tensor stays as it was
-            set_keras_mask(x, mask)
+        if mask is not None:
+            x = with_keras_mask(ops.convert_to_tensor(x), mask)
         for layer in self._layers:
             x = layer(x, training=training)
         return x
