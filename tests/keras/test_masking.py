@@ -102,18 +102,79 @@ def keras_results(tmp_path_factory):
                                                 verbose=0, return_dict=True)}
         cases[name] = {"batch_size": 8, "weighted": True}
     (folder / "cases.json").write_text(json.dumps(cases))
+    arrays = {}
+    for i, (_, kwargs, training, inputs) in enumerate(LAYER_CALLS):
+        for j, (x, m) in enumerate(inputs):
+            arrays[f"{i}_x{j}"] = x
+            if m is not None:
+                arrays[f"{i}_m{j}"] = m
+    np.savez(folder / "layers.npz", **arrays)
+    (folder / "layers.json").write_text(json.dumps([
+        {"class_name": name, "kwargs": kwargs, "training": training, "inputs": len(inputs)}
+        for name, kwargs, training, inputs in LAYER_CALLS]))
     environment = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run([sys.executable, os.path.join(FIXTURES, "check_keras_masking.py"),
                           str(folder)], capture_output=True, text=True, env=environment,
                          timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
-    theirs = json.loads(run.stdout.strip().splitlines()[-1])["results"]
-    return ours, theirs
+    reply = json.loads(run.stdout.strip().splitlines()[-1])
+    return ours, reply["results"], reply["layers"]
+
+
+def _layer_inputs():
+    rng = np.random.default_rng(5)
+    values = [rng.normal(size=(3, 5, 4)).astype(np.float32) for _ in range(2)]
+    masks = [rng.random((3, 5)) < 0.6 for _ in range(2)]
+    masks[0][:, 0] = True
+    steps = values[0].copy()
+    steps[~masks[0]] = 0.0
+    return values, masks, steps
+
+
+_V, _M, _STEPS = _layer_inputs()
+# (Keras class, keyword arguments, training, [(input, its mask or None), ...])
+LAYER_CALLS = [
+    ("BatchNormalization", {"momentum": 0.5}, True, [(_V[0], _M[0])]),
+    ("BatchNormalization", {}, False, [(_V[0], _M[0])]),
+    ("Maximum", {}, False, [(_V[0], _M[0]), (_V[1], _M[1])]),
+    ("Minimum", {}, False, [(_V[0], _M[0]), (_V[1], _M[1])]),
+    ("Maximum", {}, False, [(_V[0], _M[0]), (_V[1], None)]),
+    ("Add", {}, False, [(_V[0], _M[0]), (_V[1], _M[1])]),
+    ("Concatenate", {"axis": 1}, False, [(_V[0], _M[0]), (_V[1], None)]),
+    ("Concatenate", {}, False, [(_V[0], _M[0]), (_V[1], _M[1])]),
+    ("Masking", {"mask_value": 0.0}, False, [(_STEPS, None)]),
+    ("GlobalAveragePooling1D", {"keepdims": True}, False, [(_V[0], _M[0])]),
+    ("Dense", {"units": 2, "kernel_initializer": "ones"}, False, [(_V[0], _M[0])]),
+    ("Dropout", {"rate": 0.5}, False, [(_V[0], _M[0])]),
+]
+
+
+@pytest.mark.parametrize("index", range(len(LAYER_CALLS)),
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(LAYER_CALLS)])
+def test_keras_3_gives_the_same_layer_outputs_and_masks(keras_results, index):
+    name, kwargs, training, inputs = LAYER_CALLS[index]
+    theirs = keras_results[2][index]
+    tensors = []
+    for x, m in inputs:
+        t = cr.constant(x)
+        if m is not None:
+            t._keras_mask = cr.constant(m)
+        tensors.append(t)
+    layer = getattr(layers, name)(**kwargs)
+    out = layer(tensors if len(tensors) > 1 else tensors[0], training=training)
+    np.testing.assert_allclose(out.numpy(), theirs["output"], rtol=1e-5, atol=1e-6)
+    mask = getattr(out, "_keras_mask", None)
+    if theirs["mask"] is None:
+        assert mask is None
+    else:
+        np.testing.assert_array_equal(mask.numpy(), theirs["mask"])
+    for ours, keras_weight in zip(layer.get_weights(), theirs["weights"], strict=True):
+        np.testing.assert_allclose(ours, keras_weight, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_keras_3_predicts_the_same_on_padded_data(keras_results, name):
-    ours, theirs = keras_results
+    ours, theirs, _ = keras_results
     np.testing.assert_allclose(ours[name]["predictions"], theirs[name]["predictions"],
                                rtol=1e-5, atol=1e-6)
     if name == "text":  # the pooling consumed the mask
@@ -127,7 +188,7 @@ def test_keras_3_predicts_the_same_on_padded_data(keras_results, name):
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("weighted", [False, True])
 def test_keras_3_evaluates_the_same_loss_and_metrics(keras_results, name, weighted):
-    ours, theirs = keras_results
+    ours, theirs, _ = keras_results
     key = "evaluate_weighted" if weighted else "evaluate"
     assert sorted(ours[name][key]) == sorted(theirs[name][key]) == ["accuracy", "loss"]
     for metric, value in theirs[name][key].items():
@@ -394,3 +455,28 @@ def test_summary_is_the_same_with_and_without_the_mask():
         return lines
 
     assert summary(True) == summary(False)
+
+
+def test_bad_masks_get_clear_errors():
+    x = padded(3)
+    h = layers.Embedding(VOCAB, 4, mask_zero=True)(x)
+    with pytest.raises(ValueError, match=r"layer 'joined' \(Add\): the masks must be a list "
+                                         r"with one entry \(or None\) per input"):
+        layers.Add(name="joined")([h, h], mask=[x != 0])
+    with pytest.raises(ValueError, match=r"BatchNormalization 'norm': the mask must have one "
+                                         r"axis fewer than the inputs.*mask of shape \(3, 10, "
+                                         r"4\) for inputs of shape \(3, 10, 4\)"):
+        layers.BatchNormalization(name="norm")(h, training=True, mask=np.ones((3, 10, 4), bool))
+
+
+def test_batch_normalization_trains_on_the_kept_steps_only():
+    """Masked steps change neither the batch statistics nor the gradient of the loss."""
+    x = padded(6)
+    keras.utils.set_random_seed(2)
+    embed = layers.Embedding(VOCAB, 4, mask_zero=True)
+    norm = layers.BatchNormalization(momentum=0.0)
+    h = embed(x)
+    norm(h, training=True)
+    kept = h.numpy()[x != 0]
+    np.testing.assert_allclose(norm.moving_mean.numpy(), kept.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), kept.var(0), rtol=1e-4)

@@ -105,7 +105,7 @@ class Layer:
     ``mask=`` when ``call`` takes one, and when the layer ``supports_masking`` (true for a
     class that overrides :meth:`compute_mask`, or that sets it) attaches
     ``compute_mask(inputs, mask)`` to the output; a layer that does not support masking
-    drops the mask, with a warning.
+    drops the mask, with a warning. ``layer(x, mask=m)`` overrides the input's mask.
 
     >>> import chainrule as cr
     >>> from chainrule.keras import layers
@@ -181,6 +181,10 @@ class Layer:
                 given = kwargs.get("mask")
                 if given is None:
                     kwargs["mask"] = masks
+            if given is not None:
+                previous_mask = given
+        elif "mask" in kwargs:  # a mask for compute_mask only: call() takes none
+            given = kwargs.pop("mask")
             if given is not None:
                 previous_mask = given
         state = _call_state
