@@ -250,7 +250,9 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
 class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None)`` reduces :meth:`call`'s
-    per-sample values; the default reduction, ``"sum_over_batch_size"``, is their mean."""
+    per-sample values; the default reduction, ``"sum_over_batch_size"``, is their mean.
+    When ``y_pred`` carries a mask (a model's output after ``Embedding(mask_zero=True)``),
+    the masked values count for nothing: see :func:`apply_mask`."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction not in _REDUCTIONS:

@@ -224,8 +224,10 @@ def test_compiled_training_matches_eager_bit_for_bit(name):
         model = CASES[name](jit_compile=jit)
         history = model.fit(x, y, sample_weight=w, epochs=2, batch_size=8, shuffle=False,
                             verbose=0)
+        # (further batch sizes: each masked mean divides by its own batch's kept steps)
         runs.append((model.get_weights(), history.history,
-                     model.evaluate(x, y, batch_size=8, verbose=0),
+                     [model.evaluate(x, y, sample_weight=w, batch_size=size, verbose=0)
+                      for size in (8, 6)],
                      model.predict(x, batch_size=8, verbose=0)))
     (w1, h1, e1, p1), (w2, h2, e2, p2) = runs
     for a, b in zip(w1, w2, strict=True):
