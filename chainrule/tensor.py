@@ -134,7 +134,9 @@ class Tensor:
     (True, [2, 2])
     """
 
-    __slots__ = ("_value",)
+    # `_keras_mask`: the mask a Keras layer attached to its output (unset on most tensors;
+    # read it with getattr(t, "_keras_mask", None)), as Keras 3 attaches one.
+    __slots__ = ("_value", "_keras_mask")
     # Makes `ndarray <op> Tensor` defer to Tensor's reflected operator, so the result is a
     # Tensor that a tape can record (NumPy would otherwise loop over the tensor as an object).
     __array_priority__ = 100

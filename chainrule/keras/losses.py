@@ -27,7 +27,7 @@ from ..tensor import Tensor
 from ._registry import Registry, snake_case
 
 __all__ = [
-    "EPSILON", "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy",
+    "EPSILON", "Loss", "LossFunctionWrapper", "apply_mask", "SparseCategoricalCrossentropy",
     "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "sparse_categorical_crossentropy",
     "categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
@@ -389,7 +389,9 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", 
 
 class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None)`` reduces :meth:`call`'s
-    per-sample values; the default reduction, ``"sum_over_batch_size"``, is their mean."""
+    per-sample values; the default reduction, ``"sum_over_batch_size"``, is their mean.
+    When ``y_pred`` carries a mask (a model's output after ``Embedding(mask_zero=True)``),
+    the masked values count for nothing: see :func:`apply_mask`."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction not in _REDUCTIONS:
@@ -402,7 +404,15 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return reduce_losses(self.call(y_true, y_pred), sample_weight, self.reduction)
+        mask = getattr(y_pred, "_keras_mask", None)  # a masked model output's (Keras 3)
+        values = self.call(y_true, y_pred)
+        out_mask = getattr(values, "_keras_mask", None)
+        if out_mask is not None:
+            mask = out_mask if mask is None else ops.logical_and(
+                ops.cast(mask, bool), ops.cast(out_mask, bool))
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, values, self.reduction, self.name)
+        return reduce_losses(values, sample_weight, self.reduction)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
@@ -410,6 +420,39 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def apply_mask(sample_weight, mask, values, reduction, name):
+    """The sample weights with a prediction's mask folded in, as Keras 3 does: where the
+    mask is False the weight is 0; under a mean reduction (``"sum_over_batch_size"``) the
+    kept entries weigh ``entries / kept``, so the mean over the batch becomes the mean over
+    the kept steps (0 when none is kept). A per-sample weight of shape ``(batch,)`` scales
+    every step of its sample."""
+    mask = ops.convert_to_tensor(mask)
+    if tuple(values.shape[:mask.ndim]) != tuple(mask.shape):
+        raise ValueError(
+            f"{name}: the mask of y_pred has shape {tuple(mask.shape)}, which does not match "
+            f"the per-sample losses of shape {tuple(values.shape)} (their leading axes); a "
+            f"layer that changes the steps should set (or drop) the mask it passes on")
+    kept = ops.cast(mask, bool)
+    if reduction in ("sum_over_batch_size", "mean"):
+        # entries / kept (where nothing is kept every weight is 0 anyway)
+        kept_count = ops.maximum(ops.reduce_sum(ops.cast(kept, values.dtype)), 1.0)
+        scale = ops.constant(float(kept.size), values.dtype) / kept_count
+        weights = ops.where(kept, scale, ops.zeros((), values.dtype))
+    else:
+        weights = ops.cast(kept, values.dtype)
+    if sample_weight is None:
+        return weights
+    sample_weight = _as_tensor(sample_weight)
+    if sample_weight.dtype != values.dtype:
+        sample_weight = ops.cast(sample_weight, values.dtype)
+    if sample_weight.ndim == weights.ndim + 1 and sample_weight.shape[-1] == 1:
+        sample_weight = ops.reshape(sample_weight, sample_weight.shape[:-1])
+    if 0 < sample_weight.ndim < weights.ndim:  # (batch,): the same weight for every step
+        sample_weight = ops.reshape(
+            sample_weight, tuple(sample_weight.shape) + (1,) * (weights.ndim - sample_weight.ndim))
+    return weights * sample_weight
 
 
 def reduce_losses(values, sample_weight=None, reduction="sum_over_batch_size"):

@@ -213,7 +213,11 @@ class MeanMetricWrapper(Mean):
         self.fn, self.fn_kwargs = fn, fn_kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = getattr(y_pred, "_keras_mask", None)  # a masked model output's (Keras 3)
         values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        if mask is not None:  # masked steps count for nothing
+            sample_weight = losses.apply_mask(sample_weight, mask, _tensor(values), "sum",
+                                              self.name)
         super().update_state(values, sample_weight)
 
     def get_config(self):

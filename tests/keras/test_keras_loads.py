@@ -117,6 +117,31 @@ def every_other_layer():
     return model, x, x, [rng.integers(0, 3, 8), np.zeros((8, 3), "float32")]
 
 
+def masked_text():
+    """Embedding(mask_zero=True): the mask reaches the pooling, which averages the kept
+    steps only, on padded sequences."""
+    model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                              layers.Embedding(20, 6, mask_zero=True),
+                              layers.Dense(4, activation="relu"),
+                              layers.GlobalAveragePooling1D(), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = rng.integers(1, 20, (16, 7))
+    x[np.arange(7)[None, :] >= rng.integers(1, 8, (16, 1))] = 0  # padded after 1 to 7 words
+    return model, [x], x, rng.integers(0, 3, 16)
+
+
+def masking_layer():
+    """Masking: the all-zero steps are left out of the mean."""
+    model = keras.Sequential([keras.Input((6, 3)), layers.Masking(0.0),
+                              layers.Dense(4, activation="tanh"), layers.GlobalAveragePooling1D(),
+                              layers.Dense(1)])
+    model.compile(optimizer="rmsprop", loss="mse")
+    x = rng.normal(size=(16, 6, 3)).astype("float32")
+    x[rng.random((16, 6)) < 0.4] = 0.0
+    x[:, 0] = 1.0  # (at least one step kept)
+    return model, [x], x, rng.normal(size=(16, 1)).astype("float32")
+
+
 def uncompiled():
     model = keras.Sequential([keras.Input((4,)), layers.Dense(2, activation="softsign")])
     x = rng.normal(size=(4, 4)).astype("float32")
@@ -126,7 +151,8 @@ def uncompiled():
 CASES = {"sequential_dense": sequential_dense, "functional": functional_two_in_two_out,
          "convnet_layers": convnet_layers, "chapter_8_convnet": chapter_8_convnet,
          "conv1d_adam_schedule": conv1d_and_3d_pooling, "adagrad": adagrad,
-         "every_other_layer": every_other_layer,
+         "every_other_layer": every_other_layer, "masked_text": masked_text,
+         "masking_layer": masking_layer,
          "uncompiled": uncompiled}
 
 

@@ -174,8 +174,9 @@ def test_gather_with_tensor_indices_is_traced_as_data():
 
 
 def test_embedding_refusals_are_clear():
-    with pytest.raises(ValueError, match="mask_zero=True is not supported"):
-        layers.Embedding(10, 2, mask_zero=True)
+    with pytest.raises(ValueError, match="mask_zero must be True or False; received "
+                                         "mask_zero='yes'"):
+        layers.Embedding(10, 2, mask_zero="yes")
     embed = layers.Embedding(10, 2, name="words")
     with pytest.raises(IndexError, match=r"'words' \(Embedding\).*index 10 is out of range.*"
                                          r"input_dim=10"):

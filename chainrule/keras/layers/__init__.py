@@ -1,4 +1,4 @@
-"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, the
+"""``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, Masking, InputLayer, Input, the
 merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), the
 activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU), and the convolution, pooling,
 reshaping, normalization, embedding, preprocessing and augmentation families (a module
@@ -11,7 +11,8 @@ model can hold another."""
 from ...errors import MissingNameError
 from .._registry import Registry, serialize
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda, TFOpLambda
+from .core import (Activation, Dropout, Flatten, Input, InputLayer, Lambda, Masking,
+                   TFOpLambda)
 from .core import op_on_symbolic as _op_on_symbolic
 from ...ops._convert import register_symbolic as _register_symbolic
 from .dense import Dense
@@ -41,14 +42,14 @@ _CONVNET_LAYERS = [
     BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
     RandomContrast]
 
-__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input",
+__all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Masking", "Lambda", "TFOpLambda", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
            "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS]
 
 REGISTRY = Registry("layer")
-for _cls in (Dense, Activation, Flatten, Dropout, Lambda, TFOpLambda, InputLayer, Concatenate, Add, Subtract,
+for _cls in (Dense, Activation, Flatten, Dropout, Masking, Lambda, TFOpLambda, InputLayer, Concatenate, Add, Subtract,
              Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
              *_CONVNET_LAYERS):
     REGISTRY.register(_cls)

@@ -10,7 +10,9 @@ __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 
 
 class _Elementwise(Layer):
-    """An activation layer: the output has the input's shape."""
+    """An activation layer: the output has the input's shape (and the input's mask)."""
+
+    supports_masking = True
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -86,6 +88,14 @@ class Softmax(_Elementwise):
     def call(self, inputs, mask=None):
         if mask is not None:
             mask = ops.convert_to_tensor(mask)
+            if mask.ndim > inputs.ndim or any(
+                    m != 1 and m != i for m, i in zip(mask.shape[::-1], inputs.shape[::-1])):
+                raise ValueError(
+                    f"layer '{self.name}' (Softmax): the mask must broadcast to the inputs "
+                    f"(each of its trailing sizes 1 or the input's); received inputs of shape "
+                    f"{tuple(inputs.shape)} and a mask of shape {tuple(mask.shape)}. A "
+                    f"(batch, steps) mask of an Embedding fits (batch, steps, steps) scores, "
+                    f"or pass mask= yourself")
             if mask.dtype != bool:
                 mask = ops.greater(ops.cast(mask, inputs.dtype), 0.5)
             inputs = ops.where(mask, inputs, -1e9)

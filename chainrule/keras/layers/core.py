@@ -1,5 +1,5 @@
-"""Small layers without weights: Activation, Flatten, Dropout, Lambda, TFOpLambda (an op
-on symbolic tensors), and the input placeholder."""
+"""Small layers without weights: Activation, Flatten, Dropout, Masking, Lambda, TFOpLambda
+(an op on symbolic tensors), and the input placeholder."""
 
 import inspect
 import math
@@ -12,13 +12,15 @@ from ...tensor import Tensor
 from .keras_tensor import KerasTensor, add_node
 from .layer import Layer, unique_name
 
-__all__ = ["Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input", "KerasInput"]
+__all__ = ["Activation", "Flatten", "Dropout", "Masking", "Lambda", "TFOpLambda", "InputLayer", "Input", "KerasInput"]
 
 KerasInput = KerasTensor  # the name this module used before the functional API
 
 
 class Activation(Layer):
     """Applies an activation function: ``Activation("softmax")``."""
+
+    supports_masking = True  # the input's mask passes through
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -50,6 +52,8 @@ class Dropout(Layer):
     """Zeroes a fraction ``rate`` of the inputs during training and scales the rest by
     ``1 / (1 - rate)``; outside training it is the identity."""
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
@@ -69,6 +73,48 @@ class Dropout(Layer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
                 "seed": self.seed}
+
+
+class Masking(Layer):
+    """Masks the steps of ``(batch, steps, features)`` whose features all equal
+    ``mask_value``: their outputs are 0 and the output's mask is False there, so the
+    layers after it that consume masks skip them.
+
+    >>> import numpy as np
+    >>> from chainrule.keras import layers
+    >>> x = np.array([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]], np.float32)
+    >>> layers.Masking(mask_value=0.0)(x)._keras_mask.numpy().tolist()
+    [[True, False, True]]
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise ValueError(f"Masking: mask_value must be a number; received "
+                             f"mask_value={mask_value!r}")
+        self.mask_value = float(mask_value)
+        self._min_ndim = 1
+
+    def _kept(self, inputs, keepdims):
+        return ops.reduce_any(ops.not_equal(inputs, ops.cast(self.mask_value, inputs.dtype)),
+                              axis=-1, keepdims=keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return self._kept(inputs, keepdims=False)
+
+    def call(self, inputs):
+        kept = self._kept(inputs, keepdims=True)
+        out = ops.where(kept, inputs, ops.zeros((), inputs.dtype))
+        out._keras_mask = ops.squeeze(kept, -1)  # computed with the output, once
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class Lambda(Layer):
@@ -128,8 +174,11 @@ class TFOpLambda(Layer):
     ``function`` is the op's name in :data:`chainrule.ops.SYMBOLIC_OPS` (a fixed table: a
     saved model naming any other op is refused); ``arguments`` holds the call's other
     arguments, ``{"args": [...], "kwargs": {...}}``, with ``{"__input__": i}`` where the
-    i-th symbolic input goes. The layer is called on the list of those inputs.
+    i-th symbolic input goes. The layer is called on the list of those inputs. Like an
+    op, it leaves masks behind without a warning.
     """
+
+    _warns_on_dropped_mask = False
 
     def __init__(self, function, arguments=None, **kwargs):
         kwargs.setdefault("name", unique_name(f"tf.{function}"))

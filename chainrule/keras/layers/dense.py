@@ -35,6 +35,8 @@ class Dense(Layer):
     (TensorShape([2, 4]), TensorShape([3, 4]))
     """
 
+    supports_masking = True  # a (batch, steps, features) input's step mask passes through
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,

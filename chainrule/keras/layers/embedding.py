@@ -17,6 +17,11 @@ class Embedding(Layer):
     [-0.05, 0.05]. Its gradient is non-zero only in the rows a batch looked up, the
     gradients of an index seen twice added. Float inputs are cast to int32, as Keras does.
 
+    With ``mask_zero=True`` index 0 is padding: the output carries the mask ``inputs != 0``
+    (``output._keras_mask``), which the layers after it pass on or consume, and which
+    weights the loss and metrics of ``fit`` and ``evaluate`` when it reaches the model's
+    output (see :class:`~chainrule.keras.layers.Layer`).
+
     >>> import numpy as np
     >>> from chainrule.keras import layers
     >>> embed = layers.Embedding(input_dim=1000, output_dim=8)
@@ -36,12 +41,9 @@ class Embedding(Layer):
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"Embedding: {what} must be a positive integer; received "
                                  f"{what}={value!r}")
-        if mask_zero:
-            raise ValueError(
-                "Embedding: mask_zero=True is not supported: chainrule's layers do not "
-                "propagate masks yet, so index 0 would be treated as an ordinary entry "
-                "without telling the layers after it. Pass mask_zero=False (pad with an index "
-                "the model may learn, as the default does)")
+        if isinstance(mask_zero, str) or not _is_flag(mask_zero):
+            raise ValueError(f"Embedding: mask_zero must be True or False; received "
+                             f"mask_zero={mask_zero!r}")
         if embeddings_constraint is not None:
             raise ValueError("Embedding: chainrule has no weight constraints yet; pass "
                              "embeddings_constraint=None")
@@ -50,7 +52,7 @@ class Embedding(Layer):
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
         self._initial_weights = weights
 
     def build(self, input_shape=None):
@@ -73,6 +75,13 @@ class Embedding(Layer):
                 f"allows indices 0 to {self.input_dim - 1}: make input_dim larger than the "
                 f"largest index (the vocabulary size)") from None
 
+    def compute_mask(self, inputs, mask=None):
+        """With ``mask_zero=True``, ``inputs != 0``: index 0 is padding, and the layers
+        after this one that consume masks skip it; else None."""
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, ops.zeros((), inputs.dtype))
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
@@ -83,3 +92,11 @@ class Embedding(Layer):
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": None,
                 "mask_zero": self.mask_zero}
+
+
+def _is_flag(value):
+    """True for True/False (and 0/1, NumPy's bools)."""
+    try:
+        return value in (True, False)
+    except (TypeError, ValueError):  # an array, say
+        return False

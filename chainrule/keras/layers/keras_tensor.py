@@ -54,6 +54,9 @@ class KerasTensor:
         self.dtype = dtypes.as_dtype(dtype)
         self.name = name or f"keras_tensor_{next(_tensor_ids)}"
         self._keras_history = history
+        # The spec (a KerasTensor of bools, no history) of the mask that the layer calls
+        # attach to this tensor's values, or None: found by the shape probe.
+        self._keras_mask = None
 
     @property
     def ndim(self):
@@ -192,6 +195,10 @@ def symbolic_call(layer, inputs, training=None, kwargs=None, rest=()):
     outs = [_probe(layer, inputs, kwargs, size)
             for size in ((_OPEN_SIZES[0], _OPEN_SIZES[1]) if open_sizes else (1,))]
     outputs = nest.map_structure(_spec_of, *outs)
+    for spec, *values in zip(nest.flatten(outputs), *map(nest.flatten, outs)):
+        masks = [getattr(v, "_keras_mask", None) for v in values]
+        if all(m is not None for m in masks):
+            spec._keras_mask = _spec_of(*masks)
     if training is not None:
         kwargs["training"] = training
     add_node(layer, inputs, kwargs, outputs)
@@ -206,7 +213,13 @@ def _probe(layer, inputs, kwargs, open_size):
     """The layer's output on zeros shaped like the symbolic inputs (batch 1, other open
     axes ``open_size``), outside any recorder, its metrics left as they were."""
     def zeros(t):
-        return _zeros_like_spec(t, open_size) if isinstance(t, KerasTensor) else t
+        if not isinstance(t, KerasTensor):
+            return t
+        value = _zeros_like_spec(t, open_size)
+        if t._keras_mask is not None:  # a mask of the probe's shape: every step counts
+            value._keras_mask = Tensor._wrap(np.ones(
+                _zeros_like_spec(t._keras_mask, open_size).shape, bool))
+        return value
 
     probe = nest.map_structure(zeros, inputs)
     probe_kwargs = nest.map_structure(zeros, kwargs)

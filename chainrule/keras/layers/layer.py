@@ -10,6 +10,7 @@ is nothing to register).
 import contextlib
 import inspect
 import threading
+import warnings
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .. import metrics as metrics_module
 from .._registry import snake_case
 from . import keras_tensor
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "get_keras_mask", "set_keras_mask"]
 
 # Building makes weights: two threads calling an unbuilt model at once (fit and predict
 # started together) must not both make them. One lock for every layer, held only while
@@ -58,12 +59,53 @@ def to_input_tensor(x, dtype=dtypes.float32):
     return Tensor._wrap(value)
 
 
+def get_keras_mask(x):
+    """The mask a layer attached to ``x`` (a boolean tensor, True where a step counts), or
+    None; for a list/tuple/dict of tensors, None when none has one, else the masks in that
+    structure (None for a tensor without one)."""
+    if isinstance(x, (list, tuple, dict)):
+        masks = nest.map_structure(get_keras_mask, x)
+        return masks if any(m is not None for m in nest.flatten(masks)) else None
+    return getattr(x, "_keras_mask", None)
+
+
+def set_keras_mask(x, mask):
+    """Attaches ``mask`` to the tensor ``x`` (``None`` removes it), as Keras 3 does to a
+    layer's output; values that cannot carry one (NumPy arrays) are left as they are."""
+    if mask is None:
+        if getattr(x, "_keras_mask", None) is not None:
+            del x._keras_mask
+        return
+    try:
+        x._keras_mask = mask
+    except AttributeError:
+        pass
+
+
+def with_keras_mask(x, mask):
+    """``x`` carrying ``mask``: ``x`` itself when it carries it already, else a new tensor
+    of the same values (``x * 1``, an op, so a traced step sees it), so that the caller's
+    tensor is left as it was."""
+    if getattr(x, "_keras_mask", None) is mask:
+        return x
+    out = ops.multiply(x, ops.ones((), x.dtype))
+    set_keras_mask(out, mask)
+    return out
+
+
 class Layer:
     """Base class of all layers.
 
     Subclasses set their configuration in ``__init__``, create weights in
     ``build(input_shape)`` with :meth:`add_weight`, and compute in ``call(inputs)`` (which may
-    also take ``training``). ``__call__`` builds once, on the first input.
+    also take ``training`` and ``mask``). ``__call__`` builds once, on the first input.
+
+    Masks (Keras 3's): a tensor may carry a boolean mask of its steps (``_keras_mask``, set
+    by ``Embedding(mask_zero=True)`` or ``Masking``). ``__call__`` passes the input's mask as
+    ``mask=`` when ``call`` takes one, and when the layer ``supports_masking`` (true for a
+    class that overrides :meth:`compute_mask`, or that sets it) attaches
+    ``compute_mask(inputs, mask)`` to the output; a layer that does not support masking
+    drops the mask, with a warning. ``layer(x, mask=m)`` overrides the input's mask.
 
     >>> import chainrule as cr
     >>> from chainrule.keras import layers
@@ -120,13 +162,31 @@ class Layer:
                 [rest, list(kwargs.values())])):
             # the functional API: record, do not compute
             return keras_tensor.symbolic_call(self, inputs, training, kwargs, rest)
+        masks = get_keras_mask(inputs)
         x = self._prepare(inputs)
+        if masks is not None and x is not inputs:
+            _carry_masks(inputs, x)  # a cast input keeps its mask
         if rest or kwargs:
             rest = tuple(_array_to_tensor(v, self.dtype) for v in rest)
             kwargs = {k: _array_to_tensor(v, self.dtype) for k, v in kwargs.items()}
         position = self._training_position()
         if position is not None and position > len(rest):
             kwargs["training"] = training  # unless `training` came positionally
+        previous_mask = masks
+        position = self._mask_position()
+        if position is not None:
+            if position <= len(rest):  # given positionally
+                given = rest[position - 1]
+            else:
+                given = kwargs.get("mask")
+                if given is None:
+                    kwargs["mask"] = masks
+            if given is not None:
+                previous_mask = given
+        elif "mask" in kwargs:  # a mask for compute_mask only: call() takes none
+            given = kwargs.pop("mask")
+            if given is not None:
+                previous_mask = given
         state = _call_state
         if state.depth == 0 and state.with_losses:
             _clear_losses()  # add_loss values live for one outermost call
@@ -138,7 +198,65 @@ class Layer:
             state.depth -= 1
         if isinstance(out, Tensor):
             self._output_shape = (None,) + out.shape[1:] if out.ndim else ()
+        if previous_mask is None and type(self).compute_mask is Layer.compute_mask:
+            pass  # nothing to attach (the common case: no masks about)
+        elif self.supports_masking:
+            self._set_output_masks(x, out, previous_mask)
+        elif previous_mask is not None and self._warns_on_dropped_mask:
+            warnings.warn(
+                f"Layer '{self.name}' ({type(self).__name__}) was passed an input with a mask "
+                f"attached to it, but it does not support masking, so the layers after it "
+                f"will not see the mask. Put a layer that consumes the mask (such as "
+                f"GlobalAveragePooling1D) before it, or set supports_masking=True on a layer "
+                f"that keeps the steps as they are", UserWarning, stacklevel=2)
         return out
+
+    # -- masks -----------------------------------------------------------------------------
+    _warns_on_dropped_mask = True  # models and op layers pass masks on their own way
+
+    @property
+    def supports_masking(self):
+        """Whether the layer passes masks on: its output gets ``compute_mask(inputs,
+        mask)``. True for a class that overrides :meth:`compute_mask`; a layer may set it."""
+        value = self.__dict__.get("_supports_masking")
+        if value is None:
+            return type(self).compute_mask is not Layer.compute_mask
+        return value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the output for ``inputs`` whose mask is ``previous_mask`` (used when
+        the layer ``supports_masking``): by default the input's mask, unchanged."""
+        return previous_mask
+
+    def _mask_position(self):
+        """Where ``mask`` is among ``call``'s arguments (the inputs are 0), or None."""
+        cls = type(self)
+        cached = cls.__dict__.get("_mask_position_cache", False)
+        if cached is False:
+            params = self._call_params()
+            cached = params.index("mask") - 1 if "mask" in params else None
+            cls._mask_position_cache = cached
+        return cached
+
+    def _set_output_masks(self, inputs, outputs, previous_mask):
+        """Attaches ``compute_mask(inputs, previous_mask)`` to the outputs that have no mask
+        yet (a layer's ``call`` may have set them itself)."""
+        flat = nest.flatten(outputs)
+        if all(getattr(t, "_keras_mask", None) is not None for t in flat):
+            return
+        out_masks = self.compute_mask(inputs, previous_mask)
+        if out_masks is None:
+            return
+        flat_masks = nest.flatten(out_masks)
+        if len(flat_masks) == 1 and len(flat) > 1:
+            flat_masks = flat_masks * len(flat)
+        for tensor, mask in zip(flat, flat_masks):
+            if mask is not None and getattr(tensor, "_keras_mask", None) is None:
+                set_keras_mask(tensor, mask)
 
     def _prepare(self, inputs):
         """``inputs`` as a float32 Tensor, after building the layer or checking the shape.
@@ -551,6 +669,15 @@ def _array_to_tensor(value, dtype):
     """A NumPy array given to ``call`` besides the inputs, as a tensor (floats as ``dtype``);
     anything else as it is."""
     return to_input_tensor(value, dtype) if isinstance(value, np.ndarray) else value
+
+
+def _carry_masks(inputs, converted):
+    """Attaches the masks of ``inputs`` to their converted tensors (same structure)."""
+    for before, after in zip(nest.flatten(inputs), nest.flatten(converted)):
+        mask = getattr(before, "_keras_mask", None)
+        if mask is not None and after is not before and \
+                getattr(after, "_keras_mask", None) is None:
+            set_keras_mask(after, mask)
 
 
 def _is_shape(value):

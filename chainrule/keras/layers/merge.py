@@ -12,7 +12,27 @@ __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "
 
 
 class _Merge(Layer):
-    """Base class: ``call`` gets the list of input tensors; the shapes must agree."""
+    """Base class: ``call`` gets the list of input tensors; the shapes must agree.
+
+    Masks: the output's mask is the OR of the inputs' masks (none when an input has none),
+    as in Keras; Maximum and Minimum also leave masked entries out of the comparison."""
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        self._check_masks(inputs, mask)
+        if any(m is None for m in mask):
+            return None
+        return reduce(ops.logical_or, [ops.cast(m, bool) for m in mask])
+
+    def _check_masks(self, inputs, mask):
+        if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or \
+                len(mask) != len(inputs):
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}): the masks must be "
+                             f"a list with one entry (or None) per input; received "
+                             f"{type(mask).__name__} for {len(inputs)} inputs")
 
     def _check_list(self, shapes):
         if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or \
@@ -69,15 +89,45 @@ class Multiply(_Merge):
 
 
 class Maximum(_Merge):
-    """The element-wise maximum of the inputs."""
+    """The element-wise maximum of the inputs (of the unmasked entries, with masks)."""
 
     _merge = staticmethod(ops.maximum)
 
+    def call(self, inputs):
+        return _merge_masked(self._merge, inputs)
+
 
 class Minimum(_Merge):
-    """The element-wise minimum of the inputs."""
+    """The element-wise minimum of the inputs (of the unmasked entries, with masks)."""
 
     _merge = staticmethod(ops.minimum)
+
+    def call(self, inputs):
+        return _merge_masked(self._merge, inputs)
+
+
+def _merge_masked(op, inputs):
+    """``op`` folded over the inputs, where an input's masked steps take the other's value
+    (so they do not count); the output's mask, the OR of the masks, is attached when every
+    input has one (Keras's rule for Maximum and Minimum)."""
+    output = output_mask = None
+    for i, x in enumerate(inputs):
+        mask = getattr(x, "_keras_mask", None)
+        if mask is not None:
+            mask = ops.broadcast_to(ops.expand_dims(ops.cast(mask, bool), -1), x.shape)
+        if i == 0:
+            output, output_mask = x, mask
+            continue
+        if mask is not None:
+            x = ops.where(mask, x, output)
+        if output_mask is not None:
+            output = ops.where(output_mask, output, x)
+        output_mask = (ops.logical_or(output_mask, mask)
+                       if mask is not None and output_mask is not None else None)
+        output = op(output, x)
+    if output_mask is not None:
+        output._keras_mask = ops.reduce_any(output_mask, axis=-1)
+    return output
 
 
 class Average(_Merge):
@@ -108,6 +158,23 @@ class Concatenate(_Merge):
 
     def call(self, inputs):
         return ops.concat(list(inputs), self.axis)
+
+    def compute_mask(self, inputs, mask=None):
+        """The inputs' masks joined along ``axis`` (an unmasked input counts as all True),
+        reduced over the last axis, as Keras does."""
+        if mask is None:
+            return None
+        self._check_masks(inputs, mask)
+        masks = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                m = ops.ones(x.shape, bool)
+            else:
+                m = ops.cast(m, bool)
+                if m.ndim < x.ndim:
+                    m = ops.logical_or(ops.expand_dims(m, -1), ops.zeros(x.shape, bool))
+            masks.append(m)
+        return ops.reduce_any(ops.concat(masks, self.axis), axis=-1)
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]

@@ -66,6 +66,8 @@ class BatchNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.gamma = self.beta = None
 
+    supports_masking = True  # the mask passes through; training's moments skip masked steps
+
     def _check_input(self, shape):
         if self._build_shape is not None and len(shape) != len(self._build_shape):
             raise ValueError(
@@ -109,14 +111,21 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
-            raise ValueError(f"BatchNormalization '{self.name}': masks are not supported "
-                             f"(chainrule's layers do not propagate masks yet)")
+            mask = ops.convert_to_tensor(mask)
+            if mask.ndim != inputs.ndim - 1:
+                raise ValueError(
+                    f"BatchNormalization '{self.name}': the mask must have one axis fewer "
+                    f"than the inputs (a mask of the steps); received a mask of shape "
+                    f"{tuple(mask.shape)} for inputs of shape {tuple(inputs.shape)}")
         if inputs.dtype != self.dtype:
             inputs = ops.cast(inputs, self.dtype)
         if training and self.trainable:
-            mean = ops.reduce_mean(inputs, self._reduction_axes)
-            centred = inputs - self._broadcastable(mean)
-            variance = ops.reduce_mean(centred * centred, self._reduction_axes)
+            if mask is None:
+                mean = ops.reduce_mean(inputs, self._reduction_axes)
+                centred = inputs - self._broadcastable(mean)
+                variance = ops.reduce_mean(centred * centred, self._reduction_axes)
+            else:
+                mean, variance = self._masked_moments(inputs, mask)
             rest = 1.0 - self.momentum
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * rest)
             self.moving_variance.assign(self.moving_variance * self.momentum + variance * rest)
@@ -126,6 +135,21 @@ class BatchNormalization(Layer):
             inputs, self._broadcastable(mean), self._broadcastable(variance),
             None if self.beta is None else self._broadcastable(self.beta),
             None if self.gamma is None else self._broadcastable(self.gamma), self.epsilon)
+
+    def _masked_moments(self, inputs, mask):
+        """The mean and variance over the kept steps only (Keras's weighted moments: the
+        sums over the kept entries divided by their count plus 1e-7)."""
+        kept = ops.broadcast_to(ops.expand_dims(ops.cast(mask, bool), -1), inputs.shape)
+        zero = ops.zeros((), inputs.dtype)
+        count = ops.reduce_sum(ops.cast(kept, inputs.dtype), self._reduction_axes,
+                               keepdims=True) + 1e-7
+        mean = ops.reduce_sum(ops.where(kept, inputs, zero), self._reduction_axes,
+                              keepdims=True) / count
+        difference = ops.where(kept, inputs - mean, zero)
+        variance = ops.reduce_sum(difference * difference, self._reduction_axes,
+                                  keepdims=True) / count
+        features = (inputs.shape[self.axis],)
+        return ops.reshape(mean, features), ops.reshape(variance, features)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

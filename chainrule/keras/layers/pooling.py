@@ -116,8 +116,29 @@ class BaseGlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(BaseGlobalPooling):
-    """The mean over the steps of ``(batch, steps, channels)``."""
+    """The mean over the steps of ``(batch, steps, channels)``; with a mask (from
+    ``Embedding(mask_zero=True)`` or ``Masking``), the mean over the unmasked steps only
+    (a sample with none gives NaN, as in Keras). The output carries no mask."""
     rank, reduce = 1, staticmethod(ops.reduce_mean)
+    supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        axis = self._axes()[0]
+        mask = ops.convert_to_tensor(mask)
+        if tuple(mask.shape) != (inputs.shape[0], inputs.shape[axis]):
+            raise ValueError(
+                f"layer '{self.name}' (GlobalAveragePooling1D): the mask must have shape "
+                f"(batch, steps) = {(inputs.shape[0], inputs.shape[axis])} for inputs of "
+                f"shape {tuple(inputs.shape)}; received a mask of shape {tuple(mask.shape)}")
+        kept = ops.expand_dims(ops.cast(mask, bool), 2 if axis == 1 else 1)
+        total = ops.reduce_sum(ops.where(kept, inputs, ops.zeros((), inputs.dtype)), axis,
+                               self.keepdims)
+        return total / ops.reduce_sum(ops.cast(kept, inputs.dtype), axis, self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):

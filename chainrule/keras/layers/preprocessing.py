@@ -10,6 +10,8 @@ class Rescaling(Layer):
     """``inputs * scale + offset``: ``Rescaling(1 / 255)`` maps pixels to [0, 1]. Integer
     inputs (uint8 images) are cast to the layer's dtype first."""
 
+    supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset

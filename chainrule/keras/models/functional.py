@@ -19,6 +19,7 @@ from ... import nest
 from ..layers import deserialize, serialize
 from ..layers.core import InputLayer
 from ..layers.keras_tensor import KerasTensor
+from ..layers.layer import with_keras_mask
 from .model import Model
 
 __all__ = ["Functional"]
@@ -133,10 +134,15 @@ class Functional(Model, functional=True):
         return self.output_shape
 
     # -- running the graph ---------------------------------------------------------------------
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         values = {}
-        for kt, x in zip(self._inputs, self._flat_inputs(inputs)):
-            values[id(kt)] = _conform(self, kt, x)
+        flat = self._flat_inputs(inputs)
+        masks = [None] * len(flat) if mask is None else self._flat_inputs(mask)
+        for kt, x, m in zip(self._inputs, flat, masks):
+            x = _conform(self, kt, x)
+            if m is not None:
+                x = with_keras_mask(x, m)
+            values[id(kt)] = x
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue  # its output is a model input, set above

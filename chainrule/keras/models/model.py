@@ -39,6 +39,9 @@ class Model(Trainer, Layer):
     # The class that ``Model(inputs, outputs)`` makes (Functional, which names itself here
     # when functional.py defines it; keras.models imports that module).
     _functional = None
+    # A model's layers attach (and consume) masks themselves: its outputs carry what its
+    # last layers gave them, and the model adds no mask of its own nor warns.
+    _warns_on_dropped_mask = False
 
     def __init_subclass__(cls, functional=False, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -3,7 +3,8 @@
 from ..layers import deserialize, serialize
 from ..layers.core import InputLayer
 from ..layers.keras_tensor import KerasTensor
-from ..layers.layer import Layer
+from ... import ops
+from ..layers.layer import Layer, with_keras_mask
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -113,8 +114,10 @@ class Sequential(Model):
                 f"keras.Input(shape=...) to use model.{what} and layer.output")
         return self._input_layer
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
+        if mask is not None:
+            x = with_keras_mask(ops.convert_to_tensor(x), mask)
         for layer in self._layers:
             x = layer(x, training=training)
         return x
