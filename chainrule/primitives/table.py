@@ -49,12 +49,14 @@ def defprimitive(name, forward, *, vjp=None, why=None, kernel=None, scalar=None,
 _MAX = "({0} if ({0} > {1} or {0} != {0}) else {1})"  # np.maximum: NaN spreads; ties give {1}
 _MIN = "({0} if ({0} < {1} or {0} != {0}) else {1})"
 
-def _broadcast_error(a, b, **_):
+def _broadcast_error(*operands, **_):
+    shapes = [x.shape for x in operands]
     try:
-        xp.broadcast_shapes(a.shape, b.shape)
+        xp.broadcast_shapes(*shapes)
     except ValueError:
-        return (f"shapes {a.shape} and {b.shape} cannot be broadcast together (trailing "
-                f"dimensions must be equal or 1); reshape or expand_dims one of them")
+        listed = ", ".join(map(str, shapes[:-1])) + f" and {shapes[-1]}"
+        return (f"shapes {listed} cannot be broadcast together (trailing dimensions must be "
+                f"equal or 1); reshape or expand_dims the operand that differs")
     return None
 
 

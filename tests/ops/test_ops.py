@@ -46,6 +46,11 @@ def test_broadcast_error_names_op_and_shapes():
         tf.zeros((3, 2)) + tf.zeros((4,))
 
 
+def test_broadcast_error_of_a_three_operand_op_names_every_shape():
+    with pytest.raises(ValueError, match=r"where: shapes \(2, 3\), \(2, 3\) and \(4,\) cannot be"):
+        tf.where(tf.ones((2, 3)) > 0, tf.zeros((2, 3)), tf.zeros((4,)))
+
+
 def test_reshape_error():
     with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\)"):
         tf.reshape(tf.zeros((2, 3)), (4, -1))
