@@ -25,7 +25,7 @@ LAYERS = [
     {"autodiff", "module", "control_flow", "train"},
     {"debug", "testing"},
     {"graph.graph"},
-    {"graph"},
+    {"graph", "graph.layout"},
     {"compiler"},
     {"distribute"},
     {"onnx"},
