@@ -34,6 +34,7 @@ from . import config, debug, errors, linalg, math, nn, ops, random, train
 from .config import device
 from .debug import print_ as print  # noqa: A004  (tf.print)
 from .control_flow import TensorArray, cond, init_scope
+from .py_function import numpy_function, py_function
 from .graph import Graph
 from .compiler.jit import function
 from . import distribute

@@ -22,7 +22,7 @@ LAYERS = [
     {"errors"},
     {"ops"},
     {"random", "math", "nn", "linalg"},
-    {"autodiff", "module", "control_flow", "train"},
+    {"autodiff", "module", "control_flow", "train", "py_function"},
     {"debug", "testing"},
     {"graph.graph"},
     {"graph", "graph.layout"},
