@@ -8,7 +8,7 @@ from . import dtypes
 from .version import __version__
 from .dtypes import (
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,
-    uint64, as_dtype,
+    uint64, as_dtype, string,
 )
 from .tensor import Tensor
 from .variable import Variable
@@ -37,7 +37,7 @@ from .control_flow import TensorArray, cond, init_scope
 from .py_function import numpy_function, py_function
 from .graph import Graph
 from .compiler.jit import function
-from . import distribute
+from . import distribute, types
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
 newaxis = None  # x[:, tf.newaxis], as NumPy's
@@ -105,4 +105,9 @@ def __getattr__(name):
         from .keras import initializers
         return getattr(initializers, _INITIALIZERS[name])
     kind = "TensorFlow name" if name in _TENSORFLOW_NAMES else None
-    raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"])
+    raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"],
+                                  note=_NOTES.get(name))
+
+
+_NOTES = {"strings": "There are string tensors (tf.string: tf.constant('text') makes one; "
+                     "they compare, reshape, index and print) but none of the tf.strings ops."}

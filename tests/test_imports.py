@@ -29,7 +29,7 @@ LAYERS = [
     {"compiler"},
     {"distribute"},
     {"onnx"},
-    {"data", "plotting"},
+    {"data", "plotting", "types"},
     # keras, lowest first: the name-resolved families, layers, saving, callbacks, the
     # trainer and its helpers, models.
     {"keras._registry", "keras.untrusted", "keras.activations", "keras.initializers",
