@@ -23,6 +23,7 @@ runs ``func`` and keeps every result; each other one reads its own (it takes the
 result as an input, so it runs after it).
 """
 
+import functools
 import threading
 
 import numpy as np
@@ -46,9 +47,11 @@ class _Output(Tensor):
     __slots__ = ("_py_call",)
 
 
-def py_function(func, inp, Tout, name=None):
+def py_function(func=None, inp=None, Tout=None, name=None):
     """Runs ``func(*inp)`` on Tensors as one op (``tf.py_function``); see the module
-    docstring. Returns a Tensor for a single ``Tout``, a list for a list.
+    docstring. Returns a Tensor for a single ``Tout``, a list for a list. Without ``inp``
+    it returns ``func`` wrapped (called with the inputs); without ``func`` too, a decorator:
+    ``@tf.py_function(Tout=tf.float32)``.
 
     >>> import chainrule as tf
     >>> def log_huber(x, m):
@@ -62,15 +65,40 @@ def py_function(func, inp, Tout, name=None):
     >>> float(tape.gradient(y, x))
     2.0
     """
+    wrapped = _wrapped(py_function, func, inp, Tout, name, "py_function")
+    if wrapped is not None:
+        return wrapped
     return _Call(func, inp, Tout, name, "py_function", numpy=False, stateful=True).outputs
 
 
-def numpy_function(func, inp, Tout, stateful=True, name=None):
+def numpy_function(func=None, inp=None, Tout=None, stateful=True, name=None):
     """Runs ``func(*arrays)`` on NumPy arrays as one op (``tf.numpy_function``); not
     differentiable. ``stateful=False`` promises the same results for the same inputs and no
-    side effects, so a compiled program may fold, share or drop the call."""
+    side effects, so a compiled program may fold, share or drop the call. Without ``inp``
+    (and ``func``) it wraps (decorates) as :func:`py_function` does."""
+    wrapped = _wrapped(functools.partial(numpy_function, stateful=stateful), func, inp, Tout,
+                       name, "numpy_function")
+    if wrapped is not None:
+        return wrapped
     return _Call(func, inp, Tout, name, "numpy_function", numpy=True,
                  stateful=bool(stateful)).outputs
+
+
+def _wrapped(api, func, inp, Tout, name, api_name):
+    """The decorator (no ``func``) or the wrapped function (no ``inp``), else None."""
+    if Tout is None:
+        raise TypeError(f"{api_name}: Tout is required: the dtype of func's result (a list of "
+                        f"dtypes for several results, [] for none)")
+    if func is None:
+        if inp is not None:
+            raise TypeError(f"{api_name}: inp was given but func was not")
+        return lambda f: api(f, None, Tout, name=name)
+    if inp is None:
+        @functools.wraps(func)
+        def call(*args):
+            return api(func, list(args), Tout, name=name)
+        return call
+    return None
 
 
 class _Call:

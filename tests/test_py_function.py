@@ -189,3 +189,26 @@ def test_ops_inside_func_are_not_recorded_by_an_outer_trace():
     graph = tf.graph.trace(f, tf.constant([1.0])).graph
     names = [node.prim.name for node in graph.nodes]
     assert names == ["py_function(<lambda>)"]
+
+
+def test_decorator_forms():
+    # TensorFlow's function guide: a decorated py_function called from a traced function.
+    runs = []
+
+    @tf.py_function(Tout=tf.float32)
+    def py_plus(x, y):
+        runs.append("eager")
+        return x + y
+
+    @tf.function
+    def tf_wrapper(x, y):
+        return py_plus(x, y)
+
+    assert tf_wrapper(tf.constant(1.0), tf.constant(2.0)).numpy() == 3.0
+    assert tf_wrapper(tf.constant(2.0), tf.constant(2.0)).numpy() == 4.0
+    assert py_plus.__name__ == "py_plus" and len(runs) == 3  # traced once, then each call
+    sinh = tf.numpy_function(np.sinh, Tout=tf.float32)
+    assert sinh(tf.constant(0.0)).numpy() == 0.0
+    with pytest.raises(TypeError, match="py_function: Tout is required"):
+        tf.py_function(lambda: 1.0, [])
+

@@ -132,3 +132,12 @@ def test_string_tensors():
                                              "not have yet \\(chainrule\\). There are string "
                                              "tensors"):
         tf.strings  # noqa: B018
+
+
+def test_string_tensors_through_a_traced_function():
+    # The function guide's `double`: `a + a` joins strings, as TensorFlow's add does.
+    double = tf.function(lambda a: a + a)
+    assert double(tf.constant("a")).numpy() == b"aa"
+    concrete = double.get_concrete_function(tf.TensorSpec(shape=[], dtype=tf.string))
+    assert concrete(tf.constant("c")).numpy() == b"cc"
+    assert (tf.constant(["a", "b"]) + "x").numpy().tolist() == [b"ax", b"bx"]
