@@ -27,6 +27,10 @@ from .ops import (
     acos, add_n, asin, atan, clip_by_global_norm, clip_by_norm, cos, cosh, cumsum, einsum,
     norm, pad, reduce_all, reduce_any, reduce_prod, sin, sinh, tan,
 )
+from .ops import (
+    gather_nd, scatter_nd, slice, tensor_scatter_nd_add, tensor_scatter_nd_sub,
+    tensor_scatter_nd_update,
+)
 from .tensor import TensorShape, TensorSpec
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
