@@ -34,7 +34,7 @@ class DotGraph:
         self.edges = []
 
 
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<arrow>->|--)|(?P<id>[A-Za-z_0-9.\-]+)'
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<arrow>->|--)|(?P<id>[A-Za-z_][A-Za-z_0-9]*|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?))'
                     r'|(?P<sym>[{}\[\]=;,])|(?P<comment>//[^\n]*|#[^\n]*|/\*.*?\*/))', re.S)
 
 

@@ -64,8 +64,9 @@ def test_parse_dot_reads_what_to_dot_writes():
 
 
 def test_parse_dot_reads_chains_quotes_and_comments():
-    g = parse_dot('digraph { // a comment\n a -> b -> "c d" [label="say \\"hi\\""]; '
-                  'e [shape=box] }')
+    g = parse_dot('digraph { // a comment\n a -> b->"c d" [label="say \\"hi\\""]; '
+                  'e [shape=box, fontsize=9.5] }')
+    assert g.nodes["e"]["fontsize"] == "9.5"
     assert list(g.nodes) == ["a", "b", "c d", "e"]
     assert [(t, h, a["label"]) for t, h, a in g.edges] == [("a", "b", 'say "hi"'),
                                                          ("b", "c d", 'say "hi"')]
