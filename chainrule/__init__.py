@@ -8,7 +8,7 @@ from . import dtypes
 from .version import __version__
 from .dtypes import (
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,
-    uint64, as_dtype,
+    uint64, as_dtype, string,
 )
 from .tensor import Tensor
 from .variable import Variable
@@ -27,6 +27,10 @@ from .ops import (
     acos, add_n, asin, atan, clip_by_global_norm, clip_by_norm, cos, cosh, cumsum, einsum,
     norm, pad, reduce_all, reduce_any, reduce_prod, sin, sinh, tan,
 )
+from .ops import (
+    gather_nd, scatter_nd, slice, tensor_scatter_nd_add, tensor_scatter_nd_sub,
+    tensor_scatter_nd_update,
+)
 from .tensor import TensorShape, TensorSpec
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .ops.custom_gradient import custom_gradient
@@ -34,10 +38,11 @@ from . import config, debug, errors, linalg, math, nn, ops, random, train
 from .config import device
 from .debug import print_ as print  # noqa: A004  (tf.print)
 from .control_flow import TensorArray, cond, init_scope, while_loop
+from .py_function import numpy_function, py_function
 from .graph import Graph
 from .compiler.jit import function
 from . import autograph
-from . import distribute
+from . import distribute, types
 
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
 newaxis = None  # x[:, tf.newaxis], as NumPy's
@@ -105,4 +110,9 @@ def __getattr__(name):
         from .keras import initializers
         return getattr(initializers, _INITIALIZERS[name])
     kind = "TensorFlow name" if name in _TENSORFLOW_NAMES else None
-    raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"])
+    raise errors.MissingNameError(__name__, name, kind, [*globals(), "keras", "data"],
+                                  note=_NOTES.get(name))
+
+
+_NOTES = {"strings": "There are string tensors (tf.string: tf.constant('text') makes one; "
+                     "they compare, reshape, index and print) but none of the tf.strings ops."}

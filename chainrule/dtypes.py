@@ -31,20 +31,25 @@ uint32 = np.dtype("uint32")
 uint64 = np.dtype("uint64")
 bool_ = np.dtype("bool")
 bool = bool_  # noqa: A001  (TensorFlow spells it tf.bool)
+# TensorFlow's tf.string: each element is a bytes object (text is stored UTF-8 encoded), held
+# in a NumPy object array. Tensors of it can be made, compared (==, tf.equal), reshaped,
+# stacked, indexed and printed; arithmetic and the tf.strings ops are not in chainrule.
+string = np.dtype(object)
 
 DEFAULT_FLOAT = float32
 DEFAULT_INT = int32
 
 __all__ = [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64",
-    "uint8", "uint16", "uint32", "uint64", "bool_", "as_dtype", "is_floating",
-    "is_integer", "default_dtype_of",
+    "uint8", "uint16", "uint32", "uint64", "bool_", "string", "as_dtype", "is_floating",
+    "is_integer", "default_dtype_of", "name_of",
 ]
 
 
 # TensorFlow's DataType enum numbers (``tf.zeros(3, 1)`` passes float32 as 1).
 _TF_ENUM = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
-            9: "int64", 10: "bool", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
+            9: "int64", 10: "bool", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64",
+            7: "object"}
 
 
 def as_dtype(dtype):
@@ -52,6 +57,8 @@ def as_dtype(dtype):
     DataType enum number (1 is float32)."""
     if isinstance(dtype, np.dtype):
         return dtype
+    if isinstance(dtype, str) and dtype in ("string", "tf.string"):  # NumPy's "string" is bytes
+        return string
     if isinstance(dtype, int) and not isinstance(dtype, builtins.bool):
         if dtype not in _TF_ENUM:
             raise TypeError(f"not a dtype: {dtype!r} is not one of TensorFlow's DataType "
@@ -72,10 +79,17 @@ def is_integer(dtype):
     return dtype.kind in "iu"
 
 
+def name_of(dtype):
+    """A dtype's name as TensorFlow prints it (``float32``; ``string`` for tf.string)."""
+    return "string" if dtype == string else dtype.name
+
+
 def default_dtype_of(value):
     """The dtype a Python value becomes when no dtype is asked for (TensorFlow's rule)."""
     if isinstance(value, (np.ndarray, np.generic)):
         return value.dtype
+    if isinstance(value, (str, bytes)):
+        return string
     if isinstance(value, (builtins.bool, np.bool_)):
         return bool_
     if isinstance(value, numbers.Integral):
@@ -90,6 +104,8 @@ def default_dtype_of(value):
             return DEFAULT_INT
         if kinds == {"b"}:
             return bool_
+        if kinds == {"s"}:
+            return string
         if not kinds:  # an empty list
             return DEFAULT_FLOAT
     return None  # let NumPy decide (nested arrays, exotic objects)
@@ -110,6 +126,8 @@ def _scalar_kinds(seq):
             kinds.add("i")
         elif isinstance(item, numbers.Real):
             kinds.add("f")
+        elif isinstance(item, (str, bytes)):
+            kinds.add("s")
         elif isinstance(item, (np.ndarray, np.generic)) or hasattr(item, "__array__"):
             kinds.add("f" if np.asarray(item).dtype.kind == "f" else "i")
         else:

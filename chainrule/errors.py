@@ -89,12 +89,14 @@ class MissingNameError(AttributeError):
     """A name asked of a chainrule module that it lacks (``layers.LSTM``). When TensorFlow or
     Keras has the name (``kind`` names what it is there: ``"Keras layer"``), the message says
     that chainrule does not have it yet; it always lists what the module does have
-    (``available``) and suggests the closest name."""
+    (``available``) and suggests the closest name, or says what is near (``note``)."""
 
-    def __init__(self, module, name, kind, available):
+    def __init__(self, module, name, kind, available, note=None):
         names = sorted(n for n in available if not n.startswith("_"))
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        if note:  # what chainrule has near the name, said before the list
+            hint = f" {note}"
         if kind:
             message = (f"{name!r} is a {kind} that chainrule does not have yet ({module}).{hint} "
                        f"What {module} has: {', '.join(names)}.")

@@ -114,7 +114,7 @@ class TensorSpec:
     def __repr__(self):
         shape = "<unknown>" if self._shape is None else tuple.__repr__(self._shape)
         name = None if self.name is None else repr(self.name)
-        return f"TensorSpec(shape={shape}, dtype=tf.{self.dtype.name}, name={name})"
+        return f"TensorSpec(shape={shape}, dtype=tf.{dtypes.name_of(self.dtype)}, name={name})"
 
 
 class Tensor:
@@ -229,11 +229,11 @@ class Tensor:
 
     def __repr__(self):
         return (f"<chainrule.{type(self).__name__}: shape={self.shape}, "
-                f"dtype={self.dtype.name}, numpy={_array_repr(self._value)}>")
+                f"dtype={dtypes.name_of(self.dtype)}, numpy={_array_repr(self._value)}>")
 
     def __str__(self):
         return (f"chainrule.Tensor({_array_text(self._value)}, shape={self.shape}, "
-                f"dtype={self.dtype.name})")
+                f"dtype={dtypes.name_of(self.dtype)})")
 
     # Tensors hash by identity (as in PyTorch), so Variables can key dicts and sets;
     # `==` stays element-wise and returns a boolean tensor.
@@ -264,11 +264,31 @@ def _to_array(value, dtype=None):
             value = [np.asarray(v) for v in value]
     else:
         dtype = dtypes.as_dtype(dtype)
+    if dtype == dtypes.string:
+        return _string_array(value)
     try:
         return xp.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise type(e)(f"cannot convert {type(value).__name__} to a tensor"
                       f"{'' if dtype is None else f' of dtype {dtype}'}: {e}") from None
+
+
+def _string_array(value):
+    """A tf.string array: an object array of bytes (str encoded as UTF-8)."""
+    a = np.asarray(value, dtype=object)
+    if a.ndim == 0:
+        a = np.empty((), object)  # (np.asarray would treat a bytes value as a sequence)
+        a[()] = value
+    flat = a.reshape(-1)
+    for i, item in enumerate(flat):
+        if isinstance(item, str):
+            flat[i] = item.encode("utf-8")
+        elif isinstance(item, np.bytes_):
+            flat[i] = bytes(item)
+        elif not isinstance(item, bytes):
+            raise TypeError(f"a tf.string tensor holds text (str or bytes); received "
+                            f"{type(item).__name__} {item!r}")
+    return a
 
 
 def plain_index(index):

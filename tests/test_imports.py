@@ -22,15 +22,15 @@ LAYERS = [
     {"errors"},
     {"ops"},
     {"random", "math", "nn", "linalg"},
-    {"autodiff", "module", "control_flow", "train"},
+    {"autodiff", "module", "control_flow", "train", "py_function"},
     {"debug", "testing"},
     {"graph.graph"},
-    {"graph"},
+    {"graph", "graph.layout"},
     {"autograph"},
     {"compiler"},
     {"distribute"},
     {"onnx"},
-    {"data", "plotting"},
+    {"data", "plotting", "types"},
     # keras, lowest first: the name-resolved families, layers, saving, callbacks, the
     # trainer and its helpers, models.
     {"keras._registry", "keras.untrusted", "keras.activations", "keras.initializers",

@@ -77,3 +77,67 @@ def test_linalg_math_nn_namespaces():
     for name in ["elu", "gelu", "selu", "leaky_relu", "softplus", "relu6", "silu", "swish"]:
         assert callable(getattr(tf.nn, name)), name
     assert tf.is_tensor(tf.constant(1.0)) and not tf.is_tensor(1.0)
+
+
+def test_types_experimental_for_isinstance_checks():
+    f = tf.function(lambda x: x * 2.0)
+    concrete = f.get_concrete_function(tf.TensorSpec([None], tf.float32))
+    kinds = tf.types.experimental
+    assert isinstance(f, kinds.GenericFunction) and isinstance(f, kinds.PolymorphicFunction)
+    assert isinstance(concrete, kinds.ConcreteFunction)
+    assert not isinstance(f, kinds.ConcreteFunction) and not isinstance(concrete,
+                                                                          kinds.GenericFunction)
+    assert not isinstance(lambda x: x, kinds.GenericFunction)
+
+    class Scaler(tf.Module):
+        @tf.function
+        def __call__(self, x):
+            return x * 3.0
+
+    assert isinstance(Scaler().__call__, kinds.GenericFunction)  # a bound method too
+    for value in (tf.constant(1.0), tf.Variable(1.0), 1, 2.5, "text", np.zeros(2),
+                  np.float32(1), [1, 2], (3,)):
+        assert isinstance(value, kinds.TensorLike), value
+    for value in ({}, None, object()):
+        assert not isinstance(value, kinds.TensorLike)
+    with pytest.raises(AttributeError, match="'TraceType' is a TensorFlow name that chainrule "
+                                             "does not have yet"):
+        kinds.TraceType  # noqa: B018
+
+
+def test_string_tensors():
+    t = tf.constant("Gray wolf")
+    assert t.dtype == tf.string and t.shape == () and t.numpy() == b"Gray wolf"
+    assert repr(t) == "<chainrule.Tensor: shape=(), dtype=string, numpy=b'Gray wolf'>"
+    words = tf.constant(["Gray", "wolf", "Quick brown fox", "你好"])
+    assert str(words).endswith("shape=(4,), dtype=string)")
+    assert words.numpy().tolist() == [b"Gray", b"wolf", b"Quick brown fox",
+                                      "你好".encode("utf-8")]
+    assert (words == "wolf").numpy().tolist() == [False, True, False, False]
+    assert tf.equal(words, tf.constant("Gray")).numpy().tolist() == [True, False, False, False]
+    assert repr(words[1]) == "<chainrule.Tensor: shape=(), dtype=string, numpy=b'wolf'>"
+    assert [w.numpy() for w in words][:2] == [b"Gray", b"wolf"]  # one element: a 0-d tensor
+    grid = tf.reshape(words, (2, 2))
+    assert grid[1, 0].numpy() == b"Quick brown fox" and grid[:, 1].shape == (2,)
+    assert tf.concat([words, words], 0).shape == (8,) and tf.stack([words, words]).shape == (2, 4)
+    assert tf.gather(words, [0, 2]).numpy().tolist() == [b"Gray", b"Quick brown fox"]
+    assert tf.constant(b"raw", dtype="string").numpy() == b"raw"
+    assert tf.as_dtype("string") == tf.string and tf.as_dtype(7) == tf.string
+    assert repr(tf.TensorSpec([None], tf.string)) == \
+        "TensorSpec(shape=(None,), dtype=tf.string, name=None)"
+    with pytest.raises(TypeError, match="a tf.string tensor holds text \\(str or bytes\\); "
+                                        "received int 3"):
+        tf.constant(["a", 3], dtype=tf.string)
+    with pytest.raises(AttributeError, match="'strings' is a TensorFlow name that chainrule does "
+                                             "not have yet \\(chainrule\\). There are string "
+                                             "tensors"):
+        tf.strings  # noqa: B018
+
+
+def test_string_tensors_through_a_traced_function():
+    # The function guide's `double`: `a + a` joins strings, as TensorFlow's add does.
+    double = tf.function(lambda a: a + a)
+    assert double(tf.constant("a")).numpy() == b"aa"
+    concrete = double.get_concrete_function(tf.TensorSpec(shape=[], dtype=tf.string))
+    assert concrete(tf.constant("c")).numpy() == b"cc"
+    assert (tf.constant(["a", "b"]) + "x").numpy().tolist() == [b"ax", b"bx"]

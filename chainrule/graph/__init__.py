@@ -10,7 +10,8 @@ One way up, each module built on those before it:
   function; :func:`chainrule.function` is built on them;
 * :func:`gradients` and :func:`gradient_graph` (``derivatives.py``): the derivative as
   numbers, and as a graph of its own;
-* :func:`to_dot` and :func:`draw` (``dot.py``): forward and backward pictures.
+* :func:`to_dot` and :func:`draw` (``dot.py``): forward and backward pictures, drawn by
+  Graphviz or, without it, by ``layout.py`` (a layered layout drawn with matplotlib).
 
 Compiling a graph is :func:`chainrule.compiler.compile`, a package built on this one.
 """

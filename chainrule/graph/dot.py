@@ -8,10 +8,13 @@ the gradient of the target with respect to it (``grad(loss, w) = 2``). Where an 
 carries a tensor rather than a single number, its label shows the gradient flowing along
 it instead (shape and first entries).
 
-Only the DOT text is produced in Python; rendering needs the Graphviz program ``dot``
-(Debian/Ubuntu: ``apt-get install graphviz``; macOS: ``brew install graphviz``).
+Rendering uses the Graphviz program ``dot`` where it is installed (Debian/Ubuntu:
+``apt-get install graphviz``; macOS: ``brew install graphviz``), and otherwise lays the graph
+out and draws it with matplotlib (:mod:`chainrule.graph.layout`): a plainer picture, the same
+boxes, arrows and labels.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,7 +26,8 @@ from .graph import CONSTANT, INPUT, RESULT, VARIABLE, format_number
 
 
 class GraphvizNotFound(RuntimeError):
-    """Raised by :func:`draw` when Graphviz's ``dot`` program is not installed."""
+    """Raised by :func:`draw` when neither Graphviz's ``dot`` program nor matplotlib is
+    installed (or when ``engine="graphviz"`` asks for the program and it is missing)."""
 
 
 def format_value(x, max_items=4):
@@ -132,17 +136,27 @@ def _escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def draw(graph, path, backward=False, target=None, max_items=4):
+def draw(graph, path, backward=False, target=None, max_items=4, engine="auto"):
     """Writes the picture of ``graph`` to ``path``; the format comes from the extension
     (``.svg``, ``.png``, ``.pdf``; ``.dot``/``.gv`` writes the DOT text itself). Returns
-    ``path``. Raises :class:`GraphvizNotFound` if Graphviz's ``dot`` is not installed."""
-    return render(to_dot(graph, backward=backward, target=target, max_items=max_items), path)
+    ``path``. ``engine`` is as for :func:`render`."""
+    return render(to_dot(graph, backward=backward, target=target, max_items=max_items), path,
+                  engine=engine)
 
 
-def render(text, path):
+ENGINES = ("auto", "graphviz", "matplotlib")
+
+
+def render(text, path, engine="auto"):
     """Writes the DOT ``text`` to ``path`` in the format its extension names (``.svg``,
-    ``.png``, ``.pdf`` through Graphviz's ``dot``; ``.dot``/``.gv`` as the text itself).
-    Returns ``path``. Used by :func:`draw` and by ``keras.utils.plot_model``."""
+    ``.png``, ``.pdf``; ``.dot``/``.gv`` as the text itself). Returns ``path``. Used by
+    :func:`draw` and by ``keras.utils.plot_model``.
+
+    ``engine="auto"`` uses Graphviz's ``dot`` where it is on PATH and matplotlib otherwise;
+    ``"graphviz"`` or ``"matplotlib"`` asks for one. With neither installed it raises
+    :class:`GraphvizNotFound`, saying what to install."""
+    if engine not in ENGINES:
+        raise ValueError(f"render: engine must be one of {ENGINES}; received {engine!r}")
     fmt = os.path.splitext(str(path))[1].lstrip(".").lower()
     if fmt in ("dot", "gv"):
         with open(path, "w", encoding="utf-8") as f:
@@ -151,17 +165,27 @@ def render(text, path):
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"cannot tell the picture format from {str(path)!r}; use a .svg, .png, "
                          f".pdf or .dot file name")
-    dot = shutil.which("dot")
+    dot = shutil.which("dot") if engine != "matplotlib" else None
+    if dot is None and engine != "graphviz" and _have_matplotlib():
+        from .layout import draw_dot
+        return draw_dot(text, path, fmt)
     if dot is None:
+        wanted = "Graphviz's `dot` program" if engine == "graphviz" else \
+            "Graphviz's `dot` program or matplotlib; neither is installed"
         raise GraphvizNotFound(
-            "Drawing needs the Graphviz program `dot`, which is not on PATH. Install Graphviz "
-            "itself: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
-            "(macOS) or `conda install graphviz`. Note that `pip install graphviz` installs only "
-            "a Python wrapper, not the `dot` program. Without it, a .dot file name still "
-            "writes the DOT text (paste it into any Graphviz viewer).")
+            f"Drawing a .{fmt} picture needs {wanted}. Install one: matplotlib with "
+            "`pip install matplotlib` (or `pip install 'chainrule[plot]'`), or Graphviz itself "
+            "with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+            "`conda install graphviz`. Note that `pip install graphviz` installs only a Python "
+            "wrapper, not the `dot` program. Without either, a .dot file name still writes the "
+            "DOT text (paste it into any Graphviz viewer).")
     done = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=text.encode("utf-8"),
                           capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"Graphviz `dot` failed ({done.returncode}): "
                            f"{done.stderr.decode(errors='replace').strip()}")
     return path
+
+
+def _have_matplotlib():
+    return importlib.util.find_spec("matplotlib") is not None

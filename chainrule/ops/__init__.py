@@ -5,6 +5,7 @@ are converted; everything else in this package is a composition of primitives an
 derivative of its own. By what the ops are:
 
 * :mod:`.array`: creating tensors, shapes, indexing, joining, padding, selecting;
+* :mod:`.indexing`: indexing by coordinates (``slice``, ``gather_nd``, ``scatter_nd``);
 * :mod:`.math`: element-wise arithmetic, comparisons, logic and functions, casts;
 * :mod:`.special`: trigonometric, hyperbolic and error functions (series of table ops);
 * :mod:`.reduction`: reductions, scans, moments, norms and clipping by norm;
@@ -40,6 +41,10 @@ from .reduction import (
     reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_std,
     reduce_sum, reduce_variance,
 )
+from .indexing import (
+    gather_nd, scatter_nd, slice, tensor_scatter_nd_add, tensor_scatter_nd_sub,
+    tensor_scatter_nd_update,
+)
 from .linalg import dense, det, diag_part, dot, einsum, inv, matmul, solve, tensordot, trace
 from .nn import (
     bias_add, celu, dropout, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu,
@@ -69,7 +74,7 @@ def _wrap_for_symbolic_values():
     saved model may name)."""
     import sys
     import types
-    from . import array, linalg, math, nn, reduction, special
+    from . import array, indexing, linalg, math, nn, reduction, special
     table = {}
     for name in __all__:
         fn = globals()[name]
@@ -77,7 +82,8 @@ def _wrap_for_symbolic_values():
             continue
         table[name] = globals()[name] = _symbolic_aware(name, fn)
     wrapped = {id(fn.__wrapped__): fn for fn in table.values()}
-    for module in (array, linalg, math, nn, reduction, special, sys.modules[__name__]):
+    for module in (array, indexing, linalg, math, nn, reduction, special,
+                   sys.modules[__name__]):
         for key, value in list(vars(module).items()):
             if id(value) in wrapped and not key.startswith("_"):
                 setattr(module, key, wrapped[id(value)])

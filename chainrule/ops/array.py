@@ -179,7 +179,13 @@ def broadcast_to(input, shape):  # noqa: A002
 
 def getitem(x, index, _result_type=Tensor):
     """``x[index]`` with NumPy's indexing rules (slices, ints, None, arrays, masks)."""
-    return bind(P.getitem, (tensor_arg(x),), {"index": plain_index(index)}, _result_type)
+    x = tensor_arg(x)
+    index = plain_index(index)
+    if x._value.dtype.kind == "O":  # tf.string: one element is a 0-d array, not the bytes
+        items = index if isinstance(index, tuple) else (index,)
+        if not any(i is Ellipsis for i in items):
+            index = items + (Ellipsis,)
+    return bind(P.getitem, (x,), {"index": index}, _result_type)
 
 
 def gather(params, indices, axis=None, batch_dims=0):

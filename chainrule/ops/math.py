@@ -4,7 +4,8 @@ import math as _math
 
 from .. import dtypes
 from ..primitives import table as P
-from ..primitives.primitive import bind
+from ..backend import xp
+from ..primitives.primitive import Primitive, bind
 from ..tensor import Tensor
 from ._convert import binary_args, same_shape_tensors, tensor_arg
 from .array import where
@@ -35,7 +36,27 @@ def _unary(prim):
     return op
 
 
-add = _binary(P.add)
+def _join_strings(a, b):
+    out = xp.add(a, b)  # bytes + bytes joins them; on 0-d arrays NumPy returns the bytes
+    if not isinstance(out, xp.ndarray):
+        joined = xp.empty((), object)
+        joined[()] = out
+        return joined
+    return out
+
+
+# tf.add on tf.string tensors joins the texts, element by element (as TensorFlow's does).
+_STRING_JOIN = Primitive("string_join", _join_strings, why="text has no derivative")
+
+
+def add(x, y):
+    """Element-wise ``add`` with NumPy broadcasting (on tf.string tensors: joins the texts)."""
+    a, b = binary_args("add", x, y)
+    if a._value.dtype.kind == "O":
+        return bind(_STRING_JOIN, (a, b))
+    return bind(P.add, (a, b))
+
+
 subtract = _binary(P.subtract)
 multiply = _binary(P.multiply)
 divide = _binary(P.divide)

@@ -71,8 +71,9 @@ def test_tensor_edges_show_shape_and_first_values():
     assert "grad: (2, 3) [2, 2, 2, 2, ...]" in text  # the gradient flowing into v
 
 
-def test_draw_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path):
+def test_draw_without_graphviz_or_matplotlib_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(dot_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dot_module, "_have_matplotlib", lambda: False)
     with pytest.raises(GraphvizNotFound, match="apt-get install graphviz.*pip install graphviz"):
         draw(worked_example_graph(), tmp_path / "g.svg")
     path = draw(worked_example_graph(), tmp_path / "g.dot")  # DOT text needs nothing

@@ -1,8 +1,8 @@
 """``keras.utils.plot_model`` and ``model_to_dot``: a model's layer graph as a picture.
 
 The DOT text is written here (one box per layer, one edge per tensor passed between
-layers); rendering goes through :func:`chainrule.graph.dot.render`, the same Graphviz
-call that draws chainrule's op graphs. ``model_to_dot`` returns the DOT text itself (a
+layers); rendering goes through :func:`chainrule.graph.dot.render`, which draws
+chainrule's op graphs too: with Graphviz's ``dot`` where it is installed, else with matplotlib. ``model_to_dot`` returns the DOT text itself (a
 string; Keras returns a pydot object).
 """
 
@@ -41,7 +41,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
                show_layer_names=True, rankdir="TB", expand_nested=False, dpi=200,
                show_layer_activations=False, show_trainable=False, **kwargs):
     """Draws ``model``'s layers and how they connect to ``to_file`` (``.png``, ``.svg``,
-    ``.pdf`` through Graphviz's ``dot``; ``.dot`` writes the DOT text). With
+    ``.pdf`` through Graphviz's ``dot``, or matplotlib without it; ``.dot`` writes the DOT
+    text). With
     ``show_shapes=True`` each box shows the layer's input and output shapes. In a
     notebook it returns the picture for display (as Keras does), else None."""
     text = model_to_dot(model, show_shapes=show_shapes, show_dtype=show_dtype,
