@@ -114,7 +114,7 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
                                   f"({type(e).__name__}: {e})") from e
         weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
         compiled = config.get("compile_config")
-        if compile and isinstance(compiled, dict):
+        if compile and isinstance(compiled, dict) and compiled:  # Keras 3.15: {} if never compiled
             try:
                 settings = _translated(compiled, filepath, custom_objects)
                 model.compile(optimizer=_object(optimizers, settings.get("optimizer")),
@@ -438,7 +438,7 @@ def _translated(obj, filepath, custom_objects):
                if k not in _BOOKKEEPING}
         out["config"] = _accepted(cls, _functional(out["config"]), filepath)
         if "inbound_nodes" in out:  # a layer of a functional model: its calls
-            out["inbound_nodes"] = [_node(n) for n in out["inbound_nodes"]]
+            out["inbound_nodes"] = [_node(n, cls) for n in out["inbound_nodes"]]
         return out
     return {k: _translated(v, filepath, custom_objects) for k, v in obj.items()}
 
@@ -465,11 +465,18 @@ def _functional(config):
     return config
 
 
-def _node(node):
-    """A call: Keras keeps the positional arguments, chainrule the inputs (the first one);
-    Keras's recorded ``training`` is left to the call that runs the model."""
+def _node(node, cls=None):
+    """A call: Keras keeps the positional arguments, chainrule the inputs (the first one)
+    and the others by the names of ``call``'s parameters (``mha(query, value)``); Keras's
+    recorded ``training`` is left to the call that runs the model."""
     args = node.get("args", [])
     kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k != "training"}
+    if len(args) > 1 and isinstance(cls, type) and hasattr(cls, "call"):
+        parameters = list(inspect.signature(cls.call).parameters.values())[1:]
+        named = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+        if len(named) >= len(args) and not any(n in kwargs for n in named[1:len(args)]):
+            kwargs.update(zip(named[1:len(args)], args[1:]))
+            return {"args": args[0], "kwargs": kwargs}
     return {"args": args[0] if len(args) == 1 else args, "kwargs": kwargs}
 
 

@@ -15,6 +15,8 @@ from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda, TFOpL
 from .core import op_on_symbolic as _op_on_symbolic
 from ...ops._convert import register_symbolic as _register_symbolic
 from .dense import Dense
+from .einsum_dense import EinsumDense
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .keras_tensor import KerasTensor
 from .layer import Layer
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
@@ -24,12 +26,13 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
 from .embedding import Embedding
 from .augmentation import (RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
                            RandomZoom)
-from .normalization import BatchNormalization
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                            RMSNormalization, UnitNormalization)
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
-from .preprocessing import Rescaling
+from .preprocessing import Normalization, Rescaling
 from .reshaping import Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 
 _CONVNET_LAYERS = [
@@ -41,16 +44,20 @@ _CONVNET_LAYERS = [
     BatchNormalization, Embedding, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
     RandomContrast]
 
+_NEW_LAYERS = [
+    LayerNormalization, GroupNormalization, RMSNormalization, UnitNormalization, Normalization,
+    EinsumDense, MultiHeadAttention, Attention, AdditiveAttention]
+
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
-           "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS]
+           "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS + _NEW_LAYERS]
 
 REGISTRY = Registry("layer")
 for _cls in (Dense, Activation, Flatten, Dropout, Lambda, TFOpLambda, InputLayer, Concatenate, Add, Subtract,
              Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
-             *_CONVNET_LAYERS):
+             *_CONVNET_LAYERS, *_NEW_LAYERS):
     REGISTRY.register(_cls)
 
 # chainrule ops called on KerasTensors record TFOpLambda nodes (the core's hook)

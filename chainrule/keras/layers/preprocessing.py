@@ -1,9 +1,16 @@
-"""Preprocessing layers: Rescaling."""
+"""Preprocessing layers: Rescaling, and Normalization (standardisation by statistics given
+or computed from data with ``adapt``)."""
+
+import math
+import numbers
+
+import numpy as np
 
 from ... import ops
+from ...tensor import Tensor
 from .layer import Layer
 
-__all__ = ["Rescaling"]
+__all__ = ["Rescaling", "Normalization"]
 
 
 class Rescaling(Layer):
@@ -26,3 +33,204 @@ class Rescaling(Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+_EPSILON = 1e-7  # Keras's backend.epsilon(): the smallest standard deviation divided by
+
+
+class Normalization(Layer):
+    """Standardises features: ``(x - mean) / max(sqrt(variance), 1e-7)``, or the reverse
+    with ``invert=True`` (``mean + x * max(sqrt(variance), 1e-7)``).
+
+    ``axis`` names the axes that keep their own statistics (the last by default: one mean
+    per feature; ``None`` for one mean over everything); the statistics are taken over the
+    others. Give them as ``mean`` and ``variance`` (numbers or arrays broadcast to the kept
+    axes), or call :meth:`adapt` on data, which sets the non-trainable weights ``mean``,
+    ``variance`` and ``count`` (Keras's three, in its order; Keras 3 leaves ``count`` 0).
+
+    >>> import numpy as np
+    >>> from chainrule.keras import layers
+    >>> norm = layers.Normalization()
+    >>> norm.adapt(np.array([[0.0, 10.0], [2.0, 30.0]], np.float32))
+    >>> norm(np.array([[1.0, 20.0]], np.float32)).numpy().tolist()
+    [[0.0, 0.0]]
+    """
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        if axis is None:
+            axis = ()
+        elif isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
+            axis = (int(axis),)
+        elif isinstance(axis, (list, tuple)) and all(
+                isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis):
+            axis = tuple(int(a) for a in axis)
+        else:
+            raise TypeError(f"Normalization: axis must be None, an int or a tuple of ints; "
+                            f"received axis={axis!r}")
+        if (mean is None) != (variance is None):
+            raise ValueError(f"Normalization: give both mean and variance, or neither (and "
+                             f"call adapt); received mean={mean!r} and variance={variance!r}")
+        if mean is not None:
+            if np.shape(mean) != np.shape(variance):
+                raise ValueError(f"Normalization: mean and variance must have the same shape; "
+                                 f"received mean of shape {np.shape(mean)} and variance of "
+                                 f"shape {np.shape(variance)}")
+            if np.ndim(mean) > len(axis):
+                raise ValueError(f"Normalization: mean of shape {np.shape(mean)} has more axes "
+                                 f"than the {len(axis)} kept by axis={axis}")
+        self.axis = axis
+        self.input_mean, self.input_variance = mean, variance
+        self.invert = bool(invert)
+        self.supports_masking = True
+        self._build_input_shape = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        name = f"Normalization '{self.name}'"
+        if any(not -ndim <= a < ndim for a in self.axis):
+            raise ValueError(f"{name}: axis={self.axis} is out of range for inputs of shape "
+                             f"{tuple(input_shape)} (rank {ndim})")
+        keep = tuple(sorted(a % ndim for a in self.axis))
+        for a in keep:
+            if input_shape[a] is None:
+                raise ValueError(f"{name}: the kept axis {a} of input shape "
+                                 f"{tuple(input_shape)} must have a known size")
+        self._build_input_shape = tuple(input_shape)
+        self._keep_axis = keep
+        self._reduce_axis = tuple(a for a in range(ndim) if a not in keep)
+        self._broadcast_shape = tuple(input_shape[a] if a in keep else 1 for a in range(ndim))
+        self._mean_and_var_shape = tuple(input_shape[a] for a in keep)
+        if self.input_mean is None:
+            self.adapt_mean = self.add_weight(self._mean_and_var_shape, "zeros", name="mean",
+                                              trainable=False)
+            self.adapt_variance = self.add_weight(self._mean_and_var_shape, "ones",
+                                                  name="variance", trainable=False)
+            self.count = self.add_weight((), "zeros", dtype="int32", name="count",
+                                         trainable=False)
+        else:
+            self._given = tuple(self._broadcast_given(v) for v in (self.input_mean,
+                                                                  self.input_variance))
+        self._input_axes = {a: input_shape[a] for a in keep}
+        self._min_ndim = ndim
+        self.built = True
+
+    def _broadcast_given(self, value):
+        value = np.asarray(value, np.float32)
+        ndim = len(self._broadcast_shape)
+        if value.ndim:  # its axes are the last kept ones
+            expanded = [1] * ndim
+            for i in range(1, value.ndim + 1):
+                expanded[self._keep_axis[-i]] = value.shape[-i]
+            value = value.reshape(expanded)
+        return np.broadcast_to(value, self._broadcast_shape).astype(self.dtype.name)
+
+    @property
+    def mean(self):
+        """The mean the layer subtracts, shaped to broadcast against its inputs."""
+        return self._statistics()[0] if self.built else None
+
+    @property
+    def variance(self):
+        return self._statistics()[1] if self.built else None
+
+    def _statistics(self):
+        if self.input_mean is not None:
+            return tuple(ops.constant(v) for v in self._given)
+        return (ops.reshape(self.adapt_mean, self._broadcast_shape),
+                ops.reshape(self.adapt_variance, self._broadcast_shape))
+
+    def adapt(self, data):
+        """Sets ``mean`` and ``variance`` from ``data``: an array or tensor (all of it at
+        once), or an iterable of batches (a list of arrays, a generator, a batched
+        ``chainrule.data.Dataset``; of ``(x, y)`` pairs, ``x`` is used), combined batch by
+        batch as Keras does."""
+        name = f"Normalization '{self.name}'"
+        if isinstance(data, (np.ndarray, Tensor)):
+            batches, shape = None, tuple(data.shape)
+        elif hasattr(data, "__iter__"):
+            iterator = iter(data)
+            first = next(iterator, None)
+            if first is None:
+                raise ValueError(f"{name}: adapt() received no batches; pass an array or a "
+                                 f"non-empty iterable of arrays")
+            first = _first_of(first)
+            shape = getattr(first, "shape", None)
+            if shape is None:
+                raise TypeError(f"{name}: adapt() expects batches with a shape (arrays or "
+                                f"tensors); received a {type(first).__name__}")
+            shape = tuple(shape)
+            batches = _chain(first, iterator)
+        else:
+            raise TypeError(f"{name}: adapt() takes an array, a tensor or an iterable of "
+                            f"batches; received a {type(data).__name__}")
+        if self.input_mean is not None:
+            raise ValueError(f"{name}: it was given mean and variance, so adapt() has nothing "
+                             f"to set; make the layer without them to adapt it")
+        if not self.built:
+            self._build_for(shape)
+        self._check_adapt_shape(shape)
+        if batches is None:
+            values = data.numpy() if isinstance(data, Tensor) else data
+            total_mean = np.mean(values, axis=self._reduce_axis)
+            total_var = np.var(values, axis=self._reduce_axis)
+        else:
+            total_mean = np.zeros(self._mean_and_var_shape, np.float32)
+            total_var = np.zeros(self._mean_and_var_shape, np.float32)
+            total_count = 0
+            for batch in batches:
+                batch = _first_of(batch)
+                batch = np.asarray(batch.numpy() if isinstance(batch, Tensor) else batch,
+                                   self.dtype.name)
+                self._check_adapt_shape(batch.shape)
+                batch_mean = np.mean(batch, axis=self._reduce_axis)
+                batch_var = np.var(batch, axis=self._reduce_axis)
+                count = math.prod(batch.shape[a] for a in self._reduce_axis)
+                total_count += count
+                new_weight = float(count) / total_count
+                old_weight = 1.0 - new_weight
+                new_mean = total_mean * old_weight + batch_mean * new_weight
+                total_var = ((total_var + (total_mean - new_mean) ** 2) * old_weight
+                             + (batch_var + (batch_mean - new_mean) ** 2) * new_weight)
+                total_mean = new_mean
+        self.adapt_mean.assign(np.asarray(total_mean, self.dtype.name))
+        self.adapt_variance.assign(np.asarray(total_var, self.dtype.name))
+
+    def _check_adapt_shape(self, shape):
+        for a in self._keep_axis:
+            if len(shape) != len(self._build_input_shape) or shape[a] != \
+                    self._build_input_shape[a]:
+                raise ValueError(
+                    f"Normalization '{self.name}': it was built for input shape "
+                    f"{self._build_input_shape}, but adapt() received data of shape "
+                    f"{tuple(shape)} (axis {a} must be {self._build_input_shape[a]})")
+
+    def call(self, inputs):
+        if inputs.dtype != self.dtype:
+            inputs = ops.cast(inputs, self.dtype)
+        mean, variance = self._statistics()
+        spread = ops.maximum(ops.sqrt(variance), _EPSILON)
+        if self.invert:
+            return mean + inputs * spread
+        return (inputs - mean) / spread
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "invert": self.invert,
+                "mean": np.array(self.input_mean).tolist(),
+                "variance": np.array(self.input_variance).tolist()}
+
+    def get_build_config(self):
+        return {"input_shape": self._build_input_shape} if self._build_input_shape else None
+
+
+def _first_of(batch):
+    """The features of a batch that may be an ``(x, y)`` or ``(x, y, weights)`` tuple."""
+    return batch[0] if isinstance(batch, tuple) else batch
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
