@@ -11,7 +11,8 @@ model can hold another."""
 from ...errors import MissingNameError
 from .._registry import Registry, serialize
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .core import Activation, Dropout, Flatten, Input, InputLayer, Lambda, TFOpLambda
+from .core import (Activation, Dropout, Flatten, Identity, Input, InputLayer, Lambda,
+                   TFOpLambda)
 from .core import op_on_symbolic as _op_on_symbolic
 from ...ops._convert import register_symbolic as _register_symbolic
 from .dense import Dense
@@ -19,7 +20,7 @@ from .einsum_dense import EinsumDense
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .keras_tensor import KerasTensor
 from .layer import Layer
-from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
+from .merge import (Add, Average, Concatenate, Dot, dot, Maximum, Minimum, Multiply, Subtract, add,
                     average, concatenate, maximum, minimum, multiply, subtract)
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                             DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
@@ -33,7 +34,11 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
 from .preprocessing import Normalization, Rescaling
-from .reshaping import Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, Reshape,
+                        UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+                        ZeroPadding3D)
+from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
+                             GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 
 _CONVNET_LAYERS = [
     Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, MaxPooling1D, MaxPooling2D,
@@ -46,19 +51,36 @@ _CONVNET_LAYERS = [
 
 _NEW_LAYERS = [
     LayerNormalization, GroupNormalization, RMSNormalization, UnitNormalization, Normalization,
-    EinsumDense, MultiHeadAttention, Attention, AdditiveAttention]
+    EinsumDense, MultiHeadAttention, Attention, AdditiveAttention, Identity, Permute,
+    RepeatVector, Cropping1D, Cropping2D, Cropping3D, ZeroPadding3D, UpSampling3D, GaussianNoise,
+    GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
+    ActivityRegularization, Dot]
+
+# Keras's other names for the same classes (a file naming either loads)
+_ALIASES = {"MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D, "MaxPool3D": MaxPooling3D,
+            "AvgPool1D": AveragePooling1D, "AvgPool2D": AveragePooling2D,
+            "AvgPool3D": AveragePooling3D, "GlobalAvgPool1D": GlobalAveragePooling1D,
+            "GlobalAvgPool2D": GlobalAveragePooling2D, "GlobalAvgPool3D": GlobalAveragePooling3D,
+            "GlobalMaxPool1D": GlobalMaxPooling1D, "GlobalMaxPool2D": GlobalMaxPooling2D,
+            "GlobalMaxPool3D": GlobalMaxPooling3D, "Convolution1D": Conv1D,
+            "Convolution2D": Conv2D, "Convolution3D": Conv3D,
+            "Convolution1DTranspose": Conv1DTranspose, "Convolution2DTranspose": Conv2DTranspose,
+            "SeparableConvolution1D": SeparableConv1D, "SeparableConvolution2D": SeparableConv2D}
+globals().update(_ALIASES)
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "Dropout", "Lambda", "TFOpLambda", "InputLayer", "Input",
            "KerasTensor", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
-           "minimum", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
-           "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS + _NEW_LAYERS]
+           "minimum", "dot", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "get", "serialize",
+           "deserialize"] + [c.__name__ for c in _CONVNET_LAYERS + _NEW_LAYERS] + list(_ALIASES)
 
 REGISTRY = Registry("layer")
 for _cls in (Dense, Activation, Flatten, Dropout, Lambda, TFOpLambda, InputLayer, Concatenate, Add, Subtract,
              Multiply, Average, Maximum, Minimum, ReLU, LeakyReLU, ELU, Softmax, PReLU,
              *_CONVNET_LAYERS, *_NEW_LAYERS):
     REGISTRY.register(_cls)
+for _alias, _cls in _ALIASES.items():
+    REGISTRY.classes[_alias] = _cls
 
 # chainrule ops called on KerasTensors record TFOpLambda nodes (the core's hook)
 _register_symbolic((KerasTensor,), _op_on_symbolic)
