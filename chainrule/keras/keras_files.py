@@ -215,8 +215,7 @@ def keras_optimizer_state(model, optimizer):
         return base
     ordered = []
     # Keras builds its slots for the model's trainable variables in its own layer order.
-    trainable = [v for _, variables in weights_h5.layout(model).values()
-                 for v in variables if v.trainable]
+    trainable = [v for v in weights_h5.keras_variable_order(model) if v.trainable]
     for group in KERAS_SLOTS[name]:
         for v in trainable:
             slots = optimizer._slots.get(id(v))
@@ -320,7 +319,8 @@ def _keras_functional(fn, model):
         entry = _keras_layer(layer, model)
         entry["name"] = layer.name
         entry["inbound_nodes"] = [
-            {"args": [nest.map_structure(tensor, node.args)], "kwargs": dict(node.kwargs)}
+            {"args": [nest.map_structure(tensor, node.args)],
+             "kwargs": nest.map_structure(tensor, dict(node.kwargs))}
             for node in fn._nodes if node.layer is layer and not isinstance(layer, input_class)]
         entries.append(entry)
     config = {"name": fn.name, "trainable": fn.trainable, "layers": entries,

@@ -59,6 +59,20 @@ def _walk(layer, prefix, groups):
         _walk(child, f"{prefix}layers/{key}{f'_{count}' if count else ''}/", groups)
 
 
+def keras_variable_order(model):
+    """``model``'s variables in the order of Keras's ``model.variables``: a model's own, then
+    each layer's in Keras's layer order; a layer that holds layers lists its own and theirs
+    in the order it made them (not the files' alphabetical order of groups)."""
+    if not _is_model(model):
+        return list(model.weights)
+    children = keras_layer_order(model)
+    nested = {id(w) for child in children for w in child.weights}
+    out = [w for w in model.weights if id(w) not in nested]
+    for child in children:
+        out += keras_variable_order(child)
+    return out
+
+
 def _held_layers(layer):
     """``[(group name, sublayer)]`` of a layer (not a model) that holds layers in its
     attributes, as Keras's files name them: by attribute, the name Keras's class exposes it

@@ -120,7 +120,9 @@ class _SpatialDropout(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+        # Keras's spatial dropouts take no `trainable` argument, so their configs lack it
+        config = {k: v for k, v in super().get_config().items() if k != "trainable"}
+        return {**config, "rate": self.rate, "seed": self.seed,
                 "data_format": self.data_format}
 
 
