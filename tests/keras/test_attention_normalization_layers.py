@@ -1,0 +1,315 @@
+"""The Keras 3 layers added for issue 22: normalization (Layer, Group, RMS, Unit,
+Normalization with adapt), attention (MultiHeadAttention, Attention, AdditiveAttention),
+EinsumDense, Dot, and the small reshaping/noise layers: values against NumPy, masks,
+derivatives against finite differences (float64), config round trips, Keras's aliases,
+a Keras-written file loaded with Keras's predictions, and compiled training against
+eager (equal losses; weights to 1e-5, not yet bit for bit)."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from chainrule import keras
+from chainrule.keras import layers
+from chainrule.testing import check_grads
+
+from .test_jit import run
+
+rng = np.random.default_rng(0)
+
+
+def test_layer_group_rms_and_unit_normalization_match_numpy():
+    x = rng.normal(2.0, 3.0, (4, 5, 6)).astype(np.float32)
+    ln = layers.LayerNormalization(epsilon=1e-3, gamma_initializer="constant")
+    mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    np.testing.assert_allclose(ln(x).numpy(), (x - mean) / np.sqrt(var + 1e-3) * 0.0, atol=1e-6)
+    ln2 = layers.LayerNormalization(axis=[2, 1])
+    assert ln2.get_config()["axis"] == [2, 1]
+    mean, var = x.mean((1, 2), keepdims=True), x.var((1, 2), keepdims=True)
+    np.testing.assert_allclose(ln2(x).numpy(), (x - mean) / np.sqrt(var + 1e-3), atol=1e-5)
+    assert ln2.get_config()["axis"] == [1, 2] and ln2.gamma.shape == (5, 6)  # Keras's form
+    gn = layers.GroupNormalization(groups=3)
+    g = x.reshape(4, 5, 3, 2)
+    mean, var = g.mean((1, 3), keepdims=True), g.var((1, 3), keepdims=True)
+    np.testing.assert_allclose(gn(x).numpy(), ((g - mean) / np.sqrt(var + 1e-3)).reshape(x.shape),
+                               atol=1e-5)
+    rms = layers.RMSNormalization()
+    np.testing.assert_allclose(rms(x).numpy(), x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6),
+                               rtol=1e-5)
+    assert [w.name.split("/")[1] for w in rms.weights] == ["scale"]
+    unit = layers.UnitNormalization()
+    np.testing.assert_allclose(unit(x).numpy(), x / np.linalg.norm(x, axis=-1, keepdims=True),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(unit(np.zeros((2, 3), np.float32)).numpy(), 0.0)
+    with pytest.raises(ValueError, match=r"GroupNormalization 'group_norm.*6 channels.*groups=4"):
+        layers.GroupNormalization(groups=4, name="group_norm")(x)
+
+
+def test_normalization_adapts_as_keras_and_inverts():
+    data = rng.normal(3.0, 2.0, (50, 4)).astype(np.float32)
+    norm = layers.Normalization()
+    norm.adapt(data)
+    assert [w.name.split("/")[1] for w in norm.weights] == ["mean", "variance", "count"]
+    assert norm.trainable_weights == [] and norm.count.dtype.name == "int32"
+    np.testing.assert_allclose(norm.adapt_mean.numpy(), data.mean(0), rtol=1e-6)
+    out = norm(data).numpy()
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(0), 1.0, rtol=1e-4)
+    batched = layers.Normalization()
+    batched.adapt([data[:20], data[20:35], data[35:]])  # Keras's running combination
+    np.testing.assert_allclose(batched.adapt_variance.numpy(), data.var(0), rtol=1e-5)
+    back = layers.Normalization(mean=norm.adapt_mean.numpy(),
+                                variance=norm.adapt_variance.numpy(), invert=True)
+    np.testing.assert_allclose(back(out).numpy(), data, rtol=1e-5, atol=1e-5)
+    whole = layers.Normalization(axis=None)
+    whole.adapt(data)
+    np.testing.assert_allclose(whole.adapt_mean.numpy(), data.mean(), rtol=1e-5)
+    config = layers.Normalization(mean=1.0, variance=4.0).get_config()
+    assert (config["axis"], config["mean"], config["variance"]) == ((-1,), 1.0, 4.0)
+    assert layers.Normalization().get_config()["mean"] is None
+    with pytest.raises(ValueError, match="both mean and variance"):
+        layers.Normalization(mean=1.0)
+    with pytest.raises(ValueError, match=r"built for input shape \(50, 4\).*axis 1 must be 4"):
+        norm.adapt(np.zeros((3, 5), np.float32))
+
+
+def _attention_numpy(q, k, v, mask=None):
+    scores = q @ np.swapaxes(k, -1, -2)
+    if mask is not None:
+        scores = np.where(mask, scores, -1e9)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)) @ v
+
+
+def test_multi_head_attention_is_keras_layout_and_math():
+    q_in = rng.normal(size=(2, 4, 6)).astype(np.float32)
+    v_in = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4,
+                                    bias_initializer="glorot_uniform")
+    mask = rng.random((2, 4, 5)) > 0.3
+    mask[:, :, 0] = True
+    out, scores = mha(q_in, v_in, attention_mask=mask, return_attention_scores=True)
+    assert [tuple(w.shape) for w in mha.weights] == [(6, 2, 3), (2, 3), (3, 2, 3), (2, 3),
+                                                     (3, 2, 4), (2, 4), (2, 4, 6), (6,)]
+    assert [w.name for w in mha.weights][::2] == [
+        "query/kernel", "key/kernel", "value/kernel", "attention_output/kernel"]
+    wq, bq, wk, bk, wv, bv, wo, bo = [w.numpy() for w in mha.weights]
+    q = np.einsum("btd,dnh->bnth", q_in, wq) + bq[None, :, None]
+    k = np.einsum("bsd,dnh->bnsh", v_in, wk) + bk[None, :, None]
+    v = np.einsum("bsd,dnh->bnsh", v_in, wv) + bv[None, :, None]
+    heads = _attention_numpy(q / np.sqrt(3), k, v, mask[:, None])
+    expected = np.einsum("bnth,nho->bto", heads, wo) + bo
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert scores.shape == (2, 2, 4, 5)
+    np.testing.assert_allclose(scores.numpy().sum(-1), 1.0, rtol=1e-5)
+    assert np.all(scores.numpy()[~np.broadcast_to(mask[:, None], scores.shape)] == 0)
+    # the causal mask is the lower triangle given as attention_mask
+    x = rng.normal(size=(2, 4, 6)).astype(np.float32)
+    self_attention = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    np.testing.assert_array_equal(
+        self_attention(x, x, use_causal_mask=True).numpy(),
+        self_attention(x, x, attention_mask=np.tril(np.ones((4, 4), bool))[None]).numpy())
+    config = mha.get_config()
+    assert config["attention_axes"] == (1,) and config["value_dim"] == 4
+    again = layers.MultiHeadAttention.from_config(config)
+    assert again.get_config() == config
+
+
+def test_attention_and_additive_attention_match_numpy_with_masks():
+    q = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    v = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    value_mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    query_mask = np.array([[1, 1, 0], [1, 1, 1]], bool)
+    att = layers.Attention()
+    out = att([q, v], mask=[query_mask, value_mask]).numpy()
+    expected = _attention_numpy(q, v, v, value_mask[:, None]) * query_mask[..., None]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    causal = layers.Attention()([q, q], use_causal_mask=True).numpy()
+    np.testing.assert_allclose(causal, _attention_numpy(q, q, q, np.tril(np.ones((3, 3), bool))),
+                               rtol=1e-5, atol=1e-6)
+    add = layers.AdditiveAttention()
+    out = add([q, v]).numpy()
+    scale = add.scale.numpy()
+    scores = (scale * np.tanh(q[:, :, None] + v[:, None])).sum(-1)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    np.testing.assert_allclose(out, (e / e.sum(-1, keepdims=True)) @ v, rtol=1e-5, atol=1e-6)
+    assert "score_mode" not in add.get_config()
+    with pytest.raises(ValueError, match=r"Attention 'attention.*\[query, value\]"):
+        layers.Attention()(q)
+
+
+def test_einsum_dense_and_dot():
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    layer = layers.EinsumDense("...b,bc->...c", output_shape=5, bias_axes="c",
+                               bias_initializer="ones")
+    np.testing.assert_allclose(layer(x).numpy(), x @ layer.kernel.numpy() + 1, rtol=1e-5)
+    two = layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="e")
+    assert two(x).shape == (2, 3, 2, 3) and two.bias.shape == (3,)
+    assert two.compute_output_shape((None, 3, 4)) == (None, 3, 2, 3)
+    with pytest.raises(ValueError, match="bias axis 'z'"):
+        layers.EinsumDense("ab,bc->ac", output_shape=2, bias_axes="z")(x[:, 0])
+    y = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(layers.Dot(axes=2)([x, y]).numpy(), x @ np.swapaxes(y, 1, 2),
+                               rtol=1e-5)
+    cos = layers.Dot(axes=1, normalize=True)([x[:, 0], y[:, 0]]).numpy()
+    a, b = x[:, 0], y[:, 0]
+    np.testing.assert_allclose(cos[:, 0], (a * b).sum(1) / np.linalg.norm(a, axis=1)
+                               / np.linalg.norm(b, axis=1), rtol=1e-5)
+    assert layers.Dot(1).compute_output_shape([(None, 4), (None, 4)]) == (None, 1)
+
+
+def test_new_layers_gradients_match_finite_differences():
+    f64 = {"dtype": "float64"}
+    x = rng.normal(size=(2, 3, 4))
+    weights = rng.normal(size=(2, 3, 4))
+    for layer in (layers.LayerNormalization(**f64), layers.LayerNormalization(axis=[1, 2], **f64),
+                  layers.GroupNormalization(groups=2, **f64), layers.RMSNormalization(**f64),
+                  layers.UnitNormalization(**f64),
+                  layers.EinsumDense("abc,cd->abd", output_shape=(3, 4), bias_axes="d", **f64)):
+        layer(x)
+        check_grads(lambda t, layer=layer: layer(t) * weights, x)
+    mha = layers.MultiHeadAttention(2, 2, **f64)
+    check_grads(lambda t: mha(t, t, use_causal_mask=True) * weights, x)
+    att, add = layers.Attention(use_scale=True, score_mode="concat", **f64), \
+        layers.AdditiveAttention(**f64)
+    check_grads(lambda t: att([t, t]) * weights, x)
+    check_grads(lambda t: add([t, t[:, :2]]) * weights, x)
+    check_grads(lambda t: layers.Dot(2, normalize=True, **f64)([t, t]), x)
+
+
+def test_small_layers_shapes_values_and_configs():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(layers.Permute((2, 1))(x).numpy(), x.transpose(0, 2, 1))
+    np.testing.assert_array_equal(layers.RepeatVector(2)(x[:, 0]).numpy(),
+                                  np.repeat(x[:, :1], 2, 1))
+    np.testing.assert_array_equal(layers.Cropping1D((1, 1))(x).numpy(), x[:, 1:2])
+    img = np.arange(2 * 5 * 6 * 1, dtype=np.float32).reshape(2, 5, 6, 1)
+    np.testing.assert_array_equal(layers.Cropping2D(((1, 2), (0, 1)))(img).numpy(),
+                                  img[:, 1:3, 0:5])
+    vol = np.ones((1, 3, 3, 3, 2), np.float32)
+    assert layers.Cropping3D()(vol).shape == (1, 1, 1, 1, 2)
+    assert layers.ZeroPadding3D(1)(vol).shape == (1, 5, 5, 5, 2)
+    assert layers.UpSampling3D((1, 2, 3))(vol).shape == (1, 3, 6, 9, 2)
+    np.testing.assert_array_equal(layers.Identity()(x).numpy(), x)
+    for layer in (layers.GaussianNoise(0.5), layers.GaussianDropout(0.5),
+                  layers.AlphaDropout(0.5), layers.SpatialDropout1D(0.5)):
+        np.testing.assert_array_equal(layer(x).numpy(), x)  # inference: the identity
+        assert not np.array_equal(layer(x, training=True).numpy(), x)
+    dropped = layers.SpatialDropout1D(0.5)(np.ones((8, 5, 16), np.float32), training=True).numpy()
+    assert np.all(dropped.min(1) == dropped.max(1))  # whole channels, along every step
+    reg = layers.ActivityRegularization(l1=0.1, l2=0.01)
+    reg(x)
+    np.testing.assert_allclose(float(reg.losses[0]),
+                               (0.1 * np.abs(x).sum() + 0.01 * (x ** 2).sum()) / 2, rtol=1e-5)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        layers.Cropping1D((2, 1))(x)
+    assert "trainable" not in layers.SpatialDropout2D(0.1).get_config()  # as Keras's
+
+
+ALL_NEW = [layers.LayerNormalization(), layers.GroupNormalization(), layers.RMSNormalization(),
+           layers.UnitNormalization(), layers.Normalization(axis=(1, 2)),
+           layers.EinsumDense("ab,bc->ac", 4, bias_axes="c"), layers.MultiHeadAttention(2, 4),
+           layers.Attention(), layers.AdditiveAttention(), layers.Dot(1), layers.Identity(),
+           layers.Permute((2, 1)), layers.RepeatVector(3), layers.Cropping1D(),
+           layers.Cropping2D(), layers.Cropping3D(), layers.ZeroPadding3D(),
+           layers.UpSampling3D(), layers.GaussianNoise(0.1), layers.GaussianDropout(0.1),
+           layers.AlphaDropout(0.1), layers.SpatialDropout1D(0.1), layers.SpatialDropout2D(0.1),
+           layers.SpatialDropout3D(0.1), layers.ActivityRegularization(0.1)]
+
+
+@pytest.mark.parametrize("layer", ALL_NEW, ids=lambda layer: type(layer).__name__)
+def test_configs_round_trip_through_the_registry(layer):
+    again = layers.deserialize(layers.serialize(layer))
+    assert type(again) is type(layer) and again.get_config() == layer.get_config()
+
+
+def test_keras_alias_names_are_the_same_classes():
+    assert layers.MaxPool2D is layers.MaxPooling2D and layers.AvgPool1D is layers.AveragePooling1D
+    assert layers.GlobalAvgPool2D is layers.GlobalAveragePooling2D
+    assert layers.Convolution2DTranspose is layers.Conv2DTranspose
+    assert layers.SeparableConvolution1D is layers.SeparableConv1D
+    restored = layers.deserialize({"class_name": "Convolution2D",
+                                   "config": {"filters": 2, "kernel_size": 3}})
+    assert type(restored) is layers.Conv2D
+
+
+def test_summary_of_a_transformer_block_counts_keras_parameters():
+    inputs = keras.Input((5, 8))
+    x = layers.MultiHeadAttention(2, 3, name="mha")(inputs, inputs)
+    x = layers.LayerNormalization(name="ln")(layers.Add()([inputs, x]))
+    model = keras.Model(inputs, x)
+    lines = []
+    model.summary(print_fn=lines.append)
+    rows = [[c.strip() for c in line.strip("│").split("│")]
+            for line in lines[0].splitlines() if line.startswith("│")]
+    assert ["mha (MultiHeadAttention)", "(None, 5, 8)", "218"] == rows[1][:3]
+    assert ["ln (LayerNormalization)", "(None, 5, 8)", "16"] == [r for r in rows if
+                                                                r[0].startswith("ln")][0][:3]
+
+
+def transformer():
+    inputs = keras.Input((28, 28))
+    x = layers.EinsumDense("abc,cd->abd", output_shape=(28, 16), bias_axes="d")(inputs)
+    x = layers.LayerNormalization()(layers.Add()([
+        x, layers.MultiHeadAttention(2, 8, dropout=0.1)(x, x, use_causal_mask=True)]))
+    x = layers.GroupNormalization(4)(layers.RMSNormalization()(x))
+    x = layers.GlobalAveragePooling1D()(layers.SpatialDropout1D(0.1)(x))
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+
+
+def test_compiled_transformer_training_matches_eager():
+    from ._helpers import mnist_subset
+    (x, y), (x_test, y_test) = mnist_subset(192, 64)
+    data = ((x.reshape(-1, 28, 28), y), (x_test.reshape(-1, 28, 28), y_test))
+    eager = run(False, transformer, data, epochs=1, batch_size=64)
+    compiled = run(True, transformer, data, epochs=1, batch_size=64)
+    # Not yet bit for bit (open, issue 22): the compiled step's weights differ from the
+    # eager ones in the last float32 bits; the logged losses agree exactly.
+    assert eager["history"] == compiled["history"]
+    for a, b in zip(eager["weights"], compiled["weights"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(eager["evaluate"], compiled["evaluate"], rtol=1e-6)
+    np.testing.assert_allclose(eager["predict"], compiled["predict"], rtol=1e-5, atol=1e-7)
+
+
+KERAS_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, keras
+    from keras import layers
+    rng = np.random.default_rng(3)
+    q, v = keras.Input((4, 6)), keras.Input((5, 6))
+    norm = layers.Normalization()
+    norm.adapt(rng.normal(1.0, 2.0, (30, 4, 6)).astype("float32"))
+    x = norm(q)
+    x = layers.MultiHeadAttention(2, 3, bias_initializer="glorot_uniform")(x, v)
+    x = layers.MultiHeadAttention(3, 2, value_dim=4, output_shape=5)(
+        x, x, use_causal_mask=True)
+    x = layers.GroupNormalization(groups=5, beta_initializer="glorot_uniform")(
+        layers.LayerNormalization(gamma_initializer="glorot_uniform")(x))
+    x = layers.EinsumDense("abc,cd->abd", output_shape=(4, 3), bias_axes="d",
+                           bias_initializer="glorot_uniform")(layers.RMSNormalization()(x))
+    x = layers.Dot(axes=2)([x, layers.AdditiveAttention()([x, x])])
+    model = keras.Model([q, v], layers.AvgPool1D(2)(layers.UnitNormalization()(x)))
+    model.save(sys.argv[1] + "/keras.keras")
+    inputs = [rng.normal(size=(3, 4, 6)).astype("float32"),
+              rng.normal(size=(3, 5, 6)).astype("float32")]
+    np.savez(sys.argv[1] + "/keras.npz", q=inputs[0], v=inputs[1],
+             out=model.predict(inputs, verbose=0))
+""")
+
+
+def test_a_keras_written_file_with_these_layers_loads_with_keras_predictions(tmp_path):
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("h5py") is None:
+        pytest.skip("Keras 3 (and h5py) are not installed (pip install -e '.[test]')")
+    environment = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    made = subprocess.run([sys.executable, "-c", KERAS_SCRIPT, str(tmp_path)],
+                          capture_output=True, text=True, env=environment, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    model = keras.models.load_model(tmp_path / "keras.keras")
+    data = np.load(tmp_path / "keras.npz")
+    np.testing.assert_allclose(model.predict([data["q"], data["v"]], verbose=0), data["out"],
+                               rtol=1e-5, atol=2e-6)
