@@ -2,8 +2,8 @@
 Normalization with adapt), attention (MultiHeadAttention, Attention, AdditiveAttention),
 EinsumDense, Dot, and the small reshaping/noise layers: values against NumPy, masks,
 derivatives against finite differences (float64), config round trips, Keras's aliases,
-a Keras-written file loaded with Keras's predictions, and compiled training against
-eager (equal losses; weights to 1e-5, not yet bit for bit)."""
+a Keras-written file loaded with Keras's predictions, and compiled training equal to
+eager bit for bit."""
 
 import importlib.util
 import os
@@ -18,7 +18,7 @@ from chainrule import keras
 from chainrule.keras import layers
 from chainrule.testing import check_grads
 
-from .test_jit import run
+from .test_jit import assert_same_run, run
 
 rng = np.random.default_rng(0)
 
@@ -262,19 +262,13 @@ def transformer():
     return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
 
 
-def test_compiled_transformer_training_matches_eager():
+def test_compiled_transformer_training_equals_eager_bit_for_bit():
     from ._helpers import mnist_subset
     (x, y), (x_test, y_test) = mnist_subset(192, 64)
     data = ((x.reshape(-1, 28, 28), y), (x_test.reshape(-1, 28, 28), y_test))
     eager = run(False, transformer, data, epochs=1, batch_size=64)
     compiled = run(True, transformer, data, epochs=1, batch_size=64)
-    # Not yet bit for bit (open, issue 22): the compiled step's weights differ from the
-    # eager ones in the last float32 bits; the logged losses agree exactly.
-    assert eager["history"] == compiled["history"]
-    for a, b in zip(eager["weights"], compiled["weights"], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(eager["evaluate"], compiled["evaluate"], rtol=1e-6)
-    np.testing.assert_allclose(eager["predict"], compiled["predict"], rtol=1e-5, atol=1e-7)
+    assert_same_run(eager, compiled)
 
 
 KERAS_SCRIPT = textwrap.dedent("""

@@ -29,6 +29,11 @@ def causal_mask(query_length, value_length):
 
 
 def _softmax(x, axes):
+    """Softmax over ``axes`` (the last ones). Over the last axis alone it is taken on the
+    scores as rows of a matrix: the compiled step's softmax of a 2-D array is bit for bit
+    the eager one, that of a 4-D array not yet (its gradient differs in the last bits)."""
+    if tuple(axes) == (x.ndim - 1,):
+        return ops.reshape(ops.softmax(ops.reshape(x, (-1, x.shape[-1])), axis=-1), x.shape)
     if len(axes) == 1:
         return ops.softmax(x, axis=axes[0])
     shifted = x - ops.stop_gradient(ops.reduce_max(x, axes, keepdims=True))
@@ -251,8 +256,11 @@ class MultiHeadAttention(Layer):
         q = self._query_dense(query)
         k = self._key_dense(key)
         v = self._value_dense(value)
-        q = q * self._inverse_sqrt_key_dim
-        scores = ops.einsum(self._dot_product_equation, k, q)
+        # the scores scaled by 1 / sqrt(key_dim), after the product (as Keras's default
+        # path, dot_product_attention, does; scaling the query first, as its other path,
+        # differs only in rounding, and the compiled step's gradient of that form is not
+        # yet bit for bit the eager one)
+        scores = ops.einsum(self._dot_product_equation, k, q) * self._inverse_sqrt_key_dim
         if mask is not None:
             for _ in range(scores.ndim - mask.ndim):
                 mask = ops.expand_dims(mask, -len(self._attention_axes) * 2 - 1)
@@ -390,7 +398,7 @@ class Attention(Layer):
                                                                               causal)
         if scores_mask is not None:
             scores = ops.where(scores_mask, scores, scores - 1e9)
-        weights = ops.softmax(scores, axis=-1)
+        weights = _softmax(scores, (scores.ndim - 1,))
         attended = weights
         if training and self.dropout > 0:
             attended = ops.dropout(weights, self.dropout, seed=self.seed)
