@@ -43,7 +43,8 @@ __all__ = ["KERAS_SLOTS", "KerasFormatError", "is_keras_file", "keras_file_entri
 _BOOKKEEPING = {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}
 # Keras options that do nothing at these values (the feature they tune is off).
 _INERT = {"ema_momentum": 0.99, "ema_overwrite_frequency": None, "sparse": False,
-          "ragged": False, "optional": False}
+          "ragged": False, "optional": False,
+          "data_format": "channels_last"}  # (Keras 3.15's Flatten has one: the default is inert)
 _REGISTRIES = [layers.REGISTRY, optimizers.REGISTRY, schedules.REGISTRY, losses.REGISTRY,
                metrics.REGISTRY, initializers.REGISTRY, regularizers.REGISTRY]
 # The Keras module each family's classes are found in, by Keras, when it reads a file.

@@ -219,7 +219,11 @@ ALL_NEW = [layers.LayerNormalization(), layers.GroupNormalization(), layers.RMSN
            layers.Cropping2D(), layers.Cropping3D(), layers.ZeroPadding3D(),
            layers.UpSampling3D(), layers.GaussianNoise(0.1), layers.GaussianDropout(0.1),
            layers.AlphaDropout(0.1), layers.SpatialDropout1D(0.1), layers.SpatialDropout2D(0.1),
-           layers.SpatialDropout3D(0.1), layers.ActivityRegularization(0.1)]
+           layers.SpatialDropout3D(0.1), layers.ActivityRegularization(0.1),
+           layers.Resizing(4, 5, crop_to_aspect_ratio=True), layers.CenterCrop(3, 3),
+           layers.RandomCrop(3, 3, seed=1), layers.RandomBrightness(0.2),
+           layers.TimeDistributed(layers.Dense(2)), layers.CategoryEncoding(5, "count"),
+           layers.Conv3DTranspose(2, 3)]
 
 
 @pytest.mark.parametrize("layer", ALL_NEW, ids=lambda layer: type(layer).__name__)
@@ -307,3 +311,139 @@ def test_a_keras_written_file_with_these_layers_loads_with_keras_predictions(tmp
     data = np.load(tmp_path / "keras.npz")
     np.testing.assert_allclose(model.predict([data["q"], data["v"]], verbose=0), data["out"],
                                rtol=1e-5, atol=2e-6)
+
+
+# -- image preprocessing, TimeDistributed, CategoryEncoding, Conv3DTranspose ------------------
+
+def test_resizing_matches_keras_resize_and_crops_to_the_aspect_ratio():
+    from ._helpers import keras_fixture_arrays
+    made = keras_fixture_arrays("keras_resize.json")  # keras.ops.image.resize's outputs
+    for name in [n for n in made if n != "image"]:
+        size, how = name.split("_")
+        height, width = (int(n) for n in size.split("x"))
+        got = layers.Resizing(height, width, interpolation=how)(made["image"][None]).numpy()[0]
+        np.testing.assert_allclose(got, made[name], rtol=1e-6, atol=1e-4, err_msg=name)
+    image = rng.random((2, 6, 12, 3)).astype(np.float32)
+    # the centred 6 x 6 window, then resized: columns 3..8
+    np.testing.assert_array_equal(
+        layers.Resizing(6, 6, crop_to_aspect_ratio=True)(image).numpy(), image[:, :, 3:9])
+    first = layers.Resizing(3, 4, data_format="channels_first")(image.transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(first.numpy(), layers.Resizing(3, 4)(image).numpy()
+                               .transpose(0, 3, 1, 2), rtol=1e-6)
+    with pytest.raises(ValueError, match="interpolation"):
+        layers.Resizing(2, 2, interpolation="bicubic")
+    check_grads(lambda t: layers.Resizing(4, 7, dtype="float64")(t) ** 2,
+                rng.random((1, 3, 5, 2)))
+
+
+def test_center_crop_random_crop_and_random_brightness():
+    image = rng.random((2, 7, 9, 3)).astype(np.float32) * 255
+    np.testing.assert_array_equal(layers.CenterCrop(4, 5)(image).numpy(), image[:, 1:5, 2:7])
+    assert layers.CenterCrop(10, 3)(image).shape == (2, 10, 3, 3)  # smaller: resized
+    crop = layers.RandomCrop(4, 5, seed=1)
+    out = crop(image, training=True).numpy()
+    starts = [(i, j) for i in range(4) for j in range(5)
+              if np.array_equal(image[:, i:i + 4, j:j + 5], out)]
+    assert len(starts) == 1  # one window of the images, the same for the batch
+    np.testing.assert_array_equal(crop(image, training=False).numpy(),
+                                  layers.Resizing(4, 5, crop_to_aspect_ratio=True)(image).numpy())
+    bright = layers.RandomBrightness((0.1, 0.2), seed=3)
+    shifted = bright(image, training=True).numpy() - image
+    unclipped = image + shifted < 255
+    per_image = [np.unique(np.round(s[u], 3)) for s, u in zip(shifted, unclipped)]
+    assert all(len(p) <= 2 and 25.4 <= p.min() <= 51.1 for p in per_image)
+    np.testing.assert_array_equal(bright(image, training=False).numpy(), image)
+    assert bright.get_config()["factor"] == (0.1, 0.2)
+
+
+def test_time_distributed_applies_the_layer_to_each_step_and_saves_as_keras():
+    x = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    td = layers.TimeDistributed(layers.Dense(3, activation="tanh"))
+    np.testing.assert_allclose(td(x).numpy(), np.tanh(x @ td.layer.kernel.numpy()), rtol=1e-5)
+    assert td.compute_output_shape((None, 5, 4)) == (None, 5, 3)
+    again = layers.deserialize(layers.serialize(td))
+    assert type(again.layer) is layers.Dense and again.layer.units == 3
+    from chainrule.keras import weights_h5
+    inputs = keras.Input((5, 4))
+    model = keras.Model(inputs, layers.TimeDistributed(layers.Dense(3))(inputs))
+    assert sorted(weights_h5.layout(model)) == [
+        "layers/input_layer/vars", "layers/time_distributed/layer/vars",
+        "layers/time_distributed/vars", "vars"]
+    with pytest.raises(ValueError, match="keras.layers.Layer instance"):
+        layers.TimeDistributed(lambda t: t)
+
+
+def test_category_encoding_modes():
+    x = np.array([[0, 1], [0, 0], [1, 2], [3, 1]])
+    np.testing.assert_array_equal(layers.CategoryEncoding(4)(x).numpy(),
+                                  [[1, 1, 0, 0], [1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1]])
+    np.testing.assert_array_equal(layers.CategoryEncoding(4, "one_hot")(np.array([[3], [0]])),
+                                  [[0, 0, 0, 1], [1, 0, 0, 0]])
+    counts = layers.CategoryEncoding(4, "count")(x, count_weights=np.full((4, 2), 0.5))
+    np.testing.assert_array_equal(counts.numpy(), [[.5, .5, 0, 0], [1, 0, 0, 0],
+                                                   [0, .5, .5, 0], [0, .5, 0, .5]])
+    assert layers.CategoryEncoding(3, "binary").output_mode == "multi_hot"
+    with pytest.raises(ValueError, match="count_weights"):
+        layers.CategoryEncoding(4)(x, count_weights=np.ones((4, 2)))
+
+
+def test_conv3d_transpose_is_the_adjoint_of_conv3d():
+    x = rng.normal(size=(1, 3, 4, 5, 2)).astype(np.float64)
+    up = layers.Conv3DTranspose(3, 2, strides=2, use_bias=False, dtype="float64")
+    y = up(x)
+    assert y.shape == (1, 6, 8, 10, 3) and up.kernel.shape == (2, 2, 2, 3, 2)
+    import chainrule as cr
+    z = rng.normal(size=y.shape)
+    down = cr.nn.conv3d(z, up.kernel, strides=2, padding="VALID").numpy()
+    np.testing.assert_allclose((y.numpy() * z).sum(), (down * x).sum(), rtol=1e-10)
+    assert layers.Convolution3DTranspose is layers.Conv3DTranspose
+
+
+KERAS_IMAGE_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, keras
+    from keras import layers
+    rng = np.random.default_rng(5)
+    images, steps = keras.Input((9, 12, 3)), keras.Input((4, 3, 3, 3, 2))
+    x = layers.Resizing(6, 8, crop_to_aspect_ratio=True)(images)
+    x = layers.CenterCrop(4, 6)(layers.RandomBrightness(0.1)(x))
+    x = layers.GlobalAvgPool2D()(layers.Convolution2D(4, 3)(x))
+    t = layers.TimeDistributed(layers.Conv3DTranspose(2, 2, strides=2))(steps)
+    t = layers.TimeDistributed(layers.GlobalMaxPool3D())(t)
+    t = layers.Flatten()(t)
+    model = keras.Model([images, steps], layers.Concatenate()([x, t]))
+    model.save(sys.argv[1] + "/keras.keras")
+    inputs = [rng.uniform(0, 255, (2, 9, 12, 3)).astype("float32"),
+              rng.normal(size=(2, 4, 3, 3, 3, 2)).astype("float32")]
+    np.savez(sys.argv[1] + "/keras.npz", a=inputs[0], b=inputs[1],
+             out=model.predict(inputs, verbose=0))
+""")
+
+
+def test_a_keras_written_file_with_image_layers_and_time_distributed_loads(tmp_path):
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("h5py") is None:
+        pytest.skip("Keras 3 (and h5py) are not installed (pip install -e '.[test]')")
+    environment = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    made = subprocess.run([sys.executable, "-c", KERAS_IMAGE_SCRIPT, str(tmp_path)],
+                          capture_output=True, text=True, env=environment, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    model = keras.models.load_model(tmp_path / "keras.keras")
+    data = np.load(tmp_path / "keras.npz")
+    np.testing.assert_allclose(model.predict([data["a"], data["b"]], verbose=0), data["out"],
+                               rtol=1e-5, atol=1e-4)
+
+
+def augmented_convnet():
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.RandomCrop(24, 24, seed=2),
+        layers.RandomBrightness(0.1, value_range=(0, 1), seed=4), layers.Resizing(20, 20),
+        layers.Conv2D(4, 3, activation="relu"), layers.CenterCrop(16, 16),
+        layers.GlobalAvgPool2D(), layers.Dense(10, activation="softmax")])
+
+
+def test_compiled_augmented_convnet_training_equals_eager_bit_for_bit():
+    from ._helpers import mnist_subset
+    (x, y), (x_test, y_test) = mnist_subset(128, 64)
+    data = ((x.reshape(-1, 28, 28, 1), y), (x_test.reshape(-1, 28, 28, 1), y_test))
+    eager = run(False, augmented_convnet, data, epochs=1, batch_size=64)
+    compiled = run(True, augmented_convnet, data, epochs=1, batch_size=64)
+    assert_same_run(eager, compiled)

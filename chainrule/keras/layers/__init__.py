@@ -23,6 +23,7 @@ from .layer import Layer
 from .merge import (Add, Average, Concatenate, Dot, dot, Maximum, Minimum, Multiply, Subtract, add,
                     average, concatenate, maximum, minimum, multiply, subtract)
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                            Conv3DTranspose,
                             DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
 from .embedding import Embedding
 from .augmentation import (RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
@@ -33,7 +34,9 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
-from .preprocessing import Normalization, Rescaling
+from .preprocessing import CategoryEncoding, Normalization, Rescaling
+from .wrappers import TimeDistributed
+from .image_preprocessing import CenterCrop, RandomBrightness, RandomCrop, Resizing
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, Reshape,
                         UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
                         ZeroPadding3D)
@@ -54,7 +57,8 @@ _NEW_LAYERS = [
     EinsumDense, MultiHeadAttention, Attention, AdditiveAttention, Identity, Permute,
     RepeatVector, Cropping1D, Cropping2D, Cropping3D, ZeroPadding3D, UpSampling3D, GaussianNoise,
     GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
-    ActivityRegularization, Dot]
+    ActivityRegularization, Dot, Resizing, CenterCrop, RandomCrop, RandomBrightness,
+    TimeDistributed, CategoryEncoding, Conv3DTranspose]
 
 # Keras's other names for the same classes (a file naming either loads)
 _ALIASES = {"MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D, "MaxPool3D": MaxPooling3D,
@@ -65,6 +69,7 @@ _ALIASES = {"MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D, "MaxPool3D": M
             "GlobalMaxPool3D": GlobalMaxPooling3D, "Convolution1D": Conv1D,
             "Convolution2D": Conv2D, "Convolution3D": Conv3D,
             "Convolution1DTranspose": Conv1DTranspose, "Convolution2DTranspose": Conv2DTranspose,
+            "Convolution3DTranspose": Conv3DTranspose,
             "SeparableConvolution1D": SeparableConv1D, "SeparableConvolution2D": SeparableConv2D}
 globals().update(_ALIASES)
 

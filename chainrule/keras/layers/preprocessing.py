@@ -1,5 +1,6 @@
-"""Preprocessing layers: Rescaling, and Normalization (standardisation by statistics given
-or computed from data with ``adapt``)."""
+"""Preprocessing layers: Rescaling, Normalization (standardisation by statistics given or
+computed from data with ``adapt``), and CategoryEncoding (integer categories as one-hot,
+multi-hot or count vectors)."""
 
 import math
 import numbers
@@ -10,7 +11,7 @@ from ... import ops
 from ...tensor import Tensor
 from .layer import Layer
 
-__all__ = ["Rescaling", "Normalization"]
+__all__ = ["Rescaling", "Normalization", "CategoryEncoding"]
 
 
 class Rescaling(Layer):
@@ -234,3 +235,72 @@ def _first_of(batch):
 def _chain(first, rest):
     yield first
     yield from rest
+
+
+class CategoryEncoding(Layer):
+    """Integer categories in ``[0, num_tokens)`` as vectors of ``num_tokens`` floats, as
+    Keras 3 encodes them:
+
+    * ``"multi_hot"`` (the default; ``"binary"`` is the same): 1 for each category present
+      in an example, ``(batch, k)`` to ``(batch, num_tokens)``;
+    * ``"one_hot"``: one vector per entry, ``(batch,)`` or ``(batch, 1)`` to ``(batch,
+      num_tokens)``, ``(batch, k)`` to ``(batch, k, num_tokens)``;
+    * ``"count"``: how many times each category occurs (each occurrence weighted by
+      ``count_weights`` when the call gives them).
+
+    Categories outside the range count for nothing (a row of zeros)."""
+
+    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        if output_mode == "binary":
+            output_mode = "multi_hot"
+        if output_mode not in ("count", "one_hot", "multi_hot"):
+            raise ValueError(f"CategoryEncoding: output_mode must be 'multi_hot', 'one_hot' "
+                             f"or 'count'; received output_mode={output_mode!r}")
+        if num_tokens is None or not isinstance(num_tokens, numbers.Integral) or num_tokens < 1:
+            raise ValueError(f"CategoryEncoding: num_tokens must be a positive int (the number "
+                             f"of categories); received num_tokens={num_tokens!r}")
+        if sparse:
+            raise ValueError("CategoryEncoding: sparse=True is not supported (chainrule has no "
+                             "sparse tensors); pass sparse=False")
+        self.num_tokens, self.output_mode, self.sparse = int(num_tokens), output_mode, False
+
+    def _prepare(self, inputs):
+        # Categories stay integers (the base class would make floats of float inputs).
+        x = inputs if isinstance(inputs, Tensor) else ops.convert_to_tensor(np.asarray(inputs))
+        if not self.built:
+            self._build_for(x.shape)
+        return x
+
+    def call(self, inputs, count_weights=None):
+        x = inputs
+        if count_weights is not None and self.output_mode != "count":
+            raise ValueError(f"CategoryEncoding '{self.name}': count_weights are used only "
+                             f"with output_mode='count' (this layer's is "
+                             f"{self.output_mode!r})")
+        if x.ndim == 0:
+            x = ops.expand_dims(x, -1)
+        if self.output_mode == "one_hot":
+            if x.ndim > 1 and x.shape[-1] == 1:
+                x = ops.reshape(x, x.shape[:-1])
+            return ops.one_hot(x, self.num_tokens, dtype=self.dtype)
+        axis = 1 if x.ndim > 1 else 0
+        encoded = ops.one_hot(x, self.num_tokens, dtype=self.dtype)
+        if self.output_mode == "multi_hot":
+            return ops.reduce_max(encoded, axis)
+        if count_weights is not None:
+            weights = ops.cast(ops.convert_to_tensor(count_weights), self.dtype)
+            encoded = encoded * ops.expand_dims(weights, -1)
+        return ops.reduce_sum(encoded, axis)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) == 0:
+            return (self.num_tokens,)
+        if self.output_mode == "one_hot":
+            if input_shape[-1] != 1 or len(input_shape) == 1:
+                return tuple(input_shape) + (self.num_tokens,)
+        return tuple(input_shape[:-1]) + (self.num_tokens,)
+
+    def get_config(self):
+        return {**super().get_config(), "num_tokens": self.num_tokens,
+                "output_mode": self.output_mode}
