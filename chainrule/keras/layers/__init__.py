@@ -35,6 +35,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
 from .preprocessing import CategoryEncoding, Normalization, Rescaling
+from . import wrappers as _wrappers
 from .wrappers import TimeDistributed
 from .image_preprocessing import CenterCrop, RandomBrightness, RandomCrop, Resizing
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, Reshape,
@@ -105,6 +106,7 @@ def deserialize(config, custom_objects=None):
 
 
 get = deserialize
+_wrappers.deserialize_layer = deserialize
 
 
 # Keras 3's layer names, so that one chainrule lacks says so (see __getattr__).

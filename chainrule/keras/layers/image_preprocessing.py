@@ -8,6 +8,7 @@ one. Both are gathers and weighted sums of the inputs, so gradients flow through
 import numpy as np
 
 from ... import ops
+from .. import random as keras_random
 from .augmentation import BaseAugmentation, _range_of
 from .convolutional import data_format_of
 from .layer import Layer
@@ -174,7 +175,6 @@ class RandomCrop(_ImageLayer):
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(height, width, data_format, **kwargs)
-        from .. import random as keras_random
         self.seed = seed
         self._generator = None if seed is None else keras_random.SeedGenerator(seed)
 
@@ -182,7 +182,6 @@ class RandomCrop(_ImageLayer):
         h, w = images.shape[1], images.shape[2]
         if not (training and h > self.height and w > self.width):
             return self._fitted(images)
-        from .. import random as keras_random
         for axis, size, new in ((1, h, self.height), (2, w, self.width)):
             start = ops.floor(keras_random.uniform((), 0.0, float(size - new + 1),
                                                    seed=self._generator))

@@ -1,9 +1,15 @@
 """TimeDistributed: one layer applied to every time step of a sequence."""
 
 from ... import ops
+from .._registry import serialize
 from .layer import Layer
 
 __all__ = ["TimeDistributed"]
+
+# How a wrapped layer's configuration becomes a layer: the package's ``deserialize``, which
+# ``layers/__init__.py`` puts here once its registry holds every layer (this module is
+# imported before it).
+deserialize_layer = None
 
 
 class TimeDistributed(Layer):
@@ -57,12 +63,10 @@ class TimeDistributed(Layer):
         return (step[0], input_shape[1]) + tuple(step[1:])
 
     def get_config(self):
-        from . import serialize
         return {**super().get_config(), "layer": serialize(self.layer)}
 
     @classmethod
     def from_config(cls, config):
-        from . import deserialize
         config = dict(config)
         layer = config.pop("layer")
-        return cls(deserialize(layer) if isinstance(layer, dict) else layer, **config)
+        return cls(deserialize_layer(layer) if isinstance(layer, dict) else layer, **config)
