@@ -223,7 +223,7 @@ ALL_NEW = [layers.LayerNormalization(), layers.GroupNormalization(), layers.RMSN
            layers.Resizing(4, 5, crop_to_aspect_ratio=True), layers.CenterCrop(3, 3),
            layers.RandomCrop(3, 3, seed=1), layers.RandomBrightness(0.2),
            layers.TimeDistributed(layers.Dense(2)), layers.CategoryEncoding(5, "count"),
-           layers.Conv3DTranspose(2, 3)]
+           layers.Conv3DTranspose(2, 3), layers.Discretization([0.0, 1.0], output_mode="one_hot")]
 
 
 @pytest.mark.parametrize("layer", ALL_NEW, ids=lambda layer: type(layer).__name__)
@@ -447,3 +447,28 @@ def test_compiled_augmented_convnet_training_equals_eager_bit_for_bit():
     eager = run(False, augmented_convnet, data, epochs=1, batch_size=64)
     compiled = run(True, augmented_convnet, data, epochs=1, batch_size=64)
     assert_same_run(eager, compiled)
+
+
+def test_discretization_bins_and_adapts_to_keras_boundaries():
+    x = np.array([[-1.5, 0.0, 0.2], [3.0, -0.1, 0.7]], np.float32)
+    out = layers.Discretization([0.0, 0.5])(x)
+    assert out.dtype.name == "int32"
+    np.testing.assert_array_equal(out.numpy(), [[0, 1, 1], [2, 0, 2]])  # np.digitize's
+    np.testing.assert_array_equal(layers.Discretization([0.0, 0.5], output_mode="count")(x),
+                                  [[1, 2, 0], [1, 0, 2]])
+    data = np.random.default_rng(0).normal(size=(1000, 3)).astype(np.float32)
+    # the boundaries Keras 3.15's summaries give for this data (epsilon 0.01, 5 bins)
+    whole = layers.Discretization(num_bins=5)
+    whole.adapt(data)
+    assert whole.bin_boundaries == [-0.8735690712928772, -0.31480085849761963,
+                                    0.22266411781311035, 0.8061389327049255]
+    batched = layers.Discretization(num_bins=5)
+    batched.adapt([data[:300], data[300:700], data[700:]])
+    assert batched.bin_boundaries == [-0.8637955188751221, -0.30794844031333923,
+                                      0.23340150713920593, 0.8201826214790344]
+    again = layers.deserialize(layers.serialize(batched))
+    assert again.bin_boundaries == batched.bin_boundaries
+    with pytest.raises(ValueError, match="either bin_boundaries or num_bins"):
+        layers.Discretization()
+    with pytest.raises(ValueError, match="no bin boundaries yet"):
+        layers.Discretization(num_bins=3)(x)

@@ -34,7 +34,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
-from .preprocessing import CategoryEncoding, Normalization, Rescaling
+from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 from . import wrappers as _wrappers
 from .wrappers import TimeDistributed
 from .image_preprocessing import CenterCrop, RandomBrightness, RandomCrop, Resizing
@@ -59,7 +59,7 @@ _NEW_LAYERS = [
     RepeatVector, Cropping1D, Cropping2D, Cropping3D, ZeroPadding3D, UpSampling3D, GaussianNoise,
     GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
     ActivityRegularization, Dot, Resizing, CenterCrop, RandomCrop, RandomBrightness,
-    TimeDistributed, CategoryEncoding, Conv3DTranspose]
+    TimeDistributed, CategoryEncoding, Conv3DTranspose, Discretization]
 
 # Keras's other names for the same classes (a file naming either loads)
 _ALIASES = {"MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D, "MaxPool3D": MaxPooling3D,

@@ -1,6 +1,6 @@
 """Preprocessing layers: Rescaling, Normalization (standardisation by statistics given or
 computed from data with ``adapt``), and CategoryEncoding (integer categories as one-hot,
-multi-hot or count vectors)."""
+multi-hot or count vectors), and Discretization (numbers as the index of their bin)."""
 
 import math
 import numbers
@@ -11,7 +11,7 @@ from ... import ops
 from ...tensor import Tensor
 from .layer import Layer
 
-__all__ = ["Rescaling", "Normalization", "CategoryEncoding"]
+__all__ = ["Rescaling", "Normalization", "CategoryEncoding", "Discretization"]
 
 
 class Rescaling(Layer):
@@ -237,6 +237,24 @@ def _chain(first, rest):
     yield from rest
 
 
+def encode_categories(x, output_mode, depth, dtype, count_weights=None):
+    """Integer categories ``x`` as Keras 3 encodes them (see :class:`CategoryEncoding`)."""
+    if x.ndim == 0:
+        x = ops.expand_dims(x, -1)
+    if output_mode == "one_hot":
+        if x.ndim > 1 and x.shape[-1] == 1:
+            x = ops.reshape(x, x.shape[:-1])
+        return ops.one_hot(x, depth, dtype=dtype)
+    axis = 1 if x.ndim > 1 else 0
+    encoded = ops.one_hot(x, depth, dtype=dtype)
+    if output_mode == "multi_hot":
+        return ops.reduce_max(encoded, axis)
+    if count_weights is not None:
+        weights = ops.cast(ops.convert_to_tensor(count_weights), dtype)
+        encoded = encoded * ops.expand_dims(weights, -1)
+    return ops.reduce_sum(encoded, axis)
+
+
 class CategoryEncoding(Layer):
     """Integer categories in ``[0, num_tokens)`` as vectors of ``num_tokens`` floats, as
     Keras 3 encodes them:
@@ -273,25 +291,12 @@ class CategoryEncoding(Layer):
         return x
 
     def call(self, inputs, count_weights=None):
-        x = inputs
         if count_weights is not None and self.output_mode != "count":
             raise ValueError(f"CategoryEncoding '{self.name}': count_weights are used only "
                              f"with output_mode='count' (this layer's is "
                              f"{self.output_mode!r})")
-        if x.ndim == 0:
-            x = ops.expand_dims(x, -1)
-        if self.output_mode == "one_hot":
-            if x.ndim > 1 and x.shape[-1] == 1:
-                x = ops.reshape(x, x.shape[:-1])
-            return ops.one_hot(x, self.num_tokens, dtype=self.dtype)
-        axis = 1 if x.ndim > 1 else 0
-        encoded = ops.one_hot(x, self.num_tokens, dtype=self.dtype)
-        if self.output_mode == "multi_hot":
-            return ops.reduce_max(encoded, axis)
-        if count_weights is not None:
-            weights = ops.cast(ops.convert_to_tensor(count_weights), self.dtype)
-            encoded = encoded * ops.expand_dims(weights, -1)
-        return ops.reduce_sum(encoded, axis)
+        return encode_categories(inputs, self.output_mode, self.num_tokens, self.dtype,
+                                 count_weights)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) == 0:
@@ -304,3 +309,133 @@ class CategoryEncoding(Layer):
     def get_config(self):
         return {**super().get_config(), "num_tokens": self.num_tokens,
                 "output_mode": self.output_mode}
+
+
+class Discretization(Layer):
+    """Each number as the index of its bin: with ``bin_boundaries=[0.0, 1.0, 2.0]``, values
+    below 0 are 0, those in [0, 1) are 1, ..., those at or above 2 are 3 (int32), or the
+    indices encoded as ``"one_hot"``, ``"multi_hot"`` or ``"count"`` vectors (see
+    :class:`CategoryEncoding`).
+
+    With ``num_bins`` instead, :meth:`adapt` finds boundaries at the data's quantiles the
+    way Keras does: each batch is summarised by every k-th of its sorted values (about
+    ``1 / epsilon`` of them, each standing for k values), summaries are merged and
+    compressed by interpolating the cumulative counts at multiples of ``epsilon``, and the
+    boundaries are the interpolated values at multiples of ``1 / num_bins``. Keras keeps no
+    weights for it: the boundaries found are part of the configuration."""
+
+    def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
+                 sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        if output_mode not in ("int", "one_hot", "multi_hot", "count"):
+            raise ValueError(f"Discretization: output_mode must be 'int', 'one_hot', "
+                             f"'multi_hot' or 'count'; received output_mode={output_mode!r}")
+        if sparse:
+            raise ValueError("Discretization: sparse=True is not supported (chainrule has no "
+                             "sparse tensors); pass sparse=False")
+        if num_bins is not None and num_bins < 0:
+            raise ValueError(f"Discretization: num_bins must be >= 0; received "
+                             f"num_bins={num_bins}")
+        if (num_bins is None) == (bin_boundaries is None):
+            raise ValueError("Discretization: give either bin_boundaries or num_bins (and "
+                             "then call adapt), not both and not neither")
+        self.bin_boundaries = None if bin_boundaries is None else [float(b) for b in
+                                                                    bin_boundaries]
+        if self.bin_boundaries is not None and any(
+                a > b for a, b in zip(self.bin_boundaries, self.bin_boundaries[1:])):
+            raise ValueError(f"Discretization: bin_boundaries must be increasing; received "
+                             f"{bin_boundaries!r}")
+        self.num_bins, self.epsilon = num_bins, float(epsilon)
+        self.output_mode, self.sparse = output_mode, False
+        self._summary = None if self.bin_boundaries else np.zeros((2, 0), np.float32)
+
+    def adapt(self, data, steps=None):
+        """Sets ``bin_boundaries`` from the quantiles of ``data`` (an array, or an iterable
+        of batches; ``steps`` batches at most)."""
+        if self.num_bins is None:
+            raise ValueError(f"Discretization '{self.name}': it was made with bin_boundaries; "
+                             f"make it with num_bins to adapt it")
+        if isinstance(data, (np.ndarray, Tensor)) or not hasattr(data, "__iter__"):
+            batches = [data]
+        else:
+            batches = data
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            batch = _first_of(batch)
+            values = np.asarray(batch.numpy() if isinstance(batch, Tensor) else batch,
+                                np.float32)
+            self._summary = _merge(_summarize(values, self.epsilon), self._summary,
+                                   self.epsilon)
+        self.bin_boundaries = _compress(self._summary, 1.0 / self.num_bins)[0, :-1].tolist()
+
+    def call(self, inputs):
+        if self.bin_boundaries is None:
+            raise ValueError(f"Discretization '{self.name}' has no bin boundaries yet: give "
+                             f"bin_boundaries, or call adapt(data) first")
+        x = inputs if inputs.dtype == self.dtype else ops.cast(inputs, self.dtype)
+        boundaries = ops.constant(np.asarray(self.bin_boundaries, self.dtype.name))
+        # np.digitize's index: how many boundaries are at or below each value
+        indices = ops.cast(ops.reduce_sum(ops.cast(ops.greater_equal(
+            ops.expand_dims(x, -1), boundaries), "int32"), -1), "int32")
+        if self.output_mode == "int":
+            return indices
+        return encode_categories(indices, self.output_mode, len(self.bin_boundaries) + 1,
+                                 self.dtype)
+
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return tuple(input_shape)
+        depth = len(self.bin_boundaries) + 1 if self.bin_boundaries is not None \
+            else self.num_bins
+        if self.output_mode == "one_hot":
+            if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:
+                return tuple(input_shape[:-1]) + (depth,)
+            return tuple(input_shape) + (depth,)
+        if input_shape and len(input_shape) >= 2:
+            return (input_shape[0],) + tuple(input_shape[2:]) + (depth,)
+        return (depth,)
+
+    @classmethod
+    def from_config(cls, config):
+        # an adapted layer's config has both: made from num_bins, given the boundaries found
+        if config.get("bin_boundaries") is not None and config.get("num_bins") is not None:
+            config = dict(config)
+            boundaries = config.pop("bin_boundaries")
+            layer = cls(**config)
+            layer.bin_boundaries = [float(b) for b in boundaries]
+            return layer
+        return cls(**config)
+
+    def get_config(self):
+        return {**super().get_config(), "bin_boundaries": self.bin_boundaries,
+                "num_bins": self.num_bins, "epsilon": self.epsilon,
+                "output_mode": self.output_mode, "sparse": False}
+
+
+def _summarize(values, epsilon):
+    """``[values, weights]``: every k-th sorted value (k about size * epsilon, at least 1),
+    each weighing k."""
+    values = np.sort(values.reshape(-1))
+    step = max(values.size * epsilon, 1)
+    kept = values[int(step - 1)::int(step)]
+    return np.stack([kept, np.full_like(kept, step)])
+
+
+def _merge(first, second, epsilon):
+    merged = np.concatenate((first, second), axis=1)
+    return _compress(merged[:, np.argsort(merged[0])], epsilon)
+
+
+def _compress(summary, epsilon):
+    """The summary at the cumulative-weight fractions epsilon, 2 epsilon, ..., 1, by linear
+    interpolation (unchanged when it is already that small)."""
+    if summary.shape[1] * epsilon < 1:
+        return summary
+    fractions = epsilon + np.arange(0.0, 1.0, epsilon)
+    cumulative = summary[1].cumsum()
+    where = cumulative / cumulative[-1]
+    values = np.interp(fractions, where, summary[0])
+    cumulative = np.interp(fractions, where, cumulative)
+    weights = np.diff(cumulative, prepend=0.0)
+    return np.stack((values, weights)).astype("float32")
