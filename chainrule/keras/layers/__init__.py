@@ -1,8 +1,10 @@
 """``keras.layers``: Layer, Dense, Activation, Flatten, Dropout, InputLayer, Input, the
 merge layers (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum), the
 activation layers (ReLU, LeakyReLU, ELU, Softmax, PReLU), and the convolution, pooling,
-reshaping, normalization, embedding, preprocessing and augmentation families (a module
-each).
+reshaping, normalization, embedding, attention (with EinsumDense), regularization (noise,
+spatial dropout), preprocessing, image preprocessing, augmentation and wrapper
+(TimeDistributed) families (a module each). Keras's other names for some classes
+(``MaxPool2D``, ``Convolution2D``, ...) are the same classes, and load from files too.
 
 Layers serialise as ``{"class_name": ..., "config": ...}`` (:func:`serialize`) and come
 back through :data:`REGISTRY` (:func:`deserialize`), where models register too, so that a
