@@ -202,8 +202,8 @@ class LayerNormalization(Layer):
     >>> import numpy as np
     >>> from chainrule.keras import layers
     >>> x = np.array([[1.0, 2.0, 3.0]], np.float32)
-    >>> np.round(layers.LayerNormalization(epsilon=0.0)(x).numpy(), 4).tolist()
-    [[-1.2247, 0.0, 1.2247]]
+    >>> [round(float(v), 4) for v in layers.LayerNormalization(epsilon=0.0)(x).numpy()[0]]
+    [-1.2247, 0.0, 1.2247]
     """
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
