@@ -44,7 +44,8 @@ __all__ = ["KERAS_SLOTS", "KerasFormatError", "is_keras_file", "keras_file_entri
 _BOOKKEEPING = {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}
 # Keras options that do nothing at these values (the feature they tune is off).
 _INERT = {"ema_momentum": 0.99, "ema_overwrite_frequency": None, "sparse": False,
-          "ragged": False, "optional": False}
+          "ragged": False, "optional": False,
+          "data_format": "channels_last"}  # (Keras 3.15's Flatten has one: the default is inert)
 _REGISTRIES = [layers.REGISTRY, optimizers.REGISTRY, schedules.REGISTRY, losses.REGISTRY,
                metrics.REGISTRY, initializers.REGISTRY, regularizers.REGISTRY,
                constraints.REGISTRY]
@@ -123,7 +124,7 @@ def load_keras_file(archive, filepath, custom_objects=None, compile=True):
                                   f"({type(e).__name__}: {e})") from e
         weights_h5.load_from(model, f, filepath, skip=("optimizer/",))
         compiled = config.get("compile_config")
-        if compile and isinstance(compiled, dict):
+        if compile and isinstance(compiled, dict) and compiled:  # Keras 3.15: {} if never compiled
             try:
                 settings = _translated(compiled, filepath, custom_objects)
                 model.compile(optimizer=_object(optimizers, settings.get("optimizer")),
@@ -224,8 +225,7 @@ def keras_optimizer_state(model, optimizer):
         return base
     ordered = []
     # Keras builds its slots for the model's trainable variables in its own layer order.
-    trainable = [v for _, variables in weights_h5.layout(model).values()
-                 for v in variables if v.trainable]
+    trainable = [v for v in weights_h5.keras_variable_order(model) if v.trainable]
     for group in KERAS_SLOTS[name]:
         for v in trainable:
             slots = optimizer._slots.get(id(v))
@@ -329,7 +329,8 @@ def _keras_functional(fn, model):
         entry = _keras_layer(layer, model)
         entry["name"] = layer.name
         entry["inbound_nodes"] = [
-            {"args": [nest.map_structure(tensor, node.args)], "kwargs": dict(node.kwargs)}
+            {"args": [nest.map_structure(tensor, node.args)],
+             "kwargs": nest.map_structure(tensor, dict(node.kwargs))}
             for node in fn._nodes if node.layer is layer and not isinstance(layer, input_class)]
         entries.append(entry)
     config = {"name": fn.name, "trainable": fn.trainable, "layers": entries,
@@ -449,7 +450,7 @@ def _translated(obj, filepath, custom_objects):
                if k not in _BOOKKEEPING}
         out["config"] = _accepted(cls, _functional(out["config"]), filepath)
         if "inbound_nodes" in out:  # a layer of a functional model: its calls
-            out["inbound_nodes"] = [_node(n) for n in out["inbound_nodes"]]
+            out["inbound_nodes"] = [_node(n, cls) for n in out["inbound_nodes"]]
         return out
     return {k: _translated(v, filepath, custom_objects) for k, v in obj.items()}
 
@@ -476,11 +477,18 @@ def _functional(config):
     return config
 
 
-def _node(node):
-    """A call: Keras keeps the positional arguments, chainrule the inputs (the first one);
-    Keras's recorded ``training`` is left to the call that runs the model."""
+def _node(node, cls=None):
+    """A call: Keras keeps the positional arguments, chainrule the inputs (the first one)
+    and the others by the names of ``call``'s parameters (``mha(query, value)``); Keras's
+    recorded ``training`` is left to the call that runs the model."""
     args = node.get("args", [])
     kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k != "training"}
+    if len(args) > 1 and isinstance(cls, type) and hasattr(cls, "call"):
+        parameters = list(inspect.signature(cls.call).parameters.values())[1:]
+        named = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+        if len(named) >= len(args) and not any(n in kwargs for n in named[1:len(args)]):
+            kwargs.update(zip(named[1:len(args)], args[1:]))
+            return {"args": args[0], "kwargs": kwargs}
     return {"args": args[0] if len(args) == 1 else args, "kwargs": kwargs}
 
 

@@ -40,10 +40,15 @@ def layout(model):
 
 
 def _walk(layer, prefix, groups):
-    children = keras_layer_order(layer) if _is_model(layer) else []
-    if not children and layer._sublayers():
-        raise SavedModelError(f"layer '{layer.name}' holds other layers: its Keras weights "
-                              f"layout is not written by chainrule yet; use a .chainrule file")
+    if not _is_model(layer):
+        own = _held_layers(layer)
+        nested = {id(w) for _, child in own for w in child.weights}
+        groups[prefix + "vars"] = (layer.name, [w for w in layer.weights
+                                                if id(w) not in nested])
+        for attribute, child in own:
+            _walk(child, f"{prefix}{attribute}/", groups)
+        return
+    children = keras_layer_order(layer)
     nested = {id(w) for child in children for w in child.weights}
     groups[prefix + "vars"] = (layer.name, [w for w in layer.weights if id(w) not in nested])
     seen = {}
@@ -52,6 +57,41 @@ def _walk(layer, prefix, groups):
         count = seen.get(key, 0)
         seen[key] = count + 1
         _walk(child, f"{prefix}layers/{key}{f'_{count}' if count else ''}/", groups)
+
+
+def keras_variable_order(model):
+    """``model``'s variables in the order of Keras's ``model.variables``: a model's own, then
+    each layer's in Keras's layer order; a layer that holds layers lists its own and theirs
+    in the order it made them (not the files' alphabetical order of groups)."""
+    if not _is_model(model):
+        return list(model.weights)
+    children = keras_layer_order(model)
+    nested = {id(w) for child in children for w in child.weights}
+    out = [w for w in model.weights if id(w) not in nested]
+    for child in children:
+        out += keras_variable_order(child)
+    return out
+
+
+def _held_layers(layer):
+    """``[(group name, sublayer)]`` of a layer (not a model) that holds layers in its
+    attributes, as Keras's files name them: by attribute, the name Keras's class exposes it
+    under where the layer says (``_keras_paths``), public names before private ones, each
+    in alphabetical order."""
+    from .layers.layer import Layer  # (the layers import this module's users)
+
+    paths = getattr(type(layer), "_keras_paths", {})
+    found, seen = [], set()
+    for attribute, value in vars(layer).items():
+        if isinstance(value, Layer) and id(value) not in seen:
+            seen.add(id(value))
+            found.append((paths.get(attribute, attribute), value))
+    if len(found) != len(layer._sublayers()):
+        raise SavedModelError(f"layer '{layer.name}' holds layers in lists or dicts: its Keras "
+                              f"weights layout is not written by chainrule yet; use a "
+                              f".chainrule file")
+    return sorted(found, key=lambda item: ("~" + item[0]) if item[0].startswith("_")
+                  else item[0])
 
 
 def keras_layer_order(model):

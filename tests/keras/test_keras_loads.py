@@ -142,6 +142,34 @@ def masking_layer():
     return model, [x], x, rng.normal(size=(16, 1)).astype("float32")
 
 
+def attention_and_normalization():
+    """Keras 3's transformer and normalization layers, and the small ones that reshape,
+    crop, repeat or add noise."""
+    tokens, other = keras.Input((6, 8), name="tokens"), keras.Input((4, 8), name="other")
+    norm = layers.Normalization()
+    norm.adapt(rng.normal(2.0, 3.0, (20, 6, 8)).astype("float32"))
+    x = layers.GaussianNoise(0.1)(norm(tokens))
+    x = layers.LayerNormalization()(layers.Add()([
+        x, layers.MultiHeadAttention(2, 3, dropout=0.1)(x, x, use_causal_mask=True)]))
+    cross = layers.MultiHeadAttention(2, 4, value_dim=2, use_bias=False, output_shape=5)(
+        x, other)
+    x = layers.GroupNormalization(groups=4, epsilon=0.01)(layers.SpatialDropout1D(0.2)(x))
+    x = layers.EinsumDense("abc,cd->abd", output_shape=(6, 5), bias_axes="d",
+                           activation="relu")(x)
+    x = layers.RMSNormalization()(layers.Add()([x, cross]))
+    x = layers.LayerNormalization(axis=[1, 2], center=False)(x)
+    x = layers.Attention(use_scale=True)([x, layers.Cropping1D((1, 0))(x)])
+    a = layers.AdditiveAttention()([x, x])
+    x = layers.Dot(axes=2, normalize=True)([layers.UnitNormalization()(x), a])
+    x = layers.Permute((2, 1))(x)
+    x = layers.Flatten()(layers.ZeroPadding1D(1)(x))
+    out = layers.Dense(3)(layers.Identity()(layers.GaussianDropout(0.1)(x)))
+    model = keras.Model([tokens, other], out)
+    model.compile(optimizer="adam", loss="mse")
+    x = [rng.normal(size=(8, 6, 8)).astype("float32"), rng.normal(size=(8, 4, 8)).astype("float32")]
+    return model, x, x, rng.normal(size=(8, 3)).astype("float32")
+
+
 def uncompiled():
     model = keras.Sequential([keras.Input((4,)), layers.Dense(2, activation="softsign")])
     x = rng.normal(size=(4, 4)).astype("float32")
@@ -153,6 +181,7 @@ CASES = {"sequential_dense": sequential_dense, "functional": functional_two_in_t
          "conv1d_adam_schedule": conv1d_and_3d_pooling, "adagrad": adagrad,
          "every_other_layer": every_other_layer, "masked_text": masked_text,
          "masking_layer": masking_layer,
+         "attention_and_normalization": attention_and_normalization,
          "uncompiled": uncompiled}
 
 

@@ -9,7 +9,8 @@ from ... import ops
 from .. import activations, constraints, initializers, regularizers
 from .layer import Layer
 
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D",
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "DepthwiseConv1D",
            "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]
 
 _AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
@@ -324,6 +325,12 @@ class Conv2DTranspose(BaseConvTranspose):
     doubles the height and width."""
 
     rank = 2
+
+
+class Conv3DTranspose(BaseConvTranspose):
+    """The transpose of a Conv3D, over ``(batch, depth, height, width, channels)``."""
+
+    rank = 3
 
 
 def _depthwise(layer, inputs, kernel):

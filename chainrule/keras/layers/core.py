@@ -12,7 +12,8 @@ from ...tensor import Tensor
 from .keras_tensor import KerasTensor, add_node
 from .layer import Layer, unique_name
 
-__all__ = ["Activation", "Flatten", "Dropout", "Masking", "Lambda", "TFOpLambda", "InputLayer", "Input", "KerasInput"]
+__all__ = ["Activation", "Flatten", "Dropout", "Masking", "Lambda", "TFOpLambda", "InputLayer", "Input",
+           "KerasInput", "Identity"]
 
 KerasInput = KerasTensor  # the name this module used before the functional API
 
@@ -340,3 +341,17 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
                        dtype=dtypes.as_dtype(dtype or "float32"), batch_shape=batch_shape,
                        name=name)
     return layer.output
+
+
+class Identity(Layer):
+    """Returns its inputs unchanged (a placeholder, as Keras's)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -7,7 +7,7 @@ from functools import reduce
 from ... import ops
 from .layer import Layer
 
-__all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+__all__ = ["Dot", "dot", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum"]
 
 
@@ -186,6 +186,69 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    """The dot product of two inputs along ``axes`` (one int for both, or one each), batch
+    by batch: ``(batch, n)`` and ``(batch, n)`` give ``(batch, 1)``; ``(batch, t, d)`` and
+    ``(batch, s, d)`` with ``axes=2`` give ``(batch, t, s)``. ``normalize=True`` scales
+    both to unit L2 norm along those axes first (the cosine similarity)."""
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(isinstance(a, int) for a in axes):
+                raise ValueError(f"Dot: axes must be an int or two ints; received axes={axes!r}")
+            axes = list(axes)
+        elif not isinstance(axes, int):
+            raise TypeError(f"Dot: axes must be an int or a list of two ints; received "
+                            f"axes={axes!r}")
+        self.axes, self.normalize = axes, bool(normalize)
+        self.supports_masking = True
+
+    def _axes(self, shapes):
+        axes = [self.axes] * 2 if isinstance(self.axes, int) else self.axes
+        return [a % len(s) for a, s in zip(axes, shapes)]
+
+    def _check_shapes(self, shapes):
+        if len(shapes) != 2:
+            raise ValueError(f"A Dot layer ('{self.name}') is called on exactly 2 inputs; "
+                             f"received {len(shapes)}")
+        a, b = self._axes(shapes)
+        if 0 in (a, b) or (shapes[0][a] is not None and shapes[1][b] is not None
+                           and shapes[0][a] != shapes[1][b]):
+            raise ValueError(f"Dot layer '{self.name}': axes {self.axes} pair axis {a} of "
+                             f"shape {tuple(shapes[0])} with axis {b} of shape "
+                             f"{tuple(shapes[1])}: they must be non-batch axes of one size")
+
+    def call(self, inputs):
+        x, y = inputs
+        a, b = self._axes([x.shape, y.shape])
+        if self.normalize:
+            x, y = (t * ops.rsqrt(ops.maximum(ops.reduce_sum(ops.square(t), axis, keepdims=True),
+                                              1e-14))
+                    for t, axis in ((x, a), (y, b)))
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        xs = "z" + letters[:x.ndim - 1]
+        ys = "z" + letters[x.ndim - 1:x.ndim + y.ndim - 2]
+        ys = ys[:b] + xs[a] + ys[b + 1:]
+        out = "z" + xs[1:].replace(xs[a], "") + ys[1:].replace(xs[a], "")
+        result = ops.einsum(f"{xs},{ys}->{out}", x, y)
+        return ops.expand_dims(result, 1) if result.ndim == 1 else result
+
+    def compute_output_shape(self, input_shape):
+        s1, s2 = (tuple(s) for s in input_shape)
+        a, b = self._axes([s1, s2])
+        rest = s1[1:a] + s1[a + 1:] + s2[1:b] + s2[b + 1:]
+        return (s1[0],) + (rest or (1,))
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """``Dot(axes, normalize, **kwargs)(inputs)``."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
 
 
 def _functional(cls, doc):

@@ -1,5 +1,5 @@
-"""Layers that move entries without arithmetic: Reshape, UpSampling1D/2D (nearest
-neighbour) and ZeroPadding1D/2D."""
+"""Layers that move entries without arithmetic: Reshape, Permute, RepeatVector,
+UpSampling1D/2D/3D (nearest neighbour), ZeroPadding1D/2D/3D and Cropping1D/2D/3D."""
 
 import math
 import numbers
@@ -8,7 +8,9 @@ from ... import ops
 from .convolutional import data_format_of
 from .layer import Layer
 
-__all__ = ["Reshape", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D"]
+__all__ = ["Reshape", "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+           "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+           "Cropping3D"]
 
 
 class Reshape(Layer):
@@ -175,3 +177,140 @@ class UpSampling2D(BaseUpSampling):
 
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation}
+
+
+class ZeroPadding3D(BaseZeroPadding):
+    """Zeros around volumes: ``ZeroPadding3D(((1, 1), (2, 2), (0, 1)))`` pads depth, height
+    and width."""
+    rank = 3
+
+
+class UpSampling3D(BaseUpSampling):
+    """Repeats entries along depth, height and width: ``UpSampling3D(2)`` doubles each."""
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(size, data_format, **kwargs)
+
+
+class BaseCropping(Layer):
+    rank = None
+
+    def __init__(self, cropping, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pairs(cropping, self.rank, type(self).__name__)
+        if any(c < 0 for pair in self.cropping for c in pair):
+            raise ValueError(f"{type(self).__name__}: cropping must not be negative; received "
+                             f"{cropping!r}")
+        self.data_format = data_format_of(data_format, type(self).__name__)
+        self._min_ndim = self.rank + 2
+
+    def _first(self):
+        return 2 if self.data_format == "channels_first" else 1
+
+    def _cropped(self, input_shape):
+        out = list(input_shape)
+        for i, (lo, hi) in enumerate(self.cropping):
+            d = out[self._first() + i]
+            if d is not None:
+                if lo + hi >= d:
+                    raise ValueError(
+                        f"Input 0 of layer '{self.name}' ({type(self).__name__}): cropping "
+                        f"{self.cropping} leaves nothing of input shape {tuple(input_shape)} "
+                        f"(axis {self._first() + i} has {d} entries)")
+                out[self._first() + i] = d - lo - hi
+        return tuple(out)
+
+    def call(self, inputs):
+        self._cropped(inputs.shape)
+        index = [slice(None)] * inputs.ndim
+        for i, (lo, hi) in enumerate(self.cropping):
+            index[self._first() + i] = slice(lo, inputs.shape[self._first() + i] - hi)
+        return inputs[tuple(index)]
+
+    def compute_output_shape(self, input_shape):
+        return self._cropped(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping,
+                "data_format": self.data_format}
+
+
+class Cropping1D(BaseCropping):
+    """Removes ``cropping = (before, after)`` steps of ``(batch, steps, channels)``."""
+    rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(cropping, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["data_format"]
+        config["cropping"] = self.cropping[0]
+        return config
+
+
+class Cropping2D(BaseCropping):
+    """Removes rows and columns at the edges of images: ``((top, bottom), (left, right))``."""
+    rank = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class Cropping3D(BaseCropping):
+    """Removes entries at the edges of volumes along depth, height and width."""
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class Permute(Layer):
+    """Permutes the axes after the batch axis, numbered from 1: ``Permute((2, 1))`` swaps
+    the two axes of ``(batch, steps, features)``."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute: dims must be a permutation of 1..{len(self.dims)} (the "
+                             f"batch axis, 0, stays first); received dims={dims!r}")
+        self._min_ndim = len(self.dims) + 1
+
+    def call(self, inputs):
+        if inputs.ndim != len(self.dims) + 1:
+            raise ValueError(f"Input 0 of layer '{self.name}' (Permute): dims={self.dims} "
+                             f"permutes {len(self.dims)} axes after the batch axis, but the "
+                             f"input has shape {tuple(inputs.shape)}")
+        return ops.transpose(inputs, (0,) + self.dims)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}
+
+
+class RepeatVector(Layer):
+    """Repeats each example ``n`` times: ``(batch, features)`` to ``(batch, n, features)``."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"RepeatVector: n must be a positive int; received n={n!r}")
+        self.n = int(n)
+        self._min_ndim = 2
+
+    def call(self, inputs):
+        if inputs.ndim != 2:
+            raise ValueError(f"Input 0 of layer '{self.name}' (RepeatVector) must have shape "
+                             f"(batch, features); received shape {tuple(inputs.shape)}")
+        x = ops.expand_dims(inputs, 1)
+        return ops.broadcast_to(x, (inputs.shape[0], self.n, inputs.shape[1]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
