@@ -22,6 +22,9 @@ Without numba, or without a BLAS of that form (NumPy built against another BLAS)
 import ctypes
 import glob
 import os
+import platform
+import sys
+import threading
 
 import numpy as np
 
@@ -37,6 +40,20 @@ MAX_SLABS = 8
 _state = {"checked": False, "ok": False, "path": None}
 _SGEMM, _DGEMM = "chainrule_cblas_sgemm", "chainrule_cblas_dgemm"
 _SET_THREADS, _GET_THREADS = "chainrule_blas_set_threads", "chainrule_blas_get_threads"
+_POOL, _SYSCALL = "chainrule_slab_pool", "chainrule_syscall"
+# The slab pool's words, as byte offsets from its start (the counters on lines of their own):
+# the claim counter, the count of finished slabs, the bell the workers sleep on (32-bit), the
+# product being computed (14 numbers), the owner flag, the workers called to help, the stop
+# flag.
+_NEXT, _DONE, _BELL, _JOB, _OWNER, _WORKERS, _STOP = 0, 64, 128, 192, 320, 328, 336
+_POOL_WORDS = 64
+# Linux's futex: the system call's number on this machine, and its private wait and wake.
+_FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}.get(
+    platform.machine().lower(), -1) if sys.platform.startswith("linux") else -1
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129
+# How many times a product's caller looks at the count of finished slabs before it sleeps
+# until the last one is done (a few microseconds: the slab a worker is finishing).
+_LOOKS = 2000
 
 
 def library_path():
@@ -98,10 +115,61 @@ def _register():
         llvm.add_symbol(ours, ctypes.cast(fn, ctypes.c_void_p).value)
     llvm.add_symbol(_SET_THREADS, ctypes.cast(set_threads, ctypes.c_void_p).value)
     llvm.add_symbol(_GET_THREADS, ctypes.cast(get_threads, ctypes.c_void_p).value)
+    _register_pool(llvm)
     set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
     get_threads.argtypes, get_threads.restype = [], ctypes.c_int
     _state["set"], _state["get"], _state["path"] = set_threads, get_threads, path
     return True
+
+
+def _register_pool(llvm):
+    """Registers the slab pool's words and the system call its workers sleep with."""
+    words = np.zeros(_POOL_WORDS + 8, np.int64)
+    skip = (-words.ctypes.data % 64) // 8  # the words start on a cache line
+    _state["pool_words"] = words
+    _state["pool"] = pool = words[skip:skip + _POOL_WORDS]
+    llvm.add_symbol(_POOL, pool.ctypes.data)
+    syscall = None
+    if _FUTEX_SYSCALL >= 0:
+        _, syscall = _symbol(ctypes.CDLL(None), ["syscall"])
+    if syscall is None:  # no futex here: the pool never starts, so this is never called
+        syscall = _state["no_syscall"] = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 6)(
+            lambda *args: -1)
+    llvm.add_symbol(_SYSCALL, ctypes.cast(syscall, ctypes.c_void_p).value)
+
+
+def _word(offset):
+    return _state["pool"][offset // 8]
+
+
+def start_pool():
+    """Starts the slab pool's workers (one fewer than numba's thread count; none without
+    a futex), unless they run already in this process."""
+    pool = _state["pool"]
+    if _state.get("pool_pid") == os.getpid() or _FUTEX_SYSCALL < 0:
+        return
+    _state["pool_pid"] = os.getpid()
+    pool[:] = 0  # a child of a fork has none of its parent's workers
+    workers = max(0, numba.config.NUMBA_NUM_THREADS - 1)
+    for n in range(workers):
+        threading.Thread(target=_functions["serve"], name=f"chainrule-slabs-{n}",
+                         daemon=True).start()
+    _state["pool_workers"] = workers
+    pool[_WORKERS // 8] = workers
+
+
+def pool_threads(n=None):
+    """The number of threads that share a product's slabs (the caller and the workers it
+    calls to help), at most numba's thread count; with ``n``, sets it (from 1) and returns
+    the previous number. The slabs, so the bits, are the same whatever the number."""
+    workers = _state.get("pool_workers", 0) if _state.get("pool_pid") == os.getpid() else 0
+    previous = int(_word(_WORKERS)) + 1 if workers else 1
+    if n is not None:
+        if int(n) < 1:
+            raise ValueError(f"pool_threads: expected a thread count of at least 1, got {n}")
+        if workers:
+            _state["pool"][_WORKERS // 8] = min(int(n) - 1, workers)
+    return previous
 
 
 def set_threads(n):
@@ -142,7 +210,9 @@ def _layout(shape, strides, itemsize):
 
 try:
     import numba
+    from llvmlite import ir
     from numba import types
+    from numba.extending import intrinsic
 except ImportError:  # the native step needs numba; nothing below is then used
     numba = None
 
@@ -218,6 +288,166 @@ if numba is not None:
         width = max(SLAB_QUANTUM, -(-width // SLAB_QUANTUM) * SLAB_QUANTUM)
         return -(-n // width), width
 
+    # -- the slab pool ---------------------------------------------------------------------
+    # A product's slabs are claimed one by one from a shared counter, by the calling thread
+    # itself and by the pool's workers (Python threads, each inside :func:`_serve`, a nogil
+    # function): the caller never waits for a worker to wake, and a worker that wakes late
+    # finds nothing left. Idle workers sleep in the kernel (a futex), never spinning. The
+    # pool's words live in one array registered with LLVM under a name of our own, so the
+    # compiled code, cached on disk, holds no address.
+    _i32, _i64 = ir.IntType(32), ir.IntType(64)
+
+    def _pointer(builder, addr, width):
+        return builder.inttoptr(addr, ir.IntType(width).as_pointer())
+
+    @intrinsic
+    def _pool_base(typingctx):
+        def codegen(context, builder, signature, args):
+            module = builder.module
+            try:
+                word = module.get_global(_POOL)
+            except KeyError:
+                word = ir.GlobalVariable(module, ir.IntType(8), _POOL)
+                word.linkage = "external"
+            return builder.ptrtoint(word, _i64)
+        return types.int64(), codegen
+
+    def _atomic(width, kind):
+        """An intrinsic for one sequentially consistent operation on the ``width``-bit
+        integer at an address: load(addr), store(addr, value), add(addr, value) (returns
+        the old value), cas(addr, expected, new) (returns the old value)."""
+        dtype = types.int32 if width == 32 else types.int64
+        arity = {"load": 0, "store": 1, "add": 1, "cas": 2}[kind]
+
+        def codegen(context, builder, signature, args):
+            ptr = _pointer(builder, args[0], width)
+            vals = [context.cast(builder, v, t, dtype)
+                    for v, t in zip(args[1:], signature.args[1:])]
+            if kind == "load":
+                return builder.load_atomic(ptr, "seq_cst", width // 8)
+            if kind == "store":
+                builder.store_atomic(vals[0], ptr, "seq_cst", width // 8)
+                return context.get_dummy_value()
+            if kind == "add":
+                return builder.atomic_rmw("add", ptr, vals[0], "seq_cst")
+            pair = builder.cmpxchg(ptr, vals[0], vals[1], "seq_cst", "seq_cst")
+            return builder.extract_value(pair, 0)
+
+        result = types.none if kind == "store" else dtype
+        if arity == 0:
+            def op(typingctx, addr):
+                return result(types.int64), codegen
+        elif arity == 1:
+            def op(typingctx, addr, value):
+                return result(types.int64, value), codegen
+        else:
+            def op(typingctx, addr, expected, new):
+                return result(types.int64, expected, new), codegen
+        op.__name__ = f"_{kind}{width}"
+        return intrinsic(op)
+
+    _load32, _add32, _store32 = _atomic(32, "load"), _atomic(32, "add"), _atomic(32, "store")
+    _load64, _store64, _cas64 = _atomic(64, "load"), _atomic(64, "store"), _atomic(64, "cas")
+    _syscall = types.ExternalFunction(_SYSCALL, types.int64(*[types.int64] * 6))
+
+    @numba.njit(**_OPTIONS)
+    def _futex_wait(addr, value):
+        """Sleeps while the 32-bit word at ``addr`` holds ``value`` (returns at once if it
+        does not, or on a wake-up)."""
+        _syscall(_FUTEX_SYSCALL, addr, _FUTEX_WAIT, value, 0, 0)
+
+    @numba.njit(**_OPTIONS)
+    def _futex_wake(addr, count):
+        _syscall(_FUTEX_SYSCALL, addr, _FUTEX_WAKE, count, 0, 0)
+
+    @numba.njit(**_OPTIONS)
+    def _take(base):
+        """Claims the current product's unclaimed slabs one at a time and computes them.
+        A claim is a compare-and-swap of the counter (its high half the product's number,
+        its low half the next slab), made after the product's description is read: if it
+        succeeds, the description was not rewritten meanwhile (the next product is written
+        only once every slab of this one is done)."""
+        while True:
+            v = _load64(base + _NEXT)
+            slab = v & 0xFFFFFFFF
+            job = base + _JOB
+            count = _load64(job + 96)
+            if slab >= count:
+                return
+            size, ta, tb = _load64(job), _load64(job + 8), _load64(job + 16)
+            m, n, k = _load64(job + 24), _load64(job + 32), _load64(job + 40)
+            pa, lda, pb = _load64(job + 48), _load64(job + 56), _load64(job + 64)
+            ldb, pc, ldc = _load64(job + 72), _load64(job + 80), _load64(job + 88)
+            width = _load64(job + 104)
+            if _cas64(base + _NEXT, v, v + 1) != v:
+                continue
+            start = slab * width
+            stop = min(n, start + width)
+            step_b = 1 if tb == NO_TRANS else ldb
+            _gemm_at(size, ta, tb, m, stop - start, k, pa, lda, pb + start * step_b * size,
+                     ldb, pc + start * size, ldc)
+            if _add32(base + _DONE, 1) + 1 == count:
+                _futex_wake(base + _DONE, 1)
+
+    @numba.njit(**_OPTIONS)
+    def _serve():
+        """A worker's life: take what slabs there are, then sleep until the next product
+        is announced (or the pool is stopped)."""
+        base = _pool_base()
+        while True:
+            bell = _load32(base + _BELL)
+            if _load64(base + _STOP):
+                return
+            _take(base)
+            _futex_wait(base + _BELL, bell)
+
+    @numba.njit(**_OPTIONS)
+    def _pooled(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
+        """The slabs of one product, shared with the pool's idle workers (all computed
+        here when there are none or the pool is in use by another thread)."""
+        base = _pool_base()
+        helpers = _load64(base + _WORKERS)
+        if helpers <= 0 or _cas64(base + _OWNER, 0, 1) != 0:
+            step_b = 1 if tb == NO_TRANS else ldb
+            for s in range(count):
+                start = s * width
+                stop = min(n, start + width)
+                _gemm_at(size, ta, tb, m, stop - start, k, pa, lda,
+                         pb + start * step_b * size, ldb, pc + start * size, ldc)
+            return
+        job = base + _JOB
+        _store64(job, size)
+        _store64(job + 8, ta)
+        _store64(job + 16, tb)
+        _store64(job + 24, m)
+        _store64(job + 32, n)
+        _store64(job + 40, k)
+        _store64(job + 48, pa)
+        _store64(job + 56, lda)
+        _store64(job + 64, pb)
+        _store64(job + 72, ldb)
+        _store64(job + 80, pc)
+        _store64(job + 88, ldc)
+        _store64(job + 96, count)
+        _store64(job + 104, width)
+        _store32(base + _DONE, 0)
+        # A new product number, slab 0: the workers may claim from now on.
+        _store64(base + _NEXT, ((_load64(base + _NEXT) >> 32) + 1) << 32)
+        _add32(base + _BELL, 1)
+        _futex_wake(base + _BELL, helpers)
+        _take(base)
+        # Wait for slabs a worker is still computing: briefly by looking, then asleep.
+        looks = 0
+        while True:
+            done = _load32(base + _DONE)
+            if done >= count:
+                break
+            if looks < _LOOKS:
+                looks += 1
+            else:
+                _futex_wait(base + _DONE, done)
+        _store64(base + _OWNER, 0)
+
     @numba.njit(cache=True, nogil=True, parallel=True)
     def _slab_products(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
         for s in numba.prange(count):
@@ -241,10 +471,10 @@ if numba is not None:
         else:
             ta, lda = _flags(a)
             tb, ldb = _flags(b)
-            _slab_products(a.itemsize, ta, tb, m, n, k, a.ctypes.data, lda, b.ctypes.data,
+            _pooled(a.itemsize, ta, tb, m, n, k, a.ctypes.data, lda, b.ctypes.data,
                            ldb, out.ctypes.data, out.strides[0] // out.itemsize, count, width)
 
-    _functions = {"gemm": _gemm, "product": _product, "threads_set": _threads_set,
+    _functions = {"gemm": _gemm, "product": _product, "serve": _serve, "threads_set": _threads_set,
                   "threads_get": _threads_get}
 
 
@@ -259,6 +489,8 @@ def own_threads(enabled):
     busy-wait that long first, which helps on an idle machine and costs dearly on a busy
     one (bench/README.md, 2026-12-07, "the native step's waiting threads"); the default
     stays passive."""
+    if enabled:
+        start_pool()
     if enabled == _state.get("owned", False):
         return
     if enabled:

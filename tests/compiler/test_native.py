@@ -180,14 +180,15 @@ def test_native_training_equals_eager_bit_for_bit(make):
 
 
 _THREADS_SCRIPT = """
-import numpy as np, numba, chainrule as cr
-from chainrule.primitives import kernels
+import numpy as np, chainrule as cr
+from chainrule.primitives import blas, kernels
 cr.config.set_native_step(True)
+assert kernels.native() and blas.pool_threads() == 3, blas.pool_threads()
 rng = np.random.default_rng(0)
 shapes = [(128, 784, 512), (128, 512, 10), (784, 128, 512), (96, 200, 300), (64, 256, 256)]
 results = []
 for threads in (1, 2, 3):
-    numba.set_num_threads(threads)
+    blas.pool_threads(threads)
     for m, k, n in shapes:
         r = np.random.default_rng(m * n)
         a = r.standard_normal((m, k)).astype(np.float32)
@@ -215,17 +216,44 @@ def test_a_product_split_into_slabs_does_not_depend_on_the_thread_count(native_o
     rng = np.random.default_rng(4)
     a = rng.standard_normal((128, 512)).astype(np.float32)
     b = rng.standard_normal((512, 300)).astype(np.float32)
+    assert blas.pool_threads() == numba.config.NUMBA_NUM_THREADS
     outs = []
     for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
+        previous = blas.pool_threads(threads)
         try:
+            assert blas.pool_threads() == threads
             outs.append(cr.matmul(a, b).numpy())
         finally:
-            numba.set_num_threads(previous)
+            blas.pool_threads(previous)
     for out in outs[1:]:
         same_bits(out, outs[0])
     np.testing.assert_allclose(outs[0], a @ b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="at least 1"):
+        blas.pool_threads(0)
+
+
+def test_products_from_several_threads_at_once_keep_their_bits(native_on):
+    # The pool serves one product at a time: a product called while another thread's
+    # is being shared computes its slabs alone, with the same bits.
+    import threading
+    rng = np.random.default_rng(5)
+    pairs = [(rng.standard_normal((128, 400)).astype(np.float32),
+              rng.standard_normal((400, 512)).astype(np.float32)) for _ in range(3)]
+    expected = [cr.matmul(a, b).numpy() for a, b in pairs]
+    failures = []
+
+    def work(n):
+        a, b = pairs[n]
+        for _ in range(30):
+            if cr.matmul(a, b).numpy().tobytes() != expected[n].tobytes():
+                failures.append(n)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert failures == []
 
 
 def test_turning_the_native_step_off_gives_the_blas_back(native_on):
