@@ -43,8 +43,8 @@ _SET_THREADS, _GET_THREADS = "chainrule_blas_set_threads", "chainrule_blas_get_t
 _POOL, _SYSCALL = "chainrule_slab_pool", "chainrule_syscall"
 # The slab pool's words, as byte offsets from its start (the counters on lines of their own):
 # the claim counter, the count of finished slabs, the bell the workers sleep on (32-bit), the
-# product being computed (14 numbers), the owner flag, the workers called to help, the stop
-# flag.
+# job being shared (its part count, function and block, then a product's 13 numbers), the
+# owner flag, the workers called to help, the stop flag.
 _NEXT, _DONE, _BELL, _JOB, _OWNER, _WORKERS, _STOP = 0, 64, 128, 192, 320, 328, 336
 _POOL_WORDS = 64
 # Linux's futex: the system call's number on this machine, and its private wait and wake.
@@ -360,39 +360,74 @@ if numba is not None:
     def _futex_wake(addr, count):
         _syscall(_FUTEX_SYSCALL, addr, _FUTEX_WAKE, count, 0, 0)
 
+    @intrinsic
+    def _call_part(typingctx, fn, block, part):
+        """Calls the C function ``void fn(int64 block, int64 part)`` at address ``fn``."""
+        def codegen(context, builder, signature, args):
+            fnty = ir.FunctionType(ir.VoidType(), [_i64, _i64])
+            vals = [context.cast(builder, v, t, types.int64)
+                    for v, t in zip(args, signature.args)]
+            builder.call(builder.inttoptr(vals[0], fnty.as_pointer()), vals[1:])
+            return context.get_dummy_value()
+        return types.none(fn, block, part), codegen
+
+    def _typed_address(dtype):
+        @intrinsic
+        def at(typingctx, addr):
+            """The address ``addr`` as a pointer to ``dtype`` items (for ``numba.carray``)."""
+            result = types.CPointer(dtype)
+
+            def codegen(context, builder, signature, args):
+                value = context.cast(builder, args[0], signature.args[0], types.int64)
+                return builder.inttoptr(value, context.get_value_type(result))
+            return result(addr), codegen
+        return at
+
+    f32_at, f64_at = _typed_address(types.float32), _typed_address(types.float64)
+    b1_at, i64_at = _typed_address(types.boolean), _typed_address(types.int64)
+
+    @numba.njit(**_OPTIONS)
+    def _gemm_slab(job, slab):
+        size, ta, tb = _load64(job + 24), _load64(job + 32), _load64(job + 40)
+        m, n, k = _load64(job + 48), _load64(job + 56), _load64(job + 64)
+        pa, lda, pb = _load64(job + 72), _load64(job + 80), _load64(job + 88)
+        ldb, pc, ldc = _load64(job + 96), _load64(job + 104), _load64(job + 112)
+        width = _load64(job + 120)
+        start = slab * width
+        stop = min(n, start + width)
+        step_b = 1 if tb == NO_TRANS else ldb
+        _gemm_at(size, ta, tb, m, stop - start, k, pa, lda, pb + start * step_b * size,
+                 ldb, pc + start * size, ldc)
+
     @numba.njit(**_OPTIONS)
     def _take(base):
-        """Claims the current product's unclaimed slabs one at a time and computes them.
-        A claim is a compare-and-swap of the counter (its high half the product's number,
-        its low half the next slab), made after the product's description is read: if it
-        succeeds, the description was not rewritten meanwhile (the next product is written
-        only once every slab of this one is done)."""
+        """Claims the current job's unclaimed parts one at a time and runs them. A claim is
+        a compare-and-swap of the counter (its high half the job's number, its low half the
+        next part), made after the job's description is read: if it succeeds, the
+        description was not rewritten meanwhile (the next job is written only once every
+        part of this one is done). A job is ``count`` parts of a C function
+        ``fn(block, part)``, or (``fn`` 0) the column slabs of a product."""
+        job = base + _JOB
         while True:
             v = _load64(base + _NEXT)
-            slab = v & 0xFFFFFFFF
-            job = base + _JOB
-            count = _load64(job + 96)
-            if slab >= count:
+            part = v & 0xFFFFFFFF
+            count = _load64(job)
+            if part >= count:
                 return
-            size, ta, tb = _load64(job), _load64(job + 8), _load64(job + 16)
-            m, n, k = _load64(job + 24), _load64(job + 32), _load64(job + 40)
-            pa, lda, pb = _load64(job + 48), _load64(job + 56), _load64(job + 64)
-            ldb, pc, ldc = _load64(job + 72), _load64(job + 80), _load64(job + 88)
-            width = _load64(job + 104)
+            fn, block = _load64(job + 8), _load64(job + 16)
             if _cas64(base + _NEXT, v, v + 1) != v:
                 continue
-            start = slab * width
-            stop = min(n, start + width)
-            step_b = 1 if tb == NO_TRANS else ldb
-            _gemm_at(size, ta, tb, m, stop - start, k, pa, lda, pb + start * step_b * size,
-                     ldb, pc + start * size, ldc)
+            if fn == 0:
+                _gemm_slab(job, part)
+            else:
+                _call_part(fn, block, part)
             if _add32(base + _DONE, 1) + 1 == count:
                 _futex_wake(base + _DONE, 1)
 
     @numba.njit(**_OPTIONS)
     def _serve():
-        """A worker's life: take what slabs there are, then sleep until the next product
-        is announced (or the pool is stopped)."""
+        """A worker's life: take what parts there are, then sleep until the next job is
+        announced (or the pool is stopped)."""
         base = _pool_base()
         while True:
             bell = _load32(base + _BELL)
@@ -402,41 +437,22 @@ if numba is not None:
             _futex_wait(base + _BELL, bell)
 
     @numba.njit(**_OPTIONS)
-    def _pooled(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
-        """The slabs of one product, shared with the pool's idle workers (all computed
-        here when there are none or the pool is in use by another thread)."""
-        base = _pool_base()
-        helpers = _load64(base + _WORKERS)
-        if helpers <= 0 or _cas64(base + _OWNER, 0, 1) != 0:
-            step_b = 1 if tb == NO_TRANS else ldb
-            for s in range(count):
-                start = s * width
-                stop = min(n, start + width)
-                _gemm_at(size, ta, tb, m, stop - start, k, pa, lda,
-                         pb + start * step_b * size, ldb, pc + start * size, ldc)
-            return
-        job = base + _JOB
-        _store64(job, size)
-        _store64(job + 8, ta)
-        _store64(job + 16, tb)
-        _store64(job + 24, m)
-        _store64(job + 32, n)
-        _store64(job + 40, k)
-        _store64(job + 48, pa)
-        _store64(job + 56, lda)
-        _store64(job + 64, pb)
-        _store64(job + 72, ldb)
-        _store64(job + 80, pc)
-        _store64(job + 88, ldc)
-        _store64(job + 96, count)
-        _store64(job + 104, width)
+    def _claim(base):
+        """Whether this thread may hand out a job: there are workers to call, and no other
+        thread's job is being shared."""
+        return _load64(base + _WORKERS) > 0 and _cas64(base + _OWNER, 0, 1) == 0
+
+    @numba.njit(**_OPTIONS)
+    def _run_shared(base, count):
+        """Announces the job written at ``base + _JOB`` (``count`` parts), takes parts
+        itself, waits for those a worker is still running, and frees the pool."""
         _store32(base + _DONE, 0)
-        # A new product number, slab 0: the workers may claim from now on.
+        # A new job number, part 0: the workers may claim from now on.
         _store64(base + _NEXT, ((_load64(base + _NEXT) >> 32) + 1) << 32)
         _add32(base + _BELL, 1)
-        _futex_wake(base + _BELL, helpers)
+        _futex_wake(base + _BELL, _load64(base + _WORKERS))
         _take(base)
-        # Wait for slabs a worker is still computing: briefly by looking, then asleep.
+        # Wait for parts a worker is still running: briefly by looking, then asleep.
         looks = 0
         while True:
             done = _load32(base + _DONE)
@@ -447,6 +463,55 @@ if numba is not None:
             else:
                 _futex_wait(base + _DONE, done)
         _store64(base + _OWNER, 0)
+
+    @numba.njit(**_OPTIONS)
+    def share(fn, block, count):
+        """Runs ``fn(block, part)`` (a C function's address) for every part ``0..count-1``,
+        the parts shared between this thread and the pool's idle workers (all run here
+        when there are none or the pool is in use). For element-wise loops split into
+        ranges: whichever thread runs a part, it computes the same numbers."""
+        base = _pool_base()
+        if not _claim(base):
+            for part in range(count):
+                _call_part(fn, block, part)
+            return
+        job = base + _JOB
+        _store64(job, count)
+        _store64(job + 8, fn)
+        _store64(job + 16, block)
+        _run_shared(base, count)
+
+    @numba.njit(**_OPTIONS)
+    def _pooled(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
+        """The slabs of one product, shared with the pool's idle workers (all computed
+        here when there are none or the pool is in use by another thread)."""
+        base = _pool_base()
+        if not _claim(base):
+            step_b = 1 if tb == NO_TRANS else ldb
+            for s in range(count):
+                start = s * width
+                stop = min(n, start + width)
+                _gemm_at(size, ta, tb, m, stop - start, k, pa, lda,
+                         pb + start * step_b * size, ldb, pc + start * size, ldc)
+            return
+        job = base + _JOB
+        _store64(job, count)
+        _store64(job + 8, 0)
+        _store64(job + 16, 0)
+        _store64(job + 24, size)
+        _store64(job + 32, ta)
+        _store64(job + 40, tb)
+        _store64(job + 48, m)
+        _store64(job + 56, n)
+        _store64(job + 64, k)
+        _store64(job + 72, pa)
+        _store64(job + 80, lda)
+        _store64(job + 88, pb)
+        _store64(job + 96, ldb)
+        _store64(job + 104, pc)
+        _store64(job + 112, ldc)
+        _store64(job + 120, width)
+        _run_shared(base, count)
 
     @numba.njit(cache=True, nogil=True, parallel=True)
     def _slab_products(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):

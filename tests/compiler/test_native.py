@@ -151,6 +151,65 @@ def _data(rows, model, seed=0):
     return x, rng.integers(0, 10, rows).astype(np.uint8)
 
 
+@pytest.fixture
+def split_loops(monkeypatch):
+    # Every element-wise loop of two elements or more is split into ranges shared with the
+    # slab pool's workers (by default only loops of 64K elements or more).
+    monkeypatch.setattr(native, "SPLIT_MIN_PART", 1)
+
+
+def _split_functions(compiled):
+    """The names of the C functions running one range of a split loop, in ``compiled``'s
+    native segments."""
+    found = set()
+    for step in compiled._idle[0].steps:
+        fn = getattr(step, "native_segment", None)
+        if fn is not None:
+            found |= {name for name in fn.py_func.__globals__ if name.endswith("_part")}
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_split_loops_equal_eager_on_the_op_suite(case, native_on, split_loops):
+    fn, arrays = CASES[case]
+    eager = fn(*as_tensors(arrays))
+    compiled = compile(cr.function(fn).get_graph(*as_tensors(arrays)))
+    for threads in (1, 2):
+        previous = blas.pool_threads(threads)
+        try:
+            (got,) = compiled(*arrays)
+        finally:
+            blas.pool_threads(previous)
+        same_bits(got, eager.numpy())
+
+
+@pytest.mark.parametrize("make", [_book, _second])
+def test_training_with_split_loops_equals_eager_bit_for_bit(make, native_on, split_loops):
+    results = []
+    for jit in (True, False):
+        keras.utils.set_random_seed(0)
+        model = make(units=48, jit=jit)
+        history = model.fit(*_data(70, model), batch_size=32, epochs=2, verbose=0)
+        results.append((model.get_weights(), history.history["loss"]))
+        if jit:
+            assert any(_split_functions(c) for c in _compiled_steps(model))
+    (w_jit, h_jit), (w_eager, h_eager) = results
+    assert h_jit == h_eager
+    for a, b in zip(w_jit, w_eager):
+        same_bits(a, b)
+
+
+def test_only_large_loops_are_split(native_on):
+    split = {}
+    for units in (512, 16):
+        model = _book(units=units)
+        model.fit(*_data(128, model), batch_size=128, epochs=1, verbose=0)
+        split[units] = set().union(*[_split_functions(c) for c in _compiled_steps(model)])
+    # 784 x 512 (the first layer's optimizer update) and 128 x 512 (its activation) are
+    # split; nothing of 784 x 16 or less is.
+    assert len(split[512]) >= 2 and split[16] == set()
+
+
 @pytest.mark.parametrize("make", [_book, _second])
 def test_native_training_equals_eager_bit_for_bit(make):
     # With the native step on, eager products run through its kernel too (column slabs of
