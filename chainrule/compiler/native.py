@@ -6,11 +6,14 @@ one ``nopython``, ``nogil`` function (cached on disk as the fused loops are, see
 :mod:`.codegen`), called once per run with the arrays it reads and writes. Native forms:
 
 * a fused loop, or an element-wise op alone (as a loop of one): its :mod:`.codegen` source,
-  inlined into the segment's module;
+  inlined into the segment's module; a large one without sums (``SPLIT_MIN_PART``) is cut
+  into ranges of elements (or rows), each run by a C function of the module, shared between
+  the calling thread and the slab pool's workers (:func:`~chainrule.primitives.blas.share`;
+  every element is computed as the whole loop computes it);
 * a 2-D float product that NumPy's matmul sends to one ``cblas_?gemm`` call
   (:func:`~chainrule.primitives.blas.gemm_form`) and that :func:`.kernels.matmul` would not
   search for zero lines or time: column slabs of one-thread gemms of NumPy's own OpenBLAS,
-  shared among chainrule's threads (:func:`~chainrule.primitives.blas.product`), which is
+  shared through the slab pool (:func:`~chainrule.primitives.blas.product`), which is
   also what every such product runs, eager or not, while the native step is on;
 * an update of a whole Variable by a value of its shape and dtype (or one element), whose
   effect has an ``element_store`` form: a loop over the Variable's own array.

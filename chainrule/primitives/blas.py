@@ -15,8 +15,20 @@ programs use. :func:`gemm_form` says, from shapes and strides alone, whether a p
 NumPy sends to gemm (NumPy gives matrix-vector shapes, a dimension of 1, to gemv or dot, and
 ``a @ a.T`` to syrk; those are left to NumPy).
 
+A product of enough work is split into column slabs (:func:`_slabs`, from its shape alone),
+each one one-thread gemm, so its bits do not depend on which thread computes which slab. The
+slabs are shared through the *slab pool*: the calling thread announces the product and then
+claims slabs itself from an atomic counter, as do the pool's workers (Python threads that sit
+in a nogil numba function, asleep on a Linux futex while there is nothing to do). The caller
+never waits for a worker to wake: a worker that wakes late finds every slab taken, and the
+product has cost what one thread costs. :func:`share` hands out other work the same way (the
+ranges of a large element-wise loop of a native segment). The atomics are LLVM
+instructions written with numba intrinsics; the pool's words live in one array registered
+with LLVM by name, like the BLAS functions.
+
 Without numba, or without a BLAS of that form (NumPy built against another BLAS),
-:func:`available` is False and nothing here is used.
+:func:`available` is False and nothing here is used. Without a futex (not Linux on x86-64 or
+arm64) the pool has no workers and the caller computes every slab.
 """
 
 import ctypes
@@ -29,7 +41,7 @@ import threading
 import numpy as np
 
 __all__ = ["available", "gemm", "gemm_form", "product", "own_threads", "set_threads",
-           "get_threads", "library_path"]
+           "get_threads", "pool_threads", "start_pool", "library_path"]
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 # Products of at least this many multiply-adds are split into column slabs (below, one gemm),
@@ -44,8 +56,8 @@ _POOL, _SYSCALL = "chainrule_slab_pool", "chainrule_syscall"
 # The slab pool's words, as byte offsets from its start (the counters on lines of their own):
 # the claim counter, the count of finished slabs, the bell the workers sleep on (32-bit), the
 # job being shared (its part count, function and block, then a product's 13 numbers), the
-# owner flag, the workers called to help, the stop flag.
-_NEXT, _DONE, _BELL, _JOB, _OWNER, _WORKERS, _STOP = 0, 64, 128, 192, 320, 328, 336
+# owner flag, the workers called to help.
+_NEXT, _DONE, _BELL, _JOB, _OWNER, _WORKERS = 0, 64, 128, 192, 320, 328
 _POOL_WORDS = 64
 # Linux's futex: the system call's number on this machine, and its private wait and wake.
 _FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}.get(
@@ -142,12 +154,20 @@ def _word(offset):
     return _state["pool"][offset // 8]
 
 
+_pool_lock = threading.Lock()
+
+
 def start_pool():
-    """Starts the slab pool's workers (one fewer than numba's thread count; none without
-    a futex), unless they run already in this process."""
-    pool = _state["pool"]
+    """Starts the slab pool's workers (one fewer than numba's thread count, ``NUMBA_NUM_THREADS``;
+    none without a futex), unless they run already in this process."""
     if _state.get("pool_pid") == os.getpid() or _FUTEX_SYSCALL < 0:
         return
+    with _pool_lock:
+        if _state.get("pool_pid") != os.getpid():
+            _start_workers(_state["pool"])
+
+
+def _start_workers(pool):
     _state["pool_pid"] = os.getpid()
     pool[:] = 0  # a child of a fork has none of its parent's workers
     workers = max(0, numba.config.NUMBA_NUM_THREADS - 1)
@@ -427,12 +447,11 @@ if numba is not None:
     @numba.njit(**_OPTIONS)
     def _serve():
         """A worker's life: take what parts there are, then sleep until the next job is
-        announced (or the pool is stopped)."""
+        announced (the bell read before taking: a job announced meanwhile wakes it at
+        once)."""
         base = _pool_base()
         while True:
             bell = _load32(base + _BELL)
-            if _load64(base + _STOP):
-                return
             _take(base)
             _futex_wait(base + _BELL, bell)
 
@@ -513,21 +532,10 @@ if numba is not None:
         _store64(job + 120, width)
         _run_shared(base, count)
 
-    @numba.njit(cache=True, nogil=True, parallel=True)
-    def _slab_products(size, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, count, width):
-        for s in numba.prange(count):
-            start = s * width
-            stop = min(n, start + width)
-            # Slab s: columns start..stop of b (a row offset of b's rows when transposed)
-            # and of the result.
-            step_b = 1 if tb == NO_TRANS else ldb
-            _gemm_at(size, ta, tb, m, stop - start, k, pa, lda, pb + start * step_b * size,
-                     ldb, pc + start * size, ldc)
-
     @numba.njit(**_OPTIONS)
     def _product(a, b, out):
         """out = a @ b by column slabs (:func:`_slabs`), each a one-thread gemm, the slabs
-        shared among numba's threads (the caller checked :func:`gemm_form`)."""
+        shared through the slab pool (the caller checked :func:`gemm_form`)."""
         m, k = a.shape
         n = b.shape[1]
         count, width = _slabs(m, k, n)
@@ -544,22 +552,20 @@ if numba is not None:
 
 
 def own_threads(enabled):
-    """While ``enabled`` (the native step is on), the BLAS runs on one thread, the threads
-    being chainrule's (numba's, sharing a product's slabs), and those wait without spinning
-    (``OMP_WAIT_POLICY=PASSIVE`` unless the environment says otherwise, read when numba
-    starts them); off again, the BLAS gets back its thread count.
+    """While ``enabled`` (the native step is on), the BLAS runs on one thread, and a
+    product's slabs are shared by the slab pool (started here on first use); off again, the
+    BLAS gets back its thread count.
 
-    A passive thread is slow to wake: on a busy two-core machine a product split in two
-    slabs took as long as on one thread. ``GOMP_SPINCOUNT`` (e.g. 30000) makes idle threads
-    busy-wait that long first, which helps on an idle machine and costs dearly on a busy
-    one (bench/README.md, 2026-12-07, "the native step's waiting threads"); the default
-    stays passive."""
+    The pool's idle workers sleep in the kernel, so they cost nothing between products; a
+    late one costs nothing either, since the calling thread takes every slab nobody has
+    taken. (numba's own threads, used before, were woken at a fork-join barrier: a
+    sleeping one woke too late to help, and making them spin cost dearly on a busy machine;
+    bench/README.md, 2026-12-07 and 2026-12-08.)"""
     if enabled:
         start_pool()
     if enabled == _state.get("owned", False):
         return
     if enabled:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         _state["blas_threads"] = get_threads()
         set_threads(1)
         _state["owned"] = True
