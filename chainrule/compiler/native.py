@@ -6,8 +6,8 @@ one ``nopython``, ``nogil`` function (cached on disk as the fused loops are, see
 :mod:`.codegen`), called once per run with the arrays it reads and writes. Native forms:
 
 * a fused loop, or an element-wise op alone (as a loop of one): its :mod:`.codegen` source,
-  inlined into the segment's module; a large one without sums (``SPLIT_MIN_PART``) is cut
-  into ranges of elements (or rows), each run by a C function of the module, shared between
+  inlined into the segment's module; with ``SPLIT_MIN_PART`` set (off by default), a large
+  one without sums is cut into ranges of elements (or rows), each run by a C function of the module, shared between
   the calling thread and the slab pool's workers (:func:`~chainrule.primitives.blas.share`;
   every element is computed as the whole loop computes it);
 * a 2-D float product that NumPy's matmul sends to one ``cblas_?gemm`` call
@@ -379,10 +379,13 @@ def _loop_call(op, ctx, args):
     return {name: body, f"{name}_part": ranged + "\n" + part}, split
 
 
-# A loop of at least 2 * SPLIT_MIN_PART elements, without sums, is split into ranges of at
-# least that many elements (at most SPLIT_MAX_PARTS of them, from its shape alone), shared
-# between the calling thread and the slab pool's idle workers (blas.share).
-SPLIT_MIN_PART = 1 << 15
+# With SPLIT_MIN_PART set (a number of elements), a loop of at least twice that many
+# elements, without sums, is split into ranges of at least that many elements (at most
+# SPLIT_MAX_PARTS of them, from its shape alone), shared between the calling thread and the
+# slab pool's idle workers (blas.share). Off by default: on a busy machine a worker holding
+# a range is often preempted, and the caller then waits for it, which cost more than the
+# split of a memory-bound loop gains (bench/README.md, 2026-12-08).
+SPLIT_MIN_PART = None
 SPLIT_MAX_PARTS = 8
 _AT = {np.dtype(np.float32): "f32_at", np.dtype(np.float64): "f64_at",
        np.dtype(np.bool_): "b1_at"}
@@ -390,8 +393,8 @@ _AT = {np.dtype(np.float32): "f32_at", np.dtype(np.float64): "f64_at",
 
 def _parts(loop, rows, cols):
     """How many ranges ``loop`` is split into (1: not split)."""
-    if loop.sums or any(np.dtype(v.dtype) not in _AT for v in
-                        list(loop.inputs) + list(loop.outputs)):
+    if SPLIT_MIN_PART is None or loop.sums or any(
+            np.dtype(v.dtype) not in _AT for v in list(loop.inputs) + list(loop.outputs)):
         return 1
     parts = min(SPLIT_MAX_PARTS, rows * cols // SPLIT_MIN_PART)
     return parts if _flat(loop) else min(parts, rows)

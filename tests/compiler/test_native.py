@@ -154,7 +154,7 @@ def _data(rows, model, seed=0):
 @pytest.fixture
 def split_loops(monkeypatch):
     # Every element-wise loop of two elements or more is split into ranges shared with the
-    # slab pool's workers (by default only loops of 64K elements or more).
+    # slab pool's workers (by default none is).
     monkeypatch.setattr(native, "SPLIT_MIN_PART", 1)
 
 
@@ -199,7 +199,12 @@ def test_training_with_split_loops_equals_eager_bit_for_bit(make, native_on, spl
         same_bits(a, b)
 
 
-def test_only_large_loops_are_split(native_on):
+def test_only_large_loops_are_split_and_only_when_asked(native_on, monkeypatch):
+    assert native.SPLIT_MIN_PART is None
+    model = _book(units=512)
+    model.fit(*_data(128, model), batch_size=128, epochs=1, verbose=0)
+    assert set().union(*[_split_functions(c) for c in _compiled_steps(model)]) == set()
+    monkeypatch.setattr(native, "SPLIT_MIN_PART", 1 << 15)
     split = {}
     for units in (512, 16):
         model = _book(units=units)
