@@ -7,9 +7,10 @@ one ``nopython``, ``nogil`` function (cached on disk as the fused loops are, see
 
 * a fused loop, or an element-wise op alone (as a loop of one): its :mod:`.codegen` source,
   inlined into the segment's module; with ``SPLIT_MIN_PART`` set (off by default), a large
-  one without sums is cut into ranges of elements (or rows), each run by a C function of the module, shared between
-  the calling thread and the slab pool's workers (:func:`~chainrule.primitives.blas.share`;
-  every element is computed as the whole loop computes it);
+  one without sums is cut into ranges of elements (or rows), each run by a C function of
+  the module, shared between the calling thread and the slab pool's workers
+  (:func:`~chainrule.primitives.blas.share`; every element is computed as the whole loop
+  computes it);
 * a 2-D float product that NumPy's matmul sends to one ``cblas_?gemm`` call
   (:func:`~chainrule.primitives.blas.gemm_form`) and that :func:`.kernels.matmul` would not
   search for zero lines or time: column slabs of one-thread gemms of NumPy's own OpenBLAS,

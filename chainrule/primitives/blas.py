@@ -158,8 +158,9 @@ _pool_lock = threading.Lock()
 
 
 def start_pool():
-    """Starts the slab pool's workers (one fewer than numba's thread count, ``NUMBA_NUM_THREADS``;
-    none without a futex), unless they run already in this process."""
+    """Starts the slab pool's workers (one fewer than numba's thread count,
+    ``NUMBA_NUM_THREADS``; none without a futex), unless they run already in this
+    process."""
     if _state.get("pool_pid") == os.getpid() or _FUTEX_SYSCALL < 0:
         return
     with _pool_lock:
