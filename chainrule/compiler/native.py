@@ -384,9 +384,9 @@ def _loop_call(op, ctx, args):
 # With SPLIT_MIN_PART set (a number of elements), a loop of at least twice that many
 # elements, without sums, is split into ranges of at least that many elements (at most
 # SPLIT_MAX_PARTS of them, from its shape alone), shared between the calling thread and the
-# slab pool's idle workers (_blas_numba.share). Off by default: on a busy machine a worker holding
-# a range is often preempted, and the caller then waits for it, which cost more than the
-# split of a memory-bound loop gains (bench/README.md, 2026-12-08).
+# slab pool's idle workers (_blas_numba.share). Off by default: on a busy machine a worker
+# holding a range is often preempted, and the caller then waits for it, which cost more
+# than the split of a memory-bound loop gains (bench/README.md, 2026-12-08).
 SPLIT_MIN_PART = None
 SPLIT_MAX_PARTS = 8
 _AT = {np.dtype(np.float32): "f32_at", np.dtype(np.float64): "f64_at",

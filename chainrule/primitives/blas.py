@@ -160,28 +160,26 @@ def _word(offset):
 _pool_lock = threading.Lock()
 
 
-def start_pool():
+def start_pool(serve):
     """Starts the slab pool's workers (one fewer than numba's thread count,
     ``NUMBA_NUM_THREADS``; none without a futex), unless they run already in this
-    process."""
+    process. ``serve`` is a worker's function (``_blas_numba.serve``, passed by the caller,
+    :func:`.kernels.native`, so that this module does not import the numba one)."""
     if _state.get("pool_pid") == os.getpid() or _FUTEX_SYSCALL < 0:
         return
     with _pool_lock:
         if _state.get("pool_pid") != os.getpid():
-            _start_workers(_state["pool"])
+            _start_workers(_state["pool"], serve)
 
 
-def _start_workers(pool):
+def _start_workers(pool, serve):
     import numba
-
-    from . import _blas_numba  # importable: the pool exists once available() holds
 
     _state["pool_pid"] = os.getpid()
     pool[:] = 0  # a child of a fork has none of its parent's workers
     workers = max(0, numba.config.NUMBA_NUM_THREADS - 1)
     for n in range(workers):
-        threading.Thread(target=_blas_numba.serve, name=f"chainrule-slabs-{n}",
-                         daemon=True).start()
+        threading.Thread(target=serve, name=f"chainrule-slabs-{n}", daemon=True).start()
     _state["pool_workers"] = workers
     pool[_WORKERS // 8] = workers
 
@@ -238,16 +236,14 @@ def _layout(shape, strides, itemsize):
 
 def own_threads(enabled):
     """While ``enabled`` (the native step is on), the BLAS runs on one thread, and a
-    product's slabs are shared by the slab pool (started here on first use); off again, the
-    BLAS gets back its thread count.
+    product's slabs are shared by the slab pool (:func:`start_pool`, which
+    :func:`.kernels.native` calls first); off again, the BLAS gets back its thread count.
 
     The pool's idle workers sleep in the kernel, so they cost nothing between products; a
     late one costs nothing either, since the calling thread takes every slab nobody has
     taken. (numba's own threads, used before, were woken at a fork-join barrier: a
     sleeping one woke too late to help, and making them spin cost dearly on a busy machine;
     bench/README.md, 2026-12-07 and 2026-12-08.)"""
-    if enabled:
-        start_pool()
     if enabled == _state.get("owned", False):
         return
     if enabled:

@@ -443,7 +443,7 @@ def test_a_segment_cached_by_another_version_of_its_callees_is_not_reused(
         native_on, monkeypatch, tmp_path):
     monkeypatch.setenv("CHAINRULE_HOME", str(tmp_path))
     monkeypatch.setattr(native, "_compiled", {})
-    fn, arrays = CASES["tanh_sigmoid_relu"]
+    fn, arrays = CASES["dense_op"]  # a product and a loop: one segment
     want = fn(*as_tensors(arrays)).numpy()
 
     def segment_files():
