@@ -43,9 +43,12 @@ _compiled = {}
 _lock = threading.Lock()
 
 
-def loop_source(loop, aliases):
+def loop_source(loop, aliases, ranged=False):
     """The Python source of ``loop`` as a function ``run(rows, cols, *arrays)``, with the
-    layout of each array argument: ``(source, layouts)``.
+    layout of each array argument: ``(source, layouts)``. ``ranged`` (a loop without sums)
+    gives ``run(lo, hi, rows, cols, *arrays)`` instead, which computes the elements
+    ``lo..hi-1`` of a loop over the flat elements, the rows ``lo..hi-1`` of a loop over rows
+    and columns (each element as the whole loop computes it).
 
     ``aliases`` maps an output position to the input position whose buffer it overwrites
     (the planner gives an output the memory of an input that dies in the loop)."""
@@ -102,14 +105,18 @@ def loop_source(loop, aliases):
         sums_init.append(f"for j in range(cols):\n        {target[out.index]}[j] = {t}(0)")
         body.append(f"{target[out.index]}[j] += {current[src.index]}")
 
+    if ranged and loop.sums:
+        raise ValueError("loop_source: a loop with sums cannot be computed by ranges")
+    first = "lo, hi, " if ranged else ""
     lines = [HEADER, "", "@numba.njit(cache=CACHE, fastmath=False, error_model='numpy', "
-             "nogil=True)", f"def run(rows, cols, {', '.join(args)}):"]
+             "nogil=True)", f"def run({first}rows, cols, {', '.join(args)}):"]
     lines += [f"    {s}" for s in sums_init]
     if flat:
-        lines.append("    for k in range(rows * cols):")
+        lines.append("    for k in range(lo, hi):" if ranged else
+                     "    for k in range(rows * cols):")
         lines += [f"        {s}" for s in body]
     else:
-        lines.append("    for i in range(rows):")
+        lines.append("    for i in range(lo, hi):" if ranged else "    for i in range(rows):")
         lines.append("        for j in range(cols):")
         lines += [f"            {s}" for s in body]
     return "\n".join(lines) + "\n", layouts

@@ -145,6 +145,10 @@ def native():
     (:func:`chainrule.config.set_native_step`), with the numba kernels and NumPy's own
     OpenBLAS (:mod:`.blas`)."""
     on = config.native_step() and _compiled() is not None and blas.available()
+    if on:
+        from . import _blas_numba  # importable: available() holds
+
+        blas.start_pool(_blas_numba.serve)
     blas.own_threads(on)
     return on
 

@@ -152,6 +152,70 @@ def _data(rows, model, seed=0):
     return x, rng.integers(0, 10, rows).astype(np.uint8)
 
 
+@pytest.fixture
+def split_loops(monkeypatch):
+    # Every element-wise loop of two elements or more is split into ranges shared with the
+    # slab pool's workers (by default none is).
+    monkeypatch.setattr(native, "SPLIT_MIN_PART", 1)
+
+
+def _split_functions(compiled):
+    """The names of the C functions running one range of a split loop, in ``compiled``'s
+    native segments."""
+    found = set()
+    for step in compiled._idle[0].steps:
+        fn = getattr(step, "native_segment", None)
+        if fn is not None:
+            found |= {name for name in fn.py_func.__globals__ if name.endswith("_part")}
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_split_loops_equal_eager_on_the_op_suite(case, native_on, split_loops):
+    fn, arrays = CASES[case]
+    eager = fn(*as_tensors(arrays))
+    compiled = compile(cr.function(fn).get_graph(*as_tensors(arrays)))
+    for threads in (1, 2):
+        previous = blas.pool_threads(threads)
+        try:
+            (got,) = compiled(*arrays)
+        finally:
+            blas.pool_threads(previous)
+        same_bits(got, eager.numpy())
+
+
+@pytest.mark.parametrize("make", [_book, _second])
+def test_training_with_split_loops_equals_eager_bit_for_bit(make, native_on, split_loops):
+    results = []
+    for jit in (True, False):
+        keras.utils.set_random_seed(0)
+        model = make(units=48, jit=jit)
+        history = model.fit(*_data(70, model), batch_size=32, epochs=2, verbose=0)
+        results.append((model.get_weights(), history.history["loss"]))
+        if jit:
+            assert any(_split_functions(c) for c in _compiled_steps(model))
+    (w_jit, h_jit), (w_eager, h_eager) = results
+    assert h_jit == h_eager
+    for a, b in zip(w_jit, w_eager):
+        same_bits(a, b)
+
+
+def test_only_large_loops_are_split_and_only_when_asked(native_on, monkeypatch):
+    assert native.SPLIT_MIN_PART is None
+    model = _book(units=512)
+    model.fit(*_data(128, model), batch_size=128, epochs=1, verbose=0)
+    assert set().union(*[_split_functions(c) for c in _compiled_steps(model)]) == set()
+    monkeypatch.setattr(native, "SPLIT_MIN_PART", 1 << 15)
+    split = {}
+    for units in (512, 16):
+        model = _book(units=units)
+        model.fit(*_data(128, model), batch_size=128, epochs=1, verbose=0)
+        split[units] = set().union(*[_split_functions(c) for c in _compiled_steps(model)])
+    # 784 x 512 (the first layer's optimizer update) and 128 x 512 (its activation) are
+    # split; nothing of 784 x 16 or less is.
+    assert len(split[512]) >= 2 and split[16] == set()
+
+
 @pytest.mark.parametrize("make", [_book, _second])
 def test_native_training_equals_eager_bit_for_bit(make):
     # With the native step on, eager products run through its kernel too (column slabs of
@@ -181,14 +245,15 @@ def test_native_training_equals_eager_bit_for_bit(make):
 
 
 _THREADS_SCRIPT = """
-import numpy as np, numba, chainrule as cr
-from chainrule.primitives import kernels
+import numpy as np, chainrule as cr
+from chainrule.primitives import blas, kernels
 cr.config.set_native_step(True)
+assert kernels.native() and blas.pool_threads() == 3, blas.pool_threads()
 rng = np.random.default_rng(0)
 shapes = [(128, 784, 512), (128, 512, 10), (784, 128, 512), (96, 200, 300), (64, 256, 256)]
 results = []
 for threads in (1, 2, 3):
-    numba.set_num_threads(threads)
+    blas.pool_threads(threads)
     for m, k, n in shapes:
         r = np.random.default_rng(m * n)
         a = r.standard_normal((m, k)).astype(np.float32)
@@ -216,17 +281,44 @@ def test_a_product_split_into_slabs_does_not_depend_on_the_thread_count(native_o
     rng = np.random.default_rng(4)
     a = rng.standard_normal((128, 512)).astype(np.float32)
     b = rng.standard_normal((512, 300)).astype(np.float32)
+    assert blas.pool_threads() == numba.config.NUMBA_NUM_THREADS
     outs = []
     for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
+        previous = blas.pool_threads(threads)
         try:
+            assert blas.pool_threads() == threads
             outs.append(cr.matmul(a, b).numpy())
         finally:
-            numba.set_num_threads(previous)
+            blas.pool_threads(previous)
     for out in outs[1:]:
         same_bits(out, outs[0])
     np.testing.assert_allclose(outs[0], a @ b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="at least 1"):
+        blas.pool_threads(0)
+
+
+def test_products_from_several_threads_at_once_keep_their_bits(native_on):
+    # The pool serves one product at a time: a product called while another thread's
+    # is being shared computes its slabs alone, with the same bits.
+    import threading
+    rng = np.random.default_rng(5)
+    pairs = [(rng.standard_normal((128, 400)).astype(np.float32),
+              rng.standard_normal((400, 512)).astype(np.float32)) for _ in range(3)]
+    expected = [cr.matmul(a, b).numpy() for a, b in pairs]
+    failures = []
+
+    def work(n):
+        a, b = pairs[n]
+        for _ in range(30):
+            if cr.matmul(a, b).numpy().tobytes() != expected[n].tobytes():
+                failures.append(n)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert failures == []
 
 
 def test_turning_the_native_step_off_gives_the_blas_back(native_on):
@@ -292,3 +384,82 @@ def test_without_the_blas_the_executor_runs_as_before(native_on, monkeypatch):
     assert compiled.program.segments == [] and "native" not in compiled.program.listing()
     same_bits(compiled(*arrays)[0], want)
     same_bits(fn(*as_tensors(arrays)).numpy(), want)
+
+
+# -- the segments' cache key ---------------------------------------------------------------
+
+def _inputs_with(inputs, edited):
+    return [(name, data + b"\n# edited\n" if name == edited else data) for name, data in inputs]
+
+
+def test_a_segment_key_changes_with_the_source_of_what_segments_call(monkeypatch):
+    source = "def segment():\n    return True\n"
+    inputs = native._fingerprint_inputs()
+    names = [name for name, _ in inputs]
+    assert names == list(native.CALLEE_MODULES) + ["numba", "llvmlite"]
+    assert b"def _product(" in dict(inputs)["chainrule.primitives._blas_numba"]
+    assert b"_LOOKS = " in dict(inputs)["chainrule.primitives.blas"]
+    key = native.segment_key(source)
+    assert len(key) == 20 and key == native.segment_key(source)
+    assert native.segment_key(source + "# another segment\n") != key
+
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return inputs
+
+    monkeypatch.setattr(native, "_fingerprint", {})
+    monkeypatch.setattr(native, "_fingerprint_inputs", counted)
+    assert native.segment_key(source) == key and native.segment_key(source) == key
+    assert len(calls) == 1  # once per process
+    for name in names:  # a callee's source, or numba's version, changed: another key
+        monkeypatch.setattr(native, "_fingerprint", {})
+        monkeypatch.setattr(native, "_fingerprint_inputs",
+                            lambda name=name: _inputs_with(inputs, name))
+        assert native.segment_key(source) != key, name
+    # Names and contents are delimited: moving a byte from one input to the next changes it.
+    monkeypatch.setattr(native, "_fingerprint", {})
+    moved = [(n, d) for n, d in inputs]
+    moved[0], moved[1] = (moved[0][0], moved[0][1] + b"x"), (moved[1][0], b"x" + moved[1][1][1:])
+    monkeypatch.setattr(native, "_fingerprint_inputs", lambda: moved)
+    assert native.segment_key(source) != key
+
+
+def test_a_segment_key_is_the_same_in_another_process():
+    import subprocess
+    import sys
+
+    source = "def segment():\n    return 1\n"
+    script = ("import sys; from chainrule.compiler import native; "
+              f"sys.stdout.write(native.segment_key({source!r}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == native.segment_key(source)
+
+
+def test_a_segment_cached_by_another_version_of_its_callees_is_not_reused(
+        native_on, monkeypatch, tmp_path):
+    monkeypatch.setenv("CHAINRULE_HOME", str(tmp_path))
+    monkeypatch.setattr(native, "_compiled", {})
+    fn, arrays = CASES["dense_op"]  # a product and a loop: one segment
+    want = fn(*as_tensors(arrays)).numpy()
+
+    def segment_files():
+        compiled = compile(cr.function(fn).get_graph(*as_tensors(arrays)))
+        (got,) = compiled(*arrays)
+        same_bits(got, want)
+        return {step.native_segment.py_func.__globals__["__file__"]
+                for step in compiled._idle[0].steps if hasattr(step, "native_segment")}
+
+    first = segment_files()
+    assert first and all(f.startswith(str(tmp_path)) for f in first)
+    assert segment_files() == first  # the same callees: the same files (and numba caches)
+    inputs = native._fingerprint_inputs()
+    monkeypatch.setattr(native, "_compiled", {})
+    monkeypatch.setattr(native, "_fingerprint", {})
+    monkeypatch.setattr(native, "_fingerprint_inputs",
+                        lambda: _inputs_with(inputs, "chainrule.primitives._blas_numba"))
+    second = segment_files()
+    assert second and not second & first
