@@ -184,9 +184,16 @@ def test_a_signal_to_the_launcher_ends_every_rank_first(how, tmp_path):
         time.sleep(1.0)
         assert os.stat(backup / "backup.chainrule").st_mtime_ns == written
     finally:
+        # The whole session goes, ranks whose pid files never came (a very loaded machine) and
+        # the MPI runtime's own processes included: none may outlive a failed test.
+        try:
+            os.killpg(job.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         for pid in [job.pid] + pids:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+        job.wait()
 
 
 def _read_terminal(command):
