@@ -232,15 +232,6 @@ class Layer:
         the layer ``supports_masking``): by default the input's mask, unchanged."""
         return previous_mask
 
-    def _mask_position(self):
-        """Where ``mask`` is among ``call``'s arguments (the inputs are 0), or None."""
-        cls = type(self)
-        cached = cls.__dict__.get("_mask_position_cache", False)
-        if cached is False:
-            params = self._call_params()
-            cached = params.index("mask") - 1 if "mask" in params else None
-            cls._mask_position_cache = cached
-        return cached
 
     def _set_output_masks(self, inputs, outputs, previous_mask):
         """Attaches ``compute_mask(inputs, previous_mask)`` to the outputs that have no mask
@@ -300,13 +291,15 @@ class Layer:
 
     def _training_position(self):
         """Where ``training`` is among ``call``'s arguments (the inputs are 0), or None."""
-        cls = type(self)
-        cached = cls.__dict__.get("_training_position_cache", False)
-        if cached is False:
-            params = self._call_params()
-            cached = params.index("training") - 1 if "training" in params else None
-            cls._training_position_cache = cached
-        return cached
+        return self._call_position("training")
+
+    def _mask_position(self):
+        """Where ``mask`` is among ``call``'s arguments (the inputs are 0), or None."""
+        return self._call_position("mask")
+
+    def _call_position(self, name):
+        params = self._call_params()
+        return params.index(name) - 1 if name in params else None
 
     def _call_params(self):
         """The names of ``call``'s parameters (``self`` first), looked up once per class."""
